@@ -1,0 +1,62 @@
+import { Command, CommanderError } from 'commander';
+import { exitCodeFor, SignetError } from '../util/index.ts';
+import { registerCommands } from './commands/index.ts';
+import { printError } from './output.ts';
+
+/** Builds the `signet` program; exported so tests can run commands in-process. */
+export function buildProgram(): Command {
+  const program = new Command('signet')
+    .description('Sign OCI artifacts, keep the signatures beside them, move both together, verify them under a trust policy.')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ sortSubcommands: true })
+    .exitOverride();
+  program.addHelpText(
+    'after',
+    `
+References:
+  host[:port]/repo[:tag][@digest]     a registry (localhost and 127.0.0.1 use plain HTTP)
+  oci:<dir|file.tar|http(s)://url>[:tag|@digest]   an OCI image layout
+
+Exit codes: 0 success, 1 verification failed, 2 usage error, 3 any other failure.
+
+Examples:
+  signet serve --addr 127.0.0.1:5000 --root ./registry
+  signet push 127.0.0.1:5000/app:v1 ./app.tar --artifact-type application/vnd.example.app
+  signet copy 127.0.0.1:5000/app:v1 oci:./app-layout:v1
+  signet discover 127.0.0.1:5000/app:v1`,
+  );
+  registerCommands(program);
+  return program;
+}
+
+const VERSION = '0.1.0';
+
+/** Runs the CLI and returns the exit code. */
+export async function run(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return 2;
+    }
+    printError(err);
+    return exitCodeFor(err);
+  }
+}
+
+const isMain = process.argv[1] !== undefined && /(?:^|[/\\])(?:main\.(?:ts|js)|signet(?:\.js)?)$/.test(process.argv[1]);
+if (isMain) {
+  run(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      printError(err instanceof Error ? err : new SignetError('INTERNAL', String(err)));
+      process.exitCode = 3;
+    },
+  );
+}
