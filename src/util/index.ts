@@ -2,3 +2,4 @@ export { SignetError, hasCode, exitCodeFor } from './errors.ts';
 export type { ErrorKind } from './errors.ts';
 export type { Logger } from './logger.ts';
 export { silentLogger } from './logger.ts';
+export { signetHome } from './home.ts';
