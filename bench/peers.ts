@@ -1,0 +1,87 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A registry process under measurement. */
+export interface RegistryProcess {
+  name: string;
+  host: string;
+  pid: number;
+  /** Peak resident set size so far (VmHWM), in bytes. */
+  peakRss(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function procStatusValue(pid: number, key: string): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const text = await readFile(`/proc/${pid}/status`, 'utf8');
+  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text);
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+async function waitReady(host: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`registry exited with ${child.exitCode}`);
+    try {
+      const r = await fetch(`http://${host}/v2/`);
+      if (r.status === 200 || r.status === 401) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`registry at ${host} did not become ready`);
+}
+
+function wrap(name: string, host: string, child: ChildProcess, cleanup: () => Promise<void>): RegistryProcess {
+  return {
+    name,
+    host,
+    pid: child.pid!,
+    peakRss: () => procStatusValue(child.pid!, 'VmHWM'),
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+      await cleanup();
+    },
+  };
+}
+
+/** Starts `signet serve` as its own process (so its RSS is its own). */
+export async function startSignet(root?: string): Promise<RegistryProcess> {
+  const dir = root ?? (await mkdtemp(join(tmpdir(), 'signet-bench-')));
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  const child = spawn(process.execPath, ['bin/signet.js', 'serve', '--addr', host, '--root', dir, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitReady(host, child);
+  return wrap('signet serve', host, child, () => rm(dir, { recursive: true, force: true }));
+}
+
+/** Starts Debian's docker-registry (distribution 2.8.2) with filesystem storage. */
+export async function startDistribution(): Promise<RegistryProcess> {
+  const dir = await mkdtemp(join(tmpdir(), 'distribution-bench-'));
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  const config = join(dir, 'config.yml');
+  await writeFile(
+    config,
+    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${host}\n`,
+  );
+  const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitReady(host, child);
+  return wrap('docker-registry', host, child, () => rm(dir, { recursive: true, force: true }));
+}

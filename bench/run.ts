@@ -1,0 +1,58 @@
+// `npm run bench`: Signet against the peers it names, measured in the same run on 127.0.0.1.
+// Sections: registry (signet serve vs Debian's docker-registry). Pass section names to run a subset.
+import { BlobSource, blobThroughput, manifestRps, pushBlob, pullBlob, pushSmallManifest } from './registry.ts';
+import { startDistribution, startSignet, type RegistryProcess } from './peers.ts';
+
+const MiB = 1024 * 1024;
+const sections = new Set(process.argv.slice(2));
+const want = (name: string): boolean => sections.size === 0 || sections.has(name);
+
+function ratio(a: number, b: number): string {
+  return `${(a / b).toFixed(2)}x`;
+}
+
+async function registrySection(): Promise<void> {
+  console.log('\n## registry: signet serve vs docker-registry (distribution 2.8.2), 127.0.0.1');
+  const blob = new BlobSource(256 * MiB);
+  const results: Record<string, { push: number; pull: number; rps: number }> = {};
+  for (const start of [startSignet, startDistribution]) {
+    const reg: RegistryProcess = await start();
+    try {
+      const { push, pull } = await blobThroughput(reg, blob, 3);
+      const url = await pushSmallManifest(reg.host);
+      await manifestRps(url, 2); // warm-up
+      const rps = await manifestRps(url, 8);
+      results[reg.name] = { push, pull, rps };
+      console.log(`${reg.name.padEnd(16)} push ${push.toFixed(0).padStart(5)} MB/s   pull ${pull.toFixed(0).padStart(5)} MB/s   manifest GET ${rps.toFixed(0).padStart(6)} req/s (32 conns)`);
+    } finally {
+      await reg.stop();
+    }
+  }
+  const s = results['signet serve']!;
+  const d = results['docker-registry']!;
+  console.log(`ratio signet/distribution: push ${ratio(s.push, d.push)}, pull ${ratio(s.pull, d.pull)}, manifest GETs ${ratio(s.rps, d.rps)} (target: >= 1.00x each)`);
+
+  // Peak RSS of the server process while a 1 GiB blob is pushed and pulled (target < 150 MiB).
+  const big = new BlobSource(1024 * MiB);
+  for (const start of [startSignet, startDistribution]) {
+    const reg = await start();
+    try {
+      await pushBlob(reg.host, 'bench/big', big);
+      await pullBlob(reg.host, 'bench/big', big);
+      const peak = await reg.peakRss();
+      console.log(`${reg.name.padEnd(16)} peak RSS during 1 GiB push+pull: ${(peak / MiB).toFixed(0)} MiB${reg.name === 'signet serve' ? ' (target < 150 MiB)' : ''}`);
+    } finally {
+      await reg.stop();
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`# Signet benchmarks (node ${process.version}, ${new Date().toISOString()})`);
+  if (want('registry')) await registrySection();
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
