@@ -1,0 +1,131 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isImageIndex, parseManifest } from '../oci/index.ts';
+import { RegistryStorage } from './storage.ts';
+
+export interface FsckReport {
+  /** Blobs (manifests included) checked against their digests. */
+  objects: number;
+  manifests: number;
+  tags: number;
+  referrers: number;
+  /** Objects whose content does not match their digest, or manifests that do not parse. */
+  corrupt: string[];
+  /** Links, tags, referrer entries or manifest references that point at nothing. */
+  dangling: string[];
+  /** Temp files left by interrupted writes (harmless; removed at server start). */
+  tempFiles: number;
+  /** Upload sessions in progress or abandoned. */
+  uploads: number;
+}
+
+async function hashFile(path: string, algorithm: string): Promise<string> {
+  const h = createHash(algorithm);
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+async function list(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch {
+    return [];
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function linkToDigest(name: string): string {
+  const i = name.indexOf('-');
+  return `${name.slice(0, i)}:${name.slice(i + 1)}`;
+}
+
+/**
+ * Checks a registry store: every object against its digest, every manifest parses, and every
+ * link, tag, referrer entry and manifest reference against existence. Read-only.
+ */
+export async function fsck(root: string): Promise<FsckReport> {
+  const storage = new RegistryStorage(root);
+  const report: FsckReport = { objects: 0, manifests: 0, tags: 0, referrers: 0, corrupt: [], dangling: [], tempFiles: 0, uploads: 0 };
+  for (const alg of await list(join(root, 'blobs'))) {
+    for (const hex of await list(join(root, 'blobs', alg))) {
+      if (hex.startsWith('.tmp-')) {
+        report.tempFiles++;
+        continue;
+      }
+      report.objects++;
+      const actual = await hashFile(join(root, 'blobs', alg, hex), alg).catch(() => '');
+      if (actual !== hex) report.corrupt.push(`blob ${alg}:${hex} (content hashes to ${actual ? `${alg}:${actual}` : 'nothing readable'})`);
+    }
+  }
+  report.uploads = (await list(join(root, 'uploads'))).length;
+  for (const repo of await storage.listRepositories()) {
+    const dir = join(root, 'repositories', ...repo.split('/'));
+    const layers = new Set<string>();
+    for (const l of await list(join(dir, '_layers'))) {
+      if (l.startsWith('.tmp-')) {
+        report.tempFiles++;
+        continue;
+      }
+      const d = linkToDigest(l);
+      layers.add(d);
+      if (!(await isFile(storage.blobPath(d)))) report.dangling.push(`${repo}: layer link ${d} has no blob`);
+    }
+    const revisions = new Set<string>();
+    for (const r of await list(join(dir, '_manifests', 'revisions'))) {
+      if (r.startsWith('.tmp-')) {
+        report.tempFiles++;
+        continue;
+      }
+      const d = linkToDigest(r);
+      revisions.add(d);
+      report.manifests++;
+      const mediaType = (await readFile(join(dir, '_manifests', 'revisions', r), 'utf8')).trim();
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(storage.blobPath(d));
+      } catch {
+        report.dangling.push(`${repo}: manifest ${d} has no blob`);
+        continue;
+      }
+      try {
+        const m = parseManifest(bytes, mediaType);
+        const refs = isImageIndex(m) ? m.manifests.map((x) => x.digest) : [m.config, ...m.layers].filter((x) => !x.urls?.length && x.size !== 2).map((x) => x.digest);
+        for (const ref of refs) {
+          const ok = isImageIndex(m) ? await isFile(join(dir, '_manifests', 'revisions', ref.replace(':', '-'))) : layers.has(ref) || (await isFile(join(dir, '_layers', ref.replace(':', '-'))));
+          if (!ok) report.dangling.push(`${repo}: manifest ${d} references missing ${ref}`);
+        }
+      } catch (err) {
+        report.corrupt.push(`${repo}: manifest ${d} does not parse (${(err as Error).message})`);
+      }
+    }
+    for (const t of await list(join(dir, '_manifests', 'tags'))) {
+      if (t.startsWith('.tmp-')) {
+        report.tempFiles++;
+        continue;
+      }
+      report.tags++;
+      const d = (await readFile(join(dir, '_manifests', 'tags', t), 'utf8')).trim();
+      if (!revisions.has(d)) report.dangling.push(`${repo}: tag ${t} points at missing manifest ${d}`);
+    }
+    for (const s of await list(join(dir, '_referrers'))) {
+      for (const r of await list(join(dir, '_referrers', s))) {
+        if (r.startsWith('.tmp-')) {
+          report.tempFiles++;
+          continue;
+        }
+        report.referrers++;
+        if (!revisions.has(linkToDigest(r))) report.dangling.push(`${repo}: referrer entry ${linkToDigest(r)} of ${linkToDigest(s)} has no manifest`);
+      }
+    }
+  }
+  return report;
+}
