@@ -58,7 +58,8 @@ async function main(): Promise<void> {
 }
 
 function hasCommand(name: string): boolean {
-  return spawnSync(process.execPath, [join(root, 'bin/signet.js'), name, '--help'], { env, encoding: 'utf8' }).status === 0;
+  const help = spawnSync(process.execPath, [join(root, 'bin/signet.js'), '--help'], { env, encoding: 'utf8' }).stdout;
+  return new RegExp(`^\\s+${name}\\b`, 'm').test(help);
 }
 
 async function signingSteps(host: string, ref: string): Promise<void> {

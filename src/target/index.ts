@@ -1,3 +1,10 @@
 export type { Target, FetchOptions } from './target.ts';
 export { fetchAll, fetchManifest, readAll, toStream } from './content.ts';
 export { MemoryTarget } from './memory.ts';
+export { RegistryTarget, RegistryClient, referrersTag, defaultPlainHttp, login, logout } from './registry/index.ts';
+export type { RegistryTargetOptions } from './registry/index.ts';
+export { openLayout, LayoutTarget, TarLayoutTarget, HttpLayoutTarget, REF_NAME } from './layout/index.ts';
+export { dockerCredentials, staticCredentials, storeDockerCredentials, dockerConfigPath } from './credentials/index.ts';
+export type { Credentials, CredentialProvider } from './credentials/index.ts';
+export { openTarget } from './open.ts';
+export type { OpenOptions, OpenedTarget } from './open.ts';

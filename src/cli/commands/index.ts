@@ -1,4 +1,8 @@
 import type { Command } from 'commander';
+import { registerArtifact } from './artifact.ts';
+import { registerCopy } from './copy.ts';
+import { registerDiscover } from './discover.ts';
+import { registerLogin } from './login.ts';
 import { registerServe } from './serve.ts';
 
 /**
@@ -7,4 +11,8 @@ import { registerServe } from './serve.ts';
  */
 export function registerCommands(program: Command): void {
   registerServe(program);
+  registerArtifact(program);
+  registerCopy(program);
+  registerDiscover(program);
+  registerLogin(program);
 }

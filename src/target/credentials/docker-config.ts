@@ -1,0 +1,132 @@
+import { spawn } from 'node:child_process';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { SignetError } from '../../util/index.ts';
+
+/** Credentials for one registry. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** Finds credentials for a registry host (`host[:port]`), or undefined for anonymous access. */
+export type CredentialProvider = (registry: string) => Promise<Credentials | undefined>;
+
+export interface DockerConfigOptions {
+  /** Path of config.json; default `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
+  configPath?: string;
+}
+
+interface DockerConfig {
+  auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>;
+  credHelpers?: Record<string, string>;
+  credsStore?: string;
+  [k: string]: unknown;
+}
+
+export function dockerConfigPath(options: DockerConfigOptions = {}): string {
+  if (options.configPath) return options.configPath;
+  const dir = process.env.DOCKER_CONFIG || join(homedir(), '.docker');
+  return join(dir, 'config.json');
+}
+
+async function readConfig(path: string): Promise<DockerConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new SignetError('CONFIG_UNREADABLE', `cannot read ${path}: ${(err as Error).message}`, { kind: 'io' });
+  }
+  try {
+    return JSON.parse(text) as DockerConfig;
+  } catch (err) {
+    throw new SignetError('CONFIG_INVALID', `${path} is not valid JSON: ${(err as Error).message}`, { kind: 'input' });
+  }
+}
+
+/** The keys config.json may use for a registry (Docker Hub has its historical URL). */
+function keysFor(registry: string): string[] {
+  if (registry === 'docker.io') return ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'];
+  return [registry, `https://${registry}`, `http://${registry}`, `https://${registry}/v1/`];
+}
+
+/** Runs `docker-credential-<helper> get` (JSON over stdin/stdout, the docker credential helper protocol). */
+export async function runCredentialHelper(helper: string, registry: string): Promise<Credentials | undefined> {
+  const bin = `docker-credential-${helper}`;
+  const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(bin, ['get'], { stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('error', (err) => reject(new SignetError('CREDENTIAL_HELPER_FAILED', `credential helper ${bin} could not run: ${err.message}`, { kind: 'io' })));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(registry);
+  });
+  if (out.code !== 0) {
+    if (/credentials not found/i.test(out.stdout + out.stderr)) return undefined;
+    throw new SignetError('CREDENTIAL_HELPER_FAILED', `credential helper ${bin} failed: ${(out.stderr || out.stdout).trim().slice(0, 300)}`, { kind: 'io' });
+  }
+  try {
+    const j = JSON.parse(out.stdout) as { Username?: string; Secret?: string };
+    if (!j.Secret) return undefined;
+    return { username: j.Username ?? '', password: j.Secret };
+  } catch {
+    throw new SignetError('CREDENTIAL_HELPER_FAILED', `credential helper ${bin} printed no JSON`, { kind: 'io' });
+  }
+}
+
+/** Credentials from docker's config.json: `credHelpers`, then `auths`, then `credsStore`. */
+export function dockerCredentials(options: DockerConfigOptions = {}): CredentialProvider {
+  return async (registry) => {
+    const config = await readConfig(dockerConfigPath(options));
+    const keys = keysFor(registry);
+    const helper = keys.map((k) => config.credHelpers?.[k]).find(Boolean);
+    if (helper) return runCredentialHelper(helper, registry);
+    for (const k of keys) {
+      const a = config.auths?.[k];
+      if (!a) continue;
+      if (a.username && a.password) return { username: a.username, password: a.password };
+      if (a.auth) {
+        const decoded = Buffer.from(a.auth, 'base64').toString('utf8');
+        const i = decoded.indexOf(':');
+        if (i > 0) return { username: decoded.slice(0, i), password: decoded.slice(i + 1) };
+      }
+    }
+    if (config.credsStore) return runCredentialHelper(config.credsStore, registry);
+    return undefined;
+  };
+}
+
+/** Static credentials (tests, `--username/--password`). */
+export function staticCredentials(creds: Credentials | undefined): CredentialProvider {
+  return async () => creds;
+}
+
+/** Writes (or, with `undefined`, removes) a registry's `auths` entry in config.json, mode 0600, atomically. */
+export async function storeDockerCredentials(registry: string, creds: Credentials | undefined, options: DockerConfigOptions = {}): Promise<boolean> {
+  const path = dockerConfigPath(options);
+  const config = await readConfig(path);
+  config.auths ??= {};
+  const key = registry === 'docker.io' ? 'https://index.docker.io/v1/' : registry;
+  let changed = false;
+  if (creds) {
+    config.auths[key] = { auth: Buffer.from(`${creds.username}:${creds.password}`).toString('base64') };
+    changed = true;
+  } else {
+    for (const k of keysFor(registry)) {
+      if (config.auths[k]) {
+        delete config.auths[k];
+        changed = true;
+      }
+    }
+  }
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, path);
+  return changed;
+}

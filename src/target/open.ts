@@ -1,0 +1,41 @@
+import { parseReference, type Reference } from '../oci/index.ts';
+import type { Logger } from '../util/index.ts';
+import { dockerCredentials, type CredentialProvider } from './credentials/index.ts';
+import { openLayout } from './layout/index.ts';
+import { RegistryTarget } from './registry/index.ts';
+import type { Target } from './target.ts';
+
+export interface OpenOptions {
+  /** Create a layout (dir or tar) that does not exist yet. */
+  create?: boolean;
+  plainHttp?: boolean;
+  credentials?: CredentialProvider;
+  referrers?: 'auto' | 'api' | 'tag';
+  logger?: Logger;
+}
+
+export interface OpenedTarget {
+  target: Target;
+  /** The tag or digest named by the reference (digest wins), if any. */
+  reference: string | undefined;
+  parsed: Reference;
+}
+
+/** Opens the target a reference names: a registry repository or an OCI image layout. */
+export async function openTarget(ref: string | Reference, options: OpenOptions = {}): Promise<OpenedTarget> {
+  const parsed = typeof ref === 'string' ? parseReference(ref) : ref;
+  let target: Target;
+  if (parsed.kind === 'layout') {
+    target = await openLayout(parsed.path, { create: options.create ?? false });
+  } else {
+    target = new RegistryTarget({
+      registry: parsed.registry,
+      repository: parsed.repository,
+      credentials: options.credentials ?? dockerCredentials(),
+      ...(options.plainHttp !== undefined ? { plainHttp: options.plainHttp } : {}),
+      ...(options.referrers ? { referrers: options.referrers } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+  }
+  return { target, reference: parsed.digest ?? parsed.tag, parsed };
+}

@@ -1,0 +1,263 @@
+import { Readable } from 'node:stream';
+import { Agent, request, type Dispatcher } from 'undici';
+import { OciError, type OciErrorCode } from '../../oci/index.ts';
+import { silentLogger, type Logger } from '../../util/index.ts';
+import type { CredentialProvider, Credentials } from '../credentials/index.ts';
+
+/** A request body: bytes, or a factory of streams (so a request can be retried). */
+export type Body = Uint8Array | (() => Readable) | Readable;
+
+export interface SendOptions {
+  headers?: Record<string, string>;
+  body?: Body;
+  /** Token scopes this request needs, e.g. `repository:app:pull,push`. */
+  scopes: string[];
+}
+
+export interface ClientOptions {
+  registry: string;
+  plainHttp?: boolean;
+  credentials?: CredentialProvider;
+  concurrency?: number;
+  userAgent?: string;
+  logger?: Logger;
+  /** Attempts for retryable failures (429, 5xx, connection errors). */
+  maxAttempts?: number;
+}
+
+const KNOWN_CODES = new Set<string>([
+  'BLOB_UNKNOWN', 'BLOB_UPLOAD_INVALID', 'BLOB_UPLOAD_UNKNOWN', 'DIGEST_INVALID', 'MANIFEST_BLOB_UNKNOWN', 'MANIFEST_INVALID',
+  'MANIFEST_UNKNOWN', 'NAME_INVALID', 'NAME_UNKNOWN', 'SIZE_INVALID', 'UNAUTHORIZED', 'DENIED', 'UNSUPPORTED', 'TOOMANYREQUESTS',
+]);
+
+/** Plain HTTP for loopback registries or when asked (DESIGN §3). */
+export function defaultPlainHttp(registry: string): boolean {
+  if (process.env.SIGNET_PLAIN_HTTP === '1' || process.env.SIGNET_PLAIN_HTTP === 'true') return true;
+  const host = registry.replace(/:\d+$/, '');
+  return host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host.startsWith('127.');
+}
+
+interface Challenge {
+  scheme: 'basic' | 'bearer';
+  params: Record<string, string>;
+}
+
+/** Parses `WWW-Authenticate: Bearer realm="…",service="…",scope="…"`. */
+export function parseChallenge(header: string | undefined): Challenge | null {
+  if (!header) return null;
+  const m = /^\s*(\w+)\s*(.*)$/s.exec(header);
+  if (!m) return null;
+  const scheme = m[1]!.toLowerCase();
+  if (scheme !== 'basic' && scheme !== 'bearer') return null;
+  const params: Record<string, string> = {};
+  const re = /(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g;
+  let p: RegExpExecArray | null;
+  while ((p = re.exec(m[2]!))) params[p[1]!.toLowerCase()] = (p[2] ?? p[3] ?? '').replace(/\\(.)/g, '$1');
+  return { scheme, params };
+}
+
+/**
+ * The HTTP side of the distribution-spec client: connection reuse, a concurrency limit,
+ * retries with backoff, manual redirects (Authorization never crosses origins), and the
+ * challenge → token flow with a token cache per scope.
+ */
+export class RegistryClient {
+  readonly registry: string;
+  readonly base: string;
+  private readonly dispatcher: Agent;
+  private readonly credentials: CredentialProvider | undefined;
+  private readonly logger: Logger;
+  private readonly maxAttempts: number;
+  private readonly userAgent: string;
+  private readonly tokens = new Map<string, { token: string; expires: number }>();
+  private authScheme: Challenge | null = null;
+  private creds: Promise<Credentials | undefined> | null = null;
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  private readonly limit: number;
+
+  constructor(options: ClientOptions) {
+    this.registry = options.registry;
+    const plain = options.plainHttp ?? defaultPlainHttp(options.registry);
+    const host = options.registry === 'docker.io' ? 'registry-1.docker.io' : options.registry;
+    this.base = `${plain ? 'http' : 'https'}://${host}`;
+    this.dispatcher = new Agent({ connections: 32, keepAliveTimeout: 30_000, pipelining: 1 });
+    this.credentials = options.credentials;
+    this.logger = options.logger ?? silentLogger;
+    this.maxAttempts = options.maxAttempts ?? 4;
+    this.userAgent = options.userAgent ?? 'signet/0.1.0';
+    this.limit = options.concurrency ?? 8;
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+
+  private async slot<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+
+  private getCredentials(): Promise<Credentials | undefined> {
+    this.creds ??= this.credentials ? this.credentials(this.registry) : Promise.resolve(undefined);
+    return this.creds;
+  }
+
+  private async authorization(scopes: string[]): Promise<string | undefined> {
+    if (!this.authScheme) return undefined;
+    if (this.authScheme.scheme === 'basic') {
+      const c = await this.getCredentials();
+      return c ? `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` : undefined;
+    }
+    const key = scopes.slice().sort().join(' ');
+    const cached = this.tokens.get(key);
+    if (cached && cached.expires > Date.now()) return `Bearer ${cached.token}`;
+    const token = await this.fetchToken(this.authScheme.params, scopes);
+    return token ? `Bearer ${token}` : undefined;
+  }
+
+  private async fetchToken(params: Record<string, string>, scopes: string[]): Promise<string | undefined> {
+    const realm = params.realm;
+    if (!realm) throw new OciError('UNAUTHORIZED', `${this.registry}: bearer challenge without a realm`);
+    const url = new URL(realm);
+    if (params.service) url.searchParams.set('service', params.service);
+    for (const s of scopes) url.searchParams.append('scope', s);
+    const headers: Record<string, string> = { 'user-agent': this.userAgent };
+    const c = await this.getCredentials();
+    if (c) headers.authorization = `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+    const r = await request(url, { method: 'GET', headers, dispatcher: this.dispatcher });
+    const text = await readLimited(r.body, 1 << 20);
+    if (r.statusCode !== 200) {
+      throw new OciError('UNAUTHORIZED', `${this.registry}: token request to ${url.origin}${url.pathname} failed with HTTP ${r.statusCode}${c ? ' (check the credentials)' : ' (no credentials configured: signet login)'}`);
+    }
+    let j: { token?: string; access_token?: string; expires_in?: number };
+    try {
+      j = JSON.parse(text) as typeof j;
+    } catch {
+      throw new OciError('UNAUTHORIZED', `${this.registry}: token endpoint answered with no JSON`);
+    }
+    const token = j.token ?? j.access_token;
+    if (!token) throw new OciError('UNAUTHORIZED', `${this.registry}: token endpoint answered without a token`);
+    const ttl = Math.max(30, Math.min(j.expires_in ?? 60, 3600));
+    this.tokens.set(scopes.slice().sort().join(' '), { token, expires: Date.now() + (ttl - 10) * 1000 });
+    return token;
+  }
+
+  /**
+   * Sends a request to the registry (path relative to the base, or an absolute URL from a
+   * Location header). Returns the response with its body unread; the caller consumes it.
+   */
+  async send(method: string, pathOrUrl: string, options: SendOptions): Promise<Dispatcher.ResponseData> {
+    return this.slot(() => this.sendUnlimited(method, pathOrUrl, options));
+  }
+
+  private async sendUnlimited(method: string, pathOrUrl: string, options: SendOptions): Promise<Dispatcher.ResponseData> {
+    let url = new URL(pathOrUrl, this.base);
+    const origin = new URL(this.base).origin;
+    let authRetried = false;
+    let redirects = 0;
+    const oneShot = options.body instanceof Readable;
+    for (let attempt = 1; ; attempt++) {
+      const headers: Record<string, string> = { 'user-agent': this.userAgent, ...options.headers };
+      // Credentials and tokens go only to the registry's own origin, never to a redirect target.
+      if (url.origin === origin) {
+        const auth = await this.authorization(options.scopes);
+        if (auth) headers.authorization = auth;
+      }
+      const body = options.body === undefined ? undefined : options.body instanceof Uint8Array ? options.body : typeof options.body === 'function' ? options.body() : options.body;
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(url, { method: method as Dispatcher.HttpMethod, headers, body: body as never, dispatcher: this.dispatcher });
+      } catch (err) {
+        if (attempt < this.maxAttempts && !oneShot && isRetryableNetworkError(err)) {
+          await sleep(backoff(attempt));
+          continue;
+        }
+        throw new OciError('UNAVAILABLE', `${this.registry}: ${method} ${url.pathname}: ${(err as Error).message}`, { cause: err });
+      }
+      if (res.statusCode === 401 && url.origin === origin && !authRetried) {
+        const ch = parseChallenge(headerValue(res.headers['www-authenticate']));
+        await res.body.dump();
+        if (ch && !oneShot) {
+          authRetried = true;
+          this.authScheme = ch;
+          if (ch.scheme === 'bearer') this.tokens.delete(options.scopes.slice().sort().join(' '));
+          attempt--;
+          continue;
+        }
+        throw new OciError('UNAUTHORIZED', `${this.registry}: authentication required for ${method} ${url.pathname}${(await this.getCredentials()) ? '' : ' (no credentials: run signet login)'}`);
+      }
+      if ([301, 302, 303, 307, 308].includes(res.statusCode) && res.headers.location) {
+        await res.body.dump();
+        if (++redirects > 5) throw new OciError('UNAVAILABLE', `${this.registry}: too many redirects for ${url.pathname}`);
+        url = new URL(headerValue(res.headers.location)!, url);
+        if (res.statusCode === 303) method = 'GET';
+        attempt--;
+        continue;
+      }
+      if ((res.statusCode === 429 || res.statusCode === 502 || res.statusCode === 503 || res.statusCode === 504) && attempt < this.maxAttempts && !oneShot) {
+        const retryAfter = Number(headerValue(res.headers['retry-after']));
+        await res.body.dump();
+        const wait = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 10) * 1000 : backoff(attempt);
+        this.logger.debug({ status: res.statusCode, wait }, 'retrying');
+        await sleep(wait);
+        continue;
+      }
+      return res;
+    }
+  }
+
+  /** Turns an error response into an OciError with the registry's own code and message. */
+  async errorFrom(res: Dispatcher.ResponseData, what: string): Promise<OciError> {
+    const text = await readLimited(res.body, 64 * 1024).catch(() => '');
+    let code: string | undefined;
+    let message: string | undefined;
+    try {
+      const j = JSON.parse(text) as { errors?: Array<{ code?: string; message?: string }> };
+      code = j.errors?.[0]?.code;
+      message = j.errors?.[0]?.message;
+    } catch {
+      // not a spec error body
+    }
+    const fallback: OciErrorCode = res.statusCode === 404 ? 'NOT_FOUND' : res.statusCode === 401 ? 'UNAUTHORIZED' : res.statusCode === 403 ? 'DENIED' : res.statusCode === 429 ? 'TOOMANYREQUESTS' : res.statusCode >= 500 ? 'UNAVAILABLE' : 'UNSUPPORTED';
+    const c = (code && KNOWN_CODES.has(code) ? code : fallback) as OciErrorCode;
+    return new OciError(c, `${this.registry}: ${what}: HTTP ${res.statusCode}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`);
+  }
+}
+
+export function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export async function readLimited(body: AsyncIterable<Uint8Array> & { destroy?: () => void }, max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body) {
+    n += c.length;
+    if (n > max) {
+      body.destroy?.();
+      throw new OciError('SIZE_EXCEEDED', `response larger than ${max} bytes`);
+    }
+    chunks.push(Buffer.from(c));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function isRetryableNetworkError(err: unknown): boolean {
+  const code = (err as { code?: string })?.code ?? '';
+  return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'ECONNREFUSED'].includes(code);
+}
+
+function backoff(attempt: number): number {
+  return Math.min(200 * 2 ** (attempt - 1), 5000) * (0.5 + Math.random() / 2);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

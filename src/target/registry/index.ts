@@ -1,0 +1,5 @@
+export { RegistryTarget, referrersTag } from './target.ts';
+export type { RegistryTargetOptions } from './target.ts';
+export { RegistryClient, defaultPlainHttp, parseChallenge } from './client.ts';
+export type { ClientOptions } from './client.ts';
+export { login, logout } from './login.ts';

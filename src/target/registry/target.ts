@@ -1,0 +1,388 @@
+import { Readable } from 'node:stream';
+import {
+  MANIFEST_ACCEPT,
+  MAX_MANIFEST_SIZE,
+  MediaType,
+  OciError,
+  VerifyingStream,
+  digestOf,
+  encodeManifest,
+  isManifestMediaType,
+  parseDigest,
+  parseManifest,
+  referrerDescriptor,
+  validateRepositoryName,
+  validateTag,
+  verifyBytes,
+  type Descriptor,
+  type ImageIndex,
+} from '../../oci/index.ts';
+import type { Logger } from '../../util/index.ts';
+import { readAll, toStream } from '../content.ts';
+import type { CredentialProvider } from '../credentials/index.ts';
+import type { FetchOptions, Target } from '../target.ts';
+import { RegistryClient, headerValue, readLimited } from './client.ts';
+
+export interface RegistryTargetOptions {
+  registry: string;
+  repository: string;
+  plainHttp?: boolean;
+  credentials?: CredentialProvider;
+  /** `auto` (API, falling back to the tag schema), or force one. */
+  referrers?: 'auto' | 'api' | 'tag';
+  concurrency?: number;
+  userAgent?: string;
+  logger?: Logger;
+  /** Blobs larger than this are uploaded in PATCH chunks of this size. Default 64 MiB. */
+  chunkSize?: number;
+  /** Share one client (connections, tokens) between repositories of a registry. */
+  client?: RegistryClient;
+}
+
+/** The referrers tag schema tag for a digest: `<alg>-<hex>`, truncated to a valid tag length. */
+export function referrersTag(digest: string): string {
+  const { algorithm, hex } = parseDigest(digest);
+  return `${algorithm}-${hex}`.slice(0, 128);
+}
+
+/** A repository in a registry, reached through the distribution-spec API. */
+export class RegistryTarget implements Target {
+  readonly name: string;
+  readonly writable = true;
+  readonly registry: string;
+  readonly repository: string;
+  readonly client: RegistryClient;
+  private referrersState: 'unknown' | 'supported' | 'unsupported';
+  private readonly chunkSize: number;
+  private readonly ownsClient: boolean;
+
+  constructor(options: RegistryTargetOptions) {
+    validateRepositoryName(options.repository);
+    this.registry = options.registry;
+    this.repository = options.repository;
+    this.name = `${options.registry}/${options.repository}`;
+    this.ownsClient = !options.client;
+    this.client = options.client ?? new RegistryClient(options);
+    this.referrersState = options.referrers === 'api' ? 'supported' : options.referrers === 'tag' ? 'unsupported' : 'unknown';
+    this.chunkSize = options.chunkSize ?? 64 * 1024 * 1024;
+  }
+
+  private scope(actions = 'pull'): string[] {
+    return [`repository:${this.repository}:${actions}`];
+  }
+
+  private path(kind: 'manifests' | 'blobs' | 'tags' | 'referrers', ref = ''): string {
+    return `/v2/${this.repository}/${kind}/${ref}`;
+  }
+
+  async resolve(reference: string, options?: FetchOptions): Promise<Descriptor> {
+    void options;
+    if (!reference.includes(':')) validateTag(reference);
+    const { bytes, mediaType, digestHeader } = await this.getManifestBytes(reference);
+    const algorithm = reference.includes(':') ? parseDigest(reference).algorithm : digestHeader ? parseDigest(digestHeader).algorithm : 'sha256';
+    const digest = digestOf(bytes, algorithm);
+    if (reference.includes(':') && digest !== reference) {
+      throw new OciError('DIGEST_MISMATCH', `${this.name}: manifest served for ${reference} has digest ${digest}`);
+    }
+    if (digestHeader && parseDigest(digestHeader).algorithm === algorithm && digestHeader !== digest) {
+      throw new OciError('DIGEST_MISMATCH', `${this.name}: registry says ${reference} is ${digestHeader}, its bytes hash to ${digest}`);
+    }
+    parseManifest(bytes, mediaType);
+    return { mediaType, digest, size: bytes.length };
+  }
+
+  private async getManifestBytes(reference: string): Promise<{ bytes: Buffer; mediaType: string; digestHeader: string | undefined }> {
+    const res = await this.client.send('GET', this.path('manifests', reference), { scopes: this.scope(), headers: { accept: MANIFEST_ACCEPT } });
+    if (res.statusCode === 404) {
+      await res.body.dump();
+      throw new OciError('MANIFEST_UNKNOWN', `${this.name}: manifest ${reference} not found`);
+    }
+    if (res.statusCode !== 200) throw await this.client.errorFrom(res, `GET manifest ${reference}`);
+    const declared = Number(headerValue(res.headers['content-length']) ?? 0);
+    if (declared > MAX_MANIFEST_SIZE) {
+      res.body.destroy();
+      throw new OciError('SIZE_EXCEEDED', `${this.name}: manifest ${reference} is ${declared} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`);
+    }
+    const bytes = Buffer.from(await readAll(res.body, MAX_MANIFEST_SIZE));
+    let mediaType = (headerValue(res.headers['content-type']) ?? '').split(';')[0]!.trim();
+    if (!isManifestMediaType(mediaType)) {
+      // Some registries answer application/json; the document's own mediaType field decides then.
+      try {
+        mediaType = (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType ?? MediaType.ImageManifest;
+      } catch {
+        throw new OciError('MANIFEST_INVALID', `${this.name}: manifest ${reference} is not JSON`);
+      }
+    }
+    return { bytes, mediaType, digestHeader: headerValue(res.headers['docker-content-digest']) };
+  }
+
+  async exists(desc: Descriptor): Promise<boolean> {
+    const kind = isManifestMediaType(desc.mediaType) ? 'manifests' : 'blobs';
+    const res = await this.client.send('HEAD', this.path(kind, desc.digest), { scopes: this.scope(), headers: kind === 'manifests' ? { accept: MANIFEST_ACCEPT } : {} });
+    await res.body.dump();
+    if (res.statusCode === 200) return true;
+    if (res.statusCode === 404) return false;
+    throw await this.client.errorFrom(res, `HEAD ${desc.digest}`);
+  }
+
+  async fetch(desc: Descriptor, options?: FetchOptions): Promise<Readable> {
+    void options;
+    const manifest = isManifestMediaType(desc.mediaType);
+    const res = await this.client.send('GET', this.path(manifest ? 'manifests' : 'blobs', desc.digest), {
+      scopes: this.scope(),
+      headers: manifest ? { accept: MANIFEST_ACCEPT } : {},
+    });
+    if (res.statusCode === 404) {
+      await res.body.dump();
+      throw new OciError(manifest ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN', `${this.name}: ${desc.digest} not found`);
+    }
+    if (res.statusCode !== 200) throw await this.client.errorFrom(res, `GET ${desc.digest}`);
+    const declared = headerValue(res.headers['content-length']);
+    if (declared !== undefined && Number(declared) !== desc.size) {
+      res.body.destroy();
+      throw new OciError('SIZE_INVALID', `${this.name}: ${desc.digest} is served with ${declared} bytes, its descriptor says ${desc.size}`);
+    }
+    const verifier = new VerifyingStream(desc);
+    res.body.on('error', (err) => verifier.destroy(err));
+    return res.body.pipe(verifier);
+  }
+
+  async push(desc: Descriptor, content: Readable | Uint8Array): Promise<void> {
+    if (isManifestMediaType(desc.mediaType)) return this.pushManifest(desc, content instanceof Uint8Array ? content : await readAll(content, MAX_MANIFEST_SIZE));
+    if (await this.exists(desc)) {
+      if (content instanceof Readable) content.destroy();
+      return;
+    }
+    if (desc.size > this.chunkSize && content instanceof Readable) return this.pushChunked(desc, content);
+    const start = await this.client.send('POST', `${this.path('blobs')}uploads/`, { scopes: this.scope('pull,push'), headers: { 'content-length': '0' } });
+    if (start.statusCode !== 202) throw await this.client.errorFrom(start, 'start upload');
+    await start.body.dump();
+    const loc = new URL(headerValue(start.headers.location) ?? '', this.client.base);
+    loc.searchParams.set('digest', desc.digest);
+    const body = content instanceof Uint8Array ? content : new VerifyingPassThrough(content, desc);
+    const put = await this.client.send('PUT', loc.href, {
+      scopes: this.scope('pull,push'),
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
+      body: body instanceof Uint8Array ? body : body.stream,
+    });
+    if (put.statusCode !== 201) throw await this.client.errorFrom(put, `upload ${desc.digest}`);
+    await put.body.dump();
+  }
+
+  /** Chunked upload (POST, PATCH with Content-Range, PUT), for blobs larger than chunkSize. */
+  private async pushChunked(desc: Descriptor, content: Readable): Promise<void> {
+    const start = await this.client.send('POST', `${this.path('blobs')}uploads/`, { scopes: this.scope('pull,push'), headers: { 'content-length': '0' } });
+    if (start.statusCode !== 202) throw await this.client.errorFrom(start, 'start upload');
+    await start.body.dump();
+    let location = new URL(headerValue(start.headers.location) ?? '', this.client.base).href;
+    const minChunk = Number(headerValue(start.headers['oci-chunk-min-length']) ?? 0);
+    const chunkSize = Math.max(this.chunkSize, minChunk);
+    let offset = 0;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = async (): Promise<void> => {
+      if (pendingBytes === 0) return;
+      const chunk = Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      const res = await this.client.send('PATCH', location, {
+        scopes: this.scope('pull,push'),
+        headers: { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${offset + chunk.length - 1}`, 'content-length': String(chunk.length) },
+        body: chunk,
+      });
+      if (res.statusCode !== 202) throw await this.client.errorFrom(res, `upload chunk at ${offset}`);
+      await res.body.dump();
+      location = new URL(headerValue(res.headers.location) ?? location, this.client.base).href;
+      offset += chunk.length;
+    };
+    const verifying = content.pipe(new VerifyingStream(desc));
+    content.on('error', (err) => verifying.destroy(err));
+    for await (const c of verifying) {
+      pending.push(c as Buffer);
+      pendingBytes += (c as Buffer).length;
+      if (pendingBytes >= chunkSize) await flush();
+    }
+    await flush();
+    const loc = new URL(location);
+    loc.searchParams.set('digest', desc.digest);
+    const put = await this.client.send('PUT', loc.href, { scopes: this.scope('pull,push'), headers: { 'content-length': '0' } });
+    if (put.statusCode !== 201) throw await this.client.errorFrom(put, `complete upload ${desc.digest}`);
+    await put.body.dump();
+  }
+
+  private async putManifest(reference: string, mediaType: string, bytes: Uint8Array): Promise<{ subjectProcessed: boolean }> {
+    const res = await this.client.send('PUT', this.path('manifests', reference), {
+      scopes: this.scope('pull,push'),
+      headers: { 'content-type': mediaType, 'content-length': String(bytes.length) },
+      body: bytes,
+    });
+    if (res.statusCode !== 201 && res.statusCode !== 200) throw await this.client.errorFrom(res, `PUT manifest ${reference}`);
+    await res.body.dump();
+    return { subjectProcessed: Boolean(res.headers['oci-subject']) };
+  }
+
+  private async pushManifest(desc: Descriptor, bytes: Uint8Array): Promise<void> {
+    verifyBytes(bytes, desc);
+    const manifest = parseManifest(bytes, desc.mediaType);
+    const { subjectProcessed } = await this.putManifest(desc.digest, desc.mediaType, bytes);
+    if (!manifest.subject) return;
+    if (subjectProcessed) {
+      if (this.referrersState === 'unknown') this.referrersState = 'supported';
+      return;
+    }
+    // The registry did not take the subject into a referrers API: keep the tag schema index.
+    if (this.referrersState === 'supported') return;
+    this.referrersState = 'unsupported';
+    await this.updateReferrersIndex(manifest.subject, (list) => {
+      const entry = referrerDescriptor(desc, manifest);
+      return list.some((d) => d.digest === desc.digest) ? null : [...list, entry];
+    });
+  }
+
+  /** Read-modify-write of the `<alg>-<hex>` index of the referrers tag schema. */
+  private async updateReferrersIndex(subject: Descriptor, change: (list: Descriptor[]) => Descriptor[] | null): Promise<void> {
+    const tag = referrersTag(subject.digest);
+    let current: Descriptor[] = [];
+    try {
+      const { bytes, mediaType } = await this.getManifestBytes(tag);
+      const idx = parseManifest(bytes, mediaType) as ImageIndex;
+      current = idx.manifests ?? [];
+    } catch (err) {
+      if (!(err instanceof OciError && err.kind === 'notfound')) throw err;
+    }
+    const next = change(current);
+    if (!next) return;
+    const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: next };
+    await this.putManifest(tag, MediaType.ImageIndex, encodeManifest(index));
+  }
+
+  async tag(desc: Descriptor, tag: string): Promise<void> {
+    validateTag(tag);
+    const stream = await this.fetch(desc);
+    const bytes = await readAll(stream, MAX_MANIFEST_SIZE);
+    await this.putManifest(tag, desc.mediaType, bytes);
+  }
+
+  async delete(desc: Descriptor): Promise<void> {
+    const manifest = isManifestMediaType(desc.mediaType);
+    let subject: Descriptor | undefined;
+    if (manifest) {
+      try {
+        const bytes = await readAll(await this.fetch(desc), MAX_MANIFEST_SIZE);
+        subject = parseManifest(bytes, desc.mediaType).subject;
+      } catch {
+        subject = undefined;
+      }
+    }
+    const res = await this.client.send('DELETE', this.path(manifest ? 'manifests' : 'blobs', desc.digest), { scopes: this.scope('delete') });
+    if (res.statusCode === 404) {
+      await res.body.dump();
+      throw new OciError(manifest ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN', `${this.name}: ${desc.digest} not found`);
+    }
+    if (res.statusCode !== 202 && res.statusCode !== 200 && res.statusCode !== 204) throw await this.client.errorFrom(res, `DELETE ${desc.digest}`);
+    await res.body.dump();
+    if (subject && this.referrersState !== 'supported') {
+      await this.updateReferrersIndex(subject, (list) => (list.some((d) => d.digest === desc.digest) ? list.filter((d) => d.digest !== desc.digest) : null));
+    }
+  }
+
+  async referrers(subject: Descriptor, artifactType?: string): Promise<Descriptor[]> {
+    if (this.referrersState !== 'unsupported') {
+      const viaApi = await this.referrersApi(subject, artifactType);
+      if (viaApi) return viaApi;
+    }
+    let list: Descriptor[] = [];
+    try {
+      const { bytes, mediaType } = await this.getManifestBytes(referrersTag(subject.digest));
+      list = (parseManifest(bytes, mediaType) as ImageIndex).manifests ?? [];
+    } catch (err) {
+      if (!(err instanceof OciError && err.kind === 'notfound')) throw err;
+    }
+    return artifactType === undefined ? list : list.filter((d) => d.artifactType === artifactType);
+  }
+
+  /** The referrers API with Link pagination; null when the registry does not have it. */
+  private async referrersApi(subject: Descriptor, artifactType?: string): Promise<Descriptor[] | null> {
+    const out: Descriptor[] = [];
+    let next: string | undefined = `${this.path('referrers', subject.digest)}${artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : ''}`;
+    let pages = 0;
+    let filtered = false;
+    while (next) {
+      if (++pages > 100) throw new OciError('SIZE_EXCEEDED', `${this.name}: more than 100 pages of referrers`);
+      const res = await this.client.send('GET', next, { scopes: this.scope(), headers: { accept: MediaType.ImageIndex } });
+      const ct = (headerValue(res.headers['content-type']) ?? '').split(';')[0]!.trim();
+      if (res.statusCode !== 200 || (pages === 1 && ct !== MediaType.ImageIndex && ct !== 'application/json')) {
+        await res.body.dump();
+        if (pages === 1 && this.referrersState === 'unknown' && [400, 404, 405, 406, 501].includes(res.statusCode)) {
+          this.referrersState = 'unsupported';
+          return null;
+        }
+        if (res.statusCode === 200) throw new OciError('UNSUPPORTED', `${this.name}: referrers answered with ${ct}`);
+        throw new OciError('UNAVAILABLE', `${this.name}: referrers API failed with HTTP ${res.statusCode}`);
+      }
+      this.referrersState = 'supported';
+      filtered ||= /artifactType/.test(headerValue(res.headers['oci-filters-applied']) ?? '');
+      const idx = parseManifest(Buffer.from(await readLimited(res.body, MAX_MANIFEST_SIZE)), MediaType.ImageIndex) as ImageIndex;
+      out.push(...idx.manifests);
+      const link = headerValue(res.headers.link);
+      const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
+      next = m ? m[1] : undefined;
+    }
+    // A registry that did not apply the filter leaves it to the client.
+    return artifactType !== undefined && !filtered ? out.filter((d) => d.artifactType === artifactType) : out;
+  }
+
+  async tags(): Promise<string[]> {
+    const out: string[] = [];
+    let next: string | undefined = `${this.path('tags', 'list')}?n=1000`;
+    let pages = 0;
+    while (next) {
+      if (++pages > 10_000) throw new OciError('SIZE_EXCEEDED', `${this.name}: too many pages of tags`);
+      const res = await this.client.send('GET', next, { scopes: this.scope() });
+      if (res.statusCode === 404) {
+        await res.body.dump();
+        return [];
+      }
+      if (res.statusCode !== 200) throw await this.client.errorFrom(res, 'list tags');
+      const j = JSON.parse(await readLimited(res.body, 16 * 1024 * 1024)) as { tags?: string[] | null };
+      out.push(...(j.tags ?? []));
+      const link = headerValue(res.headers.link);
+      const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
+      next = m ? m[1] : undefined;
+    }
+    return out.sort();
+  }
+
+  async mount(desc: Descriptor, from: Target): Promise<boolean> {
+    if (!(from instanceof RegistryTarget) || from.registry !== this.registry || from.repository === this.repository) return false;
+    const res = await this.client.send('POST', `${this.path('blobs')}uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from.repository)}`, {
+      scopes: [...this.scope('pull,push'), `repository:${from.repository}:pull`],
+      headers: { 'content-length': '0' },
+    });
+    await res.body.dump();
+    if (res.statusCode === 201) return true;
+    if (res.statusCode === 202) {
+      // The registry opened an upload session instead; cancel it and let the caller copy.
+      const loc = headerValue(res.headers.location);
+      if (loc) await this.client.send('DELETE', new URL(loc, this.client.base).href, { scopes: this.scope('pull,push') }).then((r) => r.body.dump()).catch(() => {});
+      return false;
+    }
+    return false;
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsClient) await this.client.close();
+  }
+}
+
+/** Wraps a one-shot source stream so its bytes are checked while they are uploaded. */
+class VerifyingPassThrough {
+  readonly stream: Readable;
+  constructor(source: Readable, desc: Descriptor) {
+    const v = new VerifyingStream(desc);
+    source.on('error', (err) => v.destroy(err));
+    this.stream = source.pipe(v);
+  }
+}
+
+export { toStream };
