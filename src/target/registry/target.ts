@@ -55,6 +55,7 @@ export class RegistryTarget implements Target {
   private referrersState: 'unknown' | 'supported' | 'unsupported';
   private readonly chunkSize: number;
   private readonly ownsClient: boolean;
+  private readonly indexLocks = new Map<string, Promise<void>>();
 
   constructor(options: RegistryTargetOptions) {
     validateRepositoryName(options.repository);
@@ -240,7 +241,22 @@ export class RegistryTarget implements Target {
   }
 
   /** Read-modify-write of the `<alg>-<hex>` index of the referrers tag schema. */
-  private async updateReferrersIndex(subject: Descriptor, change: (list: Descriptor[]) => Descriptor[] | null): Promise<void> {
+  private updateReferrersIndex(subject: Descriptor, change: (list: Descriptor[]) => Descriptor[] | null): Promise<void> {
+    // Referrers of one subject are often pushed concurrently (copy, sign --recursive): serialise
+    // the read-modify-write per subject so no update is lost. (Writers in other processes can
+    // still race; the tag schema has no compare-and-swap.)
+    const key = subject.digest;
+    const prev = this.indexLocks.get(key) ?? Promise.resolve();
+    const next = prev.then(() => this.updateReferrersIndexNow(subject, change));
+    const settled = next.catch(() => {});
+    this.indexLocks.set(key, settled);
+    void settled.then(() => {
+      if (this.indexLocks.get(key) === settled) this.indexLocks.delete(key);
+    });
+    return next;
+  }
+
+  private async updateReferrersIndexNow(subject: Descriptor, change: (list: Descriptor[]) => Descriptor[] | null): Promise<void> {
     const tag = referrersTag(subject.digest);
     let current: Descriptor[] = [];
     try {
