@@ -10,7 +10,7 @@ const dir = mkdtempSync(join(tmpdir(), 'signet-test-report-'));
 const report = join(dir, 'report.json');
 const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
 const child = spawn('npx', args, { stdio: 'inherit' });
-child.on('exit', (code, signal) => {
+child.on('exit', (code) => {
   let passed = 0;
   let failed = 0;
   let skipped = 0;

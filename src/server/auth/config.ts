@@ -25,7 +25,7 @@ const schema = z.strictObject({
   htpasswd: z.string().optional(),
   access: z.array(
     z.strictObject({
-      repository: z.string().regex(/^(\*|[a-z0-9._\/-]+(\/\*)?)$/, 'a repository name, prefix/*, or *'),
+      repository: z.string().regex(/^(\*|[a-z0-9._/-]+(\/\*)?)$/, 'a repository name, prefix/*, or *'),
       users: z.array(z.string()).min(1),
       actions: z.array(z.enum(['pull', 'push', 'delete', '*'])).min(1),
     }),
