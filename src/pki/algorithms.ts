@@ -1,0 +1,73 @@
+import { X509Certificate, type KeyObject } from 'node:crypto';
+import { SignetError } from '../util/index.ts';
+
+/** Notary Project signature algorithms (notary-spec §4). */
+export type SignatureAlgorithm =
+  | 'RSASSA-PSS-SHA-256'
+  | 'RSASSA-PSS-SHA-384'
+  | 'RSASSA-PSS-SHA-512'
+  | 'ECDSA-SHA-256'
+  | 'ECDSA-SHA-384'
+  | 'ECDSA-SHA-512';
+
+export type HashName = 'SHA-256' | 'SHA-384' | 'SHA-512';
+
+export interface AlgorithmInfo {
+  algorithm: SignatureAlgorithm;
+  hash: HashName;
+  /** node:crypto hash name */
+  nodeHash: 'sha256' | 'sha384' | 'sha512';
+  jws: 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512';
+  cose: number;
+  keySpec: 'RSA-2048' | 'RSA-3072' | 'RSA-4096' | 'EC-256' | 'EC-384' | 'EC-521';
+  /** ECDSA: byte length of r and of s in the raw r‖s encoding. */
+  ecSize?: number;
+}
+
+const TABLE: AlgorithmInfo[] = [
+  { algorithm: 'RSASSA-PSS-SHA-256', hash: 'SHA-256', nodeHash: 'sha256', jws: 'PS256', cose: -37, keySpec: 'RSA-2048' },
+  { algorithm: 'RSASSA-PSS-SHA-384', hash: 'SHA-384', nodeHash: 'sha384', jws: 'PS384', cose: -38, keySpec: 'RSA-3072' },
+  { algorithm: 'RSASSA-PSS-SHA-512', hash: 'SHA-512', nodeHash: 'sha512', jws: 'PS512', cose: -39, keySpec: 'RSA-4096' },
+  { algorithm: 'ECDSA-SHA-256', hash: 'SHA-256', nodeHash: 'sha256', jws: 'ES256', cose: -7, keySpec: 'EC-256', ecSize: 32 },
+  { algorithm: 'ECDSA-SHA-384', hash: 'SHA-384', nodeHash: 'sha384', jws: 'ES384', cose: -35, keySpec: 'EC-384', ecSize: 48 },
+  { algorithm: 'ECDSA-SHA-512', hash: 'SHA-512', nodeHash: 'sha512', jws: 'ES512', cose: -36, keySpec: 'EC-521', ecSize: 66 },
+];
+
+export function algorithmInfo(alg: SignatureAlgorithm): AlgorithmInfo {
+  return TABLE.find((t) => t.algorithm === alg)!;
+}
+
+export function algorithmByJws(alg: unknown): AlgorithmInfo | undefined {
+  return TABLE.find((t) => t.jws === alg);
+}
+
+export function algorithmByCose(alg: unknown): AlgorithmInfo | undefined {
+  return TABLE.find((t) => t.cose === alg);
+}
+
+export function algorithmByKeySpec(spec: unknown): AlgorithmInfo | undefined {
+  return TABLE.find((t) => t.keySpec === spec);
+}
+
+/**
+ * The one algorithm a key may sign with: decided by the key's type and exact size, never by a
+ * header (that would let an attacker pick the algorithm). Anything else is unsupported.
+ */
+export function signatureAlgorithmFor(key: KeyObject | X509Certificate): AlgorithmInfo {
+  const pub = key instanceof X509Certificate ? key.publicKey : key;
+  const details = pub.asymmetricKeyDetails ?? {};
+  if (pub.asymmetricKeyType === 'rsa') {
+    const spec = `RSA-${details.modulusLength}`;
+    const info = algorithmByKeySpec(spec);
+    if (info) return info;
+    throw new SignetError('ALGORITHM_UNSUPPORTED', `RSA keys of ${details.modulusLength} bits are not allowed (2048, 3072 or 4096)`, { kind: 'failed' });
+  }
+  if (pub.asymmetricKeyType === 'ec') {
+    const curve = details.namedCurve;
+    const spec = curve === 'prime256v1' || curve === 'P-256' ? 'EC-256' : curve === 'secp384r1' || curve === 'P-384' ? 'EC-384' : curve === 'secp521r1' || curve === 'P-521' ? 'EC-521' : undefined;
+    const info = spec ? algorithmByKeySpec(spec) : undefined;
+    if (info) return info;
+    throw new SignetError('ALGORITHM_UNSUPPORTED', `EC curve ${curve} is not allowed (P-256, P-384 or P-521)`, { kind: 'failed' });
+  }
+  throw new SignetError('ALGORITHM_UNSUPPORTED', `${pub.asymmetricKeyType} keys are not allowed (RSA or ECDSA only)`, { kind: 'failed' });
+}

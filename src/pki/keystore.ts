@@ -1,0 +1,201 @@
+import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SignetError, signetHome } from '../util/index.ts';
+import { createCertificate, generateKeyPair, type KeyType } from './create.ts';
+import { parseCertificates, toPem } from './x509.ts';
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+interface KeyEntry {
+  name: string;
+  keyPath?: string;
+  certPath?: string;
+  /** Plugin-held keys (the plugin work fills these in). */
+  id?: string;
+  pluginName?: string;
+  pluginConfig?: Record<string, string>;
+}
+
+interface SigningKeys {
+  default?: string;
+  keys: KeyEntry[];
+}
+
+export interface StoredKey {
+  name: string;
+  privateKey: KeyObject;
+  /** Leaf first. */
+  chain: X509Certificate[];
+}
+
+export interface KeySummary {
+  name: string;
+  isDefault: boolean;
+  keyPath?: string;
+  certPath?: string;
+  subject?: string;
+  keySpec?: string;
+  notAfter?: string;
+  ca?: boolean;
+}
+
+/**
+ * Signing keys under `$SIGNET_HOME`, laid out like notation's: `keys/<name>.key` (PKCS#8 PEM,
+ * mode 0600, optionally encrypted), `keys/<name>.crt` (chain PEM, leaf first) and
+ * `signingkeys.json` naming them and the default.
+ */
+export class KeyStore {
+  readonly home: string;
+  constructor(home: string = signetHome()) {
+    this.home = home;
+  }
+
+  private get indexPath(): string {
+    return join(this.home, 'signingkeys.json');
+  }
+
+  private async readIndex(): Promise<SigningKeys> {
+    try {
+      const j = JSON.parse(await readFile(this.indexPath, 'utf8')) as SigningKeys;
+      return { ...j, keys: j.keys ?? [] };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { keys: [] };
+      throw new SignetError('CONFIG_INVALID', `${this.indexPath} is not valid JSON: ${(err as Error).message}`, { kind: 'input' });
+    }
+  }
+
+  private async writeIndex(index: SigningKeys): Promise<void> {
+    await mkdir(this.home, { recursive: true, mode: 0o700 });
+    const tmp = `${this.indexPath}.tmp-${process.pid}`;
+    await writeFile(tmp, `${JSON.stringify(index, null, 2)}\n`, { mode: 0o600 });
+    await rename(tmp, this.indexPath);
+  }
+
+  private static checkName(name: string): void {
+    if (!NAME_RE.test(name)) throw new SignetError('USAGE', `invalid key name ${JSON.stringify(name)}: letters, digits, '.', '_' and '-'`, { kind: 'usage' });
+  }
+
+  private async save(name: string, privateKey: KeyObject, chain: X509Certificate[], opts: { passphrase?: string; isDefault?: boolean; overwrite?: boolean }): Promise<void> {
+    KeyStore.checkName(name);
+    const index = await this.readIndex();
+    if (!opts.overwrite && index.keys.some((k) => k.name === name)) throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`, { kind: 'usage' });
+    const dir = join(this.home, 'keys');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const keyPath = join(dir, `${name}.key`);
+    const certPath = join(dir, `${name}.crt`);
+    const pem = opts.passphrase
+      ? privateKey.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: opts.passphrase })
+      : privateKey.export({ format: 'pem', type: 'pkcs8' });
+    await writeFile(keyPath, pem, { mode: 0o600 });
+    await chmod(keyPath, 0o600);
+    await writeFile(certPath, toPem(chain), { mode: 0o644 });
+    index.keys = index.keys.filter((k) => k.name !== name);
+    index.keys.push({ name, keyPath, certPath });
+    if (opts.isDefault || !index.default) index.default = name;
+    await this.writeIndex(index);
+  }
+
+  /** Generates a key and its certificate: self-signed, or issued by another local CA key. */
+  async generate(name: string, opts: { type: KeyType; subject?: string; issuer?: string; ca?: boolean; pathLength?: number; isDefault?: boolean; passphrase?: string; issuerPassphrase?: string; validityDays?: number }): Promise<StoredKey> {
+    KeyStore.checkName(name);
+    if ((await this.readIndex()).keys.some((k) => k.name === name)) throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`, { kind: 'usage' });
+    const pair = generateKeyPair(opts.type);
+    const subject = opts.subject ?? `CN=${name},O=Signet,ST=WA,C=US`;
+    const notBefore = new Date(Date.now() - 60_000);
+    const notAfter = new Date(notBefore.getTime() + (opts.validityDays ?? (opts.ca ? 3650 : 365)) * 86_400_000);
+    let chain: X509Certificate[];
+    if (opts.issuer) {
+      const issuer = await this.get(opts.issuer, opts.issuerPassphrase);
+      if (!issuer.chain[0]!.ca) throw new SignetError('USAGE', `key ${opts.issuer} is not a CA key (generate it with --ca)`, { kind: 'usage' });
+      const cert = await createCertificate({ subject, publicKey: pair.publicKey, issuer: { cert: issuer.chain[0]!, privateKey: issuer.privateKey }, ca: Boolean(opts.ca), ...(opts.pathLength !== undefined ? { pathLength: opts.pathLength } : {}), notBefore, notAfter });
+      chain = [cert, ...issuer.chain];
+    } else {
+      chain = [await createCertificate({ subject, publicKey: pair.publicKey, signingKey: pair.privateKey, ca: Boolean(opts.ca), ...(opts.pathLength !== undefined ? { pathLength: opts.pathLength } : {}), notBefore, notAfter })];
+    }
+    await this.save(name, pair.privateKey, chain, opts);
+    return { name, privateKey: pair.privateKey, chain };
+  }
+
+  /** Imports a PKCS#8/PEM key with its chain (leaf first); the key must match the leaf. */
+  async import(name: string, opts: { keyPem: string; chainPem: string; passphrase?: string; isDefault?: boolean }): Promise<StoredKey> {
+    let privateKey: KeyObject;
+    try {
+      privateKey = createPrivateKey(opts.passphrase ? { key: opts.keyPem, passphrase: opts.passphrase } : opts.keyPem);
+    } catch (err) {
+      throw new SignetError('KEY_INVALID', `the key cannot be read${opts.passphrase ? '' : ' (encrypted? pass its passphrase)'}: ${(err as Error).message}`, { kind: 'input' });
+    }
+    const chain = parseCertificates(opts.chainPem, 'certificate chain');
+    if (chain.length === 0) throw new SignetError('CERT_INVALID', 'the certificate file holds no certificate', { kind: 'input' });
+    const pub = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+    if (!Buffer.from(pub).equals(Buffer.from(chain[0]!.publicKey.export({ format: 'der', type: 'spki' })))) {
+      throw new SignetError('KEY_MISMATCH', 'the private key does not belong to the first certificate of the chain', { kind: 'input' });
+    }
+    await this.save(name, privateKey, chain, { isDefault: opts.isDefault ?? false, ...(opts.passphrase ? { passphrase: opts.passphrase } : {}) });
+    return { name, privateKey, chain };
+  }
+
+  async list(): Promise<KeySummary[]> {
+    const index = await this.readIndex();
+    const out: KeySummary[] = [];
+    for (const k of index.keys) {
+      const s: KeySummary = { name: k.name, isDefault: index.default === k.name };
+      if (k.keyPath) s.keyPath = k.keyPath;
+      if (k.certPath) {
+        s.certPath = k.certPath;
+        try {
+          const leaf = parseCertificates(await readFile(k.certPath), k.certPath)[0]!;
+          s.subject = leaf.subject.split('\n').reverse().join(', ');
+          s.notAfter = new Date(leaf.validTo).toISOString();
+          s.ca = leaf.ca;
+          const d = leaf.publicKey.asymmetricKeyDetails;
+          s.keySpec = leaf.publicKey.asymmetricKeyType === 'rsa' ? `RSA-${d?.modulusLength}` : `EC-${d?.namedCurve}`;
+        } catch {
+          // listed anyway; `key show` reports the problem
+        }
+      }
+      out.push(s);
+    }
+    return out;
+  }
+
+  async defaultName(): Promise<string | undefined> {
+    return (await this.readIndex()).default;
+  }
+
+  /** Loads a key and its chain (default key when no name is given). */
+  async get(name?: string, passphrase?: string): Promise<StoredKey> {
+    const index = await this.readIndex();
+    const wanted = name ?? index.default;
+    if (!wanted) throw new SignetError('KEY_NOT_FOUND', 'no key given and no default key: signet key generate NAME --default', { kind: 'usage' });
+    const entry = index.keys.find((k) => k.name === wanted);
+    if (!entry || !entry.keyPath || !entry.certPath) throw new SignetError('KEY_NOT_FOUND', `no local key named ${wanted} (signet key list)`, { kind: 'usage' });
+    const pem = await readFile(entry.keyPath, 'utf8');
+    let privateKey: KeyObject;
+    try {
+      privateKey = createPrivateKey(passphrase ? { key: pem, passphrase } : pem);
+    } catch (err) {
+      throw new SignetError('KEY_INVALID', `key ${wanted} cannot be read${pem.includes('ENCRYPTED') && !passphrase ? ': it is encrypted (give its passphrase)' : `: ${(err as Error).message}`}`, { kind: 'input' });
+    }
+    const chain = parseCertificates(await readFile(entry.certPath), entry.certPath);
+    return { name: wanted, privateKey, chain };
+  }
+
+  async certificateChain(name: string): Promise<X509Certificate[]> {
+    const index = await this.readIndex();
+    const entry = index.keys.find((k) => k.name === name);
+    if (!entry?.certPath) throw new SignetError('KEY_NOT_FOUND', `no local key named ${name}`, { kind: 'usage' });
+    return parseCertificates(await readFile(entry.certPath), entry.certPath);
+  }
+
+  async delete(name: string): Promise<void> {
+    const index = await this.readIndex();
+    const entry = index.keys.find((k) => k.name === name);
+    if (!entry) throw new SignetError('KEY_NOT_FOUND', `no key named ${name}`, { kind: 'usage' });
+    index.keys = index.keys.filter((k) => k.name !== name);
+    if (index.default === name) delete index.default;
+    await this.writeIndex(index);
+    if (entry.keyPath) await rm(entry.keyPath, { force: true });
+    if (entry.certPath) await rm(entry.certPath, { force: true });
+  }
+}

@@ -1,0 +1,144 @@
+import { X509Certificate } from 'node:crypto';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { SignetError } from '../util/index.ts';
+
+export const OID = {
+  keyUsage: '2.5.29.15',
+  basicConstraints: '2.5.29.19',
+  extKeyUsage: '2.5.29.37',
+  codeSigning: '1.3.6.1.5.5.7.3.3',
+  timeStamping: '1.3.6.1.5.5.7.3.8',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  emailProtection: '1.3.6.1.5.5.7.3.4',
+  ocspSigning: '1.3.6.1.5.5.7.3.9',
+  anyExtendedKeyUsage: '2.5.29.37.0',
+} as const;
+
+const SHA1_SIGNATURES = new Set(['1.2.840.113549.1.1.5', '1.2.840.10045.4.1', '1.3.14.3.2.29']);
+
+/** Key usage bits (RFC 5280 §4.2.1.3). */
+export const KU = {
+  digitalSignature: 0,
+  nonRepudiation: 1,
+  keyEncipherment: 2,
+  dataEncipherment: 3,
+  keyAgreement: 4,
+  keyCertSign: 5,
+  cRLSign: 6,
+  encipherOnly: 7,
+  decipherOnly: 8,
+} as const;
+export type KeyUsageName = keyof typeof KU;
+
+const SHORT_NAMES: Record<string, string> = {
+  '2.5.4.3': 'CN',
+  '2.5.4.11': 'OU',
+  '2.5.4.10': 'O',
+  '2.5.4.7': 'L',
+  '2.5.4.8': 'ST',
+  '2.5.4.6': 'C',
+  '2.5.4.9': 'STREET',
+  '2.5.4.17': 'POSTALCODE',
+  '2.5.4.5': 'SERIALNUMBER',
+};
+
+/** The extensions and facts the Notary Project rules look at, parsed with pkijs. */
+export interface CertInfo {
+  cert: X509Certificate;
+  keyUsage?: { critical: boolean; usages: Set<KeyUsageName> };
+  basicConstraints?: { critical: boolean; ca: boolean; pathLength?: number };
+  extKeyUsage?: { critical: boolean; purposes: string[] };
+  signatureAlgorithmOid: string;
+  sha1Signature: boolean;
+  /** Subject attributes in encoded order, short names where known, else the OID. */
+  subject: Array<{ type: string; value: string }>;
+  selfSigned: boolean;
+}
+
+const cache = new WeakMap<X509Certificate, CertInfo>();
+
+function bitSet(bytes: Uint8Array, bit: number): boolean {
+  const byte = bytes[bit >> 3];
+  return byte !== undefined && (byte & (0x80 >> (bit & 7))) !== 0;
+}
+
+export function certInfo(cert: X509Certificate): CertInfo {
+  const hit = cache.get(cert);
+  if (hit) return hit;
+  let parsed: pkijs.Certificate;
+  try {
+    parsed = pkijs.Certificate.fromBER(cert.raw);
+  } catch (err) {
+    throw new SignetError('CERT_INVALID', `certificate ${cert.subject.replace(/\n/g, ', ')} cannot be parsed: ${(err as Error).message}`, { kind: 'failed' });
+  }
+  const info: CertInfo = {
+    cert,
+    signatureAlgorithmOid: parsed.signatureAlgorithm.algorithmId,
+    sha1Signature: SHA1_SIGNATURES.has(parsed.signatureAlgorithm.algorithmId),
+    subject: parsed.subject.typesAndValues.map((tv) => ({ type: SHORT_NAMES[tv.type] ?? tv.type, value: String((tv.value.valueBlock as { value?: unknown }).value ?? '') })),
+    selfSigned: Buffer.from(parsed.subject.toSchema().toBER()).equals(Buffer.from(parsed.issuer.toSchema().toBER())) && safeVerify(cert, cert),
+  };
+  for (const ext of parsed.extensions ?? []) {
+    const critical = ext.critical ?? false;
+    if (ext.extnID === OID.keyUsage) {
+      const bits = (ext.parsedValue as asn1js.BitString).valueBlock.valueHexView;
+      const usages = new Set<KeyUsageName>();
+      for (const [name, bit] of Object.entries(KU) as Array<[KeyUsageName, number]>) if (bitSet(bits, bit)) usages.add(name);
+      info.keyUsage = { critical, usages };
+    } else if (ext.extnID === OID.basicConstraints) {
+      const bc = ext.parsedValue as pkijs.BasicConstraints;
+      info.basicConstraints = { critical, ca: Boolean(bc.cA) };
+      if (bc.pathLenConstraint !== undefined) {
+        info.basicConstraints.pathLength = typeof bc.pathLenConstraint === 'number' ? bc.pathLenConstraint : (bc.pathLenConstraint as asn1js.Integer).valueBlock.valueDec;
+      }
+    } else if (ext.extnID === OID.extKeyUsage) {
+      info.extKeyUsage = { critical, purposes: (ext.parsedValue as pkijs.ExtKeyUsage).keyPurposes };
+    }
+  }
+  cache.set(cert, info);
+  return info;
+}
+
+function safeVerify(cert: X509Certificate, issuer: X509Certificate): boolean {
+  try {
+    return cert.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/** True when `cert` was issued by `issuer`: issuer DN bytes equal and the signature verifies. */
+export function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+  return cert.checkIssued(issuer) && safeVerify(cert, issuer);
+}
+
+/** A short human name for messages: the subject on one line. */
+export function describeCert(cert: X509Certificate): string {
+  return cert.subject.split('\n').reverse().join(', ');
+}
+
+/** Parses PEM (one or many certificates) or DER bytes. */
+export function parseCertificates(data: Uint8Array | string, where = 'certificate'): X509Certificate[] {
+  const text = typeof data === 'string' ? data : Buffer.from(data).toString('latin1');
+  if (text.includes('-----BEGIN CERTIFICATE-----')) {
+    const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    return blocks.map((b, i) => {
+      try {
+        return new X509Certificate(b);
+      } catch (err) {
+        throw new SignetError('CERT_INVALID', `${where}: certificate ${i + 1} is not valid: ${(err as Error).message}`, { kind: 'input' });
+      }
+    });
+  }
+  try {
+    return [new X509Certificate(typeof data === 'string' ? Buffer.from(data, 'latin1') : Buffer.from(data))];
+  } catch (err) {
+    throw new SignetError('CERT_INVALID', `${where}: not a PEM or DER certificate: ${(err as Error).message}`, { kind: 'input' });
+  }
+}
+
+export function toPem(certs: X509Certificate[]): string {
+  return certs.map((c) => c.toString().trim()).join('\n') + '\n';
+}

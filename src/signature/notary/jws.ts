@@ -1,0 +1,108 @@
+import { X509Certificate } from 'node:crypto';
+import { flattenedVerify } from 'jose';
+import { algorithmByJws, type AlgorithmInfo } from '../../pki/index.ts';
+import { SignetError } from '../../util/index.ts';
+import { H, formatRfc3339, malformed, parseRfc3339, type DecodedHeaders } from './headers.ts';
+import { goJson } from './payload.ts';
+import { PAYLOAD_CONTENT_TYPE, type ExtendedAttribute } from './types.ts';
+import type { RawEnvelope, RawSignRequest } from './raw.ts';
+
+const B64URL = /^[A-Za-z0-9_-]*$/;
+const B64STD = /^[A-Za-z0-9+/]*={0,2}$/;
+const KNOWN = new Set(['alg', 'cty', 'crit', H.expiry, H.signingTime, H.signingScheme, H.authenticSigningTime]);
+
+function b64url(bytes: Uint8Array | string): string {
+  return Buffer.from(bytes).toString('base64url');
+}
+
+/** Signs a JWS (JSON flattened serialization) with exactly notation's byte layout (notary-spec §5). */
+export async function signJws(req: RawSignRequest): Promise<Uint8Array> {
+  const crit = [H.signingScheme, ...req.extendedAttributes.filter((a) => a.critical).map((a) => a.key)];
+  if (req.signingScheme === 'notary.x509.signingAuthority') crit.push(H.authenticSigningTime);
+  if (req.expiry) crit.push(H.expiry);
+  const header: Record<string, unknown> = { alg: req.algorithm.jws, crit, cty: PAYLOAD_CONTENT_TYPE, [H.signingScheme]: req.signingScheme };
+  header[req.signingScheme === 'notary.x509' ? H.signingTime : H.authenticSigningTime] = formatRfc3339(req.signingTime);
+  if (req.expiry) header[H.expiry] = formatRfc3339(req.expiry);
+  for (const a of req.extendedAttributes) header[a.key] = a.value;
+  // Go marshals the header map with its keys sorted.
+  const sorted = Object.fromEntries(Object.keys(header).sort().map((k) => [k, header[k]]));
+  const protectedB64 = b64url(goJson(sorted));
+  const payloadB64 = b64url(req.payload);
+  const signature = await req.signer.sign(Buffer.from(`${protectedB64}.${payloadB64}`, 'ascii'), req.algorithm.algorithm);
+  const unprotected: Record<string, unknown> = {};
+  if (req.timestamp) unprotected[H.timestampSignature] = Buffer.from(await req.timestamp(signature, req.algorithm.hash)).toString('base64');
+  unprotected.x5c = req.chain.map((c) => Buffer.from(c.raw).toString('base64'));
+  if (req.signingAgent) unprotected[H.signingAgent] = req.signingAgent;
+  return Buffer.from(goJson({ payload: payloadB64, protected: protectedB64, header: unprotected, signature: b64url(signature) }), 'utf8');
+}
+
+function decodeB64url(value: unknown, what: string): Buffer {
+  // Padding or characters outside the URL alphabet are an integrity failure, as in the reference.
+  if (typeof value !== 'string' || !B64URL.test(value)) malformed(`JWS ${what} is not unpadded base64url`);
+  return Buffer.from(value, 'base64url');
+}
+
+/** Parses a notation JWS envelope without checking its signature. */
+export function parseJws(bytes: Uint8Array): RawEnvelope {
+  let env: Record<string, unknown>;
+  try {
+    env = JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, unknown>;
+  } catch (err) {
+    malformed(`JWS envelope is not JSON: ${(err as Error).message}`);
+  }
+  if (!env || typeof env !== 'object' || Array.isArray(env)) malformed('JWS envelope is not a JSON object');
+  if ('signatures' in env) malformed('JWS general serialization is not supported (want the flattened form)');
+  const protectedBytes = decodeB64url(env.protected, 'protected header');
+  const payload = decodeB64url(env.payload, 'payload');
+  const signature = decodeB64url(env.signature, 'signature');
+  let hdr: Record<string, unknown>;
+  try {
+    hdr = JSON.parse(protectedBytes.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    malformed('JWS protected header is not JSON');
+  }
+  if (!hdr || typeof hdr !== 'object' || Array.isArray(hdr)) malformed('JWS protected header is not a JSON object');
+  const unprotected = (env.header ?? {}) as Record<string, unknown>;
+  if (typeof unprotected !== 'object' || Array.isArray(unprotected)) malformed('JWS unprotected header is not an object');
+  const x5c = unprotected.x5c;
+  if (!Array.isArray(x5c) || x5c.length === 0) malformed('JWS envelope has no certificate chain (x5c)');
+  const chain = x5c.map((c, i) => {
+    if (typeof c !== 'string' || !B64STD.test(c)) malformed(`x5c[${i}] is not base64`);
+    try {
+      return new X509Certificate(Buffer.from(c, 'base64'));
+    } catch (err) {
+      malformed(`x5c[${i}] is not a certificate: ${(err as Error).message}`);
+    }
+  });
+  const crit = hdr.crit;
+  if (crit !== undefined && (!Array.isArray(crit) || crit.some((c) => typeof c !== 'string'))) malformed('crit must be an array of header names');
+  for (const name of (crit as string[] | undefined) ?? []) if (!(name in hdr)) malformed(`critical header ${name} is not present`);
+  const extended: ExtendedAttribute[] = Object.keys(hdr)
+    .filter((k) => !KNOWN.has(k))
+    .map((k) => ({ key: k, value: hdr[k], critical: ((crit as string[] | undefined) ?? []).includes(k) }));
+  const headers: DecodedHeaders = { crit: (crit as string[] | undefined) ?? [], contentType: hdr.cty, signingScheme: hdr[H.signingScheme], extended };
+  if (hdr[H.signingTime] !== undefined) headers.signingTime = parseRfc3339(hdr[H.signingTime], 'signingTime');
+  if (hdr[H.authenticSigningTime] !== undefined) headers.authenticSigningTime = parseRfc3339(hdr[H.authenticSigningTime], 'authenticSigningTime');
+  if (hdr[H.expiry] !== undefined) headers.expiry = parseRfc3339(hdr[H.expiry], 'expiry');
+  const ts = unprotected[H.timestampSignature];
+  if (ts !== undefined && (typeof ts !== 'string' || !B64STD.test(ts))) malformed('timestampSignature is not base64');
+  const agent = unprotected[H.signingAgent];
+  const raw: RawEnvelope = { payload, signature, chain, headers, algorithmHeader: hdr.alg };
+  if (typeof ts === 'string') raw.timestampSignature = Buffer.from(ts, 'base64');
+  if (typeof agent === 'string') raw.signingAgent = agent;
+  return raw;
+}
+
+/** Verifies the JWS signature with jose, the algorithm pinned to the one the key dictates. */
+export async function verifyJwsSignature(bytes: Uint8Array, raw: RawEnvelope, alg: AlgorithmInfo): Promise<void> {
+  if (algorithmByJws(raw.algorithmHeader)?.algorithm !== alg.algorithm) {
+    throw new SignetError('ALGORITHM_MISMATCH', `mismatch between signature algorithm derived from signing certificate (${alg.jws}) and signing algorithm specified (${String(raw.algorithmHeader)})`, { kind: 'failed' });
+  }
+  const env = JSON.parse(Buffer.from(bytes).toString('utf8')) as Parameters<typeof flattenedVerify>[0];
+  const crit = Object.fromEntries(raw.headers.crit.map((c) => [c, true]));
+  try {
+    await flattenedVerify(env, raw.chain[0]!.publicKey, { algorithms: [alg.jws], crit });
+  } catch (err) {
+    throw new SignetError('SIGNATURE_INVALID', `the envelope signature does not verify with the signing certificate's key (${(err as Error).message})`, { kind: 'failed' });
+  }
+}
