@@ -55,6 +55,8 @@ export interface CertInfo {
   /** Subject attributes in encoded order, short names where known, else the OID. */
   subject: Array<{ type: string; value: string }>;
   selfSigned: boolean;
+  /** The certificate names an OCSP responder (AIA) or a CRL distribution point. */
+  revocationInfo: boolean;
 }
 
 const cache = new WeakMap<X509Certificate, CertInfo>();
@@ -78,6 +80,7 @@ export function certInfo(cert: X509Certificate): CertInfo {
     signatureAlgorithmOid: parsed.signatureAlgorithm.algorithmId,
     sha1Signature: SHA1_SIGNATURES.has(parsed.signatureAlgorithm.algorithmId),
     subject: parsed.subject.typesAndValues.map((tv) => ({ type: SHORT_NAMES[tv.type] ?? tv.type, value: String((tv.value.valueBlock as { value?: unknown }).value ?? '') })),
+    revocationInfo: (parsed.extensions ?? []).some((e) => e.extnID === '2.5.29.31' || e.extnID === '1.3.6.1.5.5.7.1.1'),
     selfSigned: Buffer.from(parsed.subject.toSchema().toBER()).equals(Buffer.from(parsed.issuer.toSchema().toBER())) && safeVerify(cert, cert),
   };
   for (const ext of parsed.extensions ?? []) {

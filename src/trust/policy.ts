@@ -1,0 +1,231 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { SignetError } from '../util/index.ts';
+import { parseDistinguishedName } from './identity.ts';
+import { STORE_TYPES } from './truststore.ts';
+
+export type CheckType = 'integrity' | 'authenticity' | 'authenticTimestamp' | 'expiry' | 'revocation';
+export type Action = 'enforce' | 'log' | 'skip';
+export type LevelName = 'strict' | 'permissive' | 'audit' | 'skip';
+export const CHECKS: CheckType[] = ['integrity', 'authenticity', 'authenticTimestamp', 'expiry', 'revocation'];
+
+/** Verification levels as data (notary-spec §11); `override` edits a copy. */
+export const LEVELS: Record<LevelName, Record<CheckType, Action>> = {
+  strict: { integrity: 'enforce', authenticity: 'enforce', authenticTimestamp: 'enforce', expiry: 'enforce', revocation: 'enforce' },
+  permissive: { integrity: 'enforce', authenticity: 'enforce', authenticTimestamp: 'log', expiry: 'log', revocation: 'log' },
+  audit: { integrity: 'enforce', authenticity: 'log', authenticTimestamp: 'log', expiry: 'log', revocation: 'log' },
+  skip: { integrity: 'skip', authenticity: 'skip', authenticTimestamp: 'skip', expiry: 'skip', revocation: 'skip' },
+};
+
+const statementShape = {
+  name: z.string(),
+  signatureVerification: z.looseObject({
+    level: z.string(),
+    override: z.record(z.string(), z.string()).optional(),
+    verifyTimestamp: z.string().optional(),
+  }),
+  trustStores: z.array(z.string()).optional(),
+  trustedIdentities: z.array(z.string()).optional(),
+};
+const ociSchema = z.looseObject({ version: z.string(), trustPolicies: z.array(z.looseObject({ ...statementShape, registryScopes: z.array(z.string()) })) });
+const blobSchema = z.looseObject({ version: z.string(), trustPolicies: z.array(z.looseObject({ ...statementShape, globalPolicy: z.boolean().optional() })) });
+
+export interface TrustPolicyStatement {
+  name: string;
+  registryScopes?: string[];
+  globalPolicy?: boolean;
+  level: LevelName;
+  /** The level's table with the overrides applied. */
+  actions: Record<CheckType, Action>;
+  verifyTimestamp: 'always' | 'afterCertExpiry';
+  trustStores: Array<{ type: 'ca' | 'signingAuthority' | 'tsa'; name: string }>;
+  /** `*` or parsed x509.subject identities (unknown prefixes are kept out). */
+  trustedIdentities: Array<'*' | Map<string, string>>;
+}
+
+export interface TrustPolicyDocument {
+  kind: 'oci' | 'blob';
+  version: '1.0';
+  statements: TrustPolicyStatement[];
+}
+
+function invalid(message: string): never {
+  throw new SignetError('POLICY_INVALID', `trust policy: ${message}`, { kind: 'input' });
+}
+
+const DOMAIN_RE = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?$/;
+const REPO_RE = /^[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*)*$/;
+
+function validateScope(scope: string, statement: string): void {
+  if (scope === '*') return;
+  if (scope.includes('*')) invalid(`statement "${statement}": registry scope "${scope}" contains a wildcard; only "*" alone is allowed (no prefix or namespace wildcards)`);
+  const slash = scope.indexOf('/');
+  if (slash <= 0 || !DOMAIN_RE.test(scope.slice(0, slash)) || !REPO_RE.test(scope.slice(slash + 1))) {
+    invalid(`statement "${statement}": registry scope "${scope}" is not of the form domain[:port]/repository (references are not expanded: write docker.io/library/alpine, not alpine)`);
+  }
+}
+
+function validateIdentities(list: string[], statement: string): Array<'*' | Map<string, string>> {
+  if (list.includes('*')) {
+    if (list.length > 1) invalid(`statement "${statement}": the wildcard "*" trusted identity must be the only one`);
+    return ['*'];
+  }
+  const out: Map<string, string>[] = [];
+  for (const id of list) {
+    const colon = id.indexOf(':');
+    if (colon <= 0) invalid(`statement "${statement}": trusted identity "${id}" must be "*" or "<prefix>:<value>" (e.g. x509.subject: C=US, ST=WA, O=Acme)`);
+    const prefix = id.slice(0, colon).trim();
+    const value = id.slice(colon + 1).trim();
+    if (prefix !== 'x509.subject') continue; // tolerated, ignored at match time (as the reference does)
+    let dn: Map<string, string>;
+    try {
+      dn = parseDistinguishedName(value);
+    } catch (err) {
+      invalid(`statement "${statement}": trusted identity "${id}" is not a valid distinguished name: ${(err as Error).message}`);
+    }
+    for (const required of ['C', 'ST', 'O']) {
+      if (!dn.has(required)) invalid(`statement "${statement}": trusted identity "${id}" must contain C, ST and O (missing ${required})`);
+    }
+    out.push(dn);
+  }
+  // Overlapping identities (one a subset of another) make the policy ambiguous.
+  for (let i = 0; i < out.length; i++) {
+    for (let j = 0; j < out.length; j++) {
+      if (i === j) continue;
+      const a = out[i]!;
+      const b = out[j]!;
+      if ([...a].every(([k, v]) => b.get(k) === v)) invalid(`statement "${statement}": trusted identities overlap (one is a subset of another)`);
+    }
+  }
+  return out;
+}
+
+function parseStatement(raw: z.infer<typeof ociSchema>['trustPolicies'][number] | z.infer<typeof blobSchema>['trustPolicies'][number], names: Set<string>): TrustPolicyStatement {
+  const name = raw.name;
+  if (!name) invalid('a statement has an empty name');
+  if (names.has(name)) invalid(`statement name "${name}" is used more than once`);
+  names.add(name);
+  const sv = raw.signatureVerification;
+  if (!sv.level) invalid(`statement "${name}": signatureVerification.level is required`);
+  if (!(sv.level in LEVELS)) invalid(`statement "${name}": unknown verification level "${sv.level}" (strict, permissive, audit or skip)`);
+  const level = sv.level as LevelName;
+  const actions = { ...LEVELS[level] };
+  const override = sv.override ?? {};
+  if (level === 'skip' && Object.keys(override).length) invalid(`statement "${name}": a "skip" level cannot have overrides`);
+  for (const [check, action] of Object.entries(override)) {
+    if (!CHECKS.includes(check as CheckType)) invalid(`statement "${name}": unknown validation type "${check}" in override (${CHECKS.join(', ')})`);
+    if (!['enforce', 'log', 'skip'].includes(action)) invalid(`statement "${name}": unknown action "${action}" for ${check} (enforce, log or skip)`);
+    if (check === 'integrity') invalid(`statement "${name}": the integrity check cannot be overridden`);
+    if (action === 'skip' && check !== 'revocation') invalid(`statement "${name}": ${check} cannot be skipped; only revocation may be set to "skip"`);
+    actions[check as CheckType] = action as Action;
+  }
+  const vt = sv.verifyTimestamp ?? '';
+  if (!['', 'always', 'afterCertExpiry'].includes(vt)) invalid(`statement "${name}": verifyTimestamp must be "always" or "afterCertExpiry", not "${vt}"`);
+  const stores = raw.trustStores ?? [];
+  const identities = raw.trustedIdentities ?? [];
+  if (level === 'skip') {
+    if (stores.length || identities.length) invalid(`statement "${name}": a "skip" statement must not have trustStores or trustedIdentities`);
+  } else {
+    if (!stores.length) invalid(`statement "${name}": trustStores must not be empty`);
+    if (!identities.length) invalid(`statement "${name}": trustedIdentities must not be empty (use "*" to trust any signer of the stores)`);
+  }
+  const trustStores = stores.map((s) => {
+    const m = /^([^:]+):(.+)$/.exec(s);
+    if (!m || !STORE_TYPES.includes(m[1] as never)) invalid(`statement "${name}": trust store "${s}" must be <ca|signingAuthority|tsa>:<name>`);
+    if (!/^[a-zA-Z0-9_.-]+$/.test(m[2]!)) invalid(`statement "${name}": trust store name "${m[2]}" must match [a-zA-Z0-9_.-]+`);
+    return { type: m[1] as 'ca' | 'signingAuthority' | 'tsa', name: m[2]! };
+  });
+  const st: TrustPolicyStatement = { name, level, actions, verifyTimestamp: vt === 'afterCertExpiry' ? 'afterCertExpiry' : 'always', trustStores, trustedIdentities: validateIdentities(identities, name) };
+  return st;
+}
+
+function parseJson(input: unknown): unknown {
+  if (typeof input !== 'string' && !(input instanceof Uint8Array)) return input;
+  try {
+    return JSON.parse(Buffer.from(input as Uint8Array | string).toString('utf8'));
+  } catch (err) {
+    invalid(`malformed trust policy: ${(err as Error).message}`);
+  }
+}
+
+function shapeError(err: z.ZodError): never {
+  invalid(err.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+}
+
+/** Loads and validates an OCI trust policy document (every rule of notary-spec §10.3). */
+export function loadTrustPolicy(input: unknown): TrustPolicyDocument {
+  const r = ociSchema.safeParse(parseJson(input));
+  if (!r.success) shapeError(r.error);
+  const doc = r.data;
+  if (!doc.version) invalid('version is required');
+  if (doc.version !== '1.0') invalid(`unsupported version "${doc.version}" (want "1.0")`);
+  if (!doc.trustPolicies.length) invalid('trustPolicies must have at least one statement');
+  const names = new Set<string>();
+  const scopes = new Map<string, string>();
+  const statements = doc.trustPolicies.map((raw) => {
+    const st = parseStatement(raw, names);
+    if (!raw.registryScopes.length) invalid(`statement "${st.name}": registryScopes must not be empty`);
+    if (raw.registryScopes.includes('*') && raw.registryScopes.length > 1) invalid(`statement "${st.name}": the wildcard scope "*" must be the only scope of its statement`);
+    for (const scope of raw.registryScopes) {
+      validateScope(scope, st.name);
+      const other = scopes.get(scope);
+      if (other) invalid(`registry scope "${scope}" appears in statements "${other}" and "${st.name}"; a scope may appear in one statement only`);
+      scopes.set(scope, st.name);
+    }
+    st.registryScopes = raw.registryScopes;
+    return st;
+  });
+  return { kind: 'oci', version: '1.0', statements };
+}
+
+/** Loads and validates a blob trust policy document (at most one globalPolicy). */
+export function loadBlobTrustPolicy(input: unknown): TrustPolicyDocument {
+  const r = blobSchema.safeParse(parseJson(input));
+  if (!r.success) shapeError(r.error);
+  const doc = r.data;
+  if (doc.version !== '1.0') invalid(`unsupported version "${doc.version}" (want "1.0")`);
+  if (!doc.trustPolicies.length) invalid('trustPolicies must have at least one statement');
+  const names = new Set<string>();
+  const statements = doc.trustPolicies.map((raw) => {
+    const st = parseStatement(raw, names);
+    if (raw.globalPolicy) {
+      if (st.level === 'skip') invalid(`statement "${st.name}": a global blob policy cannot have the "skip" level`);
+      st.globalPolicy = true;
+    }
+    return st;
+  });
+  if (statements.filter((s) => s.globalPolicy).length > 1) invalid('at most one statement may be the globalPolicy');
+  return { kind: 'blob', version: '1.0', statements };
+}
+
+export async function loadTrustPolicyFile(path: string, kind: 'oci' | 'blob' = 'oci'): Promise<TrustPolicyDocument> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new SignetError('POLICY_MISSING', `cannot read trust policy ${path}: ${(err as Error).message} (signet policy init or signet policy import)`, { kind: 'input' });
+  }
+  return kind === 'oci' ? loadTrustPolicy(text) : loadBlobTrustPolicy(text);
+}
+
+/**
+ * Selects the statement for an artifact reference `…@<digest>` (notary-spec §10.4): the exact
+ * scope, else the `*` statement, else no applicable policy (a failure, never a pass).
+ */
+export function selectPolicy(doc: TrustPolicyDocument, reference: string): TrustPolicyStatement {
+  const at = reference.lastIndexOf('@');
+  if (at < 0) throw new SignetError('REFERENCE_INVALID', `artifact reference ${reference} must name a digest (…@sha256:…)`, { kind: 'usage' });
+  const scope = reference.slice(0, at);
+  const exact = doc.statements.find((s) => s.registryScopes?.includes(scope));
+  const wildcard = doc.statements.find((s) => s.registryScopes?.includes('*'));
+  const st = exact ?? wildcard;
+  if (!st) throw new SignetError('NO_APPLICABLE_POLICY', `artifact "${reference}" has no applicable trust policy statement (no scope "${scope}" and no "*")`, { kind: 'failed' });
+  return st;
+}
+
+/** The blob statement by name, else the global policy. */
+export function selectBlobPolicy(doc: TrustPolicyDocument, name?: string): TrustPolicyStatement {
+  const st = name ? doc.statements.find((s) => s.name === name) : doc.statements.find((s) => s.globalPolicy);
+  if (!st) throw new SignetError('NO_APPLICABLE_POLICY', name ? `no blob trust policy statement named "${name}"` : 'no blob trust policy statement given and none is the globalPolicy', { kind: 'failed' });
+  return st;
+}

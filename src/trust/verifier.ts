@@ -1,0 +1,175 @@
+import type { X509Certificate } from 'node:crypto';
+import type { Descriptor } from '../oci/index.ts';
+import { certInfo, chainValidAt, describeCert } from '../pki/index.ts';
+import { verifyEnvelopeIntegrity, type EnvelopeContent } from '../signature/index.ts';
+import { SignetError } from '../util/index.ts';
+import { identityMatches, subjectAttributes } from './identity.ts';
+import type { Action, CheckType, TrustPolicyStatement } from './policy.ts';
+import type { TrustStore } from './truststore.ts';
+
+export type ResultType = CheckType | 'payload' | 'userMetadata' | 'policy';
+
+/** One check's outcome; the level decided its action. */
+export interface ValidationResult {
+  type: ResultType;
+  action: Action;
+  ok: boolean;
+  message?: string;
+}
+
+export interface VerificationOutcome {
+  verified: boolean;
+  results: ValidationResult[];
+  /** The envelope's content once integrity passed. */
+  content?: EnvelopeContent;
+  statement: string;
+}
+
+export type RevocationStatus = { status: 'good' | 'revoked' | 'unknown' | 'unavailable'; message?: string };
+
+export interface VerifyOptions {
+  userMetadata?: Record<string, string>;
+  now?: Date;
+  /** RFC 3161 countersignature check (the PKI work provides it); without one, a triggered check fails. */
+  timestampVerifier?: (content: EnvelopeContent, tsaRoots: X509Certificate[], now: Date) => Promise<{ ok: boolean; message?: string; time?: Date }>;
+  /** OCSP/CRL checker (the PKI work provides it). */
+  revocation?: (chain: X509Certificate[], options: { now: Date; signingTime?: Date }) => Promise<RevocationStatus>;
+  /** Critical attributes a verification plugin processes. */
+  processedCriticalAttributes?: string[];
+}
+
+function result(type: ResultType, action: Action, ok: boolean, message?: string): ValidationResult {
+  return message === undefined ? { type, action, ok } : { type, action, ok, message };
+}
+
+async function authenticity(content: EnvelopeContent, st: TrustPolicyStatement, store: TrustStore): Promise<{ ok: boolean; message?: string }> {
+  // The store type follows the signing scheme: a signingAuthority signature is never trusted through a ca store.
+  const type = content.signerInfo.signingScheme === 'notary.x509' ? 'ca' : 'signingAuthority';
+  const names = st.trustStores.filter((s) => s.type === type);
+  if (!names.length) return { ok: false, message: `the policy "${st.name}" names no trust store of type "${type}" (needed for ${content.signerInfo.signingScheme} signatures)` };
+  const anchors: X509Certificate[] = [];
+  for (const s of names) {
+    try {
+      anchors.push(...(await store.getCertificates(s.type, s.name)));
+    } catch (err) {
+      return { ok: false, message: (err as Error).message };
+    }
+  }
+  const chain = content.signerInfo.certificateChain;
+  const trusted = chain.some((c) => anchors.some((a) => Buffer.from(a.raw).equals(Buffer.from(c.raw))));
+  if (!trusted) return { ok: false, message: `the signature's certificate chain does not chain to any certificate of trust store(s) ${names.map((n) => `${n.type}:${n.name}`).join(', ')}` };
+  const ids = st.trustedIdentities;
+  if (ids.includes('*')) return { ok: true };
+  const subject = subjectAttributes(chain[0]!);
+  const x509Ids = ids.filter((i): i is Map<string, string> => i !== '*');
+  if (!x509Ids.length) return { ok: false, message: 'no x509 trusted identities are configured' };
+  if (!x509Ids.some((id) => identityMatches(id, subject))) {
+    return { ok: false, message: `signing certificate subject "${describeCert(chain[0]!)}" does not match any trusted identity of policy "${st.name}"` };
+  }
+  return { ok: true };
+}
+
+async function authenticTimestamp(content: EnvelopeContent, st: TrustPolicyStatement, store: TrustStore, now: Date, options: VerifyOptions): Promise<{ ok: boolean; message?: string }> {
+  const chain = content.signerInfo.certificateChain;
+  if (content.signerInfo.signingScheme === 'notary.x509.signingAuthority') {
+    const r = chainValidAt(chain, content.signerInfo.authenticSigningTime!);
+    return r.ok ? { ok: true } : { ok: false, message: `authentic signing time: ${r.message}` };
+  }
+  const tsaStores = st.trustStores.filter((s) => s.type === 'tsa');
+  const expired = chain.some((c) => now > new Date(c.validTo));
+  const triggered = tsaStores.length > 0 && (st.verifyTimestamp === 'always' || expired);
+  if (!triggered) {
+    const r = chainValidAt(chain, now);
+    return r.ok ? { ok: true } : { ok: false, message: `verification time ${r.message}` };
+  }
+  if (!content.signerInfo.timestampSignature) return { ok: false, message: 'no timestamp countersignature was found in the signature envelope, and the policy requires one' };
+  if (!options.timestampVerifier) return { ok: false, message: 'timestamp countersignature verification is not available in this build' };
+  const roots: X509Certificate[] = [];
+  for (const s of tsaStores) {
+    try {
+      roots.push(...(await store.getCertificates('tsa', s.name)));
+    } catch (err) {
+      return { ok: false, message: (err as Error).message };
+    }
+  }
+  return options.timestampVerifier(content, roots, now);
+}
+
+/**
+ * Verifies one envelope against one policy statement in the order of notary-spec §12. Every check
+ * yields a result; the statement's level decides whether a failure is enforced (stops and fails),
+ * logged, or skipped. Integrity, the payload match and user metadata are always enforced.
+ */
+export async function verifySignature(args: {
+  envelope: Uint8Array;
+  mediaType: string;
+  subject: Pick<Descriptor, 'mediaType' | 'digest' | 'size'>;
+  statement: TrustPolicyStatement;
+  trustStore: TrustStore;
+  options?: VerifyOptions;
+}): Promise<VerificationOutcome> {
+  const { statement: st, options = {} } = args;
+  const now = options.now ?? new Date();
+  const results: ValidationResult[] = [];
+  const outcome = (verified: boolean, content?: EnvelopeContent): VerificationOutcome => ({ verified, results, statement: st.name, ...(content ? { content } : {}) });
+  if (st.level === 'skip') {
+    for (const t of ['integrity', 'authenticity', 'authenticTimestamp', 'expiry', 'revocation'] as const) results.push(result(t, 'skip', true, 'verification level is skip'));
+    return outcome(true);
+  }
+  let content: EnvelopeContent;
+  try {
+    content = await verifyEnvelopeIntegrity(args.envelope, args.mediaType, options.processedCriticalAttributes ? { processedCriticalAttributes: options.processedCriticalAttributes } : {});
+    results.push(result('integrity', 'enforce', true));
+  } catch (err) {
+    if (err instanceof SignetError && err.kind !== 'failed') throw err;
+    results.push(result('integrity', 'enforce', false, (err as Error).message));
+    return outcome(false);
+  }
+  // Each remaining check: record it, and stop at the first enforced failure.
+  const apply = (type: CheckType, r: { ok: boolean; message?: string }): boolean => {
+    const action = st.actions[type];
+    results.push(result(type, action, r.ok, r.message));
+    return !(action === 'enforce' && !r.ok);
+  };
+  if (st.actions.authenticity !== 'skip' && !apply('authenticity', await authenticity(content, st, args.trustStore))) return outcome(false, content);
+  if (st.actions.expiry !== 'skip') {
+    const exp = content.signerInfo.expiry;
+    const expired = exp !== undefined && now.getTime() >= exp.getTime();
+    if (!apply('expiry', expired ? { ok: false, message: `digital signature has expired on "${exp!.toUTCString()}"` } : { ok: true })) return outcome(false, content);
+  }
+  if (st.actions.authenticTimestamp !== 'skip' && !apply('authenticTimestamp', await authenticTimestamp(content, st, args.trustStore, now, options))) return outcome(false, content);
+  if (st.actions.revocation !== 'skip') {
+    const chain = content.signerInfo.certificateChain;
+    let r: { ok: boolean; message?: string };
+    if (options.revocation) {
+      const s = await options.revocation(chain, { now, ...(content.signerInfo.signingTime ? { signingTime: content.signerInfo.signingTime } : {}) });
+      if (s.status === 'unavailable' && st.actions.revocation === 'enforce') {
+        throw new SignetError('VERIFICATION_INCONCLUSIVE', `revocation status could not be determined: ${s.message ?? 'responder unavailable'}`, { kind: 'inconclusive' });
+      }
+      r = s.status === 'good' ? { ok: true } : { ok: false, message: s.message ?? `certificate revocation status is ${s.status}` };
+    } else if (chain.slice(0, -1).some((c) => certInfo(c).revocationInfo)) {
+      r = { ok: false, message: 'the signing chain names OCSP/CRL endpoints, but revocation checking is not available in this build: status unknown' };
+    } else {
+      r = { ok: true, message: 'no certificate of the chain is revocable (no OCSP or CRL endpoints)' };
+    }
+    if (!apply('revocation', r)) return outcome(false, content);
+  }
+  const t = content.targetArtifact;
+  const s = args.subject;
+  if (t.mediaType !== s.mediaType || t.digest !== s.digest || t.size !== s.size) {
+    results.push(result('payload', 'enforce', false, `content descriptor mismatch: the signature is for ${t.mediaType} ${t.digest} (${t.size} bytes), the artifact is ${s.mediaType} ${s.digest} (${s.size} bytes)`));
+    return outcome(false, content);
+  }
+  results.push(result('payload', 'enforce', true));
+  const wanted = options.userMetadata ?? {};
+  if (Object.keys(wanted).length) {
+    const have = t.annotations ?? {};
+    const missing = Object.entries(wanted).filter(([k, v]) => have[k] !== v);
+    if (missing.length) {
+      results.push(result('userMetadata', 'enforce', false, `the signature does not carry the required metadata ${missing.map(([k, v]) => `${k}=${v}`).join(', ')}`));
+      return outcome(false, content);
+    }
+    results.push(result('userMetadata', 'enforce', true));
+  }
+  return outcome(true, content);
+}
