@@ -7,20 +7,9 @@ import { createWriteStream } from 'node:fs';
 import { Digester, EMPTY_JSON, MediaType, OciError, descriptorFor, encodeManifest, isImageIndex, parseReference, type Descriptor, type ImageManifest } from '../../oci/index.ts';
 import { fetchManifest, openTarget } from '../../target/index.ts';
 import { SignetError } from '../../util/index.ts';
+import { collect, keyValues } from './args.ts';
 
 const TITLE = 'org.opencontainers.image.title';
-
-function keyValues(list: string[], what: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of list) {
-    const i = kv.indexOf('=');
-    if (i <= 0) throw new SignetError('USAGE', `${what} takes key=value, got ${JSON.stringify(kv)}`, { kind: 'usage' });
-    out[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return out;
-}
-
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 async function fileDescriptor(path: string, mediaType: string): Promise<Descriptor> {
   const d = new Digester();

@@ -1,0 +1,21 @@
+import { SignetError } from '../../util/index.ts';
+
+/** Reads a secret from standard input (one line). */
+export async function readSecret(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** Parses repeated `k=v` options. */
+export function keyValues(list: string[], what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new SignetError('USAGE', `${what} takes key=value, got ${JSON.stringify(kv)}`, { kind: 'usage' });
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+export const collect = (v: string, prev: string[]): string[] => [...prev, v];

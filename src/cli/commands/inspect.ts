@@ -1,0 +1,109 @@
+import type { Command } from 'commander';
+import { signBlob, verifyBlob } from '../../blob.ts';
+import { inspect } from '../../inspect.ts';
+import { SignetError } from '../../util/index.ts';
+import { parseOutputFormat, printJson } from '../output.ts';
+import { collect, keyValues, readSecret } from './args.ts';
+import { parseDuration } from './sign.ts';
+
+export function registerInspect(program: Command): void {
+  program
+    .command('ls')
+    .alias('list')
+    .description('List the signatures of an artifact (decoded, not verified).')
+    .argument('<ref>', 'artifact reference')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .action(async (ref: string, opts: { output: string }) => {
+      const r = await inspect(ref);
+      if (opts.output === 'json') return printJson(r);
+      process.stdout.write(`${r.reference}\n`);
+      if (!r.signatures.length) process.stdout.write('└── (no signatures)\n');
+      r.signatures.forEach((s, i) => {
+        const last = i === r.signatures.length - 1;
+        process.stdout.write(`${last ? '└──' : '├──'} ${s.digest} ${s.envelopeMediaType ?? ''} ${s.error ? `(unreadable: ${s.error})` : `${s.certificateChain?.[0]?.subject ?? ''}, ${s.signingTime ?? ''}`}\n`);
+      });
+    });
+  program
+    .command('inspect')
+    .description('Show what the signatures of an artifact say: signer chain, times, scheme, metadata (decoded, not verified).')
+    .argument('<ref>', 'artifact reference')
+    .option('-o, --output <format>', 'tree or json', 'tree')
+    .addHelpText('after', '\nNothing shown here is trusted: `signet verify` decides that.\n\nExample:\n  signet inspect 127.0.0.1:5000/app:v1 -o json')
+    .action(async (ref: string, opts: { output: string }) => {
+      const format = parseOutputFormat(opts.output, ['tree', 'json']);
+      const r = await inspect(ref);
+      if (format === 'json') return printJson(r);
+      process.stdout.write(`${r.reference}\n└── application/vnd.cncf.notary.signature\n`);
+      r.signatures.forEach((s, i) => {
+        const p = i === r.signatures.length - 1 ? '    ' : '    ';
+        process.stdout.write(`${p}${i === r.signatures.length - 1 ? '└──' : '├──'} ${s.digest}\n`);
+        if (s.error) return void process.stdout.write(`${p}    error: ${s.error}\n`);
+        const lines = [
+          `media type: ${s.envelopeMediaType}`,
+          `signing scheme: ${s.signingScheme}`,
+          `signature algorithm: ${s.signatureAlgorithm}`,
+          `signing time: ${s.signingTime}`,
+          `expiry: ${s.expiry ?? 'none'}`,
+          `signing agent: ${s.signingAgent ?? ''}`,
+          `timestamp countersignature: ${s.timestamped ? 'yes' : 'no'}`,
+          `user metadata: ${Object.entries(s.userMetadata ?? {}).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'}`,
+          'certificates:',
+          ...(s.certificateChain ?? []).map((c) => `  ${c.subject} (issuer ${c.issuer}; ${c.notBefore} to ${c.notAfter}; sha256 ${c.sha256})`),
+        ];
+        for (const l of lines) process.stdout.write(`${p}    ${l}\n`);
+      });
+    });
+
+  const blob = program.command('blob').description('Detached signatures for files (Notary Project envelopes next to the file).');
+  blob
+    .command('sign')
+    .description('Sign a file; writes FILE.jws.sig or FILE.cose.sig.')
+    .argument('<file>', 'file to sign')
+    .option('-k, --key <name>', 'signing key (default: the default key)')
+    .option('--signature-format <format>', 'jws or cose', 'jws')
+    .option('--media-type <type>', 'media type recorded in the signature', 'application/octet-stream')
+    .option('-e, --expiry <duration>', 'signature lifetime, e.g. 90d')
+    .option('-m, --user-metadata <k=v>', 'signed metadata (repeatable)', collect, [])
+    .option('--signature <path>', 'where to write the signature')
+    .option('--passphrase-stdin', 'passphrase of an encrypted key')
+    .addHelpText('after', '\nExample:\n  signet blob sign release.tar.gz --key release && signet blob verify release.tar.gz --signature release.tar.gz.jws.sig')
+    .action(async (file: string, opts: { key?: string; signatureFormat: string; mediaType: string; expiry?: string; userMetadata: string[]; signature?: string; passphraseStdin?: boolean }) => {
+      if (opts.signatureFormat !== 'jws' && opts.signatureFormat !== 'cose') throw new SignetError('USAGE', '--signature-format must be jws or cose', { kind: 'usage' });
+      const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
+      const r = await signBlob(file, {
+        signatureFormat: opts.signatureFormat,
+        mediaType: opts.mediaType,
+        userMetadata: keyValues(opts.userMetadata, '--user-metadata'),
+        ...(opts.key ? { key: opts.key } : {}),
+        ...(opts.expiry ? { expirySeconds: parseDuration(opts.expiry) } : {}),
+        ...(opts.signature ? { output: opts.signature } : {}),
+        ...(passphrase ? { passphrase } : {}),
+      });
+      process.stdout.write(`${r.signaturePath}\n`);
+    });
+  blob
+    .command('verify')
+    .description('Verify a detached signature of a file under the blob trust policy ($SIGNET_HOME/trustpolicy.blob.json).')
+    .argument('<file>', 'the file')
+    .requiredOption('--signature <path>', 'signature file (.jws.sig or .cose.sig)')
+    .option('--policy-name <name>', 'blob policy statement (default: the globalPolicy statement)')
+    .option('--policy <file>', 'blob trust policy file')
+    .option('--media-type <type>', 'require this media type')
+    .option('-m, --user-metadata <k=v>', 'required signed metadata (repeatable)', collect, [])
+    .option('-o, --output <format>', 'text or json', 'text')
+    .action(async (file: string, opts: { signature: string; policyName?: string; policy?: string; mediaType?: string; userMetadata: string[]; output: string }) => {
+      const o = await verifyBlob(file, opts.signature, {
+        userMetadata: keyValues(opts.userMetadata, '--user-metadata'),
+        ...(opts.policyName ? { policyName: opts.policyName } : {}),
+        ...(opts.policy ? { trustPolicy: opts.policy } : {}),
+        ...(opts.mediaType ? { mediaType: opts.mediaType } : {}),
+      });
+      if (opts.output === 'json') printJson({ verified: o.verified, policy: o.statement, results: o.results });
+      else if (o.verified) process.stdout.write(`✓ Verified ${file} with ${opts.signature} (policy "${o.statement}")\n`);
+      else {
+        const f = o.results.find((r) => !r.ok && r.action === 'enforce');
+        process.stdout.write(`✗ Verification failed for ${file}: ${f ? `${f.type} check failed: ${f.message}` : 'not verified'}\n`);
+      }
+      if (!o.verified) throw new SignetError('VERIFICATION_FAILED', `${file} failed verification`, { kind: 'failed' });
+    });
+}

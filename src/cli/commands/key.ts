@@ -1,0 +1,93 @@
+import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { KEY_TYPES, KeyStore, toPem, type KeyType } from '../../pki/index.ts';
+import { SignetError } from '../../util/index.ts';
+import { printJson } from '../output.ts';
+import { readSecret } from './args.ts';
+
+export function registerKey(program: Command): void {
+  const key = program.command('key').description('Manage signing keys and their certificate chains ($SIGNET_HOME/keys).');
+  key
+    .command('generate')
+    .description('Generate a key with a certificate: self-signed, or issued by another local CA key.')
+    .argument('<name>', 'key name')
+    .option('--type <type>', `key type: ${KEY_TYPES.join(', ')}`, 'ecdsa-p256')
+    .option('--subject <dn>', 'certificate subject, e.g. "CN=release,O=Example,ST=WA,C=US"')
+    .option('--issuer <key>', 'sign the certificate with this local CA key (builds root → intermediate → leaf chains)')
+    .option('--ca', 'make a CA certificate (to issue others with --issuer)')
+    .option('--path-length <n>', 'CA path length constraint')
+    .option('--validity-days <n>', 'validity in days (default 365, CA 3650)')
+    .option('--default', 'make it the default signing key')
+    .option('--passphrase-stdin', 'encrypt the key with a passphrase read from standard input')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  signet key generate root --ca --type ecdsa-p384 --subject "CN=Example Root,O=Example,ST=WA,C=US"
+  signet key generate ci-intermediate --ca --issuer root --subject "CN=CI,O=Example,ST=WA,C=US"
+  signet key generate release --issuer ci-intermediate --default --subject "CN=release,O=Example,ST=WA,C=US"
+  signet key show root --cert > root.pem && signet cert add --type ca --store example root.pem`,
+    )
+    .action(async (name: string, opts: { type: string; subject?: string; issuer?: string; ca?: boolean; pathLength?: string; validityDays?: string; default?: boolean; passphraseStdin?: boolean }) => {
+      if (!KEY_TYPES.includes(opts.type as KeyType)) throw new SignetError('USAGE', `unknown --type ${opts.type}; choose one of ${KEY_TYPES.join(', ')}`, { kind: 'usage' });
+      const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
+      const k = await new KeyStore().generate(name, {
+        type: opts.type as KeyType,
+        ...(opts.subject ? { subject: opts.subject } : {}),
+        ...(opts.issuer ? { issuer: opts.issuer } : {}),
+        ca: Boolean(opts.ca),
+        ...(opts.pathLength !== undefined ? { pathLength: Number(opts.pathLength) } : {}),
+        ...(opts.validityDays ? { validityDays: Number(opts.validityDays) } : {}),
+        isDefault: Boolean(opts.default),
+        ...(passphrase ? { passphrase } : {}),
+      });
+      const leaf = k.chain[0]!;
+      process.stdout.write(`Generated ${opts.type} key ${name}: ${leaf.subject.split('\n').reverse().join(', ')} (chain of ${k.chain.length}, valid until ${new Date(leaf.validTo).toISOString()})\n`);
+    });
+  key
+    .command('import')
+    .description('Import a PKCS#8 PEM key with its certificate chain (leaf first).')
+    .argument('<name>', 'key name')
+    .requiredOption('--key <file>', 'private key, PKCS#8 PEM (encrypted ones need --passphrase-stdin)')
+    .requiredOption('--cert <file>', 'certificate chain PEM, leaf first, root last')
+    .option('--default', 'make it the default signing key')
+    .option('--passphrase-stdin', 'passphrase of an encrypted key, from standard input (the key stays encrypted)')
+    .addHelpText('after', '\nExample:\n  signet key import release --key release.key --cert release-chain.pem --default')
+    .action(async (name: string, opts: { key: string; cert: string; default?: boolean; passphraseStdin?: boolean }) => {
+      const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
+      await new KeyStore().import(name, { keyPem: await readFile(opts.key, 'utf8'), chainPem: await readFile(opts.cert, 'utf8'), isDefault: Boolean(opts.default), ...(passphrase ? { passphrase } : {}) });
+      process.stdout.write(`Imported key ${name}\n`);
+    });
+  key
+    .command('list')
+    .alias('ls')
+    .description('List signing keys (never prints key material).')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .action(async (opts: { output: string }) => {
+      const keys = await new KeyStore().list();
+      if (opts.output === 'json') return printJson(keys);
+      if (!keys.length) return void process.stdout.write('no keys: signet key generate NAME\n');
+      for (const k of keys) process.stdout.write(`${k.isDefault ? '* ' : '  '}${k.name.padEnd(20)} ${(k.keySpec ?? '').padEnd(14)} ${k.ca ? 'CA ' : '   '}${k.subject ?? ''}  (until ${k.notAfter ?? '?'})\n`);
+    });
+  key
+    .command('show')
+    .description('Show a key: its certificate chain (with --cert, as PEM).')
+    .argument('<name>', 'key name')
+    .option('--cert', 'print the certificate chain as PEM')
+    .action(async (name: string, opts: { cert?: boolean }) => {
+      const chain = await new KeyStore().certificateChain(name);
+      if (opts.cert) return void process.stdout.write(toPem(chain));
+      for (const [i, c] of chain.entries()) {
+        process.stdout.write(`${i === 0 ? 'leaf' : 'issuer'}: ${c.subject.split('\n').reverse().join(', ')}\n  issuer: ${c.issuer.split('\n').reverse().join(', ')}\n  valid: ${new Date(c.validFrom).toISOString()} to ${new Date(c.validTo).toISOString()}\n  sha256: ${c.fingerprint256.replace(/:/g, '').toLowerCase()}\n`);
+      }
+    });
+  key
+    .command('delete')
+    .alias('rm')
+    .description('Delete a key and its certificate files.')
+    .argument('<name>', 'key name')
+    .action(async (name: string) => {
+      await new KeyStore().delete(name);
+      process.stdout.write(`Deleted key ${name}\n`);
+    });
+}

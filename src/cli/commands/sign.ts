@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import { sign } from '../../sign.ts';
+import { SignetError } from '../../util/index.ts';
+import { printJson } from '../output.ts';
+import { collect, keyValues, readSecret } from './args.ts';
+
+/** Parses `90d`, `12h`, `30m`, `45s` or plain seconds. */
+export function parseDuration(s: string): number {
+  const m = /^(\d+)([smhd]?)$/.exec(s.trim());
+  if (!m || Number(m[1]) <= 0) throw new SignetError('USAGE', `invalid duration ${JSON.stringify(s)}: want e.g. 30d, 12h, 45m, 90s`, { kind: 'usage' });
+  return Number(m[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[m[2]!]!;
+}
+
+export function registerSign(program: Command): void {
+  program
+    .command('sign')
+    .description('Sign an artifact (Notary Project signature); the signature is stored beside it as a referrer. Prints the signature digest.')
+    .argument('<ref>', 'artifact reference: registry/repo:tag|@digest, or oci:<layout>:tag|@digest')
+    .option('-k, --key <name>', 'signing key (default: the default key; signet key list)')
+    .option('--signature-format <format>', 'jws or cose', 'jws')
+    .option('-e, --expiry <duration>', 'signature lifetime, e.g. 90d, 12h (the signature fails verification after it)')
+    .option('-m, --user-metadata <k=v>', 'signed metadata, checked by `signet verify -m` (repeatable)', collect, [])
+    .option('--recursive', 'for an image index: also sign every platform manifest')
+    .option('--passphrase-stdin', 'passphrase of an encrypted key, from standard input')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .addHelpText(
+      'after',
+      `
+A tag is resolved to the digest it points to now, and that digest is signed (tags are mutable).
+
+Examples:
+  signet sign 127.0.0.1:5000/app:v1
+  signet sign 127.0.0.1:5000/app@sha256:… --key release --signature-format cose --expiry 90d -m build=42
+  signet sign oci:./layout:v1 --recursive`,
+    )
+    .action(async (ref: string, opts: { key?: string; signatureFormat: string; expiry?: string; userMetadata: string[]; recursive?: boolean; passphraseStdin?: boolean; output: string }) => {
+      if (opts.signatureFormat !== 'jws' && opts.signatureFormat !== 'cose') throw new SignetError('USAGE', `--signature-format must be jws or cose, not ${opts.signatureFormat}`, { kind: 'usage' });
+      const userMetadata = keyValues(opts.userMetadata, '--user-metadata');
+      for (const k of Object.keys(userMetadata)) if (k.startsWith('io.cncf.notary')) throw new SignetError('USAGE', `metadata key ${k} uses the reserved io.cncf.notary prefix`, { kind: 'usage' });
+      const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
+      const results = await sign(ref, {
+        signatureFormat: opts.signatureFormat,
+        userMetadata,
+        recursive: Boolean(opts.recursive),
+        ...(opts.key ? { key: opts.key } : {}),
+        ...(opts.expiry ? { expirySeconds: parseDuration(opts.expiry) } : {}),
+        ...(passphrase ? { passphrase } : {}),
+      });
+      if (opts.output === 'json') return printJson(results);
+      for (const r of results) {
+        for (const w of r.warnings) process.stderr.write(`Warning: ${w}\n`);
+        process.stderr.write(`Signed ${r.reference} (${r.envelopeMediaType})\n`);
+        process.stdout.write(`${r.signature.digest}\n`);
+      }
+    });
+}

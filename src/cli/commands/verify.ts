@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+import { verify, type ArtifactVerification } from '../../verify.ts';
+import { SignetError } from '../../util/index.ts';
+import { printJson } from '../output.ts';
+import { collect, keyValues } from './args.ts';
+
+function printReport(v: ArtifactVerification): void {
+  if (v.verified) {
+    const s = v.signatures.find((x) => x.verified);
+    process.stdout.write(`✓ Verified ${v.reference}${v.policy ? ` (policy "${v.policy}", level ${v.level})` : ''}\n`);
+    if (s) {
+      process.stdout.write(`  signature ${s.digest} (${s.envelopeMediaType}) by ${s.signer ?? '?'}${s.signingTime ? `, signed ${s.signingTime}` : ''}\n`);
+      for (const r of s.results) if (!r.ok && r.action === 'log') process.stdout.write(`  warning: ${r.type}: ${r.message}\n`);
+    } else if (v.message) process.stdout.write(`  ${v.message}\n`);
+    return;
+  }
+  process.stdout.write(`✗ Verification failed for ${v.reference}${v.policy ? ` (policy "${v.policy}", level ${v.level})` : ''}\n`);
+  if (v.message) process.stdout.write(`  ${v.message}\n`);
+  for (const s of v.signatures) {
+    const failed = s.results.find((r) => !r.ok && r.action === 'enforce');
+    process.stdout.write(`  signature ${s.digest}: ${failed ? `${failed.type} check failed: ${failed.message}` : 'not verified'}\n`);
+  }
+}
+
+export function registerVerify(program: Command): void {
+  program
+    .command('verify')
+    .description('Verify artifacts against the trust policy; exit 0 only if every reference verifies.')
+    .argument('<refs...>', 'artifact references (registry or oci: layout)')
+    .option('-m, --user-metadata <k=v>', 'metadata every accepted signature must carry (repeatable)', collect, [])
+    .option('--policy <file>', 'trust policy file (default $SIGNET_HOME/trustpolicy.json)')
+    .option('--trust-store <dir>', 'trust store directory (default $SIGNET_HOME/truststore)')
+    .option('--max-signatures <n>', 'signatures tried at most per artifact', '50')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .addHelpText(
+      'after',
+      `
+Checks, in order: integrity, authenticity (chain to the trust store, trusted identity), expiry,
+authentic timestamp, revocation, then that the signature is for this very artifact, and the -m
+metadata. The policy level decides which failures are enforced (strict, permissive, audit, skip).
+
+Exit codes: 0 verified, 1 verification failed (the failed check is named), 3 inconclusive
+(network, I/O). JSON output (-o json) is an array with one entry per reference.
+
+Examples:
+  signet verify 127.0.0.1:5000/app:v1
+  signet verify oci:./airgap/app:v1 -m build=42 -o json`,
+    )
+    .action(async (refs: string[], opts: { userMetadata: string[]; policy?: string; trustStore?: string; maxSignatures: string; output: string }) => {
+      const userMetadata = keyValues(opts.userMetadata, '--user-metadata');
+      const out: ArtifactVerification[] = [];
+      for (const ref of refs) {
+        const v = await verify(ref, { userMetadata, maxSignatures: Number(opts.maxSignatures), ...(opts.policy ? { trustPolicy: opts.policy } : {}), ...(opts.trustStore ? { trustStore: opts.trustStore } : {}) });
+        out.push(v);
+        if (opts.output !== 'json') printReport(v);
+      }
+      if (opts.output === 'json') printJson(out);
+      const failed = out.filter((v) => !v.verified);
+      if (failed.length) throw new SignetError('VERIFICATION_FAILED', `${failed.length} of ${out.length} artifact(s) failed verification`, { kind: 'failed' });
+    });
+}

@@ -1,0 +1,104 @@
+import { EMPTY_JSON, formatReference, isImageIndex, type Descriptor } from './oci/index.ts';
+import { KeyStore } from './pki/index.ts';
+import {
+  COSE_MEDIA_TYPE,
+  JWS_MEDIA_TYPE,
+  LocalKeySigner,
+  signatureManifest,
+  signEnvelope,
+  type PrimitiveSigner,
+} from './signature/index.ts';
+import { descriptorFor, MAX_MANIFEST_SIZE } from './oci/index.ts';
+import { fetchManifest, openTarget, type OpenOptions, type Target } from './target/index.ts';
+import { SignetError } from './util/index.ts';
+
+export interface SignOptions {
+  /** Key name in the key store (default: the default key). */
+  key?: string;
+  passphrase?: string;
+  /** A signer that holds its own key (plugin, HSM); overrides `key`. */
+  signer?: PrimitiveSigner;
+  keyStore?: KeyStore;
+  signatureFormat?: 'jws' | 'cose';
+  /** Signature lifetime in seconds (the expiry attribute). */
+  expirySeconds?: number;
+  /** Signed annotations of the target descriptor, checked by `verify -m k=v`. */
+  userMetadata?: Record<string, string>;
+  /** Also sign every platform manifest of an index. */
+  recursive?: boolean;
+  open?: OpenOptions;
+  /** Signing time (tests). */
+  now?: Date;
+  timestamp?: Parameters<typeof signEnvelope>[0]['timestamp'];
+}
+
+export interface SignResult {
+  /** The signed artifact, pinned by digest. */
+  reference: string;
+  subject: Descriptor;
+  /** The signature manifest pushed as a referrer. */
+  signature: Descriptor;
+  envelopeMediaType: string;
+  warnings: string[];
+}
+
+async function resolveSigner(options: SignOptions): Promise<PrimitiveSigner> {
+  if (options.signer) return options.signer;
+  const store = options.keyStore ?? new KeyStore();
+  const key = await store.get(options.key, options.passphrase);
+  return new LocalKeySigner(key.privateKey, key.chain);
+}
+
+/** Signs one descriptor in a target and pushes the signature beside it as a referrer. */
+export async function signArtifact(target: Target, subject: Descriptor, signer: PrimitiveSigner, options: SignOptions = {}): Promise<{ signature: Descriptor; envelopeMediaType: string }> {
+  const mediaType = (options.signatureFormat ?? 'jws') === 'cose' ? COSE_MEDIA_TYPE : JWS_MEDIA_TYPE;
+  const signingTime = new Date(Math.floor((options.now ?? new Date()).getTime() / 1000) * 1000);
+  const targetDesc: Descriptor = { mediaType: subject.mediaType, digest: subject.digest, size: subject.size };
+  if (options.userMetadata && Object.keys(options.userMetadata).length) targetDesc.annotations = { ...options.userMetadata };
+  const envelope = await signEnvelope(
+    {
+      target: targetDesc,
+      signer,
+      signingTime,
+      ...(options.expirySeconds ? { expiry: new Date(signingTime.getTime() + options.expirySeconds * 1000) } : {}),
+      ...(options.timestamp ? { timestamp: options.timestamp } : {}),
+    },
+    mediaType,
+  );
+  const envDesc = descriptorFor(mediaType, envelope);
+  await target.push(envDesc, envelope);
+  await target.push(EMPTY_JSON, Buffer.from('{}'));
+  const { bytes, descriptor } = signatureManifest(envDesc, subject, await signer.certificateChain(), signingTime);
+  await target.push(descriptor, bytes);
+  return { signature: descriptor, envelopeMediaType: mediaType };
+}
+
+/**
+ * `signet sign`: resolves the reference (a tag is resolved to a digest first, with a warning:
+ * tags are mutable), signs the artifact and stores the signature as its referrer.
+ */
+export async function sign(ref: string, options: SignOptions = {}): Promise<SignResult[]> {
+  const { target, reference, parsed } = await openTarget(ref, options.open);
+  try {
+    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`, { kind: 'usage' });
+    const root = await target.resolve(reference);
+    const warnings: string[] = [];
+    if (!parsed.digest) warnings.push(`${ref} is a tag, and tags are mutable: signing the digest it points to now, ${root.digest}`);
+    const subject: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size };
+    const signer = await resolveSigner(options);
+    const subjects = [subject];
+    if (options.recursive) {
+      const { manifest } = await fetchManifest(target, subject);
+      if (isImageIndex(manifest)) subjects.push(...manifest.manifests.map((m) => ({ mediaType: m.mediaType, digest: m.digest, size: m.size })));
+    }
+    const out: SignResult[] = [];
+    for (const s of subjects) {
+      const { signature, envelopeMediaType } = await signArtifact(target, s, signer, options);
+      out.push({ reference: formatReference({ ...parsed, tag: undefined, digest: s.digest } as never), subject: s, signature, envelopeMediaType, warnings: s === subject ? warnings : [] });
+    }
+    return out;
+  } finally {
+    await target.close();
+  }
+}
+
