@@ -1,4 +1,4 @@
-import { EMPTY_JSON, formatReference, isImageIndex, type Descriptor } from './oci/index.ts';
+import { EMPTY_JSON, descriptorFor, formatReference, isImageIndex, type Descriptor } from './oci/index.ts';
 import { KeyStore } from './pki/index.ts';
 import {
   COSE_MEDIA_TYPE,
@@ -8,7 +8,6 @@ import {
   signEnvelope,
   type PrimitiveSigner,
 } from './signature/index.ts';
-import { descriptorFor, MAX_MANIFEST_SIZE } from './oci/index.ts';
 import { fetchManifest, openTarget, type OpenOptions, type Target } from './target/index.ts';
 import { SignetError } from './util/index.ts';
 
