@@ -102,6 +102,10 @@ export async function verify(ref: string, options: VerifyRefOptions = {}): Promi
       }
       const layer = manifest.layers[0]!;
       report.envelopeMediaType = layer.mediaType;
+      if (layer.size > MAX_ENVELOPE_SIZE) {
+        report.results.push({ type: 'integrity', action: 'enforce', ok: false, message: `signature envelope is ${layer.size} bytes, over the ${MAX_ENVELOPE_SIZE}-byte limit` });
+        continue;
+      }
       const envelope = await fetchAll(target, layer, MAX_ENVELOPE_SIZE);
       const o = await verifySignature({ envelope, mediaType: layer.mediaType, subject, statement, trustStore: store, options: verifyOptions });
       report.verified = o.verified;

@@ -49,8 +49,9 @@ export interface TrustPolicyDocument {
   statements: TrustPolicyStatement[];
 }
 
+// A policy that does not validate can verify nothing: reported as a verification failure (exit 1).
 function invalid(message: string): never {
-  throw new SignetError('POLICY_INVALID', `trust policy: ${message}`, { kind: 'input' });
+  throw new SignetError('POLICY_INVALID', `trust policy: ${message}`, { kind: 'failed' });
 }
 
 const DOMAIN_RE = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?$/;
