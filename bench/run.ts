@@ -2,6 +2,7 @@
 // Sections: registry (signet serve vs Debian's docker-registry). Pass section names to run a subset.
 import { BlobSource, blobThroughput, manifestRps, pushBlob, pullBlob, pushSmallManifest } from './registry.ts';
 import { startDistribution, startSignet, type RegistryProcess } from './peers.ts';
+import { notarySection } from './notary.ts';
 
 const MiB = 1024 * 1024;
 const sections = new Set(process.argv.slice(2));
@@ -50,6 +51,7 @@ async function registrySection(): Promise<void> {
 async function main(): Promise<void> {
   console.log(`# Signet benchmarks (node ${process.version}, ${new Date().toISOString()})`);
   if (want('registry')) await registrySection();
+  if (want('notary')) await notarySection();
 }
 
 main().catch((err: unknown) => {

@@ -7,7 +7,10 @@ import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const built = join(root, 'dist', 'cli', 'main.js');
-if (existsSync(built)) {
+// In a checkout (src/ present) run the source, so a stale dist/ can never shadow it; an installed
+// package ships only dist/. SIGNET_USE_DIST=1 forces the compiled output (benchmarks).
+const fromSource = existsSync(join(root, 'src', 'cli', 'main.ts')) && process.env.SIGNET_USE_DIST !== '1';
+if (!fromSource && existsSync(built)) {
   await import(pathToFileURL(built).href);
 } else {
   const { register } = await import('tsx/esm/api');

@@ -50,6 +50,11 @@ export async function run(argv: string[]): Promise<number> {
 
 const isMain = process.argv[1] !== undefined && /(?:^|[/\\])(?:main\.(?:ts|js)|signet(?:\.js)?)$/.test(process.argv[1]);
 if (isMain) {
+  // `signet … | head` closes the pipe early: that is not an error worth a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   run(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -1,7 +1,7 @@
 export { signatureAlgorithmFor, algorithmInfo, algorithmByJws, algorithmByCose, algorithmByKeySpec } from './algorithms.ts';
 export type { SignatureAlgorithm, HashName, AlgorithmInfo } from './algorithms.ts';
 export { validateCodeSigningChain, validateTimestampingChain, chainValidAt } from './chain.ts';
-export { certInfo, describeCert, issuedBy, parseCertificates, toPem, OID } from './x509.ts';
+export { certInfo, certificateFromDer, describeCert, issuedBy, parseCertificates, toPem, OID } from './x509.ts';
 export type { CertInfo } from './x509.ts';
 export { generateKeyPair, createCertificate, parseDn, KEY_TYPES } from './create.ts';
 export type { KeyType, CertificateRequest } from './create.ts';

@@ -59,7 +59,11 @@ export interface CertInfo {
   revocationInfo: boolean;
 }
 
-const cache = new WeakMap<X509Certificate, CertInfo>();
+// Parsed facts per certificate, by fingerprint: the same signing chain arrives with every
+// signature, and parsing it (and checking its self-signature) dominates verification otherwise.
+// Bounded so a stream of distinct certificates cannot grow it without limit.
+const cache = new Map<string, Omit<CertInfo, 'cert'>>();
+const CACHE_MAX = 2048;
 
 function bitSet(bytes: Uint8Array, bit: number): boolean {
   const byte = bytes[bit >> 3];
@@ -67,8 +71,9 @@ function bitSet(bytes: Uint8Array, bit: number): boolean {
 }
 
 export function certInfo(cert: X509Certificate): CertInfo {
-  const hit = cache.get(cert);
-  if (hit) return hit;
+  const key = cert.fingerprint256;
+  const hit = cache.get(key);
+  if (hit) return { ...hit, cert };
   let parsed: pkijs.Certificate;
   try {
     parsed = pkijs.Certificate.fromBER(cert.raw);
@@ -100,7 +105,9 @@ export function certInfo(cert: X509Certificate): CertInfo {
       info.extKeyUsage = { critical, purposes: (ext.parsedValue as pkijs.ExtKeyUsage).keyPurposes };
     }
   }
-  cache.set(cert, info);
+  if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+  const { cert: _c, ...facts } = info;
+  cache.set(key, facts);
   return info;
 }
 
@@ -112,14 +119,39 @@ function safeVerify(cert: X509Certificate, issuer: X509Certificate): boolean {
   }
 }
 
+const issuedCache = new Map<string, boolean>();
+
 /** True when `cert` was issued by `issuer`: issuer DN bytes equal and the signature verifies. */
 export function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
-  return cert.checkIssued(issuer) && safeVerify(cert, issuer);
+  const key = `${cert.fingerprint256}/${issuer.fingerprint256}`;
+  const hit = issuedCache.get(key);
+  if (hit !== undefined) return hit;
+  const ok = cert.checkIssued(issuer) && safeVerify(cert, issuer);
+  if (issuedCache.size >= CACHE_MAX) issuedCache.delete(issuedCache.keys().next().value!);
+  issuedCache.set(key, ok);
+  return ok;
 }
 
 /** A short human name for messages: the subject on one line. */
 export function describeCert(cert: X509Certificate): string {
   return cert.subject.split('\n').reverse().join(', ');
+}
+
+const parsedDer = new Map<string, X509Certificate>();
+
+/**
+ * A certificate from DER (bytes or standard base64), shared between calls: every signature of
+ * one signer carries the same chain, and building an X509Certificate is the single largest cost
+ * of verifying an envelope. Bounded; the object is immutable.
+ */
+export function certificateFromDer(der: Uint8Array | string): X509Certificate {
+  const key = typeof der === 'string' ? der : Buffer.from(der).toString('base64');
+  const hit = parsedDer.get(key);
+  if (hit) return hit;
+  const cert = new X509Certificate(typeof der === 'string' ? Buffer.from(der, 'base64') : Buffer.from(der));
+  if (parsedDer.size >= CACHE_MAX) parsedDer.delete(parsedDer.keys().next().value!);
+  parsedDer.set(key, cert);
+  return cert;
 }
 
 /** Parses PEM (one or many certificates) or DER bytes. */

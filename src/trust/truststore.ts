@@ -8,6 +8,22 @@ export type StoreType = 'ca' | 'signingAuthority' | 'tsa';
 export const STORE_TYPES: StoreType[] = ['ca', 'signingAuthority', 'tsa'];
 const NAME_RE = /^[a-zA-Z0-9_.-]+$/;
 
+const loaded = new Map<string, { stamp: string; certs: X509Certificate[] }>();
+
+async function storeStamp(dir: string): Promise<string | null> {
+  try {
+    const st = await lstat(dir);
+    const parts = [`${st.mtimeMs}`];
+    for (const e of await readdir(dir)) {
+      const f = await lstat(join(dir, e));
+      parts.push(`${e}:${f.size}:${f.mtimeMs}:${f.mode}`);
+    }
+    return parts.join('|');
+  } catch {
+    return null;
+  }
+}
+
 function storeError(message: string): never {
   throw new SignetError('TRUST_STORE_INVALID', message, { kind: 'failed' });
 }
@@ -44,6 +60,16 @@ export class TrustStore {
   async getCertificates(type: StoreType, name: string): Promise<X509Certificate[]> {
     TrustStore.checkName(type, name);
     const dir = join(await this.x509Dir(), type, name);
+    // Reuse a load only while the directory and every file in it are unchanged (size + mtime).
+    const stamp = await storeStamp(dir);
+    const cached = stamp ? loaded.get(dir) : undefined;
+    if (cached && cached.stamp === stamp) return cached.certs;
+    const certs = await this.load(type, name, dir);
+    if (stamp) loaded.set(dir, { stamp, certs });
+    return certs;
+  }
+
+  private async load(type: StoreType, name: string, dir: string): Promise<X509Certificate[]> {
     let st;
     try {
       st = await lstat(dir);

@@ -1,8 +1,11 @@
 import { isValidDigest, isValidMediaType } from '../oci/index.ts';
 import { SignetError } from '../util/index.ts';
-import { loadTrustPolicy, selectPolicy } from './policy.ts';
+import { loadTrustPolicy, selectPolicy, type TrustPolicyDocument } from './policy.ts';
 import { TrustStore } from './truststore.ts';
 import { verifySignature, type VerifyOptions } from './verifier.ts';
+
+// Validated documents by content (bounded), so a caller passing the same policy each time pays once.
+const policies = new Map<string, TrustPolicyDocument>();
 
 export interface VerifyEnvelopeInput {
   envelope: Uint8Array;
@@ -40,7 +43,14 @@ export async function verifyEnvelope(input: VerifyEnvelopeInput, extra: Omit<Ver
     throw new SignetError('INPUT_INVALID', 'subject must be a descriptor { mediaType, digest, size }', { kind: 'usage' });
   }
   if (typeof input.reference !== 'string' || !input.reference.includes('@')) throw new SignetError('INPUT_INVALID', 'reference must be registry/repository@digest', { kind: 'usage' });
-  const doc = loadTrustPolicy(input.trustPolicy);
+  // The same parsed policy object is typically passed for every call (a webhook): validate it once.
+  const key = JSON.stringify(input.trustPolicy);
+  let doc = policies.get(key);
+  if (!doc) {
+    doc = loadTrustPolicy(input.trustPolicy);
+    if (policies.size >= 64) policies.delete(policies.keys().next().value!);
+    policies.set(key, doc);
+  }
   let statement;
   try {
     statement = selectPolicy(doc, input.reference);

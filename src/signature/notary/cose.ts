@@ -1,6 +1,6 @@
-import { X509Certificate, constants, verify } from 'node:crypto';
+import { constants, verify } from 'node:crypto';
 import { cdeEncodeOptions, decode, encode, Tag } from 'cbor2';
-import { algorithmByCose, type AlgorithmInfo } from '../../pki/index.ts';
+import { algorithmByCose, certificateFromDer, type AlgorithmInfo } from '../../pki/index.ts';
 import { SignetError } from '../../util/index.ts';
 import { H, malformed, type DecodedHeaders } from './headers.ts';
 import type { RawEnvelope, RawSignRequest } from './raw.ts';
@@ -90,7 +90,7 @@ export function parseCose(bytes: Uint8Array): RawEnvelope & { protectedBytes: Ui
   const chain = x5.map((c, i) => {
     if (!(c instanceof Uint8Array)) malformed(`x5chain[${i}] is not a byte string`);
     try {
-      return new X509Certificate(Buffer.from(c));
+      return certificateFromDer(c);
     } catch (err) {
       malformed(`x5chain[${i}] is not a certificate: ${(err as Error).message}`);
     }

@@ -1,6 +1,6 @@
-import { X509Certificate } from 'node:crypto';
+import { webcrypto, X509Certificate } from 'node:crypto';
 import { flattenedVerify } from 'jose';
-import { algorithmByJws, type AlgorithmInfo } from '../../pki/index.ts';
+import { algorithmByJws, certificateFromDer, type AlgorithmInfo } from '../../pki/index.ts';
 import { SignetError } from '../../util/index.ts';
 import { H, formatRfc3339, malformed, parseRfc3339, type DecodedHeaders } from './headers.ts';
 import { goJson } from './payload.ts';
@@ -69,7 +69,7 @@ export function parseJws(bytes: Uint8Array): RawEnvelope {
   const chain = x5c.map((c, i) => {
     if (typeof c !== 'string' || !B64STD.test(c)) malformed(`x5c[${i}] is not base64`);
     try {
-      return new X509Certificate(Buffer.from(c, 'base64'));
+      return certificateFromDer(c);
     } catch (err) {
       malformed(`x5c[${i}] is not a certificate: ${(err as Error).message}`);
     }
@@ -93,6 +93,24 @@ export function parseJws(bytes: Uint8Array): RawEnvelope {
   return raw;
 }
 
+// jose imports a KeyObject into WebCrypto on every call, which costs ten times the signature
+// check itself; the same leaf signs many artifacts, so its CryptoKey is kept (bounded, by fingerprint).
+const keys = new Map<string, webcrypto.CryptoKey>();
+
+async function verificationKey(leaf: X509Certificate, alg: AlgorithmInfo): Promise<webcrypto.CryptoKey> {
+  const id = `${leaf.fingerprint256}/${alg.jws}`;
+  const hit = keys.get(id);
+  if (hit) return hit;
+  const spki = leaf.publicKey.export({ format: 'der', type: 'spki' });
+  const params = alg.ecSize
+    ? { name: 'ECDSA', namedCurve: `P-${alg.keySpec.slice(3)}` }
+    : { name: 'RSA-PSS', hash: alg.hash };
+  const key = await webcrypto.subtle.importKey('spki', spki, params, false, ['verify']);
+  if (keys.size >= 1024) keys.delete(keys.keys().next().value!);
+  keys.set(id, key);
+  return key;
+}
+
 /** Verifies the JWS signature with jose, the algorithm pinned to the one the key dictates. */
 export async function verifyJwsSignature(bytes: Uint8Array, raw: RawEnvelope, alg: AlgorithmInfo): Promise<void> {
   if (algorithmByJws(raw.algorithmHeader)?.algorithm !== alg.algorithm) {
@@ -101,7 +119,7 @@ export async function verifyJwsSignature(bytes: Uint8Array, raw: RawEnvelope, al
   const env = JSON.parse(Buffer.from(bytes).toString('utf8')) as Parameters<typeof flattenedVerify>[0];
   const crit = Object.fromEntries(raw.headers.crit.map((c) => [c, true]));
   try {
-    await flattenedVerify(env, raw.chain[0]!.publicKey, { algorithms: [alg.jws], crit });
+    await flattenedVerify(env, await verificationKey(raw.chain[0]!, alg), { algorithms: [alg.jws], crit });
   } catch (err) {
     throw new SignetError('SIGNATURE_INVALID', `the envelope signature does not verify with the signing certificate's key (${(err as Error).message})`, { kind: 'failed' });
   }
