@@ -4,8 +4,9 @@ import * as pkijs from 'pkijs';
 import { SignetError } from '../util/index.ts';
 import { OID } from './x509.ts';
 
-export type KeyType = 'ecdsa-p256' | 'ecdsa-p384' | 'ecdsa-p521' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
-export const KEY_TYPES: KeyType[] = ['ecdsa-p256', 'ecdsa-p384', 'ecdsa-p521', 'rsa-2048', 'rsa-3072', 'rsa-4096'];
+import { KEY_TYPES, type KeyType } from './key-types.ts';
+
+export { KEY_TYPES, type KeyType };
 
 /** A new key pair of one of the types the Notary Project allows. */
 export function generateKeyPair(type: KeyType): { privateKey: KeyObject; publicKey: KeyObject } {

@@ -66,7 +66,9 @@ export class RegistryStorage {
   }
 
   openBlob(digest: string, range?: { start: number; end: number }): ReadStream {
-    return createReadStream(this.blobPath(digest), range ? { start: range.start, end: range.end } : {});
+    // 1 MiB reads: far fewer syscalls and event-loop turns than the 64 KiB default on large blobs,
+    // while memory stays bounded by backpressure.
+    return createReadStream(this.blobPath(digest), { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   async linkBlob(repo: string, digest: string): Promise<void> {

@@ -4,15 +4,17 @@ import { mkdir, open, rename, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
-import { Digester, EMPTY_JSON, MediaType, OciError, descriptorFor, encodeManifest, isImageIndex, parseReference, type Descriptor, type ImageManifest } from '../../oci/index.ts';
-import { fetchManifest, openTarget } from '../../target/index.ts';
+import type { Descriptor, ImageManifest } from '../../oci/index.ts';
+
+const oci = () => import('../../oci/index.ts');
+const targets = () => import('../../target/index.ts');
 import { SignetError } from '../../util/index.ts';
 import { collect, keyValues } from './args.ts';
 
 const TITLE = 'org.opencontainers.image.title';
 
 async function fileDescriptor(path: string, mediaType: string): Promise<Descriptor> {
-  const d = new Digester();
+  const d = new (await oci()).Digester();
   for await (const chunk of createReadStream(path)) d.update(chunk as Buffer);
   return { mediaType, digest: d.digest(), size: d.size, annotations: { [TITLE]: basename(path) } };
 }
@@ -24,7 +26,7 @@ export function registerArtifact(program: Command): void {
     .argument('<ref>', 'destination reference (tag optional)')
     .argument('<files...>', 'files to push')
     .option('--artifact-type <type>', 'the artifact type', 'application/vnd.signet.artifact')
-    .option('--media-type <type>', 'media type of the file layers', MediaType.OctetStream)
+    .option('--media-type <type>', 'media type of the file layers', 'application/octet-stream')
     .option('-a, --annotation <k=v>', 'manifest annotation (repeatable)', collect, [])
     .option('--subject <ref>', 'push as a referrer of this artifact (registry or oci: reference with a digest or tag)')
     .addHelpText(
@@ -38,7 +40,8 @@ Examples:
     )
     .action(async (ref: string, files: string[], opts: { artifactType: string; mediaType: string; annotation: string[]; subject?: string }) => {
       const annotations = keyValues(opts.annotation, '--annotation');
-      const { target, parsed } = await openTarget(ref, { create: true });
+      const { EMPTY_JSON, MediaType, descriptorFor, encodeManifest, parseReference } = await oci();
+      const { target, parsed } = await (await targets()).openTarget(ref, { create: true });
       try {
         let subject: Descriptor | undefined;
         if (opts.subject) {
@@ -81,6 +84,8 @@ Examples:
     .option('-o, --output <dir>', 'directory to write the files to', '.')
     .addHelpText('after', '\nEvery file is checked against its digest before it is moved into place.\n\nExample:\n  signet pull 127.0.0.1:5000/demo/app:v1 -o ./out')
     .action(async (ref: string, opts: { output: string }) => {
+      const { OciError, isImageIndex } = await oci();
+      const { openTarget, fetchManifest } = await targets();
       const { target, reference } = await openTarget(ref);
       if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`, { kind: 'usage' });
       try {

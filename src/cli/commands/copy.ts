@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
-import { copy } from '../../copy/index.ts';
-import { openTarget } from '../../target/index.ts';
 import { SignetError } from '../../util/index.ts';
 import { printJson } from '../output.ts';
-import { copyProgress } from '../progress.ts';
 
 export function registerCopy(program: Command): void {
   program
@@ -32,6 +29,9 @@ Examples:
     .action(async (srcRef: string, dstRef: string, opts: { referrers: boolean; concurrency: string; output: string; quiet?: boolean }) => {
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new SignetError('USAGE', '--concurrency takes a positive whole number', { kind: 'usage' });
+      const { openTarget } = await import('../../target/index.ts');
+      const { copy } = await import('../../copy/index.ts');
+      const { copyProgress } = await import('../progress.ts');
       const src = await openTarget(srcRef);
       const dst = await openTarget(dstRef, { create: true });
       if (!src.reference) throw new SignetError('USAGE', `source ${srcRef} needs a tag or digest`, { kind: 'usage' });

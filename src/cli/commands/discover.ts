@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { discover, type ReferrerNode } from '../../copy/index.ts';
-import { openTarget } from '../../target/index.ts';
+import type { ReferrerNode } from '../../copy/index.ts';
 import { SignetError } from '../../util/index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
 
@@ -31,6 +30,8 @@ export function registerDiscover(program: Command): void {
     .addHelpText('after', '\nExamples:\n  signet discover 127.0.0.1:5000/demo/app:v1\n  signet discover oci:./layout:v1 -o json --artifact-type application/vnd.cncf.notary.signature')
     .action(async (ref: string, opts: { output: string; artifactType?: string }) => {
       const format = parseOutputFormat(opts.output, ['tree', 'json']);
+      const { openTarget } = await import('../../target/index.ts');
+      const { discover } = await import('../../copy/index.ts');
       const { target, reference } = await openTarget(ref);
       if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`, { kind: 'usage' });
       try {

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { signBlob, verifyBlob } from '../../blob.ts';
-import { inspect } from '../../inspect.ts';
 import { SignetError } from '../../util/index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
 import { collect, keyValues, readSecret } from './args.ts';
@@ -14,6 +12,7 @@ export function registerInspect(program: Command): void {
     .argument('<ref>', 'artifact reference')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (ref: string, opts: { output: string }) => {
+      const { inspect } = await import('../../inspect.ts');
       const r = await inspect(ref);
       if (opts.output === 'json') return printJson(r);
       process.stdout.write(`${r.reference}\n`);
@@ -31,6 +30,7 @@ export function registerInspect(program: Command): void {
     .addHelpText('after', '\nNothing shown here is trusted: `signet verify` decides that.\n\nExample:\n  signet inspect 127.0.0.1:5000/app:v1 -o json')
     .action(async (ref: string, opts: { output: string }) => {
       const format = parseOutputFormat(opts.output, ['tree', 'json']);
+      const { inspect } = await import('../../inspect.ts');
       const r = await inspect(ref);
       if (format === 'json') return printJson(r);
       process.stdout.write(`${r.reference}\n└── application/vnd.cncf.notary.signature\n`);
@@ -70,6 +70,7 @@ export function registerInspect(program: Command): void {
     .action(async (file: string, opts: { key?: string; signatureFormat: string; mediaType: string; expiry?: string; userMetadata: string[]; signature?: string; passphraseStdin?: boolean }) => {
       if (opts.signatureFormat !== 'jws' && opts.signatureFormat !== 'cose') throw new SignetError('USAGE', '--signature-format must be jws or cose', { kind: 'usage' });
       const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
+      const { signBlob } = await import('../../blob.ts');
       const r = await signBlob(file, {
         signatureFormat: opts.signatureFormat,
         mediaType: opts.mediaType,
@@ -92,6 +93,7 @@ export function registerInspect(program: Command): void {
     .option('-m, --user-metadata <k=v>', 'required signed metadata (repeatable)', collect, [])
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (file: string, opts: { signature: string; policyName?: string; policy?: string; mediaType?: string; userMetadata: string[]; output: string }) => {
+      const { verifyBlob } = await import('../../blob.ts');
       const o = await verifyBlob(file, opts.signature, {
         userMetadata: keyValues(opts.userMetadata, '--user-metadata'),
         ...(opts.policyName ? { policyName: opts.policyName } : {}),

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { KEY_TYPES, KeyStore, toPem, type KeyType } from '../../pki/index.ts';
+import { KEY_TYPES, type KeyType } from '../../pki/key-types.ts';
+
+const pki = () => import('../../pki/index.ts');
 import { SignetError } from '../../util/index.ts';
 import { printJson } from '../output.ts';
 import { readSecret } from './args.ts';
@@ -31,7 +33,7 @@ Examples:
     .action(async (name: string, opts: { type: string; subject?: string; issuer?: string; ca?: boolean; pathLength?: string; validityDays?: string; default?: boolean; passphraseStdin?: boolean }) => {
       if (!KEY_TYPES.includes(opts.type as KeyType)) throw new SignetError('USAGE', `unknown --type ${opts.type}; choose one of ${KEY_TYPES.join(', ')}`, { kind: 'usage' });
       const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
-      const k = await new KeyStore().generate(name, {
+      const k = await new (await pki()).KeyStore().generate(name, {
         type: opts.type as KeyType,
         ...(opts.subject ? { subject: opts.subject } : {}),
         ...(opts.issuer ? { issuer: opts.issuer } : {}),
@@ -55,7 +57,7 @@ Examples:
     .addHelpText('after', '\nExample:\n  signet key import release --key release.key --cert release-chain.pem --default')
     .action(async (name: string, opts: { key: string; cert: string; default?: boolean; passphraseStdin?: boolean }) => {
       const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
-      await new KeyStore().import(name, { keyPem: await readFile(opts.key, 'utf8'), chainPem: await readFile(opts.cert, 'utf8'), isDefault: Boolean(opts.default), ...(passphrase ? { passphrase } : {}) });
+      await new (await pki()).KeyStore().import(name, { keyPem: await readFile(opts.key, 'utf8'), chainPem: await readFile(opts.cert, 'utf8'), isDefault: Boolean(opts.default), ...(passphrase ? { passphrase } : {}) });
       process.stdout.write(`Imported key ${name}\n`);
     });
   key
@@ -64,7 +66,7 @@ Examples:
     .description('List signing keys (never prints key material).')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts: { output: string }) => {
-      const keys = await new KeyStore().list();
+      const keys = await new (await pki()).KeyStore().list();
       if (opts.output === 'json') return printJson(keys);
       if (!keys.length) return void process.stdout.write('no keys: signet key generate NAME\n');
       for (const k of keys) process.stdout.write(`${k.isDefault ? '* ' : '  '}${k.name.padEnd(20)} ${(k.keySpec ?? '').padEnd(14)} ${k.ca ? 'CA ' : '   '}${k.subject ?? ''}  (until ${k.notAfter ?? '?'})\n`);
@@ -75,8 +77,8 @@ Examples:
     .argument('<name>', 'key name')
     .option('--cert', 'print the certificate chain as PEM')
     .action(async (name: string, opts: { cert?: boolean }) => {
-      const chain = await new KeyStore().certificateChain(name);
-      if (opts.cert) return void process.stdout.write(toPem(chain));
+      const chain = await new (await pki()).KeyStore().certificateChain(name);
+      if (opts.cert) return void process.stdout.write((await pki()).toPem(chain));
       for (const [i, c] of chain.entries()) {
         process.stdout.write(`${i === 0 ? 'leaf' : 'issuer'}: ${c.subject.split('\n').reverse().join(', ')}\n  issuer: ${c.issuer.split('\n').reverse().join(', ')}\n  valid: ${new Date(c.validFrom).toISOString()} to ${new Date(c.validTo).toISOString()}\n  sha256: ${c.fingerprint256.replace(/:/g, '').toLowerCase()}\n`);
       }
@@ -87,7 +89,7 @@ Examples:
     .description('Delete a key and its certificate files.')
     .argument('<name>', 'key name')
     .action(async (name: string) => {
-      await new KeyStore().delete(name);
+      await new (await pki()).KeyStore().delete(name);
       process.stdout.write(`Deleted key ${name}\n`);
     });
 }

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { pino } from 'pino';
-import { fsck, startRegistry, type FsckReport } from '../../server/index.ts';
-import { createAuthorizer } from '../../server/auth/index.ts';
+import type { FsckReport } from '../../server/index.ts';
 import { SignetError } from '../../util/index.ts';
 import { printJson } from '../output.ts';
 
@@ -17,6 +15,7 @@ function printFsck(report: FsckReport, json: boolean): void {
 }
 
 async function runFsck(root: string, json: boolean): Promise<void> {
+  const { fsck } = await import('../../server/index.ts');
   const report = await fsck(resolve(root));
   printFsck(report, json);
   if (report.corrupt.length || report.dangling.length) {
@@ -46,6 +45,9 @@ Examples:
     )
     .action(async (opts: { addr: string; root: string; auth?: string; logLevel: string; check?: boolean }) => {
       if (opts.check) return runFsck(opts.root, false);
+      const { pino } = await import('pino');
+      const { startRegistry } = await import('../../server/index.ts');
+      const { createAuthorizer } = await import('../../server/auth/index.ts');
       const logger = pino({ level: opts.logLevel, base: undefined }, pino.destination(2));
       const authorizer = opts.auth ? await createAuthorizer(resolve(opts.auth)) : undefined;
       const reg = await startRegistry({ addr: opts.addr, root: resolve(opts.root), logger, ...(authorizer ? { authorizer } : {}) });

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { sign } from '../../sign.ts';
 import { SignetError } from '../../util/index.ts';
 import { printJson } from '../output.ts';
 import { collect, keyValues, readSecret } from './args.ts';
@@ -38,6 +37,7 @@ Examples:
       const userMetadata = keyValues(opts.userMetadata, '--user-metadata');
       for (const k of Object.keys(userMetadata)) if (k.startsWith('io.cncf.notary')) throw new SignetError('USAGE', `metadata key ${k} uses the reserved io.cncf.notary prefix`, { kind: 'usage' });
       const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
+      const { sign } = await import('../../sign.ts');
       const results = await sign(ref, {
         signatureFormat: opts.signatureFormat,
         userMetadata,

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadBlobTrustPolicy, loadTrustPolicy, TrustStore, type StoreType } from '../../trust/index.ts';
+import type { StoreType } from '../../trust/index.ts';
+
+const trust = () => import('../../trust/index.ts');
 import { SignetError, signetHome } from '../../util/index.ts';
-import { defaultTrustPolicyPath } from '../../verify.ts';
 import { printJson } from '../output.ts';
 import { collect } from './args.ts';
 
@@ -17,7 +18,7 @@ export function registerTrust(program: Command): void {
     .argument('<files...>', 'PEM or DER certificate files')
     .addHelpText('after', '\nExample:\n  signet cert add --type ca --store acme acme-root.pem\n  (then trust it in the policy: "trustStores": ["ca:acme"])')
     .action(async (files: string[], opts: { type: string; store: string }) => {
-      const added = await new TrustStore().add(opts.type as StoreType, opts.store, files);
+      const added = await new (await trust()).TrustStore().add(opts.type as StoreType, opts.store, files);
       process.stdout.write(`Added ${added.length} file(s) to ${opts.type}:${opts.store}\n`);
     });
   cert
@@ -26,7 +27,7 @@ export function registerTrust(program: Command): void {
     .description('List the trust stores and their files.')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts: { output: string }) => {
-      const stores = await new TrustStore().list();
+      const stores = await new (await trust()).TrustStore().list();
       if (opts.output === 'json') return printJson(stores);
       if (!stores.length) return void process.stdout.write('no trust stores: signet cert add --type ca --store NAME FILE\n');
       for (const s of stores) process.stdout.write(`${s.type}:${s.name}\n${s.files.map((f) => `  ${f}\n`).join('')}`);
@@ -37,7 +38,7 @@ export function registerTrust(program: Command): void {
     .requiredOption('-t, --type <type>', 'ca, signingAuthority or tsa')
     .requiredOption('-s, --store <name>', 'named store')
     .action(async (opts: { type: string; store: string }) => {
-      for (const c of await new TrustStore().getCertificates(opts.type as StoreType, opts.store)) {
+      for (const c of await new (await trust()).TrustStore().getCertificates(opts.type as StoreType, opts.store)) {
         process.stdout.write(`${c.subject.split('\n').reverse().join(', ')}\n  issuer: ${c.issuer.split('\n').reverse().join(', ')}\n  valid: ${new Date(c.validFrom).toISOString()} to ${new Date(c.validTo).toISOString()}\n  sha256: ${c.fingerprint256.replace(/:/g, '').toLowerCase()}\n`);
       }
     });
@@ -51,7 +52,7 @@ export function registerTrust(program: Command): void {
     .argument('[file]', 'certificate file name in the store')
     .action(async (file: string | undefined, opts: { type: string; store: string; all?: boolean }) => {
       if (!file && !opts.all) throw new SignetError('USAGE', 'name a certificate file, or --all', { kind: 'usage' });
-      await new TrustStore().delete(opts.type as StoreType, opts.store, opts.all ? undefined : file);
+      await new (await trust()).TrustStore().delete(opts.type as StoreType, opts.store, opts.all ? undefined : file);
       process.stdout.write('Deleted\n');
     });
 
@@ -64,9 +65,9 @@ export function registerTrust(program: Command): void {
     .option('--force', 'replace an existing policy')
     .action(async (file: string, opts: { blob?: boolean; force?: boolean }) => {
       const text = await readFile(file, 'utf8');
-      if (opts.blob) loadBlobTrustPolicy(text);
-      else loadTrustPolicy(text);
-      const dest = opts.blob ? join(signetHome(), 'trustpolicy.blob.json') : defaultTrustPolicyPath();
+      if (opts.blob) (await trust()).loadBlobTrustPolicy(text);
+      else (await trust()).loadTrustPolicy(text);
+      const dest = opts.blob ? join(signetHome(), 'trustpolicy.blob.json') : (await import('../../verify.ts')).defaultTrustPolicyPath();
       const { existsSync } = await import('node:fs');
       if (existsSync(dest) && !opts.force) throw new SignetError('USAGE', `${dest} exists; use --force to replace it`, { kind: 'usage' });
       await mkdir(signetHome(), { recursive: true });
@@ -78,12 +79,12 @@ export function registerTrust(program: Command): void {
     .description('Print the active trust policy (after validating it).')
     .option('--blob', 'the blob trust policy')
     .action(async (opts: { blob?: boolean }) => {
-      const path = opts.blob ? join(signetHome(), 'trustpolicy.blob.json') : defaultTrustPolicyPath();
+      const path = opts.blob ? join(signetHome(), 'trustpolicy.blob.json') : (await import('../../verify.ts')).defaultTrustPolicyPath();
       const text = await readFile(path, 'utf8').catch(() => {
         throw new SignetError('POLICY_MISSING', `no trust policy at ${path} (signet policy init or signet policy import)`, { kind: 'input' });
       });
-      if (opts.blob) loadBlobTrustPolicy(text);
-      else loadTrustPolicy(text);
+      if (opts.blob) (await trust()).loadBlobTrustPolicy(text);
+      else (await trust()).loadTrustPolicy(text);
       process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     });
   policy
@@ -106,9 +107,9 @@ export function registerTrust(program: Command): void {
         trustedIdentities: opts.identity.length ? opts.identity : ['*'],
       };
       const doc = { version: '1.0', trustPolicies: [statement] };
-      if (opts.blob) loadBlobTrustPolicy(doc);
-      else loadTrustPolicy(doc);
-      const dest = opts.blob ? join(signetHome(), 'trustpolicy.blob.json') : defaultTrustPolicyPath();
+      if (opts.blob) (await trust()).loadBlobTrustPolicy(doc);
+      else (await trust()).loadTrustPolicy(doc);
+      const dest = opts.blob ? join(signetHome(), 'trustpolicy.blob.json') : (await import('../../verify.ts')).defaultTrustPolicyPath();
       const { existsSync } = await import('node:fs');
       if (existsSync(dest) && !opts.force) throw new SignetError('USAGE', `${dest} exists; use --force to replace it`, { kind: 'usage' });
       await mkdir(signetHome(), { recursive: true });

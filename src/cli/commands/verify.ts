@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { verify, type ArtifactVerification } from '../../verify.ts';
+import type { ArtifactVerification } from '../../verify.ts';
 import { SignetError } from '../../util/index.ts';
 import { printJson } from '../output.ts';
 import { collect, keyValues } from './args.ts';
@@ -48,6 +48,7 @@ Examples:
     )
     .action(async (refs: string[], opts: { userMetadata: string[]; policy?: string; trustStore?: string; maxSignatures: string; output: string }) => {
       const userMetadata = keyValues(opts.userMetadata, '--user-metadata');
+      const { verify } = await import('../../verify.ts');
       const out: ArtifactVerification[] = [];
       for (const ref of refs) {
         const v = await verify(ref, { userMetadata, maxSignatures: Number(opts.maxSignatures), ...(opts.policy ? { trustPolicy: opts.policy } : {}), ...(opts.trustStore ? { trustStore: opts.trustStore } : {}) });
