@@ -1,4 +1,4 @@
-import { formatReference, type Descriptor, type Reference } from './oci/index.ts';
+import { formatReference, isImageIndex, type Descriptor, type Reference } from './oci/index.ts';
 import { isNotarySignatureManifest, MAX_ENVELOPE_SIZE, SIGNATURE_ARTIFACT_TYPE } from './signature/index.ts';
 import { fetchAll, fetchManifest, openTarget, type OpenOptions, type Target } from './target/index.ts';
 import {
@@ -24,6 +24,13 @@ export interface VerifyRefOptions extends Omit<VerifyOptions, 'now' | 'userMetad
   maxSignatures?: number;
   now?: Date;
   open?: OpenOptions;
+  /**
+   * An image index (full reference) that lists this manifest: when the manifest has no signature
+   * of its own that verifies, the index's signatures are checked and reported.
+   */
+  coveringIndex?: string;
+  /** Accept a platform manifest whose only valid signature is on `coveringIndex`. */
+  acceptIndexSignature?: boolean;
 }
 
 export interface SignatureReport {
@@ -45,6 +52,8 @@ export interface ArtifactVerification {
   /** Why verification failed when no signature got to the checks. */
   message?: string;
   signatures: SignatureReport[];
+  /** Set when a covering index was checked for a manifest without a valid signature of its own. */
+  coveredBy?: { index: string; verified: boolean; accepted: boolean };
 }
 
 /** The reference policy scopes are matched against: `registry/repository@digest`, or the layout path. */
@@ -90,7 +99,7 @@ export async function verify(ref: string, options: VerifyRefOptions = {}): Promi
     out.level = statement.level;
     if (statement.level === 'skip') return { ...out, verified: true, message: `policy "${statement.name}" skips verification` };
     const sigs = await listSignatures(target, subject, options.maxSignatures ?? 50);
-    if (sigs.length === 0) return { ...out, message: `no signature is associated with "${pinned}"` };
+    if (sigs.length === 0) out.message = `no signature is associated with "${pinned}"`;
     const verifyOptions: VerifyOptions = { ...options };
     for (const sig of sigs) {
       const report: SignatureReport = { digest: sig.digest, verified: false, results: [] };
@@ -120,8 +129,39 @@ export async function verify(ref: string, options: VerifyRefOptions = {}): Promi
         break;
       }
     }
+    if (!out.verified && options.coveringIndex) await checkCoveringIndex(out, options);
     return out;
   } finally {
     await target.close();
+  }
+}
+
+/** Multi-arch: a platform manifest covered only by a signed index is reported, and accepted only when asked. */
+async function checkCoveringIndex(out: ArtifactVerification, options: VerifyRefOptions): Promise<void> {
+  const indexRef = options.coveringIndex!;
+  const { target, reference } = await openTarget(indexRef, options.open);
+  try {
+    if (!reference) throw new SignetError('USAGE', `--index ${indexRef} needs a tag or digest`, { kind: 'usage' });
+    const idx = await target.resolve(reference);
+    const { manifest } = await fetchManifest(target, idx);
+    const lists = isImageIndex(manifest) && manifest.manifests.some((m) => m.digest === out.subject.digest);
+    if (!lists) {
+      out.message = `${out.message ? `${out.message}; ` : ''}${indexRef} (${idx.digest}) does not list ${out.subject.digest}`;
+      return;
+    }
+  } finally {
+    await target.close();
+  }
+  const { coveringIndex: _c, acceptIndexSignature: _a, ...rest } = options;
+  const v = await verify(indexRef, rest);
+  const accepted = v.verified && Boolean(options.acceptIndexSignature);
+  out.coveredBy = { index: v.reference, verified: v.verified, accepted };
+  if (accepted) {
+    out.verified = true;
+    out.message = `no valid signature of its own; accepted because the signed index ${v.reference} lists it`;
+  } else if (v.verified) {
+    out.message = `no valid signature of its own; it is covered by the signed index ${v.reference} (accept that with --accept-index-signature)`;
+  } else {
+    out.message = `${out.message ? `${out.message}; ` : ''}the index ${v.reference} does not verify either`;
   }
 }

@@ -31,6 +31,8 @@ export function registerVerify(program: Command): void {
     .option('--policy <file>', 'trust policy file (default $SIGNET_HOME/trustpolicy.json)')
     .option('--trust-store <dir>', 'trust store directory (default $SIGNET_HOME/truststore)')
     .option('--max-signatures <n>', 'signatures tried at most per artifact', '50')
+    .option('--index <ref>', 'an image index listing the artifact: report (and with --accept-index-signature accept) its signature when the platform manifest has none')
+    .option('--accept-index-signature', 'accept a platform manifest covered only by a signed --index')
     .option('-o, --output <format>', 'text or json', 'text')
     .addHelpText(
       'after',
@@ -44,14 +46,15 @@ Exit codes: 0 verified, 1 verification failed (the failed check is named), 3 inc
 
 Examples:
   signet verify 127.0.0.1:5000/app:v1
-  signet verify oci:./airgap/app:v1 -m build=42 -o json`,
+  signet verify oci:./airgap/app:v1 -m build=42 -o json
+  signet verify 127.0.0.1:5000/app@sha256:<amd64> --index 127.0.0.1:5000/app:v1 --accept-index-signature`,
     )
-    .action(async (refs: string[], opts: { userMetadata: string[]; policy?: string; trustStore?: string; maxSignatures: string; output: string }) => {
+    .action(async (refs: string[], opts: { userMetadata: string[]; policy?: string; trustStore?: string; maxSignatures: string; output: string; index?: string; acceptIndexSignature?: boolean }) => {
       const userMetadata = keyValues(opts.userMetadata, '--user-metadata');
       const { verify } = await import('../../verify.ts');
       const out: ArtifactVerification[] = [];
       for (const ref of refs) {
-        const v = await verify(ref, { userMetadata, maxSignatures: Number(opts.maxSignatures), ...(opts.policy ? { trustPolicy: opts.policy } : {}), ...(opts.trustStore ? { trustStore: opts.trustStore } : {}) });
+        const v = await verify(ref, { userMetadata, maxSignatures: Number(opts.maxSignatures), ...(opts.policy ? { trustPolicy: opts.policy } : {}), ...(opts.trustStore ? { trustStore: opts.trustStore } : {}), ...(opts.index ? { coveringIndex: opts.index, acceptIndexSignature: Boolean(opts.acceptIndexSignature) } : {}) });
         out.push(v);
         if (opts.output !== 'json') printReport(v);
       }

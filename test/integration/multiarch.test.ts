@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { descriptorFor, encodeManifest, MediaType, type Descriptor } from '../../src/oci/index.ts';
+import { KeyStore, toPem } from '../../src/pki/index.ts';
+import { sign } from '../../src/sign.ts';
+import { LayoutTarget } from '../../src/target/index.ts';
+import { listSignatures, verify } from '../../src/verify.ts';
+import { pushArtifact } from '../helpers/artifacts.ts';
+import { runSignet } from '../helpers/serve.ts';
+
+describe('multi-arch: index signatures and platform manifests', () => {
+  let work: string;
+  let keys: KeyStore;
+  let store: string;
+  let policy: string;
+  let platforms: Descriptor[];
+  let index: Descriptor;
+
+  async function layout(name: string): Promise<string> {
+    const dir = join(work, name);
+    const t = await LayoutTarget.open(dir, { create: true });
+    platforms = [await pushArtifact(t, `${name} amd64`), await pushArtifact(t, `${name} arm64`)];
+    const bytes = encodeManifest({ schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: platforms.map((p, i) => ({ ...p, platform: { os: 'linux', architecture: ['amd64', 'arm64'][i]! } })) });
+    index = descriptorFor(MediaType.ImageIndex, bytes);
+    await t.push(index, bytes);
+    await t.tag(index, 'v1');
+    return dir;
+  }
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'signet-multiarch-'));
+    keys = new KeyStore(join(work, 'home'));
+    const root = await keys.generate('root', { type: 'ecdsa-p256', ca: true, subject: 'CN=R,O=T,ST=WA,C=US' });
+    await keys.generate('leaf', { type: 'ecdsa-p256', issuer: 'root', subject: 'CN=L,O=T,ST=WA,C=US', isDefault: true });
+    store = join(work, 'store');
+    await mkdir(join(store, 'x509', 'ca', 't'), { recursive: true });
+    await writeFile(join(store, 'x509', 'ca', 't', 'r.pem'), toPem([root.chain[0]!]));
+    policy = join(work, 'policy.json');
+    await writeFile(policy, JSON.stringify({ version: '1.0', trustPolicies: [{ name: 't', registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustStores: ['ca:t'], trustedIdentities: ['*'] }] }));
+  });
+  afterAll(async () => rm(work, { recursive: true, force: true }));
+
+  it('signing an index signs the index only; --recursive signs every platform manifest too', async () => {
+    const dir = await layout('plain');
+    const r = await sign(`oci:${dir}:v1`, { keyStore: keys });
+    expect(r).toHaveLength(1);
+    const t = await LayoutTarget.open(dir);
+    expect(await listSignatures(t, platforms[0]!)).toHaveLength(0);
+    const dir2 = await layout('recursive');
+    const r2 = await sign(`oci:${dir2}:v1`, { keyStore: keys, recursive: true });
+    expect(r2.map((x) => x.subject.digest)).toEqual([index.digest, ...platforms.map((p) => p.digest)]);
+    for (const p of platforms) expect((await verify(`oci:${dir2}@${p.digest}`, { trustPolicy: policy, trustStore: store })).verified).toBe(true);
+  });
+
+  it('a platform manifest covered only by a signed index is reported, and accepted only with the flag', async () => {
+    const dir = await layout('covered');
+    await sign(`oci:${dir}:v1`, { keyStore: keys });
+    const ref = `oci:${dir}@${platforms[0]!.digest}`;
+    const plain = await runSignet(['verify', ref, '--policy', policy, '--trust-store', store]);
+    expect(plain.code).toBe(1);
+    expect(plain.stdout).toContain('no signature is associated');
+    const reported = await runSignet(['verify', ref, '--index', `oci:${dir}:v1`, '--policy', policy, '--trust-store', store]);
+    expect(reported.code).toBe(1);
+    expect(reported.stdout).toMatch(/covered by the signed index .* \(accept that with --accept-index-signature\)/);
+    const accepted = await runSignet(['verify', ref, '--index', `oci:${dir}:v1`, '--accept-index-signature', '--policy', policy, '--trust-store', store, '-o', 'json']);
+    expect(accepted.code).toBe(0);
+    expect((JSON.parse(accepted.stdout) as Array<{ coveredBy: { accepted: boolean } }>)[0]!.coveredBy.accepted).toBe(true);
+    // an index that does not list the manifest covers nothing
+    const other = await layout('other');
+    await sign(`oci:${other}:v1`, { keyStore: keys });
+    const wrong = await runSignet(['verify', ref, '--index', `oci:${other}:v1`, '--accept-index-signature', '--policy', policy, '--trust-store', store]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toMatch(/does not list/);
+  });
+});
