@@ -7,6 +7,7 @@ import {
   type Manifest,
 } from '../oci/index.ts';
 import { fetchManifest, type Target } from '../target/index.ts';
+import { Limiter } from '../util/index.ts';
 
 export type CopyEvent =
   | { kind: 'start'; desc: Descriptor }
@@ -138,20 +139,4 @@ export async function copy(src: Target, srcRef: string, dst: Target, dstTag: str
   const tag = dstTag ?? (srcRef.includes(':') ? undefined : srcRef);
   if (tag !== undefined) await dst.tag(desc, tag);
   return report;
-}
-
-class Limiter {
-  private active = 0;
-  private readonly queue: Array<() => void> = [];
-  constructor(private readonly max: number) {}
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.max) await new Promise<void>((r) => this.queue.push(r));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.queue.shift()?.();
-    }
-  }
 }

@@ -13,13 +13,8 @@ export const THUMBPRINT_ANNOTATION = 'io.cncf.notary.x509chain.thumbprint#S256';
 
 export type EnvelopeMediaType = typeof JWS_MEDIA_TYPE | typeof COSE_MEDIA_TYPE;
 export type SigningScheme = 'notary.x509' | 'notary.x509.signingAuthority';
-export type SignatureAlgorithm =
-  | 'RSASSA-PSS-SHA-256'
-  | 'RSASSA-PSS-SHA-384'
-  | 'RSASSA-PSS-SHA-512'
-  | 'ECDSA-SHA-256'
-  | 'ECDSA-SHA-384'
-  | 'ECDSA-SHA-512';
+export type { SignatureAlgorithm } from '../../pki/index.ts';
+import type { SignatureAlgorithm } from '../../pki/index.ts';
 
 export interface ExtendedAttribute {
   key: string;

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import { OciError, type OciErrorCode } from '../../oci/index.ts';
-import { silentLogger, type Logger } from '../../util/index.ts';
+import { Limiter, silentLogger, type Logger } from '../../util/index.ts';
 import type { CredentialProvider, Credentials } from '../credentials/index.ts';
 
 /** A request body: bytes, or a factory of streams (so a request can be retried). */
@@ -72,9 +72,7 @@ export class RegistryClient {
   private readonly tokens = new Map<string, { token: string; expires: number }>();
   private authScheme: Challenge | null = null;
   private creds: Promise<Credentials | undefined> | null = null;
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-  private readonly limit: number;
+  private readonly limiter: Limiter;
 
   constructor(options: ClientOptions) {
     this.registry = options.registry;
@@ -86,22 +84,11 @@ export class RegistryClient {
     this.logger = options.logger ?? silentLogger;
     this.maxAttempts = options.maxAttempts ?? 4;
     this.userAgent = options.userAgent ?? 'signet/0.1.0';
-    this.limit = options.concurrency ?? 8;
+    this.limiter = new Limiter(options.concurrency ?? 8);
   }
 
   async close(): Promise<void> {
     await this.dispatcher.close();
-  }
-
-  private async slot<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
   }
 
   private getCredentials(): Promise<Credentials | undefined> {
@@ -154,7 +141,7 @@ export class RegistryClient {
    * Location header). Returns the response with its body unread; the caller consumes it.
    */
   async send(method: string, pathOrUrl: string, options: SendOptions): Promise<Dispatcher.ResponseData> {
-    return this.slot(() => this.sendUnlimited(method, pathOrUrl, options));
+    return this.limiter.run(() => this.sendUnlimited(method, pathOrUrl, options));
   }
 
   private async sendUnlimited(method: string, pathOrUrl: string, options: SendOptions): Promise<Dispatcher.ResponseData> {
