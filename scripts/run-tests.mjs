@@ -17,7 +17,9 @@ child.on('exit', (code) => {
   try {
     const r = JSON.parse(readFileSync(report, 'utf8'));
     passed = r.numPassedTests;
-    failed = r.numFailedTests + (r.numFailedTestSuites ?? 0);
+    failed = r.numFailedTests;
+    // a file that fails to load has no failed test but is a failure
+    if (!r.success && failed === 0) failed = Math.max(1, r.numFailedTestSuites ?? 0);
     skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
   } catch {
     failed = Math.max(failed, 1);

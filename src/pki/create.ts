@@ -110,7 +110,8 @@ export async function createCertificate(req: CertificateRequest): Promise<X509Ce
   const cert = new pkijs.Certificate();
   cert.version = 2;
   const serial = randomBytes(16);
-  serial[0]! &= 0x7f; // positive
+  // positive and minimal in DER: a leading 0x00 byte followed by a byte < 0x80 is not valid DER
+  serial[0] = (serial[0]! & 0x7f) | 0x40;
   cert.serialNumber = new asn1js.Integer({ valueHex: serial });
   cert.subject = rdn(req.subject);
   cert.issuer = req.issuer ? pkijs.Certificate.fromBER(req.issuer.cert.raw).subject : rdn(req.subject);
