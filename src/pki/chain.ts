@@ -55,6 +55,12 @@ function checkChainShape(chain: X509Certificate[], what: string): void {
   for (let i = 0; i < chain.length - 1; i++) {
     const cert = chain[i]!;
     if (certInfo(cert).selfSigned) fail(`${what}: ${i === 0 ? 'leaf' : 'intermediate'} certificate ${describeCert(cert)} is self-signed but is not the last one`);
+  }
+}
+
+function checkIssuance(chain: X509Certificate[], what: string): void {
+  for (let i = 0; i < chain.length - 1; i++) {
+    const cert = chain[i]!;
     if (!issuedBy(cert, chain[i + 1]!)) fail(`${what}: certificate ${describeCert(cert)} is not issued by the next one, ${describeCert(chain[i + 1]!)}`);
   }
 }
@@ -68,7 +74,10 @@ function checkChainShape(chain: X509Certificate[], what: string): void {
 export function validateCodeSigningChain(chain: X509Certificate[]): void {
   checkChainShape(chain, 'signing chain');
   checkLeaf(chain[0]!);
+  // CA rules before issuance: a CA without keyCertSign cannot issue, and saying which rule it
+  // breaks is more useful than "not issued by".
   for (let i = 1; i < chain.length; i++) checkCa(chain[i]!, i);
+  checkIssuance(chain, 'signing chain');
 }
 
 /** The TSA chain rules: leaf EKU present, critical, only timeStamping; KU digitalSignature; CA rules. */
@@ -82,6 +91,7 @@ export function validateTimestampingChain(chain: X509Certificate[]): void {
   }
   if (!info.keyUsage?.usages.has('digitalSignature')) fail(`TSA certificate ${name}: keyUsage lacks digitalSignature`);
   for (let i = 1; i < chain.length; i++) checkCa(chain[i]!, i);
+  checkIssuance(chain, 'timestamping chain');
 }
 
 /** Whether every certificate of the chain is valid at `time`. */
