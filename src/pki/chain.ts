@@ -58,6 +58,10 @@ function checkChainShape(chain: X509Certificate[], what: string): void {
   }
 }
 
+// The envelope carries its path, leaf to root, so there is no path to build: each link is checked
+// by OpenSSL through node:crypto (X509Certificate.checkIssued: issuer/subject name chaining and the
+// issuer's key usage; verify: the signature), and pkijs parses the extensions the rules need.
+// Nothing here parses ASN.1 or verifies a certificate signature by hand.
 function checkIssuance(chain: X509Certificate[], what: string): void {
   for (let i = 0; i < chain.length - 1; i++) {
     const cert = chain[i]!;
