@@ -1,5 +1,6 @@
 import { EMPTY_JSON, descriptorFor, formatReference, isImageIndex, type Descriptor } from './oci/index.ts';
-import { KeyStore } from './pki/index.ts';
+import type { X509Certificate } from 'node:crypto';
+import { KeyStore, requestTimestamp } from './pki/index.ts';
 import {
   COSE_MEDIA_TYPE,
   JWS_MEDIA_TYPE,
@@ -29,6 +30,9 @@ export interface SignOptions {
   /** Signing time (tests). */
   now?: Date;
   timestamp?: Parameters<typeof signEnvelope>[0]['timestamp'];
+  /** RFC 3161 TSA URL; the token is checked against `timestampRoots` before it is embedded. */
+  timestampUrl?: string;
+  timestampRoots?: X509Certificate[];
 }
 
 export interface SignResult {
@@ -39,6 +43,15 @@ export interface SignResult {
   signature: Descriptor;
   envelopeMediaType: string;
   warnings: string[];
+}
+
+function timestamper(options: SignOptions): SignOptions['timestamp'] {
+  if (options.timestamp) return options.timestamp;
+  if (!options.timestampUrl) return undefined;
+  if (!options.timestampRoots?.length) throw new SignetError('USAGE', 'a timestamp URL needs the TSA root certificate (--timestamp-root-cert)', { kind: 'usage' });
+  const url = options.timestampUrl;
+  const roots = options.timestampRoots;
+  return (signature, hash) => requestTimestamp(url, signature, hash, roots);
 }
 
 async function resolveSigner(options: SignOptions): Promise<PrimitiveSigner> {
@@ -60,7 +73,7 @@ export async function signArtifact(target: Target, subject: Descriptor, signer: 
       signer,
       signingTime,
       ...(options.expirySeconds ? { expiry: new Date(signingTime.getTime() + options.expirySeconds * 1000) } : {}),
-      ...(options.timestamp ? { timestamp: options.timestamp } : {}),
+      ...(timestamper(options) ? { timestamp: timestamper(options)! } : {}),
     },
     mediaType,
   );

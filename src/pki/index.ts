@@ -7,3 +7,5 @@ export { generateKeyPair, createCertificate, parseDn, KEY_TYPES } from './create
 export type { KeyType, CertificateRequest } from './create.ts';
 export { KeyStore } from './keystore.ts';
 export type { StoredKey, KeySummary } from './keystore.ts';
+export { requestTimestamp, verifyTimestampToken } from './tsp.ts';
+export type { TimestampInfo } from './tsp.ts';

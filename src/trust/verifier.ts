@@ -1,6 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Descriptor } from '../oci/index.ts';
-import { certInfo, chainValidAt, describeCert } from '../pki/index.ts';
+import { certInfo, chainValidAt, describeCert, verifyTimestampToken } from '../pki/index.ts';
 import { verifyEnvelopeIntegrity, type EnvelopeContent } from '../signature/index.ts';
 import { SignetError } from '../util/index.ts';
 import { identityMatches, subjectAttributes } from './identity.ts';
@@ -83,7 +83,6 @@ async function authenticTimestamp(content: EnvelopeContent, st: TrustPolicyState
     return r.ok ? { ok: true } : { ok: false, message: `verification time ${r.message}` };
   }
   if (!content.signerInfo.timestampSignature) return { ok: false, message: 'no timestamp countersignature was found in the signature envelope, and the policy requires one' };
-  if (!options.timestampVerifier) return { ok: false, message: 'timestamp countersignature verification is not available in this build' };
   const roots: X509Certificate[] = [];
   for (const s of tsaStores) {
     try {
@@ -92,7 +91,26 @@ async function authenticTimestamp(content: EnvelopeContent, st: TrustPolicyState
       return { ok: false, message: (err as Error).message };
     }
   }
-  return options.timestampVerifier(content, roots, now);
+  if (options.timestampVerifier) return options.timestampVerifier(content, roots, now);
+  return verifyCountersignature(content, roots);
+}
+
+/** RFC 3161 countersignature (notary-spec §12.6): token valid, and genTime ± accuracy inside every signing certificate's validity. */
+async function verifyCountersignature(content: EnvelopeContent, roots: X509Certificate[]): Promise<{ ok: boolean; message?: string }> {
+  let ts;
+  try {
+    ts = await verifyTimestampToken(content.signerInfo.timestampSignature!, content.signerInfo.signature, roots);
+  } catch (err) {
+    if (err instanceof SignetError && err.kind === 'failed') return { ok: false, message: err.message };
+    throw err;
+  }
+  const earliest = new Date(ts.genTime.getTime() - ts.accuracyMs);
+  const latest = new Date(ts.genTime.getTime() + ts.accuracyMs);
+  for (const c of content.signerInfo.certificateChain) {
+    if (earliest < new Date(c.validFrom)) return { ok: false, message: `timestamp ${ts.genTime.toISOString()} (±${ts.accuracyMs} ms) can be before certificate ${describeCert(c)} validity period` };
+    if (latest > new Date(c.validTo)) return { ok: false, message: `timestamp ${ts.genTime.toISOString()} (±${ts.accuracyMs} ms) can be after certificate ${describeCert(c)} validity period` };
+  }
+  return { ok: true, message: `timestamped at ${ts.genTime.toISOString()} by ${describeCert(ts.chain[0]!)}` };
 }
 
 /**

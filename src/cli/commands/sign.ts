@@ -21,6 +21,8 @@ export function registerSign(program: Command): void {
     .option('-m, --user-metadata <k=v>', 'signed metadata, checked by `signet verify -m` (repeatable)', collect, [])
     .option('--recursive', 'for an image index: also sign every platform manifest')
     .option('--passphrase-stdin', 'passphrase of an encrypted key, from standard input')
+    .option('--timestamp-url <url>', 'RFC 3161 timestamp authority: the signature gets a countersignature, so it outlives its certificate')
+    .option('--timestamp-root-cert <file>', 'root certificate (PEM) the TSA must chain to; required with --timestamp-url')
     .option('-o, --output <format>', 'text or json', 'text')
     .addHelpText(
       'after',
@@ -30,9 +32,17 @@ A tag is resolved to the digest it points to now, and that digest is signed (tag
 Examples:
   signet sign 127.0.0.1:5000/app:v1
   signet sign 127.0.0.1:5000/app@sha256:… --key release --signature-format cose --expiry 90d -m build=42
-  signet sign oci:./layout:v1 --recursive`,
+  signet sign oci:./layout:v1 --recursive
+  signet sign 127.0.0.1:5000/app:v1 --timestamp-url http://tsa.example.com --timestamp-root-cert tsa-root.pem`,
     )
-    .action(async (ref: string, opts: { key?: string; signatureFormat: string; expiry?: string; userMetadata: string[]; recursive?: boolean; passphraseStdin?: boolean; output: string }) => {
+    .action(async (ref: string, opts: { key?: string; signatureFormat: string; expiry?: string; userMetadata: string[]; recursive?: boolean; passphraseStdin?: boolean; output: string; timestampUrl?: string; timestampRootCert?: string }) => {
+      if (Boolean(opts.timestampUrl) !== Boolean(opts.timestampRootCert)) throw new SignetError('USAGE', '--timestamp-url and --timestamp-root-cert go together', { kind: 'usage' });
+      let timestampRoots;
+      if (opts.timestampRootCert) {
+        const { readFile } = await import('node:fs/promises');
+        const { parseCertificates } = await import('../../pki/index.ts');
+        timestampRoots = parseCertificates(await readFile(opts.timestampRootCert), opts.timestampRootCert);
+      }
       if (opts.signatureFormat !== 'jws' && opts.signatureFormat !== 'cose') throw new SignetError('USAGE', `--signature-format must be jws or cose, not ${opts.signatureFormat}`, { kind: 'usage' });
       const userMetadata = keyValues(opts.userMetadata, '--user-metadata');
       for (const k of Object.keys(userMetadata)) if (k.startsWith('io.cncf.notary')) throw new SignetError('USAGE', `metadata key ${k} uses the reserved io.cncf.notary prefix`, { kind: 'usage' });
@@ -45,6 +55,7 @@ Examples:
         ...(opts.key ? { key: opts.key } : {}),
         ...(opts.expiry ? { expirySeconds: parseDuration(opts.expiry) } : {}),
         ...(passphrase ? { passphrase } : {}),
+        ...(opts.timestampUrl ? { timestampUrl: opts.timestampUrl, timestampRoots } : {}),
       });
       if (opts.output === 'json') return printJson(results);
       for (const r of results) {
