@@ -68,7 +68,7 @@ describe('RFC 3161 timestamps (openssl ts as the TSA)', () => {
   it('a corrupted token fails', async () => {
     const a = JSON.parse(Buffer.from(await signEnvelope({ target: subject, signer: shortLived.signer, timestamp: stamp(tsa) }, JWS_MEDIA_TYPE)).toString());
     const tok = Buffer.from(a.header['io.cncf.notary.timestampSignature'], 'base64');
-    tok[tok.length - 10] ^= 0xff;
+    tok[tok.length - 10] = tok[tok.length - 10]! ^ 0xff;
     a.header['io.cncf.notary.timestampSignature'] = tok.toString('base64');
     const r = await verifyEnvelope({ envelope: Buffer.from(JSON.stringify(a)), mediaType: JWS_MEDIA_TYPE, subject, reference, trustPolicy: policy('always'), trustStore: store });
     expect(r.verified).toBe(false);
