@@ -9,3 +9,5 @@ export { KeyStore } from './keystore.ts';
 export type { StoredKey, KeySummary } from './keystore.ts';
 export { requestTimestamp, verifyTimestampToken } from './tsp.ts';
 export type { TimestampInfo } from './tsp.ts';
+export { checkRevocation, revocationUrls } from './revocation.ts';
+export type { RevocationResult, RevocationState, RevocationOptions, RevocationCache } from './revocation.ts';

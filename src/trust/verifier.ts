@@ -1,6 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Descriptor } from '../oci/index.ts';
-import { certInfo, chainValidAt, describeCert, verifyTimestampToken } from '../pki/index.ts';
+import { chainValidAt, checkRevocation, describeCert, verifyTimestampToken } from '../pki/index.ts';
 import { verifyEnvelopeIntegrity, type EnvelopeContent } from '../signature/index.ts';
 import { SignetError } from '../util/index.ts';
 import { identityMatches, subjectAttributes } from './identity.ts';
@@ -158,18 +158,13 @@ export async function verifySignature(args: {
   if (st.actions.authenticTimestamp !== 'skip' && !apply('authenticTimestamp', await authenticTimestamp(content, st, args.trustStore, now, options))) return outcome(false, content);
   if (st.actions.revocation !== 'skip') {
     const chain = content.signerInfo.certificateChain;
-    let r: { ok: boolean; message?: string };
-    if (options.revocation) {
-      const s = await options.revocation(chain, { now, ...(content.signerInfo.signingTime ? { signingTime: content.signerInfo.signingTime } : {}) });
-      if (s.status === 'unavailable' && st.actions.revocation === 'enforce') {
-        throw new SignetError('VERIFICATION_INCONCLUSIVE', `revocation status could not be determined: ${s.message ?? 'responder unavailable'}`, { kind: 'inconclusive' });
-      }
-      r = s.status === 'good' ? { ok: true } : { ok: false, message: s.message ?? `certificate revocation status is ${s.status}` };
-    } else if (chain.slice(0, -1).some((c) => certInfo(c).revocationInfo)) {
-      r = { ok: false, message: 'the signing chain names OCSP/CRL endpoints, but revocation checking is not available in this build: status unknown' };
-    } else {
-      r = { ok: true, message: 'no certificate of the chain is revocable (no OCSP or CRL endpoints)' };
+    const check = options.revocation ?? ((c: X509Certificate[], o: { now: Date }) => checkRevocation(c, { now: o.now }));
+    const rs = await check(chain, { now, ...(content.signerInfo.signingTime ? { signingTime: content.signerInfo.signingTime } : {}) });
+    // A responder that cannot be reached makes an enforced check inconclusive (exit 3), not failed.
+    if (rs.status === 'unavailable' && st.actions.revocation === 'enforce') {
+      throw new SignetError('VERIFICATION_INCONCLUSIVE', `revocation status could not be determined: ${rs.message ?? 'responder unavailable'}`, { kind: 'inconclusive' });
     }
+    const r: { ok: boolean; message?: string } = rs.status === 'good' ? { ok: true, ...(rs.message ? { message: rs.message } : {}) } : { ok: false, message: rs.message ?? `certificate revocation status is ${rs.status}` };
     if (!apply('revocation', r)) return outcome(false, content);
   }
   const t = content.targetArtifact;

@@ -1,0 +1,196 @@
+import { randomBytes, X509Certificate } from 'node:crypto';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { request } from 'undici';
+import { certInfo, describeCert, issuedBy, OID } from './x509.ts';
+
+export type RevocationState = 'good' | 'revoked' | 'unknown' | 'unavailable';
+export interface RevocationResult {
+  status: RevocationState;
+  message?: string;
+}
+
+export interface RevocationOptions {
+  now?: Date;
+  /** Per-request timeout in ms (OCSP default 2 s, CRL 5 s, as the reference). */
+  ocspTimeoutMs?: number;
+  crlTimeoutMs?: number;
+  /** A cache of CRLs and OCSP responses (the on-disk cache and offline mode plug in here). */
+  cache?: RevocationCache;
+}
+
+/** Stores raw revocation data by URL (and, for OCSP, certificate) until it goes stale. */
+export interface RevocationCache {
+  get(key: string): Promise<Uint8Array | undefined>;
+  set(key: string, data: Uint8Array, nextUpdate: Date | undefined): Promise<void>;
+}
+
+const OCSP_NONCE = '1.3.6.1.5.5.7.48.1.2';
+const AIA = '1.3.6.1.5.5.7.1.1';
+const CDP = '2.5.29.31';
+const OCSP_METHOD = '1.3.6.1.5.5.7.48.1';
+const MAX_BYTES = 10 * 1024 * 1024;
+
+function pk(cert: X509Certificate): pkijs.Certificate {
+  return pkijs.Certificate.fromBER(cert.raw);
+}
+
+/** OCSP responder and CRL distribution point URLs (http only, as the reference uses). */
+export function revocationUrls(cert: X509Certificate): { ocsp: string[]; crl: string[] } {
+  const out = { ocsp: [] as string[], crl: [] as string[] };
+  for (const ext of pk(cert).extensions ?? []) {
+    if (ext.extnID === AIA) {
+      for (const d of (ext.parsedValue as pkijs.InfoAccess).accessDescriptions) {
+        if (d.accessMethod === OCSP_METHOD && d.accessLocation.type === 6) out.ocsp.push(String(d.accessLocation.value));
+      }
+    } else if (ext.extnID === CDP) {
+      for (const dp of (ext.parsedValue as pkijs.CRLDistributionPoints).distributionPoints) {
+        const names = Array.isArray(dp.distributionPoint) ? dp.distributionPoint : [];
+        for (const n of names as pkijs.GeneralName[]) if (n.type === 6) out.crl.push(String(n.value));
+      }
+    }
+  }
+  const http = (u: string): boolean => /^http:\/\//i.test(u);
+  return { ocsp: out.ocsp.filter(http), crl: out.crl.filter(http) };
+}
+
+async function fetchBytes(url: string, init: { method: 'GET' | 'POST'; body?: Uint8Array; contentType?: string }, timeoutMs: number): Promise<Uint8Array> {
+  const res = await request(url, {
+    method: init.method,
+    ...(init.body ? { body: Buffer.from(init.body) } : {}),
+    headers: init.contentType ? { 'content-type': init.contentType } : {},
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of res.body) {
+    n += (c as Buffer).length;
+    if (n > MAX_BYTES) throw new Error(`response larger than ${MAX_BYTES} bytes`);
+    chunks.push(c as Buffer);
+  }
+  if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
+  return Buffer.concat(chunks);
+}
+
+/** Checks one certificate with OCSP (RFC 6960) at one responder. */
+async function ocspCheck(cert: X509Certificate, issuer: X509Certificate, url: string, options: RevocationOptions): Promise<RevocationResult> {
+  const now = options.now ?? new Date();
+  const req = new pkijs.OCSPRequest();
+  await req.createForCertificate(pk(cert), { hashAlgorithm: 'SHA-256', issuerCertificate: pk(issuer) });
+  const nonce = randomBytes(16);
+  req.tbsRequest.requestExtensions = [new pkijs.Extension({ extnID: OCSP_NONCE, extnValue: new asn1js.OctetString({ valueHex: nonce }).toBER(false) })];
+  let bytes: Uint8Array;
+  try {
+    bytes = await fetchBytes(url, { method: 'POST', body: new Uint8Array(req.toSchema(true).toBER(false)), contentType: 'application/ocsp-request' }, options.ocspTimeoutMs ?? 2000);
+  } catch (err) {
+    return { status: 'unavailable', message: `OCSP responder ${url} is unreachable: ${(err as Error).message}` };
+  }
+  let basic: pkijs.BasicOCSPResponse;
+  try {
+    const resp = pkijs.OCSPResponse.fromBER(bytes);
+    if (resp.responseStatus.valueBlock.valueDec !== 0 || !resp.responseBytes) return { status: 'unknown', message: `OCSP responder ${url} answered status ${resp.responseStatus.valueBlock.valueDec}` };
+    basic = pkijs.BasicOCSPResponse.fromBER(resp.responseBytes.response.valueBlock.valueHexView);
+  } catch (err) {
+    return { status: 'unknown', message: `OCSP response from ${url} is malformed: ${(err as Error).message}` };
+  }
+  // The response must be signed by the issuer, or by a responder the issuer delegated (EKU OCSPSigning).
+  const issuerPk = pk(issuer);
+  const candidates = [issuer, ...(basic.certs ?? []).map((c) => new X509Certificate(Buffer.from(c.toSchema().toBER(false))))];
+  let signerOk = false;
+  for (const c of candidates) {
+    const delegated = c !== issuer;
+    if (delegated && (!issuedBy(c, issuer) || !certInfo(c).extKeyUsage?.purposes.includes(OID.ocspSigning))) continue;
+    try {
+      if (await basic.verify({ trustedCerts: [delegated ? pk(c) : issuerPk] })) {
+        signerOk = true;
+        break;
+      }
+    } catch {
+      // try the next candidate
+    }
+  }
+  if (!signerOk) return { status: 'unknown', message: `OCSP response from ${url} is not signed by the issuer of ${describeCert(cert)} or a responder it authorised` };
+  const respNonce = basic.tbsResponseData.responseExtensions?.find((e) => e.extnID === OCSP_NONCE);
+  if (respNonce) {
+    const v = asn1js.fromBER(respNonce.extnValue.valueBlock.valueHexView).result as asn1js.OctetString;
+    if (!Buffer.from(v.valueBlock.valueHexView).equals(nonce)) return { status: 'unknown', message: `OCSP response from ${url} carries another request's nonce` };
+  }
+  const status = await basic.getCertificateStatus(pk(cert), issuerPk);
+  const single = basic.tbsResponseData.responses.find((r) => r.certID);
+  if (single) {
+    if (single.thisUpdate > new Date(now.getTime() + 5 * 60_000)) return { status: 'unknown', message: `OCSP response from ${url} is from the future (thisUpdate ${single.thisUpdate.toISOString()})` };
+    if (single.nextUpdate && single.nextUpdate < now) return { status: 'unknown', message: `OCSP response from ${url} is stale (nextUpdate ${single.nextUpdate.toISOString()})` };
+  }
+  if (!status.isForCertificate) return { status: 'unknown', message: `OCSP response from ${url} is not about ${describeCert(cert)}` };
+  if (status.status === 0) return { status: 'good' };
+  if (status.status === 1) return { status: 'revoked', message: `signing certificate with subject "${describeCert(cert)}" is revoked (OCSP ${url})` };
+  return { status: 'unknown', message: `OCSP responder ${url} does not know ${describeCert(cert)}` };
+}
+
+/** Checks one certificate against a CRL (RFC 5280): signature by the issuer, validity, entry. */
+async function crlCheck(cert: X509Certificate, issuer: X509Certificate, url: string, options: RevocationOptions): Promise<RevocationResult> {
+  const now = options.now ?? new Date();
+  let bytes = await options.cache?.get(`crl:${url}`);
+  if (!bytes) {
+    try {
+      bytes = await fetchBytes(url, { method: 'GET' }, options.crlTimeoutMs ?? 5000);
+    } catch (err) {
+      return { status: 'unavailable', message: `CRL ${url} cannot be downloaded: ${(err as Error).message}` };
+    }
+  }
+  let crl: pkijs.CertificateRevocationList;
+  try {
+    const text = Buffer.from(bytes).toString('latin1');
+    const der = text.includes('-----BEGIN X509 CRL-----') ? Buffer.from(text.replace(/-----(BEGIN|END) X509 CRL-----|\s/g, ''), 'base64') : Buffer.from(bytes);
+    crl = pkijs.CertificateRevocationList.fromBER(der);
+  } catch (err) {
+    return { status: 'unknown', message: `CRL ${url} is malformed: ${(err as Error).message}` };
+  }
+  let signed = false;
+  try {
+    signed = await crl.verify({ issuerCertificate: pk(issuer) });
+  } catch {
+    signed = false;
+  }
+  if (!signed) return { status: 'unknown', message: `CRL ${url} is not signed by the issuer of ${describeCert(cert)}` };
+  const next = crl.nextUpdate?.value;
+  if (next && next < now) return { status: 'unknown', message: `CRL ${url} has expired (nextUpdate ${next.toISOString()})` };
+  if (crl.thisUpdate.value > new Date(now.getTime() + 5 * 60_000)) return { status: 'unknown', message: `CRL ${url} is from the future` };
+  await options.cache?.set(`crl:${url}`, bytes, next);
+  if (crl.isCertificateRevoked(pk(cert))) return { status: 'revoked', message: `signing certificate with subject "${describeCert(cert)}" is revoked (CRL ${url})` };
+  return { status: 'good' };
+}
+
+/**
+ * Revocation status of a chain (leaf first), as the Notary Project specifies: each certificate
+ * but the root, OCSP first and the CRL when OCSP cannot tell; a certificate that names neither
+ * is not revocable. Any revoked → revoked; then any unknown → unknown; then any unreachable →
+ * unavailable (inconclusive).
+ */
+export async function checkRevocation(chain: X509Certificate[], options: RevocationOptions = {}): Promise<RevocationResult> {
+  const results: RevocationResult[] = [];
+  for (let i = 0; i < chain.length - 1; i++) {
+    const cert = chain[i]!;
+    const issuer = chain[i + 1]!;
+    const urls = revocationUrls(cert);
+    let r: RevocationResult | undefined;
+    for (const u of urls.ocsp) {
+      r = await ocspCheck(cert, issuer, u, options);
+      if (r.status === 'good' || r.status === 'revoked') break;
+    }
+    if ((!r || r.status === 'unknown' || r.status === 'unavailable') && urls.crl.length) {
+      for (const u of urls.crl) {
+        const c = await crlCheck(cert, issuer, u, options);
+        if (!r || c.status === 'good' || c.status === 'revoked' || r.status === 'unavailable') r = c;
+        if (c.status === 'good' || c.status === 'revoked') break;
+      }
+    }
+    results.push(r ?? { status: 'good', message: `${describeCert(cert)} names no OCSP responder or CRL: not revocable` });
+  }
+  for (const s of ['revoked', 'unknown', 'unavailable'] as const) {
+    const hit = results.find((r) => r.status === s);
+    if (hit) return hit;
+  }
+  return { status: 'good' };
+}
