@@ -30,6 +30,10 @@ export interface SignOptions {
   /** Signing time (tests). */
   now?: Date;
   timestamp?: Parameters<typeof signEnvelope>[0]['timestamp'];
+  /** Sign with a key held by a plugin (overrides `key`). */
+  plugin?: { pluginName: string; id: string; pluginConfig?: Record<string, string> };
+  /** Extra plugin configuration (`--plugin-config k=v`), over the key's registered one. */
+  pluginConfig?: Record<string, string>;
   /** RFC 3161 TSA URL; the token is checked against `timestampRoots` before it is embedded. */
   timestampUrl?: string;
   timestampRoots?: X509Certificate[];
@@ -57,6 +61,11 @@ function timestamper(options: SignOptions): SignOptions['timestamp'] {
 async function resolveSigner(options: SignOptions): Promise<PrimitiveSigner> {
   if (options.signer) return options.signer;
   const store = options.keyStore ?? new KeyStore();
+  const viaPlugin = options.plugin ?? (await store.pluginKey(options.key));
+  if (viaPlugin) {
+    const { PluginClient, PluginSigner } = await import('./plugin/index.ts');
+    return new PluginSigner(await PluginClient.open(viaPlugin.pluginName), viaPlugin.id, { ...viaPlugin.pluginConfig, ...options.pluginConfig });
+  }
   const key = await store.get(options.key, options.passphrase);
   return new LocalKeySigner(key.privateKey, key.chain);
 }

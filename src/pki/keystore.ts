@@ -38,6 +38,8 @@ export interface KeySummary {
   keySpec?: string;
   notAfter?: string;
   ca?: boolean;
+  /** For plugin-held keys: the plugin and key id. */
+  plugin?: string;
 }
 
 /**
@@ -140,6 +142,7 @@ export class KeyStore {
     const out: KeySummary[] = [];
     for (const k of index.keys) {
       const s: KeySummary = { name: k.name, isDefault: index.default === k.name };
+      if (k.pluginName) s.plugin = `${k.pluginName} (key id ${k.id})`;
       if (k.keyPath) s.keyPath = k.keyPath;
       if (k.certPath) {
         s.certPath = k.certPath;
@@ -179,6 +182,23 @@ export class KeyStore {
     }
     const chain = parseCertificates(await readFile(entry.certPath), entry.certPath);
     return { name: wanted, privateKey, chain };
+  }
+
+  /** Registers a key held by a plugin (`signet key add NAME --plugin P --id KEY_ID`). */
+  async addPluginKey(name: string, opts: { id: string; pluginName: string; pluginConfig?: Record<string, string>; isDefault?: boolean }): Promise<void> {
+    KeyStore.checkName(name);
+    const index = await this.readIndex();
+    if (index.keys.some((k) => k.name === name)) throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`, { kind: 'usage' });
+    index.keys.push({ name, id: opts.id, pluginName: opts.pluginName, ...(opts.pluginConfig && Object.keys(opts.pluginConfig).length ? { pluginConfig: opts.pluginConfig } : {}) });
+    if (opts.isDefault || !index.default) index.default = name;
+    await this.writeIndex(index);
+  }
+
+  /** The plugin that holds a key, if the key is a plugin key (default key when no name). */
+  async pluginKey(name?: string): Promise<{ id: string; pluginName: string; pluginConfig: Record<string, string> } | undefined> {
+    const index = await this.readIndex();
+    const e = index.keys.find((k) => k.name === (name ?? index.default));
+    return e?.pluginName && e.id ? { id: e.id, pluginName: e.pluginName, pluginConfig: e.pluginConfig ?? {} } : undefined;
   }
 
   async certificateChain(name: string): Promise<X509Certificate[]> {

@@ -5,6 +5,7 @@ import { registerDiscover } from './discover.ts';
 import { registerInspect } from './inspect.ts';
 import { registerKey } from './key.ts';
 import { registerLogin } from './login.ts';
+import { registerPlugin } from './plugin.ts';
 import { registerServe } from './serve.ts';
 import { registerSign } from './sign.ts';
 import { registerTrust } from './trust.ts';
@@ -25,4 +26,5 @@ export function registerCommands(program: Command): void {
   registerCopy(program);
   registerDiscover(program);
   registerLogin(program);
+  registerPlugin(program);
 }

@@ -5,7 +5,7 @@ import { KEY_TYPES, type KeyType } from '../../pki/key-types.ts';
 const pki = () => import('../../pki/index.ts');
 import { SignetError } from '../../util/index.ts';
 import { printJson } from '../output.ts';
-import { readSecret } from './args.ts';
+import { collect, keyValues, readSecret } from './args.ts';
 
 export function registerKey(program: Command): void {
   const key = program.command('key').description('Manage signing keys and their certificate chains ($SIGNET_HOME/keys).');
@@ -61,6 +61,21 @@ Examples:
       process.stdout.write(`Imported key ${name}\n`);
     });
   key
+    .command('add')
+    .description('Register a key held by a plugin (HSM, KMS): signing asks the plugin, the key never leaves it.')
+    .argument('<name>', 'key name')
+    .requiredOption('--plugin <name>', 'installed plugin (signet plugin list)')
+    .requiredOption('--id <keyId>', "the plugin's key identifier")
+    .option('--plugin-config <k=v>', 'plugin configuration (repeatable)', collect, [])
+    .option('--default', 'make it the default signing key')
+    .action(async (name: string, opts: { plugin: string; id: string; pluginConfig: string[]; default?: boolean }) => {
+      const { PluginClient } = await import('../../plugin/index.ts');
+      await (await PluginClient.open(opts.plugin)).metadata();
+      await new (await pki()).KeyStore().addPluginKey(name, { id: opts.id, pluginName: opts.plugin, pluginConfig: keyValues(opts.pluginConfig, '--plugin-config'), isDefault: Boolean(opts.default) });
+      process.stdout.write(`Added key ${name} (plugin ${opts.plugin}, key id ${opts.id})
+`);
+    });
+  key
     .command('list')
     .alias('ls')
     .description('List signing keys (never prints key material).')
@@ -69,7 +84,7 @@ Examples:
       const keys = await new (await pki()).KeyStore().list();
       if (opts.output === 'json') return printJson(keys);
       if (!keys.length) return void process.stdout.write('no keys: signet key generate NAME\n');
-      for (const k of keys) process.stdout.write(`${k.isDefault ? '* ' : '  '}${k.name.padEnd(20)} ${(k.keySpec ?? '').padEnd(14)} ${k.ca ? 'CA ' : '   '}${k.subject ?? ''}  (until ${k.notAfter ?? '?'})\n`);
+      for (const k of keys) process.stdout.write(`${k.isDefault ? '* ' : '  '}${k.name.padEnd(20)} ${k.plugin ? `plugin ${k.plugin}` : `${(k.keySpec ?? '').padEnd(14)} ${k.ca ? 'CA ' : '   '}${k.subject ?? ''}  (until ${k.notAfter ?? '?'})`}\n`);
     });
   key
     .command('show')

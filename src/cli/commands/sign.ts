@@ -21,6 +21,9 @@ export function registerSign(program: Command): void {
     .option('-m, --user-metadata <k=v>', 'signed metadata, checked by `signet verify -m` (repeatable)', collect, [])
     .option('--recursive', 'for an image index: also sign every platform manifest')
     .option('--passphrase-stdin', 'passphrase of an encrypted key, from standard input')
+    .option('--plugin <name>', 'sign with a key held by this plugin (with --id)')
+    .option('--id <keyId>', "the plugin's key identifier")
+    .option('--plugin-config <k=v>', 'plugin configuration (repeatable)', collect, [])
     .option('--timestamp-url <url>', 'RFC 3161 timestamp authority: the signature gets a countersignature, so it outlives its certificate')
     .option('--timestamp-root-cert <file>', 'root certificate (PEM) the TSA must chain to; required with --timestamp-url')
     .option('-o, --output <format>', 'text or json', 'text')
@@ -35,7 +38,8 @@ Examples:
   signet sign oci:./layout:v1 --recursive
   signet sign 127.0.0.1:5000/app:v1 --timestamp-url http://tsa.example.com --timestamp-root-cert tsa-root.pem`,
     )
-    .action(async (ref: string, opts: { key?: string; signatureFormat: string; expiry?: string; userMetadata: string[]; recursive?: boolean; passphraseStdin?: boolean; output: string; timestampUrl?: string; timestampRootCert?: string }) => {
+    .action(async (ref: string, opts: { key?: string; signatureFormat: string; expiry?: string; userMetadata: string[]; recursive?: boolean; passphraseStdin?: boolean; output: string; timestampUrl?: string; timestampRootCert?: string; plugin?: string; id?: string; pluginConfig: string[] }) => {
+      if (Boolean(opts.plugin) !== Boolean(opts.id)) throw new SignetError('USAGE', '--plugin and --id go together', { kind: 'usage' });
       if (Boolean(opts.timestampUrl) !== Boolean(opts.timestampRootCert)) throw new SignetError('USAGE', '--timestamp-url and --timestamp-root-cert go together', { kind: 'usage' });
       let timestampRoots;
       if (opts.timestampRootCert) {
@@ -56,6 +60,8 @@ Examples:
         ...(opts.expiry ? { expirySeconds: parseDuration(opts.expiry) } : {}),
         ...(passphrase ? { passphrase } : {}),
         ...(opts.timestampUrl ? { timestampUrl: opts.timestampUrl, timestampRoots } : {}),
+        ...(opts.plugin && opts.id ? { plugin: { pluginName: opts.plugin, id: opts.id } } : {}),
+        pluginConfig: keyValues(opts.pluginConfig, '--plugin-config'),
       });
       if (opts.output === 'json') return printJson(results);
       for (const r of results) {

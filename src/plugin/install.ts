@@ -1,0 +1,39 @@
+import { chmod, copyFile, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SignetError, signetHome } from '../util/index.ts';
+import { PluginClient, pluginsDir, type PluginMetadata } from './client.ts';
+
+/**
+ * Installs a plugin executable as `$SIGNET_HOME/plugins/<name>/notation-<name>` (notation's
+ * layout, so notation plugins work unchanged), after asking it for its metadata: the name it
+ * reports must be the name it is installed under.
+ */
+export async function installPlugin(file: string, options: { name?: string; home?: string; force?: boolean } = {}): Promise<PluginMetadata> {
+  const home = options.home ?? signetHome();
+  const base = file.split('/').pop() ?? '';
+  const name = options.name ?? (base.startsWith('notation-') ? base.slice('notation-'.length) : '');
+  if (!name) throw new SignetError('USAGE', 'cannot tell the plugin name from the file name (want notation-<name>); pass --name', { kind: 'usage' });
+  const probe = new PluginClient(name, file);
+  const meta = await probe.metadata();
+  const dir = join(pluginsDir(home), name);
+  const dest = join(dir, `notation-${name}`);
+  if (!options.force) {
+    try {
+      await PluginClient.open(name, { home });
+      throw new SignetError('PLUGIN_EXISTS', `plugin ${name} is already installed (use --force to replace it)`, { kind: 'usage' });
+    } catch (err) {
+      if (err instanceof SignetError && err.code === 'PLUGIN_EXISTS') throw err;
+    }
+  }
+  await mkdir(dir, { recursive: true });
+  await copyFile(file, `${dest}.tmp`);
+  await chmod(`${dest}.tmp`, 0o755);
+  const { rename } = await import('node:fs/promises');
+  await rename(`${dest}.tmp`, dest);
+  return meta;
+}
+
+export async function uninstallPlugin(name: string, options: { home?: string } = {}): Promise<void> {
+  await PluginClient.open(name, options);
+  await rm(join(pluginsDir(options.home ?? signetHome()), name), { recursive: true, force: true });
+}

@@ -1,0 +1,84 @@
+import { constants, verify, type X509Certificate } from 'node:crypto';
+import { algorithmByKeySpec, algorithmInfo, certificateFromDer, signatureAlgorithmFor, validateCodeSigningChain } from '../pki/index.ts';
+import type { PrimitiveSigner, SignatureAlgorithm } from '../signature/index.ts';
+import { PluginClient, PluginError, CONTRACT_VERSION } from './client.ts';
+
+interface GenerateSignatureResponse {
+  keyId: string;
+  signature: string;
+  signingAlgorithm: SignatureAlgorithm;
+  certificateChain: string[];
+}
+
+/**
+ * A signer whose key stays in a plugin (HSM, KMS): `describe-key`, then `generate-signature`
+ * (capability SIGNATURE_GENERATOR.RAW). Every answer is checked: the signature must verify with
+ * the leaf of the returned chain, with the algorithm the leaf's key dictates.
+ */
+export class PluginSigner implements PrimitiveSigner {
+  private chain: X509Certificate[] | undefined;
+
+  constructor(
+    private readonly client: PluginClient,
+    private readonly keyId: string,
+    private readonly pluginConfig: Record<string, string> = {},
+  ) {}
+
+  /** A signing agent suffix as notation writes it: `<plugin>/<version>`. */
+  async agent(): Promise<string> {
+    const m = await this.client.metadata(this.pluginConfig);
+    return `${m.name}/${m.version}`;
+  }
+
+  private async describeKey(): Promise<SignatureAlgorithm> {
+    const m = await this.client.metadata(this.pluginConfig);
+    if (!m.capabilities.includes('SIGNATURE_GENERATOR.RAW')) throw new PluginError(this.client.name, 'VALIDATION_ERROR', 'the plugin cannot generate raw signatures (SIGNATURE_GENERATOR.RAW)');
+    const d = await this.client.run<{ keyId: string; keySpec: string }>('describe-key', { contractVersion: CONTRACT_VERSION, keyId: this.keyId, pluginConfig: this.pluginConfig });
+    if (d.keyId !== this.keyId) throw new PluginError(this.client.name, 'VALIDATION_ERROR', `describe-key answered for key ${d.keyId}, not ${this.keyId}`);
+    const info = algorithmByKeySpec(d.keySpec);
+    if (!info) throw new PluginError(this.client.name, 'VALIDATION_ERROR', `unsupported keySpec ${JSON.stringify(d.keySpec)}`);
+    return info.algorithm;
+  }
+
+  private async generate(data: Uint8Array, algorithm: SignatureAlgorithm): Promise<{ signature: Uint8Array; chain: X509Certificate[] }> {
+    const info = algorithmInfo(algorithm);
+    const r = await this.client.run<GenerateSignatureResponse>('generate-signature', {
+      contractVersion: CONTRACT_VERSION,
+      keyId: this.keyId,
+      keySpec: info.keySpec,
+      hashAlgorithm: info.hash,
+      payload: Buffer.from(data).toString('base64'),
+      pluginConfig: this.pluginConfig,
+    });
+    if (r.keyId !== this.keyId) throw new PluginError(this.client.name, 'VALIDATION_ERROR', `generate-signature answered for key ${r.keyId}`);
+    if (!Array.isArray(r.certificateChain) || !r.certificateChain.length) throw new PluginError(this.client.name, 'VALIDATION_ERROR', 'generate-signature returned no certificate chain');
+    const chain = r.certificateChain.map((c) => certificateFromDer(c));
+    validateCodeSigningChain(chain);
+    const leafAlg = signatureAlgorithmFor(chain[0]!);
+    if (r.signingAlgorithm !== leafAlg.algorithm || leafAlg.algorithm !== algorithm) {
+      throw new PluginError(this.client.name, 'VALIDATION_ERROR', `signing algorithm ${r.signingAlgorithm} does not match the certificate key (${leafAlg.algorithm})`);
+    }
+    const signature = Buffer.from(r.signature, 'base64');
+    const key = chain[0]!.publicKey;
+    const ok = info.ecSize
+      ? verify(info.nodeHash, data, { key, dsaEncoding: 'ieee-p1363' }, signature)
+      : verify(info.nodeHash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(info.hash.slice(4)) / 8 }, signature);
+    if (!ok) throw new PluginError(this.client.name, 'VALIDATION_ERROR', 'the signature the plugin returned does not verify with its certificate');
+    return { signature, chain };
+  }
+
+  async certificateChain(): Promise<X509Certificate[]> {
+    if (this.chain) return this.chain;
+    // The contract returns the chain with a signature only; one probe signature learns it
+    // (the envelope then uses a second, real signature).
+    const alg = await this.describeKey();
+    this.chain = (await this.generate(Buffer.from('signet: certificate chain probe'), alg)).chain;
+    return this.chain;
+  }
+
+  async sign(data: Uint8Array, algorithm: SignatureAlgorithm): Promise<Uint8Array> {
+    const { signature, chain } = await this.generate(data, algorithm);
+    if (this.chain && chain[0]!.fingerprint256 !== this.chain[0]!.fingerprint256) throw new PluginError(this.client.name, 'VALIDATION_ERROR', 'the plugin changed its certificate between calls');
+    return signature;
+  }
+}
