@@ -12,6 +12,8 @@ const PEERS = [
   ['gpg', 'gnupg'],
   ['openssl', 'openssl'],
   ['wrk', 'wrk'],
+  ['softhsm2-util', 'softhsm2'],
+  ['pkcs11-tool', 'opensc'],
 ];
 
 function has(cmd) {
