@@ -11,3 +11,4 @@ export { requestTimestamp, verifyTimestampToken } from './tsp.ts';
 export type { TimestampInfo } from './tsp.ts';
 export { checkRevocation, revocationUrls } from './revocation.ts';
 export type { RevocationResult, RevocationState, RevocationOptions, RevocationCache } from './revocation.ts';
+export { FileRevocationCache, MemoryRevocationCache, defaultRevocationCacheDir } from './revocation-cache.ts';

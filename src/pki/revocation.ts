@@ -15,8 +15,12 @@ export interface RevocationOptions {
   /** Per-request timeout in ms (OCSP default 2 s, CRL 5 s, as the reference). */
   ocspTimeoutMs?: number;
   crlTimeoutMs?: number;
-  /** A cache of CRLs and OCSP responses (the on-disk cache and offline mode plug in here). */
+  /** A cache of CRLs and OCSP responses (FileRevocationCache, MemoryRevocationCache). */
   cache?: RevocationCache;
+  /** Never go to the network: use the cache and the bundled CRLs only. */
+  offline?: boolean;
+  /** CRLs (DER or PEM) brought along for offline use; matched by issuer. */
+  bundle?: Uint8Array[];
 }
 
 /** Stores raw revocation data by URL (and, for OCSP, certificate) until it goes stale. */
@@ -80,11 +84,16 @@ async function ocspCheck(cert: X509Certificate, issuer: X509Certificate, url: st
   await req.createForCertificate(pk(cert), { hashAlgorithm: 'SHA-256', issuerCertificate: pk(issuer) });
   const nonce = randomBytes(16);
   req.tbsRequest.requestExtensions = [new pkijs.Extension({ extnID: OCSP_NONCE, extnValue: new asn1js.OctetString({ valueHex: nonce }).toBER(false) })];
-  let bytes: Uint8Array;
-  try {
-    bytes = await fetchBytes(url, { method: 'POST', body: new Uint8Array(req.toSchema(true).toBER(false)), contentType: 'application/ocsp-request' }, options.ocspTimeoutMs ?? 2000);
-  } catch (err) {
-    return { status: 'unavailable', message: `OCSP responder ${url} is unreachable: ${(err as Error).message}` };
+  const cacheKey = `ocsp|${url}|${cert.serialNumber}|${issuer.fingerprint256}`;
+  let bytes = await options.cache?.get(cacheKey);
+  const fromCache = Boolean(bytes);
+  if (!bytes) {
+    if (options.offline) return { status: 'unavailable', message: `offline: no cached OCSP response for ${describeCert(cert)} from ${url}` };
+    try {
+      bytes = await fetchBytes(url, { method: 'POST', body: new Uint8Array(req.toSchema(true).toBER(false)), contentType: 'application/ocsp-request' }, options.ocspTimeoutMs ?? 2000);
+    } catch (err) {
+      return { status: 'unavailable', message: `OCSP responder ${url} is unreachable: ${(err as Error).message}` };
+    }
   }
   let basic: pkijs.BasicOCSPResponse;
   try {
@@ -111,7 +120,8 @@ async function ocspCheck(cert: X509Certificate, issuer: X509Certificate, url: st
     }
   }
   if (!signerOk) return { status: 'unknown', message: `OCSP response from ${url} is not signed by the issuer of ${describeCert(cert)} or a responder it authorised` };
-  const respNonce = basic.tbsResponseData.responseExtensions?.find((e) => e.extnID === OCSP_NONCE);
+  // A cached response answers an earlier request: its nonce is that request's, so only freshness counts.
+  const respNonce = fromCache ? undefined : basic.tbsResponseData.responseExtensions?.find((e) => e.extnID === OCSP_NONCE);
   if (respNonce) {
     const v = asn1js.fromBER(respNonce.extnValue.valueBlock.valueHexView).result as asn1js.OctetString;
     if (!Buffer.from(v.valueBlock.valueHexView).equals(nonce)) return { status: 'unknown', message: `OCSP response from ${url} carries another request's nonce` };
@@ -123,6 +133,7 @@ async function ocspCheck(cert: X509Certificate, issuer: X509Certificate, url: st
     if (single.nextUpdate && single.nextUpdate < now) return { status: 'unknown', message: `OCSP response from ${url} is stale (nextUpdate ${single.nextUpdate.toISOString()})` };
   }
   if (!status.isForCertificate) return { status: 'unknown', message: `OCSP response from ${url} is not about ${describeCert(cert)}` };
+  if (!fromCache && status.status !== 2) await options.cache?.set(cacheKey, bytes, single?.nextUpdate);
   if (status.status === 0) return { status: 'good' };
   if (status.status === 1) return { status: 'revoked', message: `signing certificate with subject "${describeCert(cert)}" is revoked (OCSP ${url})` };
   return { status: 'unknown', message: `OCSP responder ${url} does not know ${describeCert(cert)}` };
@@ -132,7 +143,9 @@ async function ocspCheck(cert: X509Certificate, issuer: X509Certificate, url: st
 async function crlCheck(cert: X509Certificate, issuer: X509Certificate, url: string, options: RevocationOptions): Promise<RevocationResult> {
   const now = options.now ?? new Date();
   let bytes = await options.cache?.get(`crl:${url}`);
+  if (!bytes && options.bundle?.length) bytes = bundledCrlFor(issuer, options.bundle);
   if (!bytes) {
+    if (options.offline) return { status: 'unavailable', message: `offline: no cached or bundled CRL for ${describeCert(cert)} (${url})` };
     try {
       bytes = await fetchBytes(url, { method: 'GET' }, options.crlTimeoutMs ?? 5000);
     } catch (err) {
@@ -141,9 +154,7 @@ async function crlCheck(cert: X509Certificate, issuer: X509Certificate, url: str
   }
   let crl: pkijs.CertificateRevocationList;
   try {
-    const text = Buffer.from(bytes).toString('latin1');
-    const der = text.includes('-----BEGIN X509 CRL-----') ? Buffer.from(text.replace(/-----(BEGIN|END) X509 CRL-----|\s/g, ''), 'base64') : Buffer.from(bytes);
-    crl = pkijs.CertificateRevocationList.fromBER(der);
+    crl = pkijs.CertificateRevocationList.fromBER(crlDer(bytes));
   } catch (err) {
     return { status: 'unknown', message: `CRL ${url} is malformed: ${(err as Error).message}` };
   }
@@ -160,6 +171,25 @@ async function crlCheck(cert: X509Certificate, issuer: X509Certificate, url: str
   await options.cache?.set(`crl:${url}`, bytes, next);
   if (crl.isCertificateRevoked(pk(cert))) return { status: 'revoked', message: `signing certificate with subject "${describeCert(cert)}" is revoked (CRL ${url})` };
   return { status: 'good' };
+}
+
+function crlDer(bytes: Uint8Array): Buffer {
+  const text = Buffer.from(bytes).toString('latin1');
+  return text.includes('-----BEGIN X509 CRL-----') ? Buffer.from(text.replace(/-----(BEGIN|END) X509 CRL-----|\s/g, ''), 'base64') : Buffer.from(bytes);
+}
+
+/** The bundled CRL whose issuer name is the certificate issuer's (its signature is checked on use). */
+function bundledCrlFor(issuer: X509Certificate, bundle: Uint8Array[]): Uint8Array | undefined {
+  const want = Buffer.from(pk(issuer).subject.toSchema().toBER(false));
+  for (const b of bundle) {
+    try {
+      const crl = pkijs.CertificateRevocationList.fromBER(crlDer(b));
+      if (Buffer.from(crl.issuer.toSchema().toBER(false)).equals(want)) return b;
+    } catch {
+      // not a CRL: ignored
+    }
+  }
+  return undefined;
 }
 
 /**

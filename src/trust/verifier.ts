@@ -1,6 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Descriptor } from '../oci/index.ts';
-import { chainValidAt, checkRevocation, describeCert, verifyTimestampToken } from '../pki/index.ts';
+import { chainValidAt, checkRevocation, describeCert, verifyTimestampToken, type RevocationOptions } from '../pki/index.ts';
 import { verifyEnvelopeIntegrity, type EnvelopeContent } from '../signature/index.ts';
 import { SignetError } from '../util/index.ts';
 import { identityMatches, subjectAttributes } from './identity.ts';
@@ -34,6 +34,8 @@ export interface VerifyOptions {
   timestampVerifier?: (content: EnvelopeContent, tsaRoots: X509Certificate[], now: Date) => Promise<{ ok: boolean; message?: string; time?: Date }>;
   /** OCSP/CRL checker (the PKI work provides it). */
   revocation?: (chain: X509Certificate[], options: { now: Date; signingTime?: Date }) => Promise<RevocationStatus>;
+  /** Cache, offline mode and bundled CRLs for the built-in OCSP/CRL checker. */
+  revocationOptions?: Omit<RevocationOptions, 'now'>;
   /** Critical attributes a verification plugin processes. */
   processedCriticalAttributes?: string[];
 }
@@ -158,7 +160,7 @@ export async function verifySignature(args: {
   if (st.actions.authenticTimestamp !== 'skip' && !apply('authenticTimestamp', await authenticTimestamp(content, st, args.trustStore, now, options))) return outcome(false, content);
   if (st.actions.revocation !== 'skip') {
     const chain = content.signerInfo.certificateChain;
-    const check = options.revocation ?? ((c: X509Certificate[], o: { now: Date }) => checkRevocation(c, { now: o.now }));
+    const check = options.revocation ?? ((c: X509Certificate[], o: { now: Date }) => checkRevocation(c, { ...options.revocationOptions, now: o.now }));
     const rs = await check(chain, { now, ...(content.signerInfo.signingTime ? { signingTime: content.signerInfo.signingTime } : {}) });
     // A responder that cannot be reached makes an enforced check inconclusive (exit 3), not failed.
     if (rs.status === 'unavailable' && st.actions.revocation === 'enforce') {

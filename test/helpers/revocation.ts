@@ -36,6 +36,9 @@ export interface RevocationPki {
   crlMode(mode: 'good' | 'wrong-key' | 'short'): Promise<void>;
   /** Take the OCSP and CRL endpoints down / up. */
   down(): Promise<void>;
+  up(): Promise<void>;
+  /** The current CRL file (DER), for offline bundles. */
+  crlFile: string;
   close(): Promise<void>;
 }
 
@@ -135,6 +138,8 @@ export async function startRevocationPki(): Promise<RevocationPki> {
     crlUrl,
     crlMode: gencrl,
     down,
+    up,
+    crlFile: join(dir, 'ca.crl'),
     close: async () => {
       await down();
       await rm(dir, { recursive: true, force: true });

@@ -66,6 +66,29 @@ describe('revocation: OCSP (openssl ocsp) and CRL (openssl ca -gencrl) on 127.0.
     expect((await check(pki.crlGood)).verified).toBe(true);
   });
 
+  it('cache and offline mode: a warm cache answers while the responder is down; bundled CRLs work offline', async () => {
+    const { MemoryRevocationCache } = await import('../../src/pki/index.ts');
+    const cache = new MemoryRevocationCache();
+    const envelope = await signEnvelope({ target: subject, signer: pki.good }, JWS_MEDIA_TYPE);
+    const run = (opts: object) => verifyEnvelope({ envelope, mediaType: JWS_MEDIA_TYPE, subject, reference, trustPolicy: policy('strict'), trustStore: store }, { revocationOptions: opts });
+    expect((await run({ cache })).verified).toBe(true); // warms the cache
+    await pki.down();
+    try {
+      expect((await run({ cache, offline: true })).verified).toBe(true);
+      await expect(run({ offline: true })).rejects.toMatchObject({ kind: 'inconclusive' });
+      const { readFile } = await import('node:fs/promises');
+      const bundle = [await readFile(pki.crlFile)];
+      const revokedEnv = await signEnvelope({ target: subject, signer: pki.crlRevoked }, JWS_MEDIA_TYPE);
+      const r = await verifyEnvelope({ envelope: revokedEnv, mediaType: JWS_MEDIA_TYPE, subject, reference, trustPolicy: policy('strict'), trustStore: store }, { revocationOptions: { offline: true, bundle } });
+      expect(r.verified).toBe(false);
+      expect(revocationResult(r)?.message).toMatch(/is revoked \(CRL/);
+      const goodEnv = await signEnvelope({ target: subject, signer: pki.crlGood }, JWS_MEDIA_TYPE);
+      expect((await verifyEnvelope({ envelope: goodEnv, mediaType: JWS_MEDIA_TYPE, subject, reference, trustPolicy: policy('strict'), trustStore: store }, { revocationOptions: { offline: true, bundle } })).verified).toBe(true);
+    } finally {
+      await pki.up();
+    }
+  });
+
   it('a responder that is down: inconclusive at strict, a logged warning at permissive', async () => {
     await pki.down();
     await expect(check(pki.good)).rejects.toMatchObject({ code: 'VERIFICATION_INCONCLUSIVE', kind: 'inconclusive' });

@@ -22,6 +22,19 @@ function printReport(v: ArtifactVerification): void {
   }
 }
 
+async function revocationSetup(opts: { offline?: boolean; revocationBundle?: string; revocationCache: boolean }): Promise<NonNullable<import('../../trust/index.ts').VerifyOptions['revocationOptions']>> {
+  const { FileRevocationCache } = await import('../../pki/index.ts');
+  const out: NonNullable<import('../../trust/index.ts').VerifyOptions['revocationOptions']> = {};
+  if (opts.revocationCache) out.cache = new FileRevocationCache();
+  if (opts.offline) out.offline = true;
+  if (opts.revocationBundle) {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    out.bundle = await Promise.all((await readdir(opts.revocationBundle)).map((f) => readFile(join(opts.revocationBundle!, f))));
+  }
+  return out;
+}
+
 export function registerVerify(program: Command): void {
   program
     .command('verify')
@@ -33,6 +46,9 @@ export function registerVerify(program: Command): void {
     .option('--max-signatures <n>', 'signatures tried at most per artifact', '50')
     .option('--index <ref>', 'an image index listing the artifact: report (and with --accept-index-signature accept) its signature when the platform manifest has none')
     .option('--accept-index-signature', 'accept a platform manifest covered only by a signed --index')
+    .option('--offline', 'no network for revocation: use the revocation cache and --revocation-bundle only')
+    .option('--revocation-bundle <dir>', 'CRL files (DER or PEM) brought along for offline verification')
+    .option('--no-revocation-cache', 'do not read or write the revocation cache ($XDG_CACHE_HOME/signet/revocation)')
     .option('-o, --output <format>', 'text or json', 'text')
     .addHelpText(
       'after',
@@ -49,12 +65,13 @@ Examples:
   signet verify oci:./airgap/app:v1 -m build=42 -o json
   signet verify 127.0.0.1:5000/app@sha256:<amd64> --index 127.0.0.1:5000/app:v1 --accept-index-signature`,
     )
-    .action(async (refs: string[], opts: { userMetadata: string[]; policy?: string; trustStore?: string; maxSignatures: string; output: string; index?: string; acceptIndexSignature?: boolean }) => {
+    .action(async (refs: string[], opts: { userMetadata: string[]; policy?: string; trustStore?: string; maxSignatures: string; output: string; index?: string; acceptIndexSignature?: boolean; offline?: boolean; revocationBundle?: string; revocationCache: boolean }) => {
+      const revocationOptions = await revocationSetup(opts);
       const userMetadata = keyValues(opts.userMetadata, '--user-metadata');
       const { verify } = await import('../../verify.ts');
       const out: ArtifactVerification[] = [];
       for (const ref of refs) {
-        const v = await verify(ref, { userMetadata, maxSignatures: Number(opts.maxSignatures), ...(opts.policy ? { trustPolicy: opts.policy } : {}), ...(opts.trustStore ? { trustStore: opts.trustStore } : {}), ...(opts.index ? { coveringIndex: opts.index, acceptIndexSignature: Boolean(opts.acceptIndexSignature) } : {}) });
+        const v = await verify(ref, { userMetadata, maxSignatures: Number(opts.maxSignatures), revocationOptions, ...(opts.policy ? { trustPolicy: opts.policy } : {}), ...(opts.trustStore ? { trustStore: opts.trustStore } : {}), ...(opts.index ? { coveringIndex: opts.index, acceptIndexSignature: Boolean(opts.acceptIndexSignature) } : {}) });
         out.push(v);
         if (opts.output !== 'json') printReport(v);
       }
