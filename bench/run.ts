@@ -3,6 +3,7 @@
 import { BlobSource, blobThroughput, manifestRps, pushBlob, pullBlob, pushSmallManifest } from './registry.ts';
 import { startDistribution, startSignet, type RegistryProcess } from './peers.ts';
 import { notarySection } from './notary.ts';
+import { revocationSection } from './revocation.ts';
 
 const MiB = 1024 * 1024;
 const sections = new Set(process.argv.slice(2));
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
   console.log(`# Signet benchmarks (node ${process.version}, ${new Date().toISOString()})`);
   if (want('registry')) await registrySection();
   if (want('notary')) await notarySection();
+  if (want('revocation')) await revocationSection();
 }
 
 main().catch((err: unknown) => {

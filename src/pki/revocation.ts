@@ -1,4 +1,4 @@
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { request } from 'undici';
@@ -77,16 +77,23 @@ async function fetchBytes(url: string, init: { method: 'GET' | 'POST'; body?: Ui
   return Buffer.concat(chunks);
 }
 
+// Evaluated cached responses (same bytes, same certificate): verifying a response's signature
+// again on every artifact would cost more than the verification it protects. Bounded.
+const evaluated = new Map<string, { result: RevocationResult; until: number }>();
+
 /** Checks one certificate with OCSP (RFC 6960) at one responder. */
 async function ocspCheck(cert: X509Certificate, issuer: X509Certificate, url: string, options: RevocationOptions): Promise<RevocationResult> {
   const now = options.now ?? new Date();
+  const cacheKey = `ocsp|${url}|${cert.serialNumber}|${issuer.fingerprint256}`;
+  let bytes = await options.cache?.get(cacheKey);
+  const fromCache = Boolean(bytes);
+  const memoKey = bytes ? `${cacheKey}|${createHash('sha256').update(bytes).digest('hex')}` : '';
+  const memo = memoKey ? evaluated.get(memoKey) : undefined;
+  if (memo && memo.until > now.getTime()) return memo.result;
   const req = new pkijs.OCSPRequest();
   await req.createForCertificate(pk(cert), { hashAlgorithm: 'SHA-256', issuerCertificate: pk(issuer) });
   const nonce = randomBytes(16);
   req.tbsRequest.requestExtensions = [new pkijs.Extension({ extnID: OCSP_NONCE, extnValue: new asn1js.OctetString({ valueHex: nonce }).toBER(false) })];
-  const cacheKey = `ocsp|${url}|${cert.serialNumber}|${issuer.fingerprint256}`;
-  let bytes = await options.cache?.get(cacheKey);
-  const fromCache = Boolean(bytes);
   if (!bytes) {
     if (options.offline) return { status: 'unavailable', message: `offline: no cached OCSP response for ${describeCert(cert)} from ${url}` };
     try {
@@ -134,8 +141,15 @@ async function ocspCheck(cert: X509Certificate, issuer: X509Certificate, url: st
   }
   if (!status.isForCertificate) return { status: 'unknown', message: `OCSP response from ${url} is not about ${describeCert(cert)}` };
   if (!fromCache && status.status !== 2) await options.cache?.set(cacheKey, bytes, single?.nextUpdate);
-  if (status.status === 0) return { status: 'good' };
-  if (status.status === 1) return { status: 'revoked', message: `signing certificate with subject "${describeCert(cert)}" is revoked (OCSP ${url})` };
+  const result: RevocationResult | undefined =
+    status.status === 0 ? { status: 'good' } : status.status === 1 ? { status: 'revoked', message: `signing certificate with subject "${describeCert(cert)}" is revoked (OCSP ${url})` } : undefined;
+  if (result) {
+    if (fromCache && single?.nextUpdate) {
+      if (evaluated.size >= 4096) evaluated.delete(evaluated.keys().next().value!);
+      evaluated.set(memoKey, { result, until: single.nextUpdate.getTime() });
+    }
+    return result;
+  }
   return { status: 'unknown', message: `OCSP responder ${url} does not know ${describeCert(cert)}` };
 }
 
