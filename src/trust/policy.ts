@@ -41,6 +41,8 @@ export interface TrustPolicyStatement {
   trustStores: Array<{ type: 'ca' | 'signingAuthority' | 'tsa'; name: string }>;
   /** `*` or parsed x509.subject identities (unknown prefixes are kept out). */
   trustedIdentities: Array<'*' | Map<string, string>>;
+  /** The identities as written (what a verification plugin is given). */
+  rawTrustedIdentities: string[];
 }
 
 export interface TrustPolicyDocument {
@@ -136,7 +138,7 @@ function parseStatement(raw: z.infer<typeof ociSchema>['trustPolicies'][number] 
     if (!/^[a-zA-Z0-9_.-]+$/.test(m[2]!)) invalid(`statement "${name}": trust store name "${m[2]}" must match [a-zA-Z0-9_.-]+`);
     return { type: m[1] as 'ca' | 'signingAuthority' | 'tsa', name: m[2]! };
   });
-  const st: TrustPolicyStatement = { name, level, actions, verifyTimestamp: vt === 'afterCertExpiry' ? 'afterCertExpiry' : 'always', trustStores, trustedIdentities: validateIdentities(identities, name) };
+  const st: TrustPolicyStatement = { name, level, actions, verifyTimestamp: vt === 'afterCertExpiry' ? 'afterCertExpiry' : 'always', trustStores, trustedIdentities: validateIdentities(identities, name), rawTrustedIdentities: identities };
   return st;
 }
 

@@ -4,6 +4,7 @@ import { chainValidAt, checkRevocation, describeCert, verifyTimestampToken, type
 import { verifyEnvelopeIntegrity, type EnvelopeContent } from '../signature/index.ts';
 import { SignetError } from '../util/index.ts';
 import { identityMatches, subjectAttributes } from './identity.ts';
+import { loadVerificationPlugin, runVerificationPlugin } from './verification-plugin.ts';
 import type { Action, CheckType, TrustPolicyStatement } from './policy.ts';
 import type { TrustStore } from './truststore.ts';
 
@@ -36,6 +37,8 @@ export interface VerifyOptions {
   revocation?: (chain: X509Certificate[], options: { now: Date; signingTime?: Date }) => Promise<RevocationStatus>;
   /** Cache, offline mode and bundled CRLs for the built-in OCSP/CRL checker. */
   revocationOptions?: Omit<RevocationOptions, 'now'>;
+  /** Where verification plugins are installed (default $SIGNET_HOME). */
+  pluginHome?: string;
   /** Critical attributes a verification plugin processes. */
   processedCriticalAttributes?: string[];
 }
@@ -44,7 +47,7 @@ function result(type: ResultType, action: Action, ok: boolean, message?: string)
   return message === undefined ? { type, action, ok } : { type, action, ok, message };
 }
 
-async function authenticity(content: EnvelopeContent, st: TrustPolicyStatement, store: TrustStore): Promise<{ ok: boolean; message?: string }> {
+async function authenticity(content: EnvelopeContent, st: TrustPolicyStatement, store: TrustStore, identityByPlugin = false): Promise<{ ok: boolean; message?: string }> {
   // The store type follows the signing scheme: a signingAuthority signature is never trusted through a ca store.
   const type = content.signerInfo.signingScheme === 'notary.x509' ? 'ca' : 'signingAuthority';
   const names = st.trustStores.filter((s) => s.type === type);
@@ -61,7 +64,7 @@ async function authenticity(content: EnvelopeContent, st: TrustPolicyStatement, 
   const trusted = chain.some((c) => anchors.some((a) => Buffer.from(a.raw).equals(Buffer.from(c.raw))));
   if (!trusted) return { ok: false, message: `the signature's certificate chain does not chain to any certificate of trust store(s) ${names.map((n) => `${n.type}:${n.name}`).join(', ')}` };
   const ids = st.trustedIdentities;
-  if (ids.includes('*')) return { ok: true };
+  if (ids.includes('*') || identityByPlugin) return { ok: true };
   const subject = subjectAttributes(chain[0]!);
   const x509Ids = ids.filter((i): i is Map<string, string> => i !== '*');
   if (!x509Ids.length) return { ok: false, message: 'no x509 trusted identities are configured' };
@@ -138,27 +141,37 @@ export async function verifySignature(args: {
   }
   let content: EnvelopeContent;
   try {
-    content = await verifyEnvelopeIntegrity(args.envelope, args.mediaType, options.processedCriticalAttributes ? { processedCriticalAttributes: options.processedCriticalAttributes } : {});
-    results.push(result('integrity', 'enforce', true));
+    // Critical attributes are judged below, once it is known whether a verification plugin takes them.
+    content = await verifyEnvelopeIntegrity(args.envelope, args.mediaType, { allowUnknownCritical: true });
   } catch (err) {
     if (err instanceof SignetError && err.kind !== 'failed') throw err;
     results.push(result('integrity', 'enforce', false, (err as Error).message));
     return outcome(false);
   }
+  // A signature that names a verification plugin needs it (inconclusive when it cannot be used);
+  // without one, any critical attribute nobody here understands fails integrity.
+  const plugin = await loadVerificationPlugin(content, options.pluginHome);
+  const processed = new Set(plugin ? plugin.criticalAttributes : (options.processedCriticalAttributes ?? []));
+  const unknown = content.signerInfo.extendedAttributes.filter((a) => a.critical && !processed.has(a.key)).map((a) => a.key);
+  if (unknown.length) {
+    results.push(result('integrity', 'enforce', false, `unknown critical attribute${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: no verifier here processes ${unknown.length > 1 ? 'them' : 'it'}`));
+    return outcome(false, content);
+  }
+  results.push(result('integrity', 'enforce', true));
   // Each remaining check: record it, and stop at the first enforced failure.
   const apply = (type: CheckType, r: { ok: boolean; message?: string }): boolean => {
     const action = st.actions[type];
     results.push(result(type, action, r.ok, r.message));
     return !(action === 'enforce' && !r.ok);
   };
-  if (st.actions.authenticity !== 'skip' && !apply('authenticity', await authenticity(content, st, args.trustStore))) return outcome(false, content);
+  if (st.actions.authenticity !== 'skip' && !apply('authenticity', await authenticity(content, st, args.trustStore, plugin?.capabilities.trustedIdentity))) return outcome(false, content);
   if (st.actions.expiry !== 'skip') {
     const exp = content.signerInfo.expiry;
     const expired = exp !== undefined && now.getTime() >= exp.getTime();
     if (!apply('expiry', expired ? { ok: false, message: `digital signature has expired on "${exp!.toUTCString()}"` } : { ok: true })) return outcome(false, content);
   }
   if (st.actions.authenticTimestamp !== 'skip' && !apply('authenticTimestamp', await authenticTimestamp(content, st, args.trustStore, now, options))) return outcome(false, content);
-  if (st.actions.revocation !== 'skip') {
+  if (st.actions.revocation !== 'skip' && !plugin?.capabilities.revocation) {
     const chain = content.signerInfo.certificateChain;
     const check = options.revocation ?? ((c: X509Certificate[], o: { now: Date }) => checkRevocation(c, { ...options.revocationOptions, now: o.now }));
     const rs = await check(chain, { now, ...(content.signerInfo.signingTime ? { signingTime: content.signerInfo.signingTime } : {}) });
@@ -168,6 +181,15 @@ export async function verifySignature(args: {
     }
     const r: { ok: boolean; message?: string } = rs.status === 'good' ? { ok: true, ...(rs.message ? { message: rs.message } : {}) } : { ok: false, message: rs.message ?? `certificate revocation status is ${rs.status}` };
     if (!apply('revocation', r)) return outcome(false, content);
+  }
+  if (plugin) {
+    const verdict = await runVerificationPlugin(plugin, content, st);
+    if (verdict.unprocessed.length) {
+      results.push(result('integrity', 'enforce', false, `verification plugin ${plugin.client.name} did not process the critical attribute(s) ${verdict.unprocessed.join(', ')}`));
+      return outcome(false, content);
+    }
+    if (verdict.trustedIdentity && !apply('authenticity', verdict.trustedIdentity)) return outcome(false, content);
+    if (verdict.revocation && !apply('revocation', verdict.revocation)) return outcome(false, content);
   }
   const t = content.targetArtifact;
   const s = args.subject;

@@ -24,6 +24,8 @@ export const SIGNING_AGENT = 'signet/0.1.0';
 export interface ParseOptions {
   /** Critical extended attributes a verification plugin will process (not unknown then). */
   processedCriticalAttributes?: string[];
+  /** Tolerate every critical attribute (to look inside before a verification plugin is loaded). */
+  allowUnknownCritical?: boolean;
   maxSize?: number;
 }
 
@@ -58,7 +60,7 @@ function toContent(raw: RawEnvelope, mediaType: EnvelopeMediaType, alg: Algorith
 export function parseEnvelope(bytes: Uint8Array, mediaType: string, options: ParseOptions = {}): EnvelopeContent {
   const raw = parseRaw(bytes, mediaType, options.maxSize ?? MAX_ENVELOPE_SIZE);
   const alg = signatureAlgorithmFor(raw.chain[0]!);
-  const scheme = checkHeaders(raw.headers, new Set(options.processedCriticalAttributes ?? []));
+  const scheme = checkHeaders(raw.headers, options.allowUnknownCritical ? 'all' : new Set(options.processedCriticalAttributes ?? []));
   return toContent(raw, mediaType as EnvelopeMediaType, alg, scheme);
 }
 
@@ -72,7 +74,7 @@ export async function verifyEnvelopeIntegrity(bytes: Uint8Array, mediaType: stri
   const alg = signatureAlgorithmFor(raw.chain[0]!);
   if (mediaType === JWS_MEDIA_TYPE) await verifyJwsSignature(bytes, raw, alg);
   else verifyCoseSignature(raw as RawEnvelope & { protectedBytes: Uint8Array }, alg);
-  const scheme = checkHeaders(raw.headers, new Set(options.processedCriticalAttributes ?? []));
+  const scheme = checkHeaders(raw.headers, options.allowUnknownCritical ? 'all' : new Set(options.processedCriticalAttributes ?? []));
   validateCodeSigningChain(raw.chain);
   return toContent(raw, mediaType as EnvelopeMediaType, alg, scheme);
 }
@@ -111,7 +113,7 @@ export async function signPayload(
   const expiry = options.expiry ? truncateToSeconds(options.expiry) : undefined;
   if (expiry && expiry <= signingTime) throw new SignetError('USAGE', 'expiry must be after the signing time', { kind: 'usage' });
   for (const a of options.extendedAttributes ?? []) {
-    if (a.key.startsWith('io.cncf.notary')) throw new SignetError('USAGE', `extended attribute ${a.key} uses the reserved io.cncf.notary prefix`, { kind: 'usage' });
+    if (a.key.startsWith('io.cncf.notary') && a.key !== 'io.cncf.notary.verificationPlugin' && a.key !== 'io.cncf.notary.verificationPluginMinVersion') throw new SignetError('USAGE', `extended attribute ${a.key} uses the reserved io.cncf.notary prefix`, { kind: 'usage' });
   }
   const req: RawSignRequest = {
     payload,
