@@ -58,24 +58,44 @@ function timestamper(options: SignOptions): SignOptions['timestamp'] {
   return (signature, hash) => requestTimestamp(url, signature, hash, roots);
 }
 
-async function resolveSigner(options: SignOptions): Promise<PrimitiveSigner> {
+/** A signer that returns whole envelopes (a plugin with SIGNATURE_GENERATOR.ENVELOPE). */
+export interface EnvelopeGenerator {
+  generateEnvelope(target: Descriptor, mediaType: 'application/jose+json' | 'application/cose', expirySeconds?: number): Promise<{ envelope: Uint8Array; annotations: Record<string, string>; chain: X509Certificate[]; signingTime: Date }>;
+}
+
+async function resolveSigner(options: SignOptions): Promise<PrimitiveSigner | EnvelopeGenerator> {
   if (options.signer) return options.signer;
   const store = options.keyStore ?? new KeyStore();
   const viaPlugin = options.plugin ?? (await store.pluginKey(options.key));
   if (viaPlugin) {
-    const { PluginClient, PluginSigner } = await import('./plugin/index.ts');
-    return new PluginSigner(await PluginClient.open(viaPlugin.pluginName), viaPlugin.id, { ...viaPlugin.pluginConfig, ...options.pluginConfig });
+    const { PluginClient, PluginSigner, PluginEnvelopeGenerator } = await import('./plugin/index.ts');
+    const client = await PluginClient.open(viaPlugin.pluginName);
+    const config = { ...viaPlugin.pluginConfig, ...options.pluginConfig };
+    const caps = (await client.metadata(config)).capabilities;
+    // RAW keeps the envelope in Signet's hands; ENVELOPE is used when that is all the plugin offers.
+    if (!caps.includes('SIGNATURE_GENERATOR.RAW') && caps.includes('SIGNATURE_GENERATOR.ENVELOPE')) return new PluginEnvelopeGenerator(client, viaPlugin.id, config);
+    return new PluginSigner(client, viaPlugin.id, config);
   }
   const key = await store.get(options.key, options.passphrase);
   return new LocalKeySigner(key.privateKey, key.chain);
 }
 
 /** Signs one descriptor in a target and pushes the signature beside it as a referrer. */
-export async function signArtifact(target: Target, subject: Descriptor, signer: PrimitiveSigner, options: SignOptions = {}): Promise<{ signature: Descriptor; envelopeMediaType: string }> {
+export async function signArtifact(target: Target, subject: Descriptor, signer: PrimitiveSigner | EnvelopeGenerator, options: SignOptions = {}): Promise<{ signature: Descriptor; envelopeMediaType: string }> {
   const mediaType = (options.signatureFormat ?? 'jws') === 'cose' ? COSE_MEDIA_TYPE : JWS_MEDIA_TYPE;
-  const signingTime = new Date(Math.floor((options.now ?? new Date()).getTime() / 1000) * 1000);
   const targetDesc: Descriptor = { mediaType: subject.mediaType, digest: subject.digest, size: subject.size };
   if (options.userMetadata && Object.keys(options.userMetadata).length) targetDesc.annotations = { ...options.userMetadata };
+  if ('generateEnvelope' in signer) {
+    // The plugin builds the envelope; it was checked on the way back (signature, chain, target).
+    const g = await signer.generateEnvelope(targetDesc, mediaType, options.expirySeconds);
+    const envDesc = descriptorFor(mediaType, g.envelope);
+    await target.push(envDesc, g.envelope);
+    await target.push(EMPTY_JSON, Buffer.from('{}'));
+    const { bytes, descriptor } = signatureManifest(envDesc, subject, g.chain, g.signingTime, g.annotations);
+    await target.push(descriptor, bytes);
+    return { signature: descriptor, envelopeMediaType: mediaType };
+  }
+  const signingTime = new Date(Math.floor((options.now ?? new Date()).getTime() / 1000) * 1000);
   const envelope = await signEnvelope(
     {
       target: targetDesc,

@@ -1,6 +1,7 @@
 import { constants, verify, type X509Certificate } from 'node:crypto';
 import { algorithmByKeySpec, algorithmInfo, certificateFromDer, signatureAlgorithmFor, validateCodeSigningChain } from '../pki/index.ts';
-import type { PrimitiveSigner, SignatureAlgorithm } from '../signature/index.ts';
+import type { Descriptor } from '../oci/index.ts';
+import { buildPayload, JWS_MEDIA_TYPE, PAYLOAD_CONTENT_TYPE, verifyEnvelopeIntegrity, type EnvelopeMediaType, type PrimitiveSigner, type SignatureAlgorithm } from '../signature/index.ts';
 import { PluginClient, PluginError, CONTRACT_VERSION } from './client.ts';
 
 interface GenerateSignatureResponse {
@@ -80,5 +81,45 @@ export class PluginSigner implements PrimitiveSigner {
     const { signature, chain } = await this.generate(data, algorithm);
     if (this.chain && chain[0]!.fingerprint256 !== this.chain[0]!.fingerprint256) throw new PluginError(this.client.name, 'VALIDATION_ERROR', 'the plugin changed its certificate between calls');
     return signature;
+  }
+}
+
+/**
+ * A plugin that builds the whole envelope (capability SIGNATURE_GENERATOR.ENVELOPE). Signet still
+ * checks everything it gets back: the envelope type, the signature and chain rules, and that the
+ * signed target is the one asked for (a plugin may add annotations, never change a field).
+ */
+export class PluginEnvelopeGenerator {
+  constructor(
+    private readonly client: PluginClient,
+    private readonly keyId: string,
+    private readonly pluginConfig: Record<string, string> = {},
+  ) {}
+
+  async generateEnvelope(target: Descriptor, mediaType: EnvelopeMediaType, expirySeconds?: number): Promise<{ envelope: Uint8Array; annotations: Record<string, string>; chain: X509Certificate[]; signingTime: Date }> {
+    const payload = buildPayload(target, mediaType === JWS_MEDIA_TYPE ? 'jws' : 'cose');
+    const r = await this.client.run<{ signatureEnvelope: string; signatureEnvelopeType: string; annotations?: Record<string, string> }>('generate-envelope', {
+      contractVersion: CONTRACT_VERSION,
+      keyId: this.keyId,
+      payloadType: PAYLOAD_CONTENT_TYPE,
+      signatureEnvelopeType: mediaType,
+      payload: Buffer.from(payload).toString('base64'),
+      ...(expirySeconds ? { expiryDurationInSeconds: expirySeconds } : {}),
+      pluginConfig: this.pluginConfig,
+    });
+    if (r.signatureEnvelopeType !== mediaType) throw new PluginError(this.client.name, 'VALIDATION_ERROR', `asked for ${mediaType}, got ${r.signatureEnvelopeType}`);
+    const envelope = Buffer.from(r.signatureEnvelope ?? '', 'base64');
+    let content;
+    try {
+      content = await verifyEnvelopeIntegrity(envelope, mediaType);
+    } catch (err) {
+      throw new PluginError(this.client.name, 'VALIDATION_ERROR', `the envelope it returned is invalid: ${(err as Error).message}`);
+    }
+    const got = content.targetArtifact;
+    const sameField = got.mediaType === target.mediaType && got.digest === target.digest && got.size === target.size;
+    const keptAnnotations = Object.entries(target.annotations ?? {}).every(([k, v]) => got.annotations?.[k] === v);
+    if (!sameField || !keptAnnotations) throw new PluginError(this.client.name, 'VALIDATION_ERROR', 'the envelope signs another target than the one requested');
+    const signingTime = content.signerInfo.signingTime ?? content.signerInfo.authenticSigningTime ?? new Date();
+    return { envelope, annotations: r.annotations ?? {}, chain: content.signerInfo.certificateChain, signingTime };
   }
 }

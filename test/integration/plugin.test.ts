@@ -52,6 +52,32 @@ process.stdin.on('end', () => {
 `;
 }
 
+/** An ENVELOPE-capability plugin: builds a Notary JWS itself (key ids choose honest or lying answers). */
+function envelopePluginScript(keyPem: string, chainB64: string[]): string {
+  return `#!/usr/bin/env node
+let input = '';
+process.stdin.on('data', (d) => (input += d));
+process.stdin.on('end', async () => {
+  const crypto = await import('node:crypto');
+  const req = input ? JSON.parse(input) : {};
+  const out = (o) => process.stdout.write(JSON.stringify(o));
+  if (process.argv[2] === 'get-plugin-metadata') return out({ name: 'envtest', version: '1.0.0', supportedContractVersions: ['1.0'], capabilities: ['SIGNATURE_GENERATOR.ENVELOPE'] });
+  if (process.argv[2] !== 'generate-envelope') { process.stderr.write(JSON.stringify({ errorCode: 'VALIDATION_ERROR', errorMessage: 'unsupported' })); process.exit(1); }
+  const key = crypto.createPrivateKey(${JSON.stringify(keyPem)});
+  let payload = Buffer.from(req.payload, 'base64');
+  if (req.keyId === 'liar') payload = Buffer.from(payload.toString().replace(/"size":\\d+/, '"size":1'));
+  const b64u = (b) => Buffer.from(b).toString('base64url');
+  const now = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  const hdr = { alg: 'ES256', crit: ['io.cncf.notary.signingScheme'], cty: req.payloadType, 'io.cncf.notary.signingScheme': 'notary.x509', 'io.cncf.notary.signingTime': now };
+  const p = b64u(JSON.stringify(hdr));
+  const pl = b64u(payload);
+  const sig = crypto.sign('sha256', Buffer.from(p + '.' + pl), { key, dsaEncoding: 'ieee-p1363' });
+  const env = { payload: pl, protected: p, header: { x5c: ${JSON.stringify(chainB64)} }, signature: b64u(sig) };
+  out({ signatureEnvelope: Buffer.from(JSON.stringify(env)).toString('base64'), signatureEnvelopeType: req.signatureEnvelopeType, annotations: { 'org.example.signed-by': 'envtest' } });
+});
+`;
+}
+
 describe('plugins: the Notary Project plugin protocol', () => {
   let work: string;
   let home: string;
@@ -118,6 +144,29 @@ describe('plugins: the Notary Project plugin protocol', () => {
     await expect(signEnvelope({ target: subject, signer: new PluginSigner(client, 'garbage') }, JWS_MEDIA_TYPE)).rejects.toThrow(/printed no valid JSON/);
     await expect(signEnvelope({ target: subject, signer: new PluginSigner(client, 'crash') }, JWS_MEDIA_TYPE)).rejects.toThrow(/segfault-ish/);
     await expect(signEnvelope({ target: subject, signer: new PluginSigner(client, 'bad-signature') }, JWS_MEDIA_TYPE)).rejects.toThrow(/does not verify with its certificate/);
+  });
+
+  it('generate-envelope: the plugin builds the envelope, Signet checks it and stores it with the plugin annotations', async () => {
+    const dir = join(work, 'envplugin');
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, 'notation-envtest');
+    await writeFile(file, envelopePluginScript(chain.leafKey.export({ format: 'pem', type: 'pkcs8' }) as string, chain.chain.map((c) => Buffer.from(c.raw).toString('base64'))));
+    await chmod(file, 0o755);
+    const env = { SIGNET_HOME: join(work, 'envhome') };
+    expect((await runSignet(['plugin', 'install', '--file', file], { env })).code).toBe(0);
+    const layout = join(work, 'envlayout');
+    const t = await LayoutTarget.open(layout, { create: true });
+    await pushArtifact(t, 'enveloped by a plugin', { tag: 'v1' });
+    const ok = await runSignet(['sign', `oci:${layout}:v1`, '--plugin', 'envtest', '--id', 'honest'], { env });
+    expect(ok.code, ok.stderr).toBe(0);
+    await writeFile(join(work, 'policy.json'), JSON.stringify(policy));
+    const v = await runSignet(['verify', `oci:${layout}:v1`, '--policy', join(work, 'policy.json'), '--trust-store', store], { env });
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    const d = await runSignet(['discover', `oci:${layout}:v1`, '-o', 'json'], { env });
+    expect(JSON.parse(d.stdout).referrers[0].annotations['org.example.signed-by']).toBe('envtest');
+    const liar = await runSignet(['sign', `oci:${layout}:v1`, '--plugin', 'envtest', '--id', 'liar'], { env });
+    expect(liar.code).toBe(3);
+    expect(liar.stderr).toMatch(/signs another target than the one requested/);
   });
 
   it('refuses a plugin whose metadata names another plugin, one without contract 1.0, and symbolic links', async () => {
