@@ -97,11 +97,11 @@ async function authenticTimestamp(content: EnvelopeContent, st: TrustPolicyState
     }
   }
   if (options.timestampVerifier) return options.timestampVerifier(content, roots, now);
-  return verifyCountersignature(content, roots);
+  return verifyCountersignature(content, roots, now, options.revocationOptions);
 }
 
 /** RFC 3161 countersignature (notary-spec §12.6): token valid, and genTime ± accuracy inside every signing certificate's validity. */
-async function verifyCountersignature(content: EnvelopeContent, roots: X509Certificate[]): Promise<{ ok: boolean; message?: string }> {
+async function verifyCountersignature(content: EnvelopeContent, roots: X509Certificate[], now: Date, revocationOptions?: VerifyOptions['revocationOptions']): Promise<{ ok: boolean; message?: string }> {
   let ts;
   try {
     ts = await verifyTimestampToken(content.signerInfo.timestampSignature!, content.signerInfo.signature, roots);
@@ -115,6 +115,9 @@ async function verifyCountersignature(content: EnvelopeContent, roots: X509Certi
     if (earliest < new Date(c.validFrom)) return { ok: false, message: `timestamp ${ts.genTime.toISOString()} (±${ts.accuracyMs} ms) can be before certificate ${describeCert(c)} validity period` };
     if (latest > new Date(c.validTo)) return { ok: false, message: `timestamp ${ts.genTime.toISOString()} (±${ts.accuracyMs} ms) can be after certificate ${describeCert(c)} validity period` };
   }
+  // The TSA's own chain must not be revoked (notary-spec §12.6 vii): revoked or undeterminable fails.
+  const tsaRevocation = await checkRevocation(ts.chain, { ...revocationOptions, now });
+  if (tsaRevocation.status !== 'good') return { ok: false, message: `TSA certificate revocation: ${tsaRevocation.message ?? tsaRevocation.status}` };
   return { ok: true, message: `timestamped at ${ts.genTime.toISOString()} by ${describeCert(ts.chain[0]!)}` };
 }
 

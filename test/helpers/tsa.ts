@@ -66,14 +66,14 @@ export async function startTsa(opts: { eku?: 'timeStamping' | 'codeSigning' } = 
  * A TimeStampToken made with pkijs by a "TSA" whose certificate has the given EKU (openssl ts
  * refuses to sign with a certificate that lacks the timestamping EKU, so negative tests forge one).
  */
-export async function forgeToken(signature: Uint8Array, eku: 'codeSigning' | 'timeStamping'): Promise<{ token: Uint8Array; root: X509Certificate }> {
+export async function forgeToken(signature: Uint8Array, eku: 'codeSigning' | 'timeStamping', tsaExtensions: import('pkijs').Extension[] = []): Promise<{ token: Uint8Array; root: X509Certificate }> {
   const pkijs = await import('pkijs');
   const asn1js = await import('asn1js');
   const { createHash, webcrypto } = await import('node:crypto');
   const rootKeys = generateKeyPair('ecdsa-p256');
   const root = await createCertificate({ subject: 'CN=Forged TSA Root,O=Signet Test,ST=WA,C=US', publicKey: rootKeys.publicKey, signingKey: rootKeys.privateKey, ca: true });
   const keys = generateKeyPair('ecdsa-p256');
-  const cert = await createCertificate({ subject: 'CN=Forged TSA,O=Signet Test,ST=WA,C=US', publicKey: keys.publicKey, issuer: { cert: root, privateKey: rootKeys.privateKey }, extendedKeyUsage: eku });
+  const cert = await createCertificate({ subject: 'CN=Forged TSA,O=Signet Test,ST=WA,C=US', publicKey: keys.publicKey, issuer: { cert: root, privateKey: rootKeys.privateKey }, extendedKeyUsage: eku, extraExtensions: tsaExtensions });
   const tst = new pkijs.TSTInfo({
     version: 1,
     policy: '1.2.3.4.1',

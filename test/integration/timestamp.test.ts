@@ -75,6 +75,19 @@ describe('RFC 3161 timestamps (openssl ts as the TSA)', () => {
     expect(r.results.find((x) => !x.ok)?.type).toBe('authenticTimestamp');
   });
 
+  it('a TSA certificate whose revocation status cannot be established fails the timestamp', async () => {
+    const pkijs = await import('pkijs');
+    const aia = new pkijs.InfoAccess({ accessDescriptions: [new pkijs.AccessDescription({ accessMethod: '1.3.6.1.5.5.7.48.1', accessLocation: new pkijs.GeneralName({ type: 6, value: 'http://127.0.0.1:9/ocsp' }) })] });
+    const ext = new pkijs.Extension({ extnID: '1.3.6.1.5.5.7.1.1', critical: false, extnValue: aia.toSchema().toBER(false) });
+    let root: import('node:crypto').X509Certificate | undefined;
+    const env = await signEnvelope({ target: subject, signer: shortLived.signer, timestamp: async (sig) => { const f = await forgeToken(sig, 'timeStamping', [ext]); root = f.root; return f.token; } }, JWS_MEDIA_TYPE);
+    await mkdir(join(store, 'x509', 'tsa', 'revocable'), { recursive: true });
+    await writeFile(join(store, 'x509', 'tsa', 'revocable', 'root.pem'), toPem([root!]));
+    const r = await verifyEnvelope({ envelope: env, mediaType: JWS_MEDIA_TYPE, subject, reference, trustPolicy: policy('always', 'tsa:revocable'), trustStore: store });
+    expect(r.verified).toBe(false);
+    expect(r.results.find((x) => !x.ok)).toMatchObject({ type: 'authenticTimestamp', message: expect.stringMatching(/TSA certificate revocation: OCSP responder .* is unreachable/) });
+  });
+
   it('a TSA not in the tsa store fails; a TSA certificate without the timestamping EKU fails', async () => {
     const env = await signEnvelope({ target: subject, signer: shortLived.signer, timestamp: stamp(tsa) }, JWS_MEDIA_TYPE);
     const r = await verifyEnvelope({ envelope: env, mediaType: JWS_MEDIA_TYPE, subject, reference, trustPolicy: policy('always', 'tsa:other'), trustStore: store });
