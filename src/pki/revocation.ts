@@ -184,6 +184,73 @@ async function crlCheck(cert: X509Certificate, issuer: X509Certificate, url: str
   if (crl.thisUpdate.value > new Date(now.getTime() + 5 * 60_000)) return { status: 'unknown', message: `CRL ${url} is from the future` };
   await options.cache?.set(`crl:${url}`, bytes, next);
   if (crl.isCertificateRevoked(pk(cert))) return { status: 'revoked', message: `signing certificate with subject "${describeCert(cert)}" is revoked (CRL ${url})` };
+  // Delta CRLs (RFC 5280 §5.2.6): revocations since the base, named by FreshestCRL in the
+  // certificate or in the base CRL. A delta that cannot be had or trusted leaves the status unknown.
+  for (const deltaUrl of freshestCrlUrls(cert, crl)) {
+    const d = await deltaCheck(cert, issuer, crl, deltaUrl, options);
+    if (d.status !== 'good') return d;
+  }
+  return { status: 'good' };
+}
+
+const FRESHEST_CRL = '2.5.29.46';
+const DELTA_CRL_INDICATOR = '2.5.29.27';
+const CRL_NUMBER = '2.5.29.20';
+
+function distributionUrls(value: unknown): string[] {
+  const out: string[] = [];
+  for (const dp of (value as pkijs.CRLDistributionPoints | undefined)?.distributionPoints ?? []) {
+    const names = Array.isArray(dp.distributionPoint) ? dp.distributionPoint : [];
+    for (const n of names as pkijs.GeneralName[]) if (n.type === 6 && /^http:\/\//i.test(String(n.value))) out.push(String(n.value));
+  }
+  return out;
+}
+
+function freshestCrlUrls(cert: X509Certificate, crl: pkijs.CertificateRevocationList): string[] {
+  const fromCert = (pk(cert).extensions ?? []).filter((e) => e.extnID === FRESHEST_CRL).flatMap((e) => distributionUrls(pkijs.CRLDistributionPoints.fromBER(e.extnValue.valueBlock.valueHexView)));
+  const fromCrl = (crl.crlExtensions?.extensions ?? []).filter((e) => e.extnID === FRESHEST_CRL).flatMap((e) => distributionUrls(pkijs.CRLDistributionPoints.fromBER(e.extnValue.valueBlock.valueHexView)));
+  return [...new Set([...fromCert, ...fromCrl])];
+}
+
+function crlNumber(crl: pkijs.CertificateRevocationList, oid: string): bigint | undefined {
+  const ext = crl.crlExtensions?.extensions.find((e) => e.extnID === oid);
+  if (!ext) return undefined;
+  const v = asn1js.fromBER(ext.extnValue.valueBlock.valueHexView).result as asn1js.Integer;
+  return BigInt(`0x${Buffer.from(v.valueBlock.valueHexView).toString('hex') || '0'}`);
+}
+
+async function deltaCheck(cert: X509Certificate, issuer: X509Certificate, base: pkijs.CertificateRevocationList, url: string, options: RevocationOptions): Promise<RevocationResult> {
+  const now = options.now ?? new Date();
+  let bytes = await options.cache?.get(`crl:${url}`);
+  if (!bytes) {
+    if (options.offline) return { status: 'unavailable', message: `offline: no cached delta CRL ${url}` };
+    try {
+      bytes = await fetchBytes(url, { method: 'GET' }, options.crlTimeoutMs ?? 5000);
+    } catch (err) {
+      return { status: 'unavailable', message: `delta CRL ${url} cannot be downloaded: ${(err as Error).message}` };
+    }
+  }
+  let delta: pkijs.CertificateRevocationList;
+  try {
+    delta = pkijs.CertificateRevocationList.fromBER(crlDer(bytes));
+  } catch (err) {
+    return { status: 'unknown', message: `delta CRL ${url} is malformed: ${(err as Error).message}` };
+  }
+  const baseNumber = crlNumber(delta, DELTA_CRL_INDICATOR);
+  if (baseNumber === undefined) return { status: 'unknown', message: `${url} is not a delta CRL (no deltaCRLIndicator)` };
+  const have = crlNumber(base, CRL_NUMBER);
+  if (have === undefined || have < baseNumber) return { status: 'unknown', message: `delta CRL ${url} needs base CRL number ${baseNumber} or later` };
+  let signed = false;
+  try {
+    signed = await delta.verify({ issuerCertificate: pk(issuer) });
+  } catch {
+    signed = false;
+  }
+  if (!signed) return { status: 'unknown', message: `delta CRL ${url} is not signed by the issuer of ${describeCert(cert)}` };
+  const next = delta.nextUpdate?.value;
+  if (next && next < now) return { status: 'unknown', message: `delta CRL ${url} has expired (nextUpdate ${next.toISOString()})` };
+  await options.cache?.set(`crl:${url}`, bytes, next);
+  if (delta.isCertificateRevoked(pk(cert))) return { status: 'revoked', message: `signing certificate with subject "${describeCert(cert)}" is revoked (delta CRL ${url})` };
   return { status: 'good' };
 }
 

@@ -30,6 +30,9 @@ export interface RevocationPki {
   /** Leaves that name only a CRL distribution point. */
   crlGood: LocalKeySigner;
   crlRevoked: LocalKeySigner;
+  /** Leaves whose CRL has a delta CRL (FreshestCRL); the second is revoked in the delta only. */
+  deltaGood: LocalKeySigner;
+  deltaRevoked: LocalKeySigner;
   ocspUrl: string;
   crlUrl: string;
   /** Serve the CRL signed by another key, or one whose nextUpdate is an hour away. */
@@ -73,6 +76,13 @@ export async function startRevocationPki(): Promise<RevocationPki> {
   const unknown = await leaf('unknown', [aia(ocspUrl)]);
   const crlGood = await leaf('crl-good', [cdp(crlUrl)]);
   const crlRevoked = await leaf('crl-revoked', [cdp(crlUrl)]);
+  const deltaUrl = `http://127.0.0.1:${port}/delta.crl`;
+  const freshest = (url: string): pkijs.Extension => {
+    const v = new pkijs.CRLDistributionPoints({ distributionPoints: [new pkijs.DistributionPoint({ distributionPoint: [new pkijs.GeneralName({ type: 6, value: url })] })] });
+    return new pkijs.Extension({ extnID: '2.5.29.46', critical: false, extnValue: v.toSchema().toBER(false) });
+  };
+  const deltaGood = await leaf('delta-good', [cdp(crlUrl), freshest(deltaUrl)]);
+  const deltaRevoked = await leaf('delta-revoked', [cdp(crlUrl), freshest(deltaUrl)]);
   const exp = osslTime(notAfter);
   const revokedAt = osslTime(new Date(Date.now() - 3600_000));
   const line = (c: X509Certificate, rev?: boolean): string => `${rev ? 'R' : 'V'}\t${exp}\t${rev ? revokedAt : ''}\t${c.serialNumber}\tunknown\t${dn(c)}\n`;
@@ -94,10 +104,21 @@ export async function startRevocationPki(): Promise<RevocationPki> {
     await run('openssl', ['crl', '-in', join(dir, 'ca.crl.pem'), '-outform', 'DER', '-out', join(dir, 'ca.crl')]);
   };
   await gencrl('good');
+  // The delta CRL (openssl ca does not make them): revokes delta-revoked since base CRL number 1.
+  {
+    const asn1js = await import('asn1js');
+    const { webcrypto } = await import('node:crypto');
+    const d = new pkijs.CertificateRevocationList({ version: 1, issuer: pkijs.Certificate.fromBER(root.raw).subject, thisUpdate: new pkijs.Time({ type: 0, value: new Date(Date.now() - 60_000) }), nextUpdate: new pkijs.Time({ type: 0, value: new Date(Date.now() + 86_400_000) }) });
+    d.revokedCertificates = [new pkijs.RevokedCertificate({ userCertificate: pkijs.Certificate.fromBER(deltaRevoked.cert.raw).serialNumber, revocationDate: new pkijs.Time({ type: 0, value: new Date(Date.now() - 30_000) }) })];
+    d.crlExtensions = new pkijs.Extensions({ extensions: [new pkijs.Extension({ extnID: '2.5.29.27', critical: true, extnValue: new asn1js.Integer({ value: 1 }).toBER(false) }), new pkijs.Extension({ extnID: '2.5.29.20', critical: false, extnValue: new asn1js.Integer({ value: 100 }).toBER(false) })] });
+    const key = await webcrypto.subtle.importKey('pkcs8', rootKeys.privateKey.export({ format: 'der', type: 'pkcs8' }), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+    await d.sign(key, 'SHA-256');
+    await writeFile(join(dir, 'delta.crl'), Buffer.from(d.toSchema(true).toBER(false)));
+  }
   let n = 0;
   const handler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
-    if (req.method === 'GET' && req.url === '/ca.crl') {
-      readFile(join(dir, 'ca.crl')).then((b) => res.writeHead(200, { 'content-type': 'application/pkix-crl' }).end(b), () => res.writeHead(500).end());
+    if (req.method === 'GET' && (req.url === '/ca.crl' || req.url === '/delta.crl')) {
+      readFile(join(dir, req.url.slice(1))).then((b) => res.writeHead(200, { 'content-type': 'application/pkix-crl' }).end(b), () => res.writeHead(500).end());
       return;
     }
     const chunks: Buffer[] = [];
@@ -134,6 +155,8 @@ export async function startRevocationPki(): Promise<RevocationPki> {
     unknown: signer(unknown),
     crlGood: signer(crlGood),
     crlRevoked: signer(crlRevoked),
+    deltaGood: signer(deltaGood),
+    deltaRevoked: signer(deltaRevoked),
     ocspUrl,
     crlUrl,
     crlMode: gencrl,

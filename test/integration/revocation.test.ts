@@ -53,6 +53,13 @@ describe('revocation: OCSP (openssl ocsp) and CRL (openssl ca -gencrl) on 127.0.
     expect(revocationResult(r)?.message).toMatch(/is revoked \(CRL/);
   });
 
+  it('delta CRLs: a certificate revoked only in the delta is revoked', async () => {
+    expect((await check(pki.deltaGood)).verified).toBe(true);
+    const r = await check(pki.deltaRevoked);
+    expect(r.verified).toBe(false);
+    expect(revocationResult(r)?.message).toMatch(/is revoked \(delta CRL/);
+  });
+
   it('a CRL signed by the wrong key, or past its nextUpdate, is refused', async () => {
     await pki.crlMode('wrong-key');
     const wrong = await check(pki.crlGood);
