@@ -176,7 +176,8 @@ export async function verifySignature(args: {
   if (st.actions.authenticTimestamp !== 'skip' && !apply('authenticTimestamp', await authenticTimestamp(content, st, args.trustStore, now, options))) return outcome(false, content);
   if (st.actions.revocation !== 'skip' && !plugin?.capabilities.revocation) {
     const chain = content.signerInfo.certificateChain;
-    const check = options.revocation ?? ((c: X509Certificate[], o: { now: Date }) => checkRevocation(c, { ...options.revocationOptions, now: o.now }));
+    const sa = content.signerInfo.authenticSigningTime;
+    const check = options.revocation ?? ((c: X509Certificate[], o: { now: Date }) => checkRevocation(c, { ...options.revocationOptions, now: o.now, ...(sa ? { notRevokedBefore: sa } : {}) }));
     const rs = await check(chain, { now, ...(content.signerInfo.signingTime ? { signingTime: content.signerInfo.signingTime } : {}) });
     // A responder that cannot be reached makes an enforced check inconclusive (exit 3), not failed.
     if (rs.status === 'unavailable' && st.actions.revocation === 'enforce') {

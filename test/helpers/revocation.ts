@@ -30,6 +30,9 @@ export interface RevocationPki {
   /** Leaves that name only a CRL distribution point. */
   crlGood: LocalKeySigner;
   crlRevoked: LocalKeySigner;
+  /** Revoked with an invalidity date 6 h ago (saLater) or 20 h ago (saEarlier), CRL only. */
+  saLater: LocalKeySigner;
+  saEarlier: LocalKeySigner;
   /** Leaves whose CRL has a delta CRL (FreshestCRL); the second is revoked in the delta only. */
   deltaGood: LocalKeySigner;
   deltaRevoked: LocalKeySigner;
@@ -76,6 +79,8 @@ export async function startRevocationPki(): Promise<RevocationPki> {
   const unknown = await leaf('unknown', [aia(ocspUrl)]);
   const crlGood = await leaf('crl-good', [cdp(crlUrl)]);
   const crlRevoked = await leaf('crl-revoked', [cdp(crlUrl)]);
+  const saLater = await leaf('sa-later', [cdp(crlUrl)]);
+  const saEarlier = await leaf('sa-earlier', [cdp(crlUrl)]);
   const deltaUrl = `http://127.0.0.1:${port}/delta.crl`;
   const freshest = (url: string): pkijs.Extension => {
     const v = new pkijs.CRLDistributionPoints({ distributionPoints: [new pkijs.DistributionPoint({ distributionPoint: [new pkijs.GeneralName({ type: 6, value: url })] })] });
@@ -86,7 +91,10 @@ export async function startRevocationPki(): Promise<RevocationPki> {
   const exp = osslTime(notAfter);
   const revokedAt = osslTime(new Date(Date.now() - 3600_000));
   const line = (c: X509Certificate, rev?: boolean): string => `${rev ? 'R' : 'V'}\t${exp}\t${rev ? revokedAt : ''}\t${c.serialNumber}\tunknown\t${dn(c)}\n`;
-  await writeFile(join(dir, 'index.txt'), line(good.cert) + line(revoked.cert, true) + line(crlGood.cert) + line(crlRevoked.cert, true));
+  const gen = (d: Date): string => d.toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
+  // keyTime: revoked for key compromise, with the compromise time as the CRL entry's invalidity date
+  const compromised = (c: X509Certificate, hoursAgo: number): string => `R\t${exp}\t${revokedAt},keyTime,${gen(new Date(Date.now() - hoursAgo * 3600_000))}\t${c.serialNumber}\tunknown\t${dn(c)}\n`;
+  await writeFile(join(dir, 'index.txt'), line(good.cert) + line(revoked.cert, true) + line(crlGood.cert) + line(crlRevoked.cert, true) + compromised(saLater.cert, 6) + compromised(saEarlier.cert, 20));
   await writeFile(join(dir, 'index.txt.attr'), 'unique_subject = no\n');
   await writeFile(join(dir, 'crlnumber'), '01\n');
   await writeFile(join(dir, 'ca.pem'), toPem([root]));
@@ -155,6 +163,8 @@ export async function startRevocationPki(): Promise<RevocationPki> {
     unknown: signer(unknown),
     crlGood: signer(crlGood),
     crlRevoked: signer(crlRevoked),
+    saLater: signer(saLater),
+    saEarlier: signer(saEarlier),
     deltaGood: signer(deltaGood),
     deltaRevoked: signer(deltaRevoked),
     ocspUrl,

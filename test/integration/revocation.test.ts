@@ -53,6 +53,26 @@ describe('revocation: OCSP (openssl ocsp) and CRL (openssl ca -gencrl) on 127.0.
     expect(revocationResult(r)?.message).toMatch(/is revoked \(CRL/);
   });
 
+  it('signing authority: a certificate revoked with an invalidity date after the authentic signing time still verifies', async () => {
+    const { signPayload, buildPayload } = await import('../../src/signature/index.ts');
+    await mkdir(join(store, 'x509', 'signingAuthority', 'r'), { recursive: true });
+    await writeFile(join(store, 'x509', 'signingAuthority', 'r', 'root.pem'), toPem([pki.root]));
+    const saPolicy = { version: '1.0', trustPolicies: [{ name: 'p', registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustStores: ['signingAuthority:r'], trustedIdentities: ['*'] }] };
+    const signedAt = new Date(Date.now() - 12 * 3600_000);
+    const run = async (signer: PrimitiveSigner) => {
+      const envelope = await signPayload(buildPayload(subject, 'jws'), JWS_MEDIA_TYPE, { signer, signingScheme: 'notary.x509.signingAuthority', signingTime: signedAt });
+      return verifyEnvelope({ envelope, mediaType: JWS_MEDIA_TYPE, subject, reference, trustPolicy: saPolicy, trustStore: store });
+    };
+    const later = await run(pki.saLater);
+    expect(later.verified, JSON.stringify(later.results)).toBe(true);
+    expect(revocationResult(later)?.message).toMatch(/after the authentic signing time/);
+    const earlier = await run(pki.saEarlier);
+    expect(earlier.verified).toBe(false);
+    expect(revocationResult(earlier)?.message).toMatch(/is revoked \(CRL/);
+    // the same certificate in a notary.x509 signature is simply revoked
+    expect((await check(pki.saLater)).verified).toBe(false);
+  });
+
   it('delta CRLs: a certificate revoked only in the delta is revoked', async () => {
     expect((await check(pki.deltaGood)).verified).toBe(true);
     const r = await check(pki.deltaRevoked);
