@@ -311,6 +311,11 @@ export async function checkRevocation(chain: X509Certificate[], options: Revocat
   for (let i = 0; i < chain.length - 1; i++) {
     const cert = chain[i]!;
     const issuer = chain[i + 1]!;
+    // Most chains name no responder at all: decide that from the cached facts, without parsing.
+    if (!certInfo(cert).revocationInfo) {
+      results.push({ status: 'good', message: `${describeCert(cert)} names no OCSP responder or CRL: not revocable` });
+      continue;
+    }
     const urls = revocationUrls(cert);
     let r: RevocationResult | undefined;
     for (const u of urls.ocsp) {
