@@ -1,4 +1,4 @@
-import { X509Certificate, type KeyObject } from 'node:crypto';
+import { constants, sign as cryptoSign, verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
 import { SignetError } from '../util/index.ts';
 
 /** Notary Project signature algorithms (notary-spec §4). */
@@ -70,4 +70,20 @@ export function signatureAlgorithmFor(key: KeyObject | X509Certificate): Algorit
     throw new SignetError('ALGORITHM_UNSUPPORTED', `EC curve ${curve} is not allowed (P-256, P-384 or P-521)`, { kind: 'failed' });
   }
   throw new SignetError('ALGORITHM_UNSUPPORTED', `${pub.asymmetricKeyType} keys are not allowed (RSA or ECDSA only)`, { kind: 'failed' });
+}
+
+/**
+ * The primitive signature of the Notary Project algorithms: ECDSA as raw r‖s (JWS and COSE), and
+ * RSASSA-PSS with MGF1 of the same hash and a salt as long as the hash.
+ */
+export function signPrimitive(info: AlgorithmInfo, key: KeyObject, data: Uint8Array): Uint8Array {
+  return info.ecSize
+    ? cryptoSign(info.nodeHash, data, { key, dsaEncoding: 'ieee-p1363' })
+    : cryptoSign(info.nodeHash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(info.hash.slice(4)) / 8 });
+}
+
+export function verifyPrimitive(info: AlgorithmInfo, key: KeyObject, data: Uint8Array, signature: Uint8Array): boolean {
+  return info.ecSize
+    ? cryptoVerify(info.nodeHash, data, { key, dsaEncoding: 'ieee-p1363' }, signature)
+    : cryptoVerify(info.nodeHash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(info.hash.slice(4)) / 8 }, signature);
 }

@@ -1,5 +1,5 @@
-import { constants, verify, type X509Certificate } from 'node:crypto';
-import { algorithmByKeySpec, algorithmInfo, certificateFromDer, signatureAlgorithmFor, validateCodeSigningChain } from '../pki/index.ts';
+import type { X509Certificate } from 'node:crypto';
+import { algorithmByKeySpec, algorithmInfo, certificateFromDer, signatureAlgorithmFor, validateCodeSigningChain, verifyPrimitive } from '../pki/index.ts';
 import type { Descriptor } from '../oci/index.ts';
 import { buildPayload, JWS_MEDIA_TYPE, PAYLOAD_CONTENT_TYPE, verifyEnvelopeIntegrity, type EnvelopeMediaType, type PrimitiveSigner, type SignatureAlgorithm } from '../signature/index.ts';
 import { PluginClient, PluginError, CONTRACT_VERSION } from './client.ts';
@@ -60,11 +60,7 @@ export class PluginSigner implements PrimitiveSigner {
       throw new PluginError(this.client.name, 'VALIDATION_ERROR', `signing algorithm ${r.signingAlgorithm} does not match the certificate key (${leafAlg.algorithm})`);
     }
     const signature = Buffer.from(r.signature, 'base64');
-    const key = chain[0]!.publicKey;
-    const ok = info.ecSize
-      ? verify(info.nodeHash, data, { key, dsaEncoding: 'ieee-p1363' }, signature)
-      : verify(info.nodeHash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(info.hash.slice(4)) / 8 }, signature);
-    if (!ok) throw new PluginError(this.client.name, 'VALIDATION_ERROR', 'the signature the plugin returned does not verify with its certificate');
+    if (!verifyPrimitive(info, chain[0]!.publicKey, data, signature)) throw new PluginError(this.client.name, 'VALIDATION_ERROR', 'the signature the plugin returned does not verify with its certificate');
     return { signature, chain };
   }
 

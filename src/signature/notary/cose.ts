@@ -1,6 +1,5 @@
-import { constants, verify } from 'node:crypto';
 import { cdeEncodeOptions, decode, encode, Tag } from 'cbor2';
-import { algorithmByCose, certificateFromDer, type AlgorithmInfo } from '../../pki/index.ts';
+import { algorithmByCose, certificateFromDer, verifyPrimitive, type AlgorithmInfo } from '../../pki/index.ts';
 import { SignetError } from '../../util/index.ts';
 import { H, malformed, type DecodedHeaders } from './headers.ts';
 import type { RawEnvelope, RawSignRequest } from './raw.ts';
@@ -120,8 +119,5 @@ export function verifyCoseSignature(raw: RawEnvelope & { protectedBytes: Uint8Ar
   }
   const key = raw.chain[0]!.publicKey;
   const data = toBeSigned(raw.protectedBytes, raw.payload);
-  const ok = alg.ecSize
-    ? verify(alg.nodeHash, data, { key, dsaEncoding: 'ieee-p1363' }, raw.signature)
-    : verify(alg.nodeHash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(alg.hash.slice(4)) / 8 }, raw.signature);
-  if (!ok) throw new SignetError('SIGNATURE_INVALID', "the envelope signature does not verify with the signing certificate's key", { kind: 'failed' });
+  if (!verifyPrimitive(alg, key, data, raw.signature)) throw new SignetError('SIGNATURE_INVALID', "the envelope signature does not verify with the signing certificate's key", { kind: 'failed' });
 }

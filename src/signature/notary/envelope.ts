@@ -1,5 +1,5 @@
-import { constants, sign as cryptoSign, type KeyObject, type X509Certificate } from 'node:crypto';
-import { algorithmInfo, chainValidAt, signatureAlgorithmFor, validateCodeSigningChain, type AlgorithmInfo } from '../../pki/index.ts';
+import type { KeyObject, X509Certificate } from 'node:crypto';
+import { algorithmInfo, chainValidAt, signatureAlgorithmFor, signPrimitive, validateCodeSigningChain, type AlgorithmInfo } from '../../pki/index.ts';
 import { SignetError } from '../../util/index.ts';
 import { parseCose, signCose, verifyCoseSignature } from './cose.ts';
 import { checkHeaders, truncateToSeconds } from './headers.ts';
@@ -89,11 +89,7 @@ export class LocalKeySigner implements PrimitiveSigner {
     return this.chain;
   }
   async sign(data: Uint8Array, algorithm: SignatureAlgorithm): Promise<Uint8Array> {
-    const info = algorithmInfo(algorithm);
-    // ECDSA signatures are raw r‖s in both JWS and COSE; RSA-PSS uses a salt as long as the hash.
-    return info.ecSize
-      ? cryptoSign(info.nodeHash, data, { key: this.key, dsaEncoding: 'ieee-p1363' })
-      : cryptoSign(info.nodeHash, data, { key: this.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(info.hash.slice(4)) / 8 });
+    return signPrimitive(algorithmInfo(algorithm), this.key, data);
   }
 }
 
