@@ -36,3 +36,4 @@ export function openTarget(ref: string, options?: OpenOptions): Promise<OpenedTa
 export function loadTrustPolicy(json: unknown): TrustPolicyDocument {
   return load(json);
 }
+export { signCosign, verifyCosign } from './cosign.ts';

@@ -1,1 +1,2 @@
 export * from './notary/index.ts';
+export * from './cosign/index.ts';

@@ -16,7 +16,7 @@ export function registerSign(program: Command): void {
     .description('Sign an artifact (Notary Project signature); the signature is stored beside it as a referrer. Prints the signature digest.')
     .argument('<ref>', 'artifact reference: registry/repo:tag|@digest, or oci:<layout>:tag|@digest')
     .option('-k, --key <name>', 'signing key (default: the default key; signet key list)')
-    .option('--signature-format <format>', 'jws or cose', 'jws')
+    .option('--signature-format <format>', 'jws or cose (Notary Project), or cosign (key-based, sha256-<hex>.sig)', 'jws')
     .option('-e, --expiry <duration>', 'signature lifetime, e.g. 90d, 12h (the signature fails verification after it)')
     .option('-m, --user-metadata <k=v>', 'signed metadata, checked by `signet verify -m` (repeatable)', collect, [])
     .option('--recursive', 'for an image index: also sign every platform manifest')
@@ -47,7 +47,17 @@ Examples:
         const { parseCertificates } = await import('../../pki/index.ts');
         timestampRoots = parseCertificates(await readFile(opts.timestampRootCert), opts.timestampRootCert);
       }
-      if (opts.signatureFormat !== 'jws' && opts.signatureFormat !== 'cose') throw new SignetError('USAGE', `--signature-format must be jws or cose, not ${opts.signatureFormat}`, { kind: 'usage' });
+      if (opts.signatureFormat === 'cosign') {
+        const { KeyStore } = await import('../../pki/index.ts');
+        const { signCosign } = await import('../../cosign.ts');
+        const key = await new KeyStore().get(opts.key, opts.passphraseStdin ? await readSecret() : undefined);
+        const r = await signCosign(ref, key.privateKey, { annotations: keyValues(opts.userMetadata, '--user-metadata') });
+        if (opts.output === 'json') return printJson(r);
+        process.stderr.write(`Signed ${ref} (cosign, tag ${r.signatureTag})\n`);
+        process.stdout.write(`${r.manifest.digest}\n`);
+        return;
+      }
+      if (opts.signatureFormat !== 'jws' && opts.signatureFormat !== 'cose') throw new SignetError('USAGE', `--signature-format must be jws, cose or cosign, not ${opts.signatureFormat}`, { kind: 'usage' });
       const userMetadata = keyValues(opts.userMetadata, '--user-metadata');
       for (const k of Object.keys(userMetadata)) if (k.startsWith('io.cncf.notary')) throw new SignetError('USAGE', `metadata key ${k} uses the reserved io.cncf.notary prefix`, { kind: 'usage' });
       const passphrase = opts.passphraseStdin ? await readSecret() : undefined;

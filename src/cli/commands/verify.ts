@@ -22,6 +22,28 @@ function printReport(v: ArtifactVerification): void {
   }
 }
 
+async function verifyCosignRefs(refs: string[], keyFiles: string[], output: string): Promise<void> {
+  const { readFile } = await import('node:fs/promises');
+  const { parseCosignPublicKey } = await import('../../signature/index.ts');
+  const { verifyCosign } = await import('../../cosign.ts');
+  const keys = await Promise.all(keyFiles.map(async (f) => parseCosignPublicKey(await readFile(f))));
+  const out = [];
+  for (const ref of refs) {
+    const v = await verifyCosign(ref, keys);
+    out.push(v);
+    if (output === 'json') continue;
+    if (v.verified) process.stdout.write(`✓ Verified ${v.reference} (cosign, ${v.signatures.filter((s) => s.verified).length} of ${v.signatures.length} signatures)\n`);
+    else {
+      process.stdout.write(`✗ Verification failed for ${v.reference} (cosign)\n`);
+      if (!v.signatures.length) process.stdout.write('  no cosign signature is associated with it\n');
+      for (const s of v.signatures) process.stdout.write(`  signature layer ${s.layer}: ${s.reason}\n`);
+    }
+  }
+  if (output === 'json') printJson(out);
+  const failed = out.filter((v) => !v.verified);
+  if (failed.length) throw new SignetError('VERIFICATION_FAILED', `${failed.length} of ${out.length} artifact(s) failed cosign verification`, { kind: 'failed' });
+}
+
 async function revocationSetup(opts: { offline?: boolean; revocationBundle?: string; revocationCache: boolean }): Promise<NonNullable<import('../../trust/index.ts').VerifyOptions['revocationOptions']>> {
   const { FileRevocationCache } = await import('../../pki/index.ts');
   const out: NonNullable<import('../../trust/index.ts').VerifyOptions['revocationOptions']> = {};
@@ -46,6 +68,7 @@ export function registerVerify(program: Command): void {
     .option('--max-signatures <n>', 'signatures tried at most per artifact', '50')
     .option('--index <ref>', 'an image index listing the artifact: report (and with --accept-index-signature accept) its signature when the platform manifest has none')
     .option('--accept-index-signature', 'accept a platform manifest covered only by a signed --index')
+    .option('--cosign-key <file>', 'verify cosign key-based signatures with this PEM public key instead of the Notary trust policy (repeatable)', collect, [])
     .option('--offline', 'no network for revocation: use the revocation cache and --revocation-bundle only')
     .option('--revocation-bundle <dir>', 'CRL files (DER or PEM) brought along for offline verification')
     .option('--no-revocation-cache', 'do not read or write the revocation cache ($XDG_CACHE_HOME/signet/revocation)')
@@ -65,7 +88,8 @@ Examples:
   signet verify oci:./airgap/app:v1 -m build=42 -o json
   signet verify 127.0.0.1:5000/app@sha256:<amd64> --index 127.0.0.1:5000/app:v1 --accept-index-signature`,
     )
-    .action(async (refs: string[], opts: { userMetadata: string[]; policy?: string; trustStore?: string; maxSignatures: string; output: string; index?: string; acceptIndexSignature?: boolean; offline?: boolean; revocationBundle?: string; revocationCache: boolean }) => {
+    .action(async (refs: string[], opts: { userMetadata: string[]; policy?: string; trustStore?: string; maxSignatures: string; output: string; index?: string; acceptIndexSignature?: boolean; offline?: boolean; revocationBundle?: string; revocationCache: boolean; cosignKey: string[] }) => {
+      if (opts.cosignKey.length) return verifyCosignRefs(refs, opts.cosignKey, opts.output);
       const revocationOptions = await revocationSetup(opts);
       const userMetadata = keyValues(opts.userMetadata, '--user-metadata');
       const { verify } = await import('../../verify.ts');

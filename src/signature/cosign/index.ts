@@ -1,0 +1,13 @@
+export {
+  COSIGN_PAYLOAD_MEDIA_TYPE,
+  COSIGN_SIGNATURE_ANNOTATION,
+  COSIGN_PAYLOAD_TYPE,
+  cosignSignatureTag,
+  buildCosignPayload,
+  parseCosignPayload,
+  cosignSign,
+  cosignVerify,
+  parseCosignPublicKey,
+  appendCosignLayer,
+} from './cosign.ts';
+export type { CosignPayload } from './cosign.ts';

@@ -1,0 +1,17 @@
+import { execFile } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/**
+ * cosign 2.5 and oras 1.2 from Debian 13 packages, unpacked (not installed) by the shared
+ * interop script into a reusable directory. Fails (never skips) when they cannot be had.
+ */
+export async function peerTools(): Promise<{ cosign: string; oras: string }> {
+  const out = join(tmpdir(), 'signet-peer-tools');
+  const { stdout } = await run('bash', [join(import.meta.dirname, '../../../shared/interop/get-peer-tools.sh'), out], { timeout: 600_000 });
+  const bin = stdout.trim().split('\n').pop()!;
+  return { cosign: join(bin, 'cosign'), oras: join(bin, 'oras') };
+}
