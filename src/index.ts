@@ -37,3 +37,4 @@ export function loadTrustPolicy(json: unknown): TrustPolicyDocument {
   return load(json);
 }
 export { signCosign, verifyCosign } from './cosign.ts';
+export { verifyContainersPolicy } from './containers.ts';

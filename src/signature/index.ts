@@ -1,2 +1,3 @@
 export * from './notary/index.ts';
 export * from './cosign/index.ts';
+export * from './simple/index.ts';

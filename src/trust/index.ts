@@ -7,3 +7,5 @@ export type { ValidationResult, VerificationOutcome, VerifyOptions, RevocationSt
 export { verifyEnvelope } from './verify-envelope.ts';
 export type { VerifyEnvelopeInput, VerifyEnvelopeResult } from './verify-envelope.ts';
 export { parseDistinguishedName, identityMatches, subjectAttributes } from './identity.ts';
+export { loadContainersPolicy, requirementsFor, identityMatches as containersIdentityMatches } from './containers-policy.ts';
+export type { ContainersPolicy, Requirement, SignedIdentity } from './containers-policy.ts';

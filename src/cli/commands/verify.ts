@@ -22,6 +22,23 @@ function printReport(v: ArtifactVerification): void {
   }
 }
 
+async function verifyContainersRefs(refs: string[], policy: string, registriesD: string | undefined, output: string): Promise<void> {
+  const { verifyContainersPolicy } = await import('../../containers.ts');
+  const { loadContainersPolicy } = await import('../../trust/index.ts');
+  const doc = await loadContainersPolicy(policy);
+  const out = [];
+  for (const ref of refs) {
+    const r = await verifyContainersPolicy(ref, { policy: doc, ...(registriesD ? { registriesD } : {}) });
+    out.push(r);
+    if (output === 'json') continue;
+    process.stdout.write(`${r.accepted ? '✓ Accepted' : '✗ Rejected'} ${ref} (${r.digest}) by containers policy scope ${r.scope}\n`);
+    for (const x of r.results) process.stdout.write(`  ${x.requirement}: ${x.ok ? 'ok' : 'failed'}: ${x.message}\n`);
+  }
+  if (output === 'json') printJson(out);
+  const failed = out.filter((r) => !r.accepted);
+  if (failed.length) throw new SignetError('VERIFICATION_FAILED', `${failed.length} of ${out.length} reference(s) rejected by the containers policy`, { kind: 'failed' });
+}
+
 async function verifyCosignRefs(refs: string[], keyFiles: string[], output: string): Promise<void> {
   const { readFile } = await import('node:fs/promises');
   const { parseCosignPublicKey } = await import('../../signature/index.ts');
@@ -68,6 +85,8 @@ export function registerVerify(program: Command): void {
     .option('--max-signatures <n>', 'signatures tried at most per artifact', '50')
     .option('--index <ref>', 'an image index listing the artifact: report (and with --accept-index-signature accept) its signature when the platform manifest has none')
     .option('--accept-index-signature', 'accept a platform manifest covered only by a signed --index')
+    .option('--containers-policy <file>', 'enforce a containers policy.json (simple signing, sigstoreSigned) instead of the Notary trust policy')
+    .option('--registries-d <dir>', 'containers registries.d directory (lookaside locations of simple signatures)')
     .option('--cosign-key <file>', 'verify cosign key-based signatures with this PEM public key instead of the Notary trust policy (repeatable)', collect, [])
     .option('--offline', 'no network for revocation: use the revocation cache and --revocation-bundle only')
     .option('--revocation-bundle <dir>', 'CRL files (DER or PEM) brought along for offline verification')
@@ -88,7 +107,8 @@ Examples:
   signet verify oci:./airgap/app:v1 -m build=42 -o json
   signet verify 127.0.0.1:5000/app@sha256:<amd64> --index 127.0.0.1:5000/app:v1 --accept-index-signature`,
     )
-    .action(async (refs: string[], opts: { userMetadata: string[]; policy?: string; trustStore?: string; maxSignatures: string; output: string; index?: string; acceptIndexSignature?: boolean; offline?: boolean; revocationBundle?: string; revocationCache: boolean; cosignKey: string[] }) => {
+    .action(async (refs: string[], opts: { userMetadata: string[]; policy?: string; trustStore?: string; maxSignatures: string; output: string; index?: string; acceptIndexSignature?: boolean; offline?: boolean; revocationBundle?: string; revocationCache: boolean; cosignKey: string[]; containersPolicy?: string; registriesD?: string }) => {
+      if (opts.containersPolicy) return verifyContainersRefs(refs, opts.containersPolicy, opts.registriesD, opts.output);
       if (opts.cosignKey.length) return verifyCosignRefs(refs, opts.cosignKey, opts.output);
       const revocationOptions = await revocationSetup(opts);
       const userMetadata = keyValues(opts.userMetadata, '--user-metadata');

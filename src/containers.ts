@@ -1,0 +1,68 @@
+import { parseRegistryReference } from './oci/index.ts';
+import { loadRegistriesD, lookasideFor, parseCosignPublicKey, parseSimplePayload, readLookaside, verifyOpenPgpMessage, type RegistriesD } from './signature/index.ts';
+import { openTarget, type OpenOptions } from './target/index.ts';
+import { containersIdentityMatches as identityMatches, loadContainersPolicy, requirementsFor, type ContainersPolicy, type Requirement } from './trust/index.ts';
+import { verifyCosign } from './cosign.ts';
+import { SignetError } from './util/index.ts';
+
+export interface ContainersPolicyResult {
+  reference: string;
+  digest: string;
+  accepted: boolean;
+  scope: string;
+  results: Array<{ requirement: Requirement['type']; ok: boolean; message: string }>;
+}
+
+/**
+ * Enforces a containers policy.json for a registry reference, as skopeo/podman/CRI-O would:
+ * every requirement of the most specific scope must pass; simple signatures come from the
+ * lookaside configured in registries.d, cosign ones from the `sha256-<hex>.sig` tag.
+ */
+export async function verifyContainersPolicy(ref: string, options: { policy: string | ContainersPolicy; registriesD?: string | RegistriesD; open?: OpenOptions }): Promise<ContainersPolicyResult> {
+  const parsed = parseRegistryReference(ref);
+  const policy = typeof options.policy === 'string' ? await loadContainersPolicy(options.policy) : options.policy;
+  const rd = typeof options.registriesD === 'string' ? await loadRegistriesD(options.registriesD) : options.registriesD;
+  const { target, reference } = await openTarget(parsed, options.open);
+  let digest: string;
+  try {
+    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`, { kind: 'usage' });
+    digest = (await target.resolve(reference)).digest;
+  } finally {
+    await target.close();
+  }
+  const { scope, requirements } = requirementsFor(policy, parsed);
+  const results: ContainersPolicyResult['results'] = [];
+  for (const req of requirements) {
+    if (req.type === 'insecureAcceptAnything') results.push({ requirement: req.type, ok: true, message: 'accepted without checks (insecureAcceptAnything)' });
+    else if (req.type === 'reject') results.push({ requirement: req.type, ok: false, message: `rejected by the policy (scope ${scope})` });
+    else if (req.type === 'signedBy') {
+      const base = rd ? lookasideFor(rd, parsed.registry, parsed.repository) : undefined;
+      const sigs = base ? await readLookaside(base, parsed.repository, digest) : [];
+      const reasons: string[] = [];
+      let ok = false;
+      for (const [i, sig] of sigs.entries()) {
+        try {
+          const { data, fingerprint } = await verifyOpenPgpMessage(sig, req.keys);
+          const p = parseSimplePayload(data);
+          if (p.dockerManifestDigest !== digest) reasons.push(`signature-${i + 1}: signed digest ${p.dockerManifestDigest} is not ${digest}`);
+          else if (!identityMatches(req.signedIdentity, parsed, p.dockerReference)) reasons.push(`signature-${i + 1}: signed identity ${p.dockerReference} does not match ${ref} (${req.signedIdentity.type})`);
+          else {
+            ok = true;
+            results.push({ requirement: req.type, ok: true, message: `signed by ${fingerprint} for ${p.dockerReference}` });
+            break;
+          }
+        } catch (err) {
+          if (err instanceof SignetError && err.kind === 'inconclusive') throw err;
+          reasons.push(`signature-${i + 1}: ${(err as Error).message}`);
+        }
+      }
+      if (!ok) results.push({ requirement: req.type, ok: false, message: sigs.length ? reasons.join('; ') : `no simple signature found${base ? ` in ${base}` : ' (no lookaside configured in registries.d)'}` });
+    } else {
+      const keys = req.keys.map((k) => parseCosignPublicKey(k));
+      const v = await verifyCosign(`${parsed.registry}/${parsed.repository}@${digest}`, keys, { identity: false, ...(options.open ? { open: options.open } : {}) });
+      const good = v.signatures.find((s) => s.verified && s.dockerReference !== undefined && identityMatches(req.signedIdentity, parsed, s.dockerReference));
+      results.push(good ? { requirement: req.type, ok: true, message: `cosign signature for ${good.dockerReference}` } : { requirement: req.type, ok: false, message: v.signatures.length ? v.signatures.map((s) => s.reason ?? `identity ${s.dockerReference} does not match`).join('; ') : 'no cosign signature found' });
+    }
+  }
+  return { reference: ref, digest, accepted: results.length > 0 && results.every((r) => r.ok), scope, results };
+}

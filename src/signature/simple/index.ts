@@ -1,0 +1,4 @@
+export { SIMPLE_SIGNING_TYPE, parseSimplePayload, verifyOpenPgpMessage } from './simple.ts';
+export type { SimplePayload } from './simple.ts';
+export { loadRegistriesD, lookasideFor, lookasideUrl, readLookaside } from './lookaside.ts';
+export type { RegistriesD } from './lookaside.ts';
