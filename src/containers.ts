@@ -1,5 +1,5 @@
 import { parseRegistryReference } from './oci/index.ts';
-import { loadRegistriesD, lookasideFor, parseCosignPublicKey, parseSimplePayload, readLookaside, verifyOpenPgpMessage, type RegistriesD } from './signature/index.ts';
+import { buildSimplePayload, loadRegistriesD, lookasideFor, parseCosignPublicKey, parseSimplePayload, readLookaside, signOpenPgp, verifyOpenPgpMessage, writeLookaside, type RegistriesD } from './signature/index.ts';
 import { openTarget, type OpenOptions } from './target/index.ts';
 import { containersIdentityMatches as identityMatches, loadContainersPolicy, requirementsFor, type ContainersPolicy, type Requirement } from './trust/index.ts';
 import { verifyCosign } from './cosign.ts';
@@ -65,4 +65,28 @@ export async function verifyContainersPolicy(ref: string, options: { policy: str
     }
   }
   return { reference: ref, digest, accepted: results.length > 0 && results.every((r) => r.ok), scope, results };
+}
+
+/**
+ * Signs a registry image with containers simple signing (GPG) and writes the signature to the
+ * lookaside (staging) storage registries.d names for it, as `skopeo copy --sign-by` does.
+ */
+export async function signSimple(ref: string, options: { armoredKey: string; passphrase?: string; registriesD: string | RegistriesD; open?: OpenOptions }): Promise<{ digest: string; dockerReference: string; path: string }> {
+  const parsed = parseRegistryReference(ref);
+  const rd = typeof options.registriesD === 'string' ? await loadRegistriesD(options.registriesD) : options.registriesD;
+  const base = lookasideFor(rd, parsed.registry, parsed.repository, true);
+  if (!base) throw new SignetError('CONFIG_INVALID', `registries.d names no lookaside for ${parsed.registry}/${parsed.repository}`, { kind: 'usage' });
+  const { target, reference } = await openTarget(parsed, options.open);
+  let digest: string;
+  try {
+    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`, { kind: 'usage' });
+    digest = (await target.resolve(reference)).digest;
+  } finally {
+    await target.close();
+  }
+  // The signed identity is the reference as given (with its tag), what matchRepoDigestOrExact checks.
+  const dockerReference = `${parsed.registry}/${parsed.repository}${parsed.tag ? `:${parsed.tag}` : ''}`;
+  const signature = await signOpenPgp(buildSimplePayload(dockerReference, digest), options.armoredKey, options.passphrase);
+  const path = await writeLookaside(base, parsed.repository, digest, signature);
+  return { digest, dockerReference, path };
 }

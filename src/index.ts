@@ -37,4 +37,4 @@ export function loadTrustPolicy(json: unknown): TrustPolicyDocument {
   return load(json);
 }
 export { signCosign, verifyCosign } from './cosign.ts';
-export { verifyContainersPolicy } from './containers.ts';
+export { verifyContainersPolicy, signSimple } from './containers.ts';

@@ -15,6 +15,8 @@ interface KeyEntry {
   id?: string;
   pluginName?: string;
   pluginConfig?: Record<string, string>;
+  /** An OpenPGP key (containers simple signing) rather than an X.509 one. */
+  gpg?: boolean;
 }
 
 interface SigningKeys {
@@ -143,6 +145,7 @@ export class KeyStore {
     for (const k of index.keys) {
       const s: KeySummary = { name: k.name, isDefault: index.default === k.name };
       if (k.pluginName) s.plugin = `${k.pluginName} (key id ${k.id})`;
+      if (k.gpg) s.keySpec = 'OpenPGP';
       if (k.keyPath) s.keyPath = k.keyPath;
       if (k.certPath) {
         s.certPath = k.certPath;
@@ -182,6 +185,58 @@ export class KeyStore {
     }
     const chain = parseCertificates(await readFile(entry.certPath), entry.certPath);
     return { name: wanted, privateKey, chain };
+  }
+
+  /** A new OpenPGP key for containers simple signing (gpg-rsa4096 or gpg-ed25519). */
+  async generateGpg(name: string, opts: { type: 'gpg-rsa4096' | 'gpg-ed25519'; userId?: string; isDefault?: boolean }): Promise<{ fingerprint: string; publicKey: Uint8Array }> {
+    KeyStore.checkName(name);
+    const openpgp = await import('openpgp');
+    const userIDs = [{ name: opts.userId ?? name, email: `${name}@signet.invalid` }];
+    const { privateKey } = opts.type === 'gpg-rsa4096'
+      ? await openpgp.generateKey({ type: 'rsa', rsaBits: 4096, userIDs, format: 'armored' })
+      : await openpgp.generateKey({ type: 'ecc', curve: 'ed25519Legacy', userIDs, format: 'armored' });
+    return this.saveGpg(name, privateKey, opts.isDefault);
+  }
+
+  /** Imports an OpenPGP secret key as `gpg --export-secret-keys` writes it (armored or binary). */
+  async importGpg(name: string, data: Uint8Array, opts: { isDefault?: boolean } = {}): Promise<{ fingerprint: string; publicKey: Uint8Array }> {
+    KeyStore.checkName(name);
+    const openpgp = await import('openpgp');
+    const text = Buffer.from(data).toString('latin1');
+    let key;
+    try {
+      key = text.includes('-----BEGIN PGP') ? await openpgp.readPrivateKey({ armoredKey: text }) : await openpgp.readPrivateKey({ binaryKey: data });
+    } catch (err) {
+      throw new SignetError('KEY_INVALID', `not an OpenPGP secret key: ${(err as Error).message}`, { kind: 'input' });
+    }
+    return this.saveGpg(name, key.armor(), opts.isDefault);
+  }
+
+  private async saveGpg(name: string, armored: string, isDefault?: boolean): Promise<{ fingerprint: string; publicKey: Uint8Array }> {
+    const openpgp = await import('openpgp');
+    const index = await this.readIndex();
+    if (index.keys.some((k) => k.name === name)) throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`, { kind: 'usage' });
+    const key = await openpgp.readPrivateKey({ armoredKey: armored });
+    const dir = join(this.home, 'keys');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const keyPath = join(dir, `${name}.gpg.key`);
+    await writeFile(keyPath, armored, { mode: 0o600 });
+    await chmod(keyPath, 0o600);
+    const publicKey = key.toPublic().write();
+    await writeFile(join(dir, `${name}.gpg.pub`), publicKey);
+    index.keys.push({ name, keyPath, gpg: true } as KeyEntry);
+    if (isDefault || !index.default) index.default = name;
+    await this.writeIndex(index);
+    return { fingerprint: key.getFingerprint().toUpperCase(), publicKey };
+  }
+
+  /** The armored OpenPGP secret key of a gpg key (for simple signing). */
+  async gpgKey(name?: string): Promise<{ name: string; armored: string; publicKey: Uint8Array }> {
+    const index = await this.readIndex();
+    const wanted = name ?? index.default;
+    const e = index.keys.find((k) => k.name === wanted);
+    if (!e || !e.gpg || !e.keyPath) throw new SignetError('KEY_NOT_FOUND', `no OpenPGP key named ${wanted ?? '(default)'} (signet key generate NAME --type gpg-ed25519)`, { kind: 'usage' });
+    return { name: e.name, armored: await readFile(e.keyPath, 'utf8'), publicKey: await readFile(e.keyPath.replace(/\.gpg\.key$/, '.gpg.pub')) };
   }
 
   /** Registers a key held by a plugin (`signet key add NAME --plugin P --id KEY_ID`). */

@@ -13,7 +13,7 @@ export function registerKey(program: Command): void {
     .command('generate')
     .description('Generate a key with a certificate: self-signed, or issued by another local CA key.')
     .argument('<name>', 'key name')
-    .option('--type <type>', `key type: ${KEY_TYPES.join(', ')}`, 'ecdsa-p256')
+    .option('--type <type>', `key type: ${KEY_TYPES.join(', ')}, or gpg-rsa4096 / gpg-ed25519 for simple signing`, 'ecdsa-p256')
     .option('--subject <dn>', 'certificate subject, e.g. "CN=release,O=Example,ST=WA,C=US"')
     .option('--issuer <key>', 'sign the certificate with this local CA key (builds root → intermediate → leaf chains)')
     .option('--ca', 'make a CA certificate (to issue others with --issuer)')
@@ -31,6 +31,11 @@ Examples:
   signet key show root --cert > root.pem && signet cert add --type ca --store example root.pem`,
     )
     .action(async (name: string, opts: { type: string; subject?: string; issuer?: string; ca?: boolean; pathLength?: string; validityDays?: string; default?: boolean; passphraseStdin?: boolean }) => {
+      if (opts.type === 'gpg-rsa4096' || opts.type === 'gpg-ed25519') {
+        const g = await new (await pki()).KeyStore().generateGpg(name, { type: opts.type, isDefault: Boolean(opts.default), ...(opts.subject ? { userId: opts.subject } : {}) });
+        process.stdout.write(`Generated OpenPGP key ${name} (${opts.type}), fingerprint ${g.fingerprint}\n`);
+        return;
+      }
       if (!KEY_TYPES.includes(opts.type as KeyType)) throw new SignetError('USAGE', `unknown --type ${opts.type}; choose one of ${KEY_TYPES.join(', ')}`, { kind: 'usage' });
       const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
       const k = await new (await pki()).KeyStore().generate(name, {
@@ -50,12 +55,18 @@ Examples:
     .command('import')
     .description('Import a PKCS#8 PEM key with its certificate chain (leaf first).')
     .argument('<name>', 'key name')
-    .requiredOption('--key <file>', 'private key, PKCS#8 PEM (encrypted ones need --passphrase-stdin)')
-    .requiredOption('--cert <file>', 'certificate chain PEM, leaf first, root last')
+    .option('--key <file>', 'private key, PKCS#8 PEM (encrypted ones need --passphrase-stdin)')
+    .option('--cert <file>', 'certificate chain PEM, leaf first, root last')
+    .option('--gpg-secret-key <file>', 'an OpenPGP secret key as gpg --export-secret-keys writes it (armored or binary), for simple signing')
     .option('--default', 'make it the default signing key')
     .option('--passphrase-stdin', 'passphrase of an encrypted key, from standard input (the key stays encrypted)')
     .addHelpText('after', '\nExample:\n  signet key import release --key release.key --cert release-chain.pem --default')
-    .action(async (name: string, opts: { key: string; cert: string; default?: boolean; passphraseStdin?: boolean }) => {
+    .action(async (name: string, opts: { key?: string; cert?: string; gpgSecretKey?: string; default?: boolean; passphraseStdin?: boolean }) => {
+      if (opts.gpgSecretKey) {
+        const g = await new (await pki()).KeyStore().importGpg(name, await readFile(opts.gpgSecretKey), { isDefault: Boolean(opts.default) });
+        return void process.stdout.write(`Imported OpenPGP key ${name}, fingerprint ${g.fingerprint}\n`);
+      }
+      if (!opts.key || !opts.cert) throw new SignetError('USAGE', 'key import needs --key and --cert (or --gpg-secret-key)', { kind: 'usage' });
       const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
       await new (await pki()).KeyStore().import(name, { keyPem: await readFile(opts.key, 'utf8'), chainPem: await readFile(opts.cert, 'utf8'), isDefault: Boolean(opts.default), ...(passphrase ? { passphrase } : {}) });
       process.stdout.write(`Imported key ${name}\n`);
@@ -91,7 +102,9 @@ Examples:
     .description('Show a key: its certificate chain (with --cert, as PEM).')
     .argument('<name>', 'key name')
     .option('--cert', 'print the certificate chain as PEM')
-    .action(async (name: string, opts: { cert?: boolean }) => {
+    .option('--gpg-public', 'write the OpenPGP public key (binary) of a gpg key to standard output')
+    .action(async (name: string, opts: { cert?: boolean; gpgPublic?: boolean }) => {
+      if (opts.gpgPublic) return void process.stdout.write((await new (await pki()).KeyStore().gpgKey(name)).publicKey);
       const chain = await new (await pki()).KeyStore().certificateChain(name);
       if (opts.cert) return void process.stdout.write((await pki()).toPem(chain));
       for (const [i, c] of chain.entries()) {

@@ -16,7 +16,7 @@ export function registerSign(program: Command): void {
     .description('Sign an artifact (Notary Project signature); the signature is stored beside it as a referrer. Prints the signature digest.')
     .argument('<ref>', 'artifact reference: registry/repo:tag|@digest, or oci:<layout>:tag|@digest')
     .option('-k, --key <name>', 'signing key (default: the default key; signet key list)')
-    .option('--signature-format <format>', 'jws or cose (Notary Project), or cosign (key-based, sha256-<hex>.sig)', 'jws')
+    .option('--signature-format <format>', 'jws or cose (Notary Project), cosign (key-based, sha256-<hex>.sig), or simple (containers GPG signing, lookaside)', 'jws')
     .option('-e, --expiry <duration>', 'signature lifetime, e.g. 90d, 12h (the signature fails verification after it)')
     .option('-m, --user-metadata <k=v>', 'signed metadata, checked by `signet verify -m` (repeatable)', collect, [])
     .option('--recursive', 'for an image index: also sign every platform manifest')
@@ -24,6 +24,7 @@ export function registerSign(program: Command): void {
     .option('--plugin <name>', 'sign with a key held by this plugin (with --id)')
     .option('--id <keyId>', "the plugin's key identifier")
     .option('--plugin-config <k=v>', 'plugin configuration (repeatable)', collect, [])
+    .option('--registries-d <dir>', 'containers registries.d: where --signature-format simple writes (lookaside-staging or lookaside, file://)')
     .option('--timestamp-url <url>', 'RFC 3161 timestamp authority: the signature gets a countersignature, so it outlives its certificate')
     .option('--timestamp-root-cert <file>', 'root certificate (PEM) the TSA must chain to; required with --timestamp-url')
     .option('-o, --output <format>', 'text or json', 'text')
@@ -38,7 +39,7 @@ Examples:
   signet sign oci:./layout:v1 --recursive
   signet sign 127.0.0.1:5000/app:v1 --timestamp-url http://tsa.example.com --timestamp-root-cert tsa-root.pem`,
     )
-    .action(async (ref: string, opts: { key?: string; signatureFormat: string; expiry?: string; userMetadata: string[]; recursive?: boolean; passphraseStdin?: boolean; output: string; timestampUrl?: string; timestampRootCert?: string; plugin?: string; id?: string; pluginConfig: string[] }) => {
+    .action(async (ref: string, opts: { key?: string; signatureFormat: string; expiry?: string; userMetadata: string[]; recursive?: boolean; passphraseStdin?: boolean; output: string; timestampUrl?: string; timestampRootCert?: string; plugin?: string; id?: string; pluginConfig: string[]; registriesD?: string }) => {
       if (Boolean(opts.plugin) !== Boolean(opts.id)) throw new SignetError('USAGE', '--plugin and --id go together', { kind: 'usage' });
       if (Boolean(opts.timestampUrl) !== Boolean(opts.timestampRootCert)) throw new SignetError('USAGE', '--timestamp-url and --timestamp-root-cert go together', { kind: 'usage' });
       let timestampRoots;
@@ -46,6 +47,17 @@ Examples:
         const { readFile } = await import('node:fs/promises');
         const { parseCertificates } = await import('../../pki/index.ts');
         timestampRoots = parseCertificates(await readFile(opts.timestampRootCert), opts.timestampRootCert);
+      }
+      if (opts.signatureFormat === 'simple') {
+        if (!opts.registriesD) throw new SignetError('USAGE', 'simple signing writes to lookaside storage: give --registries-d DIR', { kind: 'usage' });
+        const { KeyStore } = await import('../../pki/index.ts');
+        const { signSimple } = await import('../../containers.ts');
+        const k = await new KeyStore().gpgKey(opts.key);
+        const r = await signSimple(ref, { armoredKey: k.armored, registriesD: opts.registriesD, ...(opts.passphraseStdin ? { passphrase: await readSecret() } : {}) });
+        if (opts.output === 'json') return printJson(r);
+        process.stderr.write(`Signed ${r.dockerReference} (${r.digest}) with simple signing: ${r.path}\n`);
+        process.stdout.write(`${r.path}\n`);
+        return;
       }
       if (opts.signatureFormat === 'cosign') {
         const { KeyStore } = await import('../../pki/index.ts');

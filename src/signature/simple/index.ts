@@ -2,3 +2,4 @@ export { SIMPLE_SIGNING_TYPE, parseSimplePayload, verifyOpenPgpMessage } from '.
 export type { SimplePayload } from './simple.ts';
 export { loadRegistriesD, lookasideFor, lookasideUrl, readLookaside } from './lookaside.ts';
 export type { RegistriesD } from './lookaside.ts';
+export { buildSimplePayload, signOpenPgp, writeLookaside } from './sign.ts';
