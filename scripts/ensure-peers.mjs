@@ -14,6 +14,8 @@ const PEERS = [
   ['wrk', 'wrk'],
   ['softhsm2-util', 'softhsm2'],
   ['pkcs11-tool', 'opensc'],
+  ['flatpak', 'flatpak'],
+  ['dbus-run-session', 'dbus-daemon'],
 ];
 
 function has(cmd) {

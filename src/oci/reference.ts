@@ -114,6 +114,10 @@ export function parseLayoutReference(input: string): LayoutReference {
   if (!input.startsWith('oci:')) throw new OciError('REFERENCE_INVALID', `layout reference must start with oci: (${input})`);
   let rest = input.slice(4);
   if (!rest) throw new OciError('REFERENCE_INVALID', 'oci: reference without a path');
+  // A Flatpak ref (app/… or runtime/…, with '/' in it) names a manifest of a layout by its
+  // org.opencontainers.image.ref.name; it is not an OCI tag, so it is split off explicitly.
+  const flatpak = /^(.+?):((?:app|runtime)\/[^:@\s]+)$/.exec(rest);
+  if (flatpak) return { kind: 'layout', path: flatpak[1]!, tag: flatpak[2]! };
   let digest: string | undefined;
   let tag: string | undefined;
   const at = rest.lastIndexOf('@');

@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { silentLogger, type Logger } from '../util/index.ts';
 import type { Authorizer } from './auth/types.ts';
-import { sendError, toRegistryError } from './errors.ts';
+import { RegistryError, sendError, toRegistryError } from './errors.ts';
+import { flatpakIndex } from './flatpak-index.ts';
 import { DEFAULT_LIMITS, handle, type Limits, type RouteContext } from './routes.ts';
 import { RegistryStorage } from './storage.ts';
 import { renderWebView } from './webview.ts';
@@ -52,6 +53,13 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
         await options.authorizer.handleToken(req, res);
       } else if (path === '/v2' || path.startsWith('/v2/')) {
         await handle(ctx, req, res);
+      } else if (req.method === 'GET' && (path === '/index/static' || path === '/index/dynamic')) {
+        // Flatpak's index is a listing of repositories: it needs the same right as the catalog.
+        if (options.authorizer) {
+          const r = await options.authorizer.check(req, [{ type: 'registry', name: 'catalog', actions: ['*'] }]);
+          if (!r.ok) throw new RegistryError(r.code, r.message, r.status, r.challenge ? { 'WWW-Authenticate': r.challenge } : {});
+        }
+        await flatpakIndex(storage, req, res);
       } else if (req.method === 'GET' && (path === '/' || path.startsWith('/ui/'))) {
         await renderWebView(storage, req, res);
       } else {

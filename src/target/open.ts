@@ -37,5 +37,11 @@ export async function openTarget(ref: string | Reference, options: OpenOptions =
       ...(options.logger ? { logger: options.logger } : {}),
     });
   }
-  return { target, reference: parsed.digest ?? parsed.tag, parsed };
+  let reference = parsed.digest ?? parsed.tag;
+  if (!reference && parsed.kind === 'layout' && !options.create) {
+    // A layout holding exactly one named manifest (a Flatpak bundle) needs no tag to be named.
+    const tags = await target.tags().catch(() => []);
+    if (tags.length === 1) reference = tags[0];
+  }
+  return { target, reference, parsed };
 }
