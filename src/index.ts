@@ -38,3 +38,4 @@ export function loadTrustPolicy(json: unknown): TrustPolicyDocument {
 }
 export { signCosign, verifyCosign } from './cosign.ts';
 export { verifyContainersPolicy, signSimple } from './containers.ts';
+export { signLayout, verifyLayout } from './layout-signing.ts';

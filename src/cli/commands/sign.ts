@@ -16,7 +16,7 @@ export function registerSign(program: Command): void {
     .description('Sign an artifact (Notary Project signature); the signature is stored beside it as a referrer. Prints the signature digest.')
     .argument('<ref>', 'artifact reference: registry/repo:tag|@digest, or oci:<layout>:tag|@digest')
     .option('-k, --key <name>', 'signing key (default: the default key; signet key list)')
-    .option('--signature-format <format>', 'jws or cose (Notary Project), cosign (key-based, sha256-<hex>.sig), or simple (containers GPG signing, lookaside)', 'jws')
+    .option('--signature-format <format>', 'jws or cose (Notary Project), cosign (key-based, sha256-<hex>.sig), simple (containers GPG signing, lookaside), or layout (GPG signatures in an OCI layout index.json, Flatpak-style)', 'jws')
     .option('-e, --expiry <duration>', 'signature lifetime, e.g. 90d, 12h (the signature fails verification after it)')
     .option('-m, --user-metadata <k=v>', 'signed metadata, checked by `signet verify -m` (repeatable)', collect, [])
     .option('--recursive', 'for an image index: also sign every platform manifest')
@@ -47,6 +47,18 @@ Examples:
         const { readFile } = await import('node:fs/promises');
         const { parseCertificates } = await import('../../pki/index.ts');
         timestampRoots = parseCertificates(await readFile(opts.timestampRootCert), opts.timestampRootCert);
+      }
+      if (opts.signatureFormat === 'layout') {
+        const { parseReference } = await import('../../oci/index.ts');
+        const parsed = parseReference(ref);
+        if (parsed.kind !== 'layout' || /^https?:/.test(parsed.path) || parsed.path.endsWith('.tar')) throw new SignetError('USAGE', '--signature-format layout signs the index.json entries of an OCI layout directory (oci:DIR)', { kind: 'usage' });
+        const { KeyStore } = await import('../../pki/index.ts');
+        const { signLayout } = await import('../../layout-signing.ts');
+        const k = await new KeyStore().gpgKey(opts.key);
+        const r = await signLayout(parsed.path, { armoredKey: k.armored, ...(parsed.tag ? { refs: [parsed.tag] } : {}) });
+        if (opts.output === 'json') return printJson(r);
+        for (const x of r) process.stdout.write(`${x.ref} ${x.digest} signed: ${x.signature}\n`);
+        return;
       }
       if (opts.signatureFormat === 'simple') {
         if (!opts.registriesD) throw new SignetError('USAGE', 'simple signing writes to lookaside storage: give --registries-d DIR', { kind: 'usage' });

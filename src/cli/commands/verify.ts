@@ -22,6 +22,25 @@ function printReport(v: ArtifactVerification): void {
   }
 }
 
+async function verifyLayoutRefs(refs: string[], keyFiles: string[], output: string): Promise<void> {
+  const { readFile } = await import('node:fs/promises');
+  const { parseReference } = await import('../../oci/index.ts');
+  const { verifyLayout } = await import('../../layout-signing.ts');
+  const keys = await Promise.all(keyFiles.map((f) => readFile(f)));
+  const out = [];
+  for (const ref of refs) {
+    const parsed = parseReference(ref);
+    if (parsed.kind !== 'layout') throw new SignetError('USAGE', '--layout-key verifies OCI layouts (oci:DIR, oci:FILE.tar, oci:https://…)', { kind: 'usage' });
+    const v = await verifyLayout(parsed.path, { keys, ...(parsed.tag ? { refs: [parsed.tag] } : {}) });
+    out.push({ reference: ref, ...v });
+    if (output === 'json') continue;
+    for (const r of v.refs) process.stdout.write(`${r.verified ? '✓' : '✗'} ${r.ref} ${r.digest}${r.verified ? ` (signed ${r.timestamp} by ${r.signer})` : `: ${r.reason}`}\n`);
+  }
+  if (output === 'json') printJson(out);
+  const failed = out.filter((v) => !v.verified);
+  if (failed.length) throw new SignetError('VERIFICATION_FAILED', `${failed.length} of ${out.length} layout(s) failed verification`, { kind: 'failed' });
+}
+
 async function verifyContainersRefs(refs: string[], policy: string, registriesD: string | undefined, output: string): Promise<void> {
   const { verifyContainersPolicy } = await import('../../containers.ts');
   const { loadContainersPolicy } = await import('../../trust/index.ts');
@@ -87,6 +106,7 @@ export function registerVerify(program: Command): void {
     .option('--accept-index-signature', 'accept a platform manifest covered only by a signed --index')
     .option('--containers-policy <file>', 'enforce a containers policy.json (simple signing, sigstoreSigned) instead of the Notary trust policy')
     .option('--registries-d <dir>', 'containers registries.d directory (lookaside locations of simple signatures)')
+    .option('--layout-key <file>', 'verify a statically signed OCI layout (index.json signatures) with this OpenPGP public key (repeatable)', collect, [])
     .option('--cosign-key <file>', 'verify cosign key-based signatures with this PEM public key instead of the Notary trust policy (repeatable)', collect, [])
     .option('--offline', 'no network for revocation: use the revocation cache and --revocation-bundle only')
     .option('--revocation-bundle <dir>', 'CRL files (DER or PEM) brought along for offline verification')
@@ -107,7 +127,8 @@ Examples:
   signet verify oci:./airgap/app:v1 -m build=42 -o json
   signet verify 127.0.0.1:5000/app@sha256:<amd64> --index 127.0.0.1:5000/app:v1 --accept-index-signature`,
     )
-    .action(async (refs: string[], opts: { userMetadata: string[]; policy?: string; trustStore?: string; maxSignatures: string; output: string; index?: string; acceptIndexSignature?: boolean; offline?: boolean; revocationBundle?: string; revocationCache: boolean; cosignKey: string[]; containersPolicy?: string; registriesD?: string }) => {
+    .action(async (refs: string[], opts: { userMetadata: string[]; policy?: string; trustStore?: string; maxSignatures: string; output: string; index?: string; acceptIndexSignature?: boolean; offline?: boolean; revocationBundle?: string; revocationCache: boolean; cosignKey: string[]; containersPolicy?: string; registriesD?: string; layoutKey: string[] }) => {
+      if (opts.layoutKey.length) return verifyLayoutRefs(refs, opts.layoutKey, opts.output);
       if (opts.containersPolicy) return verifyContainersRefs(refs, opts.containersPolicy, opts.registriesD, opts.output);
       if (opts.cosignKey.length) return verifyCosignRefs(refs, opts.cosignKey, opts.output);
       const revocationOptions = await revocationSetup(opts);

@@ -176,6 +176,20 @@ export class LayoutTarget extends LayoutReader implements Target {
     });
   }
 
+  /** Sets annotations on the index.json entries carrying a ref name (Flatpak signature digests). */
+  async annotateRef(ref: string, annotations: Record<string, string>): Promise<void> {
+    let found = false;
+    await this.updateIndex((index) => ({
+      ...index,
+      manifests: index.manifests.map((e) => {
+        if (e.annotations?.[REF_NAME] !== ref) return e;
+        found = true;
+        return { ...e, annotations: { ...e.annotations, ...annotations } };
+      }),
+    }));
+    if (!found) throw new OciError('MANIFEST_UNKNOWN', `${this.name}: no index entry named ${ref}`);
+  }
+
   async delete(desc: Descriptor): Promise<void> {
     let found = false;
     await this.updateIndex((index) => {

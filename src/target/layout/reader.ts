@@ -80,6 +80,13 @@ export abstract class LayoutReader implements Pick<Target, 'resolve' | 'exists' 
     return { bytes, mediaType };
   }
 
+  /** A blob known only by digest (size unstated), read with a bound and checked against the digest. */
+  async fetchByDigest(digest: string, maxSize: number): Promise<Uint8Array> {
+    const bytes = await readAll(await this.openBlob(digest), maxSize);
+    if (digestOf(bytes, parseDigest(digest).algorithm) !== digest) throw new OciError('DIGEST_MISMATCH', `${this.name}: blob ${digest} does not match its digest`);
+    return bytes;
+  }
+
   async resolve(reference: string): Promise<Descriptor> {
     const index = await this.readIndex();
     if (reference.includes(':') && /^[a-z0-9]+:[a-f0-9]+$/.test(reference)) {

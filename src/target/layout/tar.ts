@@ -56,6 +56,12 @@ export class TarLayoutTarget implements Target {
   resolve(reference: string): Promise<Descriptor> {
     return this.inner.resolve(reference);
   }
+  readIndex(): ReturnType<LayoutTarget['readIndex']> {
+    return this.inner.readIndex();
+  }
+  fetchByDigest(digest: string, maxSize: number): Promise<Uint8Array> {
+    return this.inner.fetchByDigest(digest, maxSize);
+  }
   exists(desc: Descriptor): Promise<boolean> {
     return this.inner.exists(desc);
   }

@@ -1,0 +1,1 @@
+export { FreshnessState } from './state.ts';
