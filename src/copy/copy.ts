@@ -2,6 +2,8 @@ import { Transform } from 'node:stream';
 import {
   OciError,
   isManifestMediaType,
+  isNotFound,
+  parseDigest,
   successors,
   type Descriptor,
   type Manifest,
@@ -138,5 +140,30 @@ export async function copy(src: Target, srcRef: string, dst: Target, dstTag: str
   const report = await copyGraph(src, dst, desc, options);
   const tag = dstTag ?? (srcRef.includes(':') ? undefined : srcRef);
   if (tag !== undefined) await dst.tag(desc, tag);
+  if (options.referrers !== false) await copyCosignTag(src, dst, desc, options, report);
   return report;
+}
+
+/**
+ * cosign keeps signatures under a `sha256-<hex>.sig` tag rather than as referrers: it travels
+ * with the artifact too (its manifest, config and payload layers), tag included.
+ */
+async function copyCosignTag(src: Target, dst: Target, root: Descriptor, options: CopyOptions, report: CopyReport): Promise<void> {
+  const { algorithm, hex } = parseDigest(root.digest);
+  const sigTag = `${algorithm}-${hex}.sig`;
+  let sig: Descriptor;
+  try {
+    const d = await src.resolve(sigTag);
+    sig = { mediaType: d.mediaType, digest: d.digest, size: d.size };
+  } catch (err) {
+    if (isNotFound(err)) return;
+    throw err;
+  }
+  const r = await copyGraph(src, dst, sig, { ...options, referrers: false });
+  await dst.tag(sig, sigTag);
+  report.copied += r.copied;
+  report.copiedBytes += r.copiedBytes;
+  report.skipped += r.skipped;
+  report.mounted += r.mounted;
+  report.referrers += 1;
 }

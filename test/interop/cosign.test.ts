@@ -76,6 +76,28 @@ describe('cosign key-based signatures, with the real cosign 2.5 as the peer', ()
     await cos(['verify', '--key', 'cos.pub', '--insecure-ignore-tlog=true', '--allow-insecure-registry', ref]);
   });
 
+  it('signet copy carries cosign signatures along (to docker-registry and a layout), and they verify there', async () => {
+    const { copy } = await import('../../src/copy/index.ts');
+    const { openTarget } = await import('../../src/target/index.ts');
+    const { startDistribution } = await import('../helpers/distribution.ts');
+    const ref = await image('carried');
+    await signCosign(ref, ours.privateKey);
+    const dist = await startDistribution();
+    try {
+      for (const dst of [`${dist.host}/mirror/app`, `oci:${join(work, 'carried-layout')}`]) {
+        const s = await openTarget(ref);
+        const d = await openTarget(`${dst}:carried`, { create: true });
+        await copy(s.target, s.reference!, d.target, 'carried');
+        await s.target.close();
+        await d.target.close();
+        const v = await verifyCosign(`${dst}:carried`, [ours.publicKey], { identity: false });
+        expect(v.verified, dst).toBe(true);
+      }
+    } finally {
+      await dist.close();
+    }
+  });
+
   it('the payload and manifest have cosign\'s shapes field for field', async () => {
     const ref = await image('shape');
     const r = await signCosign(ref, ours.privateKey);

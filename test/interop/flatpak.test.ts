@@ -9,7 +9,7 @@ import { pushArtifact } from '../helpers/artifacts.ts';
 import { runSignet, startServe, type Served } from '../helpers/serve.ts';
 
 const run = promisify(execFile);
-const BUNDLE = join(import.meta.dirname, '../../../shared/interop/make-flatpak-bundle.sh');
+const BUNDLE = join(import.meta.dirname, '../fixtures/interop/make-flatpak-bundle.sh');
 const REF = 'runtime/org.test.Platform/x86_64/stable';
 
 describe("Flatpak (Debian's flatpak 1.14, offline) installs from signet serve", () => {

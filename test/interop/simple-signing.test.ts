@@ -9,7 +9,7 @@ import { startDistribution } from '../helpers/distribution.ts';
 import { runSignet, startServe } from '../helpers/serve.ts';
 
 const run = promisify(execFile);
-const FIXTURE = join(import.meta.dirname, '../../../shared/interop/make-gpg-fixture.sh');
+const FIXTURE = join(import.meta.dirname, '../fixtures/interop/make-gpg-fixture.sh');
 
 interface Fixture {
   policy: string;

@@ -11,7 +11,7 @@ import { fetchAll, fetchManifest, HttpLayoutTarget, LayoutTarget, openLayout, Ta
 import { pushArtifact, pushGraph } from '../../helpers/artifacts.ts';
 
 const run = promisify(execFile);
-const VECTORS = '/work/shared/vectors/notary/oci-layout';
+const VECTORS = join(import.meta.dirname, '../../fixtures/notary/oci-layout');
 
 /** A plain static file server (what a Flatpak-style web host is), on loopback. */
 async function staticServer(root: string, tamper?: (path: string, data: Buffer) => Buffer): Promise<{ url: string; close(): Promise<void> }> {
