@@ -105,7 +105,16 @@ describe("Flatpak (Debian's flatpak 1.14, offline) installs from signet serve", 
     const { KeyStore } = await import('../../src/pki/index.ts');
     await writeFile(join(work, 'gk.gpg'), (await new KeyStore(join(work, 'signet-home')).gpgKey('gk')).publicKey);
     await writeFile(join(work, 'policy.json'), JSON.stringify({ default: [{ type: 'reject' }], transports: { docker: { [`${serve.host}/org.test.platform`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: join(work, 'gk.gpg') }] } } }));
-    expect((await runSignet(['verify', ref, '--containers-policy', join(work, 'policy.json'), '--registries-d', rd], { env: e })).code).toBe(0);
+    // one verification, both families in one report: the Notary policy (configured in SIGNET_HOME) and the containers policy
+    const both = await runSignet(['verify', ref, '--containers-policy', join(work, 'policy.json'), '--registries-d', rd, '-o', 'json'], { env: e });
+    expect(both.code, both.stdout + both.stderr).toBe(0);
+    const [report] = JSON.parse(both.stdout) as Array<{ verified: boolean; policy: string; signatures: unknown[]; containers: { accepted: boolean } }>;
+    expect(report!.policy).toBe('fp');
+    expect(report!.signatures.length).toBeGreaterThan(0);
+    expect(report!.containers.accepted).toBe(true);
+    const noPolicy = await runSignet(['verify', ref], { env: { SIGNET_HOME: join(work, 'empty-home') } });
+    expect(noPolicy.code).toBe(1);
+    expect(noPolicy.stderr).toMatch(/no policy is configured/);
     // move the tag to an unsigned image: both verifications refuse
     const t = new RegistryTarget({ registry: serve.host, repository: 'org.test.platform' });
     await pushArtifact(t, 'not the runtime', { tag: 'latest' });

@@ -41,23 +41,6 @@ async function verifyLayoutRefs(refs: string[], keyFiles: string[], output: stri
   if (failed.length) throw new SignetError('VERIFICATION_FAILED', `${failed.length} of ${out.length} layout(s) failed verification`, { kind: 'failed' });
 }
 
-async function verifyContainersRefs(refs: string[], policy: string, registriesD: string | undefined, output: string): Promise<void> {
-  const { verifyContainersPolicy } = await import('../../containers.ts');
-  const { loadContainersPolicy } = await import('../../trust/index.ts');
-  const doc = await loadContainersPolicy(policy);
-  const out = [];
-  for (const ref of refs) {
-    const r = await verifyContainersPolicy(ref, { policy: doc, ...(registriesD ? { registriesD } : {}) });
-    out.push(r);
-    if (output === 'json') continue;
-    process.stdout.write(`${r.accepted ? '✓ Accepted' : '✗ Rejected'} ${ref} (${r.digest}) by containers policy scope ${r.scope}\n`);
-    for (const x of r.results) process.stdout.write(`  ${x.requirement}: ${x.ok ? 'ok' : 'failed'}: ${x.message}\n`);
-  }
-  if (output === 'json') printJson(out);
-  const failed = out.filter((r) => !r.accepted);
-  if (failed.length) throw new SignetError('VERIFICATION_FAILED', `${failed.length} of ${out.length} reference(s) rejected by the containers policy`, { kind: 'failed' });
-}
-
 async function verifyCosignRefs(refs: string[], keyFiles: string[], output: string): Promise<void> {
   const { readFile } = await import('node:fs/promises');
   const { parseCosignPublicKey } = await import('../../signature/index.ts');
@@ -104,7 +87,7 @@ export function registerVerify(program: Command): void {
     .option('--max-signatures <n>', 'signatures tried at most per artifact', '50')
     .option('--index <ref>', 'an image index listing the artifact: report (and with --accept-index-signature accept) its signature when the platform manifest has none')
     .option('--accept-index-signature', 'accept a platform manifest covered only by a signed --index')
-    .option('--containers-policy <file>', 'enforce a containers policy.json (simple signing, sigstoreSigned) instead of the Notary trust policy')
+    .option('--containers-policy <file>', 'also enforce a containers policy.json (simple signing, sigstoreSigned); $SIGNET_HOME/policy.json is used when present')
     .option('--registries-d <dir>', 'containers registries.d directory (lookaside locations of simple signatures)')
     .option('--layout-key <file>', 'verify a statically signed OCI layout (index.json signatures) with this OpenPGP public key (repeatable)', collect, [])
     .option('--cosign-key <file>', 'verify cosign key-based signatures with this PEM public key instead of the Notary trust policy (repeatable)', collect, [])
@@ -129,16 +112,38 @@ Examples:
     )
     .action(async (refs: string[], opts: { userMetadata: string[]; policy?: string; trustStore?: string; maxSignatures: string; output: string; index?: string; acceptIndexSignature?: boolean; offline?: boolean; revocationBundle?: string; revocationCache: boolean; cosignKey: string[]; containersPolicy?: string; registriesD?: string; layoutKey: string[] }) => {
       if (opts.layoutKey.length) return verifyLayoutRefs(refs, opts.layoutKey, opts.output);
-      if (opts.containersPolicy) return verifyContainersRefs(refs, opts.containersPolicy, opts.registriesD, opts.output);
       if (opts.cosignKey.length) return verifyCosignRefs(refs, opts.cosignKey, opts.output);
       const revocationOptions = await revocationSetup(opts);
       const userMetadata = keyValues(opts.userMetadata, '--user-metadata');
-      const { verify } = await import('../../verify.ts');
-      const out: ArtifactVerification[] = [];
+      const { verify, defaultTrustPolicyPath } = await import('../../verify.ts');
+      const { existsSync } = await import('node:fs');
+      const { join } = await import('node:path');
+      const { signetHome } = await import('../../util/index.ts');
+      // Every policy configured for the reference is enforced: the Notary trust policy, and the
+      // containers policy.json when given or present in $SIGNET_HOME. None at all is a failure.
+      const notaryConfigured = Boolean(opts.policy) || existsSync(defaultTrustPolicyPath());
+      const homeContainers = join(signetHome(), 'policy.json');
+      const containersPolicy = opts.containersPolicy ?? (existsSync(homeContainers) ? homeContainers : undefined);
+      if (!notaryConfigured && !containersPolicy) {
+        throw new SignetError('POLICY_MISSING', `no policy is configured: signet policy init|import (Notary trust policy), or --containers-policy FILE`, { kind: 'failed' });
+      }
+      const out: Array<ArtifactVerification & { containers?: unknown }> = [];
       for (const ref of refs) {
-        const v = await verify(ref, { userMetadata, maxSignatures: Number(opts.maxSignatures), revocationOptions, ...(opts.policy ? { trustPolicy: opts.policy } : {}), ...(opts.trustStore ? { trustStore: opts.trustStore } : {}), ...(opts.index ? { coveringIndex: opts.index, acceptIndexSignature: Boolean(opts.acceptIndexSignature) } : {}) });
-        out.push(v);
-        if (opts.output !== 'json') printReport(v);
+        let v: ArtifactVerification & { containers?: unknown } | undefined;
+        if (notaryConfigured) {
+          v = await verify(ref, { userMetadata, maxSignatures: Number(opts.maxSignatures), revocationOptions, ...(opts.policy ? { trustPolicy: opts.policy } : {}), ...(opts.trustStore ? { trustStore: opts.trustStore } : {}), ...(opts.index ? { coveringIndex: opts.index, acceptIndexSignature: Boolean(opts.acceptIndexSignature) } : {}) });
+          if (opts.output !== 'json') printReport(v);
+        }
+        if (containersPolicy && !ref.startsWith('oci:')) {
+          const { verifyContainersPolicy } = await import('../../containers.ts');
+          const c = await verifyContainersPolicy(ref, { policy: containersPolicy, ...(opts.registriesD ? { registriesD: opts.registriesD } : {}) });
+          if (opts.output !== 'json') {
+            process.stdout.write(`${c.accepted ? '✓ Accepted' : '✗ Rejected'} ${ref} (${c.digest}) by containers policy scope ${c.scope}\n`);
+            for (const x of c.results) process.stdout.write(`  ${x.requirement}: ${x.ok ? 'ok' : 'failed'}: ${x.message}\n`);
+          }
+          v = v ? { ...v, verified: v.verified && c.accepted, containers: c } : { reference: ref, subject: { mediaType: '', digest: c.digest, size: 0 }, verified: c.accepted, signatures: [], containers: c };
+        }
+        if (v) out.push(v);
       }
       if (opts.output === 'json') printJson(out);
       const failed = out.filter((v) => !v.verified);
