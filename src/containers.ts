@@ -1,6 +1,6 @@
-import { parseRegistryReference } from './oci/index.ts';
+import { EMPTY_JSON, MediaType, descriptorFor, encodeManifest, parseRegistryReference, type Descriptor, type ImageManifest, type Reference } from './oci/index.ts';
 import { buildSimplePayload, loadRegistriesD, lookasideFor, parseCosignPublicKey, parseSimplePayload, readLookaside, signOpenPgp, verifyOpenPgpMessage, writeLookaside, type RegistriesD } from './signature/index.ts';
-import { openTarget, type OpenOptions } from './target/index.ts';
+import { fetchAll, fetchManifest, openTarget, type OpenOptions, type Target } from './target/index.ts';
 import { containersIdentityMatches as identityMatches, loadContainersPolicy, requirementsFor, type ContainersPolicy, type Requirement } from './trust/index.ts';
 import { verifyCosign } from './cosign.ts';
 import { SignetError } from './util/index.ts';
@@ -24,9 +24,13 @@ export async function verifyContainersPolicy(ref: string, options: { policy: str
   const rd = typeof options.registriesD === 'string' ? await loadRegistriesD(options.registriesD) : options.registriesD;
   const { target, reference } = await openTarget(parsed, options.open);
   let digest: string;
+  let referrerSigs: Uint8Array[];
   try {
     if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`, { kind: 'usage' });
-    digest = (await target.resolve(reference)).digest;
+    const root = await target.resolve(reference);
+    digest = root.digest;
+    // Simple signatures may also travel as referrers (signet copy puts them there).
+    referrerSigs = await simpleSignatureReferrers(target, { mediaType: root.mediaType, digest: root.digest, size: root.size });
   } finally {
     await target.close();
   }
@@ -37,7 +41,7 @@ export async function verifyContainersPolicy(ref: string, options: { policy: str
     else if (req.type === 'reject') results.push({ requirement: req.type, ok: false, message: `rejected by the policy (scope ${scope})` });
     else if (req.type === 'signedBy') {
       const base = rd ? lookasideFor(rd, parsed.registry, parsed.repository) : undefined;
-      const sigs = base ? await readLookaside(base, parsed.repository, digest) : [];
+      const sigs = [...(base ? await readLookaside(base, parsed.repository, digest) : []), ...referrerSigs];
       const reasons: string[] = [];
       let ok = false;
       for (const [i, sig] of sigs.entries()) {
@@ -89,4 +93,69 @@ export async function signSimple(ref: string, options: { armoredKey: string; pas
   const signature = await signOpenPgp(buildSimplePayload(dockerReference, digest), options.armoredKey, options.passphrase);
   const path = await writeLookaside(base, parsed.repository, digest, signature);
   return { digest, dockerReference, path };
+}
+
+/** Simple signatures kept as OCI referrers, so they travel with `signet copy` (documented in docs/formats.md). */
+export const SIMPLE_SIGNATURE_ARTIFACT_TYPE = 'application/vnd.signet.containers.simple-signature.v1';
+export const SIMPLE_SIGNATURE_MEDIA_TYPE = 'application/vnd.signet.containers.simple-signature.v1+pgp';
+
+/** Attaches a simple signature (OpenPGP message) to `subject` in `target` as a referrer. */
+export async function attachSimpleSignature(target: Target, subject: Descriptor, signature: Uint8Array): Promise<Descriptor> {
+  const layer = descriptorFor(SIMPLE_SIGNATURE_MEDIA_TYPE, signature);
+  await target.push(layer, signature);
+  await target.push(EMPTY_JSON, Buffer.from('{}'));
+  const bytes = encodeManifest({
+    schemaVersion: 2,
+    mediaType: MediaType.ImageManifest,
+    artifactType: SIMPLE_SIGNATURE_ARTIFACT_TYPE,
+    config: { ...EMPTY_JSON },
+    layers: [layer],
+    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+  });
+  const desc = descriptorFor(MediaType.ImageManifest, bytes);
+  await target.push(desc, bytes);
+  return desc;
+}
+
+/** The simple signatures attached to `subject` as referrers (each fetched and digest-checked). */
+export async function simpleSignatureReferrers(target: Target, subject: Descriptor): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for (const r of await target.referrers(subject, SIMPLE_SIGNATURE_ARTIFACT_TYPE)) {
+    const { manifest } = await fetchManifest(target, r);
+    const layer = 'layers' in manifest ? (manifest as ImageManifest).layers.find((l) => l.mediaType === SIMPLE_SIGNATURE_MEDIA_TYPE) : undefined;
+    if (layer) out.push(await fetchAll(target, layer, 4 * 1024 * 1024));
+  }
+  return out;
+}
+
+/**
+ * Moves simple signatures between lookaside storage and referrers during a copy: signatures the
+ * source's lookaside holds are attached to the destination as referrers, and when registries.d
+ * names a writable lookaside for the destination, every referrer signature is written there too.
+ */
+export async function carrySimpleSignatures(src: { target: Target; parsed: Reference }, dst: { target: Target; parsed: Reference }, subject: Descriptor, registriesD: RegistriesD): Promise<{ attached: number; written: number }> {
+  let attached = 0;
+  let written = 0;
+  const have = new Set((await simpleSignatureReferrers(dst.target, subject)).map((s) => Buffer.from(s).toString('base64')));
+  if (src.parsed.kind === 'registry') {
+    const base = lookasideFor(registriesD, src.parsed.registry, src.parsed.repository);
+    for (const sig of base ? await readLookaside(base, src.parsed.repository, subject.digest) : []) {
+      if (have.has(Buffer.from(sig).toString('base64'))) continue;
+      await attachSimpleSignature(dst.target, subject, sig);
+      have.add(Buffer.from(sig).toString('base64'));
+      attached++;
+    }
+  }
+  if (dst.parsed.kind === 'registry') {
+    const base = lookasideFor(registriesD, dst.parsed.registry, dst.parsed.repository, true);
+    if (base?.startsWith('file://')) {
+      const existing = new Set((await readLookaside(base, dst.parsed.repository, subject.digest)).map((s) => Buffer.from(s).toString('base64')));
+      for (const sig of await simpleSignatureReferrers(dst.target, subject)) {
+        if (existing.has(Buffer.from(sig).toString('base64'))) continue;
+        await writeLookaside(base, dst.parsed.repository, subject.digest, sig);
+        written++;
+      }
+    }
+  }
+  return { attached, written };
 }

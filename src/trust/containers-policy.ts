@@ -57,6 +57,7 @@ function parseIdentity(v: unknown, where: string): SignedIdentity {
       return { type: 'exactRepository', dockerRepository: o.dockerRepository };
     case 'remapIdentity':
       if (typeof o.prefix !== 'string' || typeof o.signedPrefix !== 'string') invalid(`${where}: remapIdentity needs prefix and signedPrefix`);
+      for (const v of [o.prefix, o.signedPrefix]) if (!v || v.endsWith('/') || /[:@]$/.test(v)) invalid(`${where}: remapIdentity prefix ${JSON.stringify(v)} is not valid (host[:port] or a repository, without a trailing '/')`);
       return { type: 'remapIdentity', prefix: o.prefix, signedPrefix: o.signedPrefix };
     default:
       return invalid(`${where}: unknown signedIdentity type ${JSON.stringify(o?.type)}`);
@@ -141,8 +142,11 @@ export function identityMatches(identity: SignedIdentity, ref: RegistryReference
     case 'exactRepository':
       return repoOf(signed) === identity.dockerRepository;
     case 'remapIdentity': {
+      // The prefix matches whole name components: followed by '/', ':', '@' or nothing.
       const full = exact(ref);
-      if (!full.startsWith(identity.prefix)) return identityMatches({ type: 'matchRepoDigestOrExact' }, ref, signedRef);
+      const p = identity.prefix;
+      const prefixed = full === p || (full.startsWith(p) && ['/', ':', '@'].includes(full[p.length] ?? ''));
+      if (!prefixed) return identityMatches({ type: 'matchRepoDigestOrExact' }, ref, signedRef);
       const remapped = parseRegistryReference(identity.signedPrefix + full.slice(identity.prefix.length));
       return identityMatches({ type: 'matchRepoDigestOrExact' }, remapped, signedRef);
     }

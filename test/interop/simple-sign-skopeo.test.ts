@@ -70,6 +70,36 @@ describe('Signet signs with containers simple signing; skopeo enforces it', () =
     expect(o.out).toMatch(/Signature for identity .* is not accepted|not accepted|rejected/i);
   });
 
+  it('signet copy carries simple signatures: lookaside → referrers (layout) → another registry\'s lookaside; skopeo accepts the mirror', async () => {
+    const layout = `oci:${join(work, 'carry-layout')}:v1`;
+    const c1 = await runSignet(['copy', `${serve.host}/simple/app:signed`, layout, '--registries-d', rd, '-o', 'json'], { env: env() });
+    expect(c1.code, c1.stderr).toBe(0);
+    expect(JSON.parse(c1.stdout).simpleSignatures).toEqual({ attached: 1, written: 0 });
+    const d = JSON.parse((await runSignet(['discover', layout, '-o', 'json'])).stdout) as { referrers: Array<{ artifactType: string }> };
+    expect(d.referrers.map((r) => r.artifactType)).toContain('application/vnd.signet.containers.simple-signature.v1');
+    const serve2 = await startServe();
+    try {
+      const rd2 = join(work, 'registries2.d');
+      await (await import('node:fs/promises')).mkdir(rd2, { recursive: true });
+      await writeFile(join(rd2, 'mirror.yaml'), `docker:\n  ${serve2.host}:\n    lookaside: file://${join(work, 'lookaside2')}\n    lookaside-staging: file://${join(work, 'lookaside2')}\n`);
+      const c2 = await runSignet(['copy', layout, `${serve2.host}/simple/app:signed`, '--registries-d', rd2, '-o', 'json'], { env: env() });
+      expect(c2.code, c2.stderr).toBe(0);
+      expect(JSON.parse(c2.stdout).simpleSignatures).toEqual({ attached: 0, written: 1 });
+      // the signature names the original registry: the mirror's policy remaps its prefix
+      const policy2 = join(work, 'policy2.json');
+      await writeFile(policy2, JSON.stringify({ default: [{ type: 'reject' }], transports: { docker: { [`${serve2.host}/simple`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: join(work, 'pub.gpg'), signedIdentity: { type: 'remapIdentity', prefix: serve2.host, signedPrefix: serve.host } }] } } }));
+      const r = await skopeo(['copy', '--remove-signatures', '--policy', policy2, '--registries.d', rd2, '--src-tls-verify=false', `docker://${serve2.host}/simple/app:signed`, `oci:${join(work, 'mirror-out')}:x`]);
+      expect(r.ok, r.out).toBe(true);
+      expect((await verifyContainersPolicy(`${serve2.host}/simple/app:signed`, { policy: policy2, registriesD: rd2 })).accepted).toBe(true);
+      // without the remap, the name binding refuses the mirror
+      const strict = join(work, 'policy3.json');
+      await writeFile(strict, JSON.stringify({ default: [{ type: 'reject' }], transports: { docker: { [`${serve2.host}/simple`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: join(work, 'pub.gpg') }] } } }));
+      expect((await verifyContainersPolicy(`${serve2.host}/simple/app:signed`, { policy: strict, registriesD: rd2 })).accepted).toBe(false);
+    } finally {
+      await serve2.close();
+    }
+  });
+
   it('Signet enforces the same policy with the same outcomes', async () => {
     const expectations: Array<[string, boolean]> = [['app:signed', true], ['app:unsigned', false], ['other:v1', false]];
     for (const [ref, accepted] of expectations) {

@@ -13,6 +13,7 @@ export function registerCopy(program: Command): void {
     .option('--concurrency <n>', 'blobs copied at once', '4')
     .option('-o, --output <format>', 'text or json (the copy report)', 'text')
     .option('-q, --quiet', 'print only the result')
+    .option('--registries-d <dir>', 'containers registries.d: carry simple signatures from the source lookaside as referrers, and write them to the destination lookaside')
     .addHelpText(
       'after',
       `
@@ -26,7 +27,7 @@ Examples:
   signet copy 127.0.0.1:5000/app:v1 oci:./app.tar:v1          # into a layout tarball
   signet copy oci:./app.tar:v1 10.0.0.5:5000/app              # and back out, on the other side`,
     )
-    .action(async (srcRef: string, dstRef: string, opts: { referrers: boolean; concurrency: string; output: string; quiet?: boolean }) => {
+    .action(async (srcRef: string, dstRef: string, opts: { referrers: boolean; concurrency: string; output: string; quiet?: boolean; registriesD?: string }) => {
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new SignetError('USAGE', '--concurrency takes a positive whole number', { kind: 'usage' });
       const { openTarget } = await import('../../target/index.ts');
@@ -38,12 +39,17 @@ Examples:
       if (dst.parsed.digest) throw new SignetError('USAGE', `destination ${dstRef} must not name a digest (it is the source's)`, { kind: 'usage' });
       const progress = copyProgress(opts.quiet || opts.output === 'json' ? 'quiet' : 'auto');
       try {
-        const report = await copy(src.target, src.reference, dst.target, dst.parsed.tag, { referrers: opts.referrers, concurrency, onProgress: progress.onProgress });
+        const report: Awaited<ReturnType<typeof copy>> & { simpleSignatures?: { attached: number; written: number } } = await copy(src.target, src.reference, dst.target, dst.parsed.tag, { referrers: opts.referrers, concurrency, onProgress: progress.onProgress });
+        if (opts.registriesD) {
+          const { carrySimpleSignatures } = await import('../../containers.ts');
+          const { loadRegistriesD } = await import('../../signature/index.ts');
+          report.simpleSignatures = await carrySimpleSignatures(src, dst, report.root, await loadRegistriesD(opts.registriesD));
+        }
         progress.stop();
         if (opts.output === 'json') printJson(report);
         else
           process.stdout.write(
-            `Copied ${report.root.digest} to ${dst.target.name}: ${report.copied} items (${report.copiedBytes} bytes), ${report.skipped} already there, ${report.mounted} mounted, ${report.referrers} referrers\n`,
+            `Copied ${report.root.digest} to ${dst.target.name}: ${report.copied} items (${report.copiedBytes} bytes), ${report.skipped} already there, ${report.mounted} mounted, ${report.referrers} referrers${report.simpleSignatures ? `; simple signatures: ${report.simpleSignatures.attached} attached as referrers, ${report.simpleSignatures.written} written to lookaside` : ''}\n`,
           );
       } finally {
         progress.stop();

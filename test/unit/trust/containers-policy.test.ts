@@ -54,8 +54,8 @@ describe('containers policy.json', () => {
     [{ type: 'exactReference', dockerReference: 'reg.io/app:golden' }, 'reg.io/anything:v1', 'reg.io/app:golden', true],
     [{ type: 'exactReference', dockerReference: 'reg.io/app:golden' }, 'reg.io/anything:v1', 'reg.io/app:v1', false],
     [{ type: 'exactRepository', dockerRepository: 'reg.io/app' }, 'mirror.io/copy:v1', 'reg.io/app:any', true],
-    [{ type: 'remapIdentity', prefix: 'mirror.io/', signedPrefix: 'reg.io/' }, 'mirror.io/app:v1', 'reg.io/app:v1', true],
-    [{ type: 'remapIdentity', prefix: 'mirror.io/', signedPrefix: 'reg.io/' }, 'mirror.io/app:v1', 'reg.io/app:v2', false],
+    [{ type: 'remapIdentity', prefix: 'mirror.io', signedPrefix: 'reg.io' }, 'mirror.io/app:v1', 'reg.io/app:v1', true],
+    [{ type: 'remapIdentity', prefix: 'mirror.io', signedPrefix: 'reg.io' }, 'mirror.io/app:v1', 'reg.io/app:v2', false],
   ])('%j: %s with a signature for %s → %s', (identity, r, signed, expected) => {
     expect(matches(identity, ref(r), signed)).toBe(expected);
   });
