@@ -4,6 +4,7 @@ import { silentLogger, type Logger } from '../util/index.ts';
 import type { Authorizer } from './auth/types.ts';
 import { RegistryError, sendError, toRegistryError } from './errors.ts';
 import { flatpakIndex } from './flatpak-index.ts';
+import { serveLookaside } from './lookaside.ts';
 import { DEFAULT_LIMITS, handle, type Limits, type RouteContext } from './routes.ts';
 import { RegistryStorage } from './storage.ts';
 import { renderWebView } from './webview.ts';
@@ -60,6 +61,13 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
           if (!r.ok) throw new RegistryError(r.code, r.message, r.status, r.challenge ? { 'WWW-Authenticate': r.challenge } : {});
         }
         await flatpakIndex(storage, req, res);
+      } else if (req.method === 'GET' && path.startsWith('/lookaside/')) {
+        const repo = /^\/lookaside\/(.+)@/.exec(path)?.[1] ?? '';
+        if (options.authorizer) {
+          const r = await options.authorizer.check(req, [{ type: 'repository', name: repo, actions: ['pull'] }]);
+          if (!r.ok) throw new RegistryError(r.code, r.message, r.status, r.challenge ? { 'WWW-Authenticate': r.challenge } : {});
+        }
+        await serveLookaside(storage, path, res, req);
       } else if (req.method === 'GET' && (path === '/' || path.startsWith('/ui/'))) {
         await renderWebView(storage, req, res);
       } else {

@@ -91,6 +91,13 @@ describe('Signet signs with containers simple signing; skopeo enforces it', () =
       const r = await skopeo(['copy', '--remove-signatures', '--policy', policy2, '--registries.d', rd2, '--src-tls-verify=false', `docker://${serve2.host}/simple/app:signed`, `oci:${join(work, 'mirror-out')}:x`]);
       expect(r.ok, r.out).toBe(true);
       expect((await verifyContainersPolicy(`${serve2.host}/simple/app:signed`, { policy: policy2, registriesD: rd2 })).accepted).toBe(true);
+      // signet serve is itself a lookaside server for the signatures it holds as referrers
+      const rd3 = join(work, 'registries3.d');
+      await (await import('node:fs/promises')).mkdir(rd3, { recursive: true });
+      await writeFile(join(rd3, 'served.yaml'), `docker:\n  ${serve2.host}:\n    lookaside: http://${serve2.host}/lookaside\n`);
+      const served = await skopeo(['copy', '--remove-signatures', '--policy', policy2, '--registries.d', rd3, '--src-tls-verify=false', `docker://${serve2.host}/simple/app:signed`, `oci:${join(work, 'served-out')}:x`]);
+      expect(served.ok, served.out).toBe(true);
+      expect((await fetch(`http://${serve2.host}/lookaside/simple/app@sha256=${'0'.repeat(64)}/signature-1`)).status).toBe(404);
       // without the remap, the name binding refuses the mirror
       const strict = join(work, 'policy3.json');
       await writeFile(strict, JSON.stringify({ default: [{ type: 'reject' }], transports: { docker: { [`${serve2.host}/simple`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: join(work, 'pub.gpg') }] } } }));
