@@ -13,6 +13,9 @@ import {
 import { fetchAll, fetchManifest, openTarget, type OpenOptions, type Target } from './target/index.ts';
 import { SignetError } from './util/index.ts';
 
+/** Artifact (config media) type of cosign signatures stored as OCI 1.1 referrers. */
+export const COSIGN_REFERRER_ARTIFACT_TYPE = 'application/vnd.dev.cosign.artifact.sig.v1+json';
+
 /** The identity cosign writes: the repository, without tag or digest. */
 export function cosignIdentity(parsed: Reference): string {
   return parsed.kind === 'registry' ? `${parsed.registry}/${parsed.repository}` : parsed.path;
@@ -30,7 +33,7 @@ async function existingSignatures(target: Target, subject: Descriptor): Promise<
 }
 
 /** Signs an artifact the way `cosign sign --key` does and stores it under `sha256-<hex>.sig`. */
-export async function signCosign(ref: string, key: KeyObject, options: { open?: OpenOptions; annotations?: Record<string, string> } = {}): Promise<{ subject: Descriptor; signatureTag: string; manifest: Descriptor }> {
+export async function signCosign(ref: string, key: KeyObject, options: { open?: OpenOptions; annotations?: Record<string, string>; referrers?: boolean } = {}): Promise<{ subject: Descriptor; signatureTag: string; manifest: Descriptor }> {
   const { target, reference, parsed } = await openTarget(ref, options.open);
   try {
     if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`, { kind: 'usage' });
@@ -39,6 +42,17 @@ export async function signCosign(ref: string, key: KeyObject, options: { open?: 
     const payload = buildCosignPayload(cosignIdentity(parsed), subject.digest, options.annotations);
     const layer: Descriptor = { ...descriptorFor(COSIGN_PAYLOAD_MEDIA_TYPE, payload), annotations: { [COSIGN_SIGNATURE_ANNOTATION]: cosignSign(payload, key) } };
     await target.push(descriptorFor(COSIGN_PAYLOAD_MEDIA_TYPE, payload), payload);
+    if (options.referrers) {
+      // cosign's OCI 1.1 form (--registry-referrers-mode=oci-1-1): one manifest per signature,
+      // config media type as artifact type, the signed image as subject.
+      const { config } = appendCosignLayer(undefined, layer);
+      const cfg = descriptorFor(COSIGN_REFERRER_ARTIFACT_TYPE, config);
+      await target.push(cfg, config);
+      const bytes = encodeManifest({ schemaVersion: 2, mediaType: MediaType.ImageManifest, config: { mediaType: cfg.mediaType, size: cfg.size, digest: cfg.digest }, layers: [layer], subject });
+      const desc = descriptorFor(MediaType.ImageManifest, bytes);
+      await target.push(desc, bytes);
+      return { subject, signatureTag: '', manifest: desc };
+    }
     const { manifest, config } = appendCosignLayer(await existingSignatures(target, subject), layer);
     await target.push(descriptorFor(MediaType.ImageConfig, config), config);
     const bytes = encodeManifest(manifest);
@@ -73,8 +87,14 @@ export async function verifyCosign(ref: string, publicKeys: KeyObject[], options
     const subject: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size };
     const expectedIdentity = options.identity === false ? undefined : (options.identity ?? cosignIdentity(parsed));
     const sigs = await existingSignatures(target, subject);
+    const layers = [...(sigs?.layers ?? [])];
+    // …and the OCI 1.1 form: referrers whose config media type is cosign's signature type.
+    for (const r of await target.referrers(subject, COSIGN_REFERRER_ARTIFACT_TYPE)) {
+      const { manifest } = await fetchManifest(target, r);
+      if ('layers' in manifest) layers.push(...(manifest as ImageManifest).layers);
+    }
     const out: CosignSignatureReport[] = [];
-    for (const layer of sigs?.layers ?? []) {
+    for (const layer of layers) {
       const report: CosignSignatureReport = { layer: layer.digest, verified: false };
       out.push(report);
       const sig = layer.annotations?.[COSIGN_SIGNATURE_ANNOTATION];

@@ -98,6 +98,20 @@ describe('cosign key-based signatures, with the real cosign 2.5 as the peer', ()
     }
   });
 
+  it("cosign's OCI 1.1 referrers form, both ways", async () => {
+    const ref = await image('oci11');
+    await run(cosign, ['sign', '--key', 'cosign.key', '--tlog-upload=false', '--allow-insecure-registry', '--registry-referrers-mode=oci-1-1', ref], { env: { ...process.env, COSIGN_PASSWORD: '', COSIGN_YES: 'true', COSIGN_EXPERIMENTAL: '1' }, cwd: work, timeout: 120_000 });
+    const t = new RegistryTarget({ registry: serve.host, repository: 'cosign/app' });
+    expect(await t.tags()).not.toContain(cosignSignatureTag(ref.split('@')[1]!));
+    await t.close();
+    const v = await verifyCosign(ref, [cosignPub]);
+    expect(v.verified, JSON.stringify(v.signatures)).toBe(true);
+    const ref2 = await image('oci11-ours');
+    await signCosign(ref2, ours.privateKey, { referrers: true });
+    expect((await verifyCosign(ref2, [ours.publicKey])).verified).toBe(true);
+    await run(cosign, ['verify', '--key', 'ours.pub', '--insecure-ignore-tlog=true', '--allow-insecure-registry', '--experimental-oci11', ref2], { env: { ...process.env, COSIGN_EXPERIMENTAL: '1' }, cwd: work, timeout: 120_000 });
+  });
+
   it('the payload and manifest have cosign\'s shapes field for field', async () => {
     const ref = await image('shape');
     const r = await signCosign(ref, ours.privateKey);

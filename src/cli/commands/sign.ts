@@ -24,6 +24,7 @@ export function registerSign(program: Command): void {
     .option('--plugin <name>', 'sign with a key held by this plugin (with --id)')
     .option('--id <keyId>', "the plugin's key identifier")
     .option('--plugin-config <k=v>', 'plugin configuration (repeatable)', collect, [])
+    .option('--cosign-referrers', "with --signature-format cosign: store the signature as an OCI 1.1 referrer (cosign's oci-1-1 mode) instead of the .sig tag")
     .option('--registries-d <dir>', 'containers registries.d: where --signature-format simple writes (lookaside-staging or lookaside, file://)')
     .option('--timestamp-url <url>', 'RFC 3161 timestamp authority: the signature gets a countersignature, so it outlives its certificate')
     .option('--timestamp-root-cert <file>', 'root certificate (PEM) the TSA must chain to; required with --timestamp-url')
@@ -39,7 +40,7 @@ Examples:
   signet sign oci:./layout:v1 --recursive
   signet sign 127.0.0.1:5000/app:v1 --timestamp-url http://tsa.example.com --timestamp-root-cert tsa-root.pem`,
     )
-    .action(async (ref: string, opts: { key?: string; signatureFormat: string; expiry?: string; userMetadata: string[]; recursive?: boolean; passphraseStdin?: boolean; output: string; timestampUrl?: string; timestampRootCert?: string; plugin?: string; id?: string; pluginConfig: string[]; registriesD?: string }) => {
+    .action(async (ref: string, opts: { key?: string; signatureFormat: string; expiry?: string; userMetadata: string[]; recursive?: boolean; passphraseStdin?: boolean; output: string; timestampUrl?: string; timestampRootCert?: string; plugin?: string; id?: string; pluginConfig: string[]; registriesD?: string; cosignReferrers?: boolean }) => {
       if (Boolean(opts.plugin) !== Boolean(opts.id)) throw new SignetError('USAGE', '--plugin and --id go together', { kind: 'usage' });
       if (Boolean(opts.timestampUrl) !== Boolean(opts.timestampRootCert)) throw new SignetError('USAGE', '--timestamp-url and --timestamp-root-cert go together', { kind: 'usage' });
       let timestampRoots;
@@ -75,9 +76,9 @@ Examples:
         const { KeyStore } = await import('../../pki/index.ts');
         const { signCosign } = await import('../../cosign.ts');
         const key = await new KeyStore().get(opts.key, opts.passphraseStdin ? await readSecret() : undefined);
-        const r = await signCosign(ref, key.privateKey, { annotations: keyValues(opts.userMetadata, '--user-metadata') });
+        const r = await signCosign(ref, key.privateKey, { annotations: keyValues(opts.userMetadata, '--user-metadata'), referrers: Boolean(opts.cosignReferrers) });
         if (opts.output === 'json') return printJson(r);
-        process.stderr.write(`Signed ${ref} (cosign, tag ${r.signatureTag})\n`);
+        process.stderr.write(`Signed ${ref} (cosign, ${r.signatureTag ? `tag ${r.signatureTag}` : 'OCI 1.1 referrer'})\n`);
         process.stdout.write(`${r.manifest.digest}\n`);
         return;
       }
