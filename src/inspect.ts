@@ -1,6 +1,6 @@
-import type { Descriptor } from './oci/index.ts';
-import { isNotarySignatureManifest, MAX_ENVELOPE_SIZE, parseEnvelope } from './signature/index.ts';
-import { fetchAll, fetchManifest, openTarget, type OpenOptions } from './target/index.ts';
+import { isNotFound, type Descriptor, type ImageManifest } from './oci/index.ts';
+import { COSIGN_PAYLOAD_MEDIA_TYPE, cosignSignatureTag, isNotarySignatureManifest, MAX_ENVELOPE_SIZE, parseCosignPayload, parseEnvelope, parseSimplePayload } from './signature/index.ts';
+import { fetchAll, fetchManifest, openTarget, type OpenOptions, type Target } from './target/index.ts';
 import { listSignatures } from './verify.ts';
 import { SignetError } from './util/index.ts';
 
@@ -23,7 +23,17 @@ export interface SignatureInfo {
  * The signatures of an artifact, decoded but NOT verified (`signet ls` / `signet inspect`):
  * nothing here is trusted; use verify for that.
  */
-export async function inspect(ref: string, options: { open?: OpenOptions; maxSignatures?: number } = {}): Promise<{ reference: string; subject: Descriptor; signatures: SignatureInfo[] }> {
+export interface OtherSignatureInfo {
+  family: 'cosign' | 'simple';
+  /** Where it is stored: the `.sig` tag, or the referrer manifest's digest. */
+  location: string;
+  /** The identity the payload claims (not verified). */
+  dockerReference?: string;
+  signedDigest?: string;
+  error?: string;
+}
+
+export async function inspect(ref: string, options: { open?: OpenOptions; maxSignatures?: number } = {}): Promise<{ reference: string; subject: Descriptor; signatures: SignatureInfo[]; otherSignatures: OtherSignatureInfo[] }> {
   const { target, reference } = await openTarget(ref, options.open);
   try {
     if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`, { kind: 'usage' });
@@ -59,8 +69,55 @@ export async function inspect(ref: string, options: { open?: OpenOptions; maxSig
         info.error = (err as Error).message;
       }
     }
-    return { reference: `${target.name}@${subject.digest}`, subject, signatures };
+    return { reference: `${target.name}@${subject.digest}`, subject, signatures, otherSignatures: await otherFamilies(target, subject) };
   } finally {
     await target.close();
   }
+}
+
+/** cosign (.sig tag and OCI 1.1 referrers) and simple signatures kept as referrers, decoded, not verified. */
+async function otherFamilies(target: Target, subject: Descriptor): Promise<OtherSignatureInfo[]> {
+  const out: OtherSignatureInfo[] = [];
+  const cosignLayers = async (manifest: Descriptor, location: string): Promise<void> => {
+    const { manifest: m } = await fetchManifest(target, manifest);
+    for (const l of 'layers' in m ? (m as ImageManifest).layers : []) {
+      if (l.mediaType !== COSIGN_PAYLOAD_MEDIA_TYPE) continue;
+      const info: OtherSignatureInfo = { family: 'cosign', location };
+      try {
+        const p = parseCosignPayload(await fetchAll(target, l, 1024 * 1024));
+        info.dockerReference = p.dockerReference;
+        info.signedDigest = p.digest;
+      } catch (err) {
+        info.error = (err as Error).message;
+      }
+      out.push(info);
+    }
+  };
+  try {
+    const tag = cosignSignatureTag(subject.digest);
+    await cosignLayers(await target.resolve(tag), tag);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  for (const r of await target.referrers(subject, 'application/vnd.dev.cosign.artifact.sig.v1+json')) await cosignLayers(r, r.digest);
+  for (const r of await target.referrers(subject, 'application/vnd.signet.containers.simple-signature.v1')) {
+    const info: OtherSignatureInfo = { family: 'simple', location: r.digest };
+    try {
+      const { manifest: m } = await fetchManifest(target, r);
+      const layer = 'layers' in m ? (m as ImageManifest).layers[0] : undefined;
+      if (layer) {
+        // The OpenPGP message carries the payload as literal data; read it without verifying.
+        const openpgp = await import('openpgp');
+        const msg = await openpgp.readMessage({ binaryMessage: await fetchAll(target, layer, 4 * 1024 * 1024) });
+        const data = msg.getLiteralData();
+        const p = parseSimplePayload(data instanceof Uint8Array ? data : new Uint8Array());
+        info.dockerReference = p.dockerReference;
+        info.signedDigest = p.dockerManifestDigest;
+      }
+    } catch (err) {
+      info.error = (err as Error).message;
+    }
+    out.push(info);
+  }
+  return out;
 }

@@ -55,6 +55,10 @@ describe('cosign key-based signatures, with the real cosign 2.5 as the peer', ()
     const { stdout } = await cos(['verify', '--key', 'ours.pub', '--insecure-ignore-tlog=true', '--allow-insecure-registry', ref]);
     expect(stdout).toContain('"docker-manifest-digest"');
     await cos(['verify', '--key', 'cosign.pub', '--insecure-ignore-tlog=true', '--allow-insecure-registry', ref]);
+    const { runSignet } = await import('../helpers/serve.ts');
+    const ls = JSON.parse((await runSignet(['ls', ref, '-o', 'json'])).stdout) as { otherSignatures: Array<{ family: string; signedDigest: string }> };
+    expect(ls.otherSignatures.filter((o) => o.family === 'cosign')).toHaveLength(2);
+    expect(ls.otherSignatures.every((o) => o.signedDigest === ref.split('@')[1])).toBe(true);
   });
 
   it('CLI: sign --signature-format cosign, verify --cosign-key (exit 0, and 1 with another key)', async () => {

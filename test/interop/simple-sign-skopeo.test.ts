@@ -77,6 +77,8 @@ describe('Signet signs with containers simple signing; skopeo enforces it', () =
     expect(JSON.parse(c1.stdout).simpleSignatures).toEqual({ attached: 1, written: 0 });
     const d = JSON.parse((await runSignet(['discover', layout, '-o', 'json'])).stdout) as { referrers: Array<{ artifactType: string }> };
     expect(d.referrers.map((r) => r.artifactType)).toContain('application/vnd.signet.containers.simple-signature.v1');
+    const ins = JSON.parse((await runSignet(['inspect', layout, '-o', 'json'])).stdout) as { otherSignatures: Array<{ family: string; dockerReference: string }> };
+    expect(ins.otherSignatures).toEqual([expect.objectContaining({ family: 'simple', dockerReference: `${serve.host}/simple/app:signed` })]);
     const serve2 = await startServe();
     try {
       const rd2 = join(work, 'registries2.d');

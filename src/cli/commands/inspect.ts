@@ -16,7 +16,8 @@ export function registerInspect(program: Command): void {
       const r = await inspect(ref);
       if (opts.output === 'json') return printJson(r);
       process.stdout.write(`${r.reference}\n`);
-      if (!r.signatures.length) process.stdout.write('└── (no signatures)\n');
+      if (!r.signatures.length && !r.otherSignatures.length) process.stdout.write('└── (no signatures)\n');
+      for (const o of r.otherSignatures) process.stdout.write(`├── ${o.family} ${o.location} ${o.error ? `(unreadable: ${o.error})` : `for ${o.dockerReference}`}\n`);
       r.signatures.forEach((s, i) => {
         const last = i === r.signatures.length - 1;
         process.stdout.write(`${last ? '└──' : '├──'} ${s.digest} ${s.envelopeMediaType ?? ''} ${s.error ? `(unreadable: ${s.error})` : `${s.certificateChain?.[0]?.subject ?? ''}, ${s.signingTime ?? ''}`}\n`);
@@ -34,6 +35,7 @@ export function registerInspect(program: Command): void {
       const r = await inspect(ref);
       if (format === 'json') return printJson(r);
       process.stdout.write(`${r.reference}\n└── application/vnd.cncf.notary.signature\n`);
+      for (const o of r.otherSignatures) process.stdout.write(`└── ${o.family} signature at ${o.location}: ${o.error ? `unreadable: ${o.error}` : `claims ${o.dockerReference} → ${o.signedDigest}`} (not verified)\n`);
       r.signatures.forEach((s, i) => {
         const p = i === r.signatures.length - 1 ? '    ' : '    ';
         process.stdout.write(`${p}${i === r.signatures.length - 1 ? '└──' : '├──'} ${s.digest}\n`);
