@@ -116,6 +116,21 @@ describe('cosign key-based signatures, with the real cosign 2.5 as the peer', ()
     await run(cosign, ['verify', '--key', 'ours.pub', '--insecure-ignore-tlog=true', '--allow-insecure-registry', '--experimental-oci11', ref2], { env: { ...process.env, COSIGN_EXPERIMENTAL: '1' }, cwd: work, timeout: 120_000 });
   });
 
+  it('a containers policy with sigstoreSigned accepts the cosign-signed image and refuses others', async () => {
+    const { verifyContainersPolicy } = await import('../../src/containers.ts');
+    const signedRef = await image('policy-signed');
+    await cos(['sign', '--key', 'cosign.key', '--tlog-upload=false', '--allow-insecure-registry', signedRef]);
+    const policy = join(work, 'sigstore-policy.json');
+    await writeFile(policy, JSON.stringify({ default: [{ type: 'reject' }], transports: { docker: { [`${serve.host}/cosign`]: [{ type: 'sigstoreSigned', keyPath: join(work, 'cosign.pub'), signedIdentity: { type: 'matchRepository' } }] } } }));
+    const ok = await verifyContainersPolicy(signedRef, { policy });
+    expect(ok.accepted, JSON.stringify(ok.results)).toBe(true);
+    const unsigned = await image('policy-unsigned');
+    expect((await verifyContainersPolicy(unsigned, { policy })).accepted).toBe(false);
+    const wrongKey = join(work, 'sigstore-wrong.json');
+    await writeFile(wrongKey, JSON.stringify({ default: [{ type: 'reject' }], transports: { docker: { [`${serve.host}/cosign`]: [{ type: 'sigstoreSigned', keyPath: join(work, 'ours.pub') }] } } }));
+    expect((await verifyContainersPolicy(signedRef, { policy: wrongKey })).accepted).toBe(false);
+  });
+
   it('the payload and manifest have cosign\'s shapes field for field', async () => {
     const ref = await image('shape');
     const r = await signCosign(ref, ours.privateKey);

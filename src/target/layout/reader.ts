@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import {
   MAX_MANIFEST_SIZE,
   MediaType,
@@ -11,16 +11,31 @@ import {
   parseDigest,
   parseManifest,
   referrerDescriptor,
+  verifyBytes,
   type Descriptor,
   type ImageIndex,
   type Manifest,
 } from '../../oci/index.ts';
+import { Limiter } from '../../util/index.ts';
 import { readAll } from '../content.ts';
 import type { Target } from '../target.ts';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 /** How many manifests a referrers scan reads at most (a hostile layout cannot make it endless). */
 const MAX_SCAN = 100_000;
+/** Manifests read at once during a scan: matters over HTTP, harmless on disk. */
+const SCAN_CONCURRENCY = 8;
+/** A reference that names a digest rather than a ref name (ref names and tags cannot hold `sha256:`). */
+const DIGEST_LIKE = /^sha(?:256|512):/;
+
+/** What a scan learnt from one manifest; content addressed, so it stays true across index.json versions. */
+interface ScannedManifest {
+  /** Set when the manifest is a referrer. */
+  subject?: string;
+  referrer?: Descriptor;
+  /** Child manifests (of an image index), scanned in turn. */
+  children: Descriptor[];
+}
 
 /**
  * What every OCI image layout shares, whatever holds it (a directory, a tar, a web server):
@@ -30,6 +45,7 @@ const MAX_SCAN = 100_000;
 export abstract class LayoutReader implements Pick<Target, 'resolve' | 'exists' | 'fetch' | 'referrers' | 'tags'> {
   abstract readonly name: string;
   private scanCache: { key: string; bySubject: Map<string, Descriptor[]> } | null = null;
+  private readonly scanned = new Map<string, ScannedManifest>();
 
   /** Raw index.json bytes (bounded by the implementation). */
   protected abstract readIndexBytes(): Promise<Buffer>;
@@ -37,8 +53,17 @@ export abstract class LayoutReader implements Pick<Target, 'resolve' | 'exists' 
   protected abstract openBlob(digest: string): Promise<Readable>;
   abstract exists(desc: Descriptor): Promise<boolean>;
 
+  /** Forgets what was learnt about a manifest (it was deleted). */
+  protected forgetManifest(digest: string): void {
+    this.scanned.delete(digest);
+    this.scanCache = null;
+  }
+
   async readIndex(): Promise<ImageIndex> {
-    const bytes = await this.readIndexBytes();
+    return this.parseIndex(await this.readIndexBytes());
+  }
+
+  protected parseIndex(bytes: Uint8Array): ImageIndex {
     try {
       const idx = parseManifest(bytes, MediaType.ImageIndex);
       if (!isImageIndex(idx)) throw new Error('not an index');
@@ -59,25 +84,33 @@ export abstract class LayoutReader implements Pick<Target, 'resolve' | 'exists' 
       }
       throw err;
     }
-    const v = new VerifyingStream(desc);
-    raw.on('error', (e) => v.destroy(e));
-    return raw.pipe(v);
+    // pipeline, not pipe: a consumer that stops early must close the file or the HTTP connection too.
+    return pipeline(raw, new VerifyingStream(desc), () => {});
   }
 
   /** Reads a manifest by digest when its size is unknown (bounded), returning bytes and media type. */
   protected async readManifestByDigest(digest: string): Promise<{ bytes: Uint8Array; mediaType: string }> {
-    const raw = await this.openBlob(digest);
-    const bytes = await readAll(raw, MAX_MANIFEST_SIZE);
-    const { algorithm } = parseDigest(digest);
-    if (digestOf(bytes, algorithm) !== digest) throw new OciError('DIGEST_MISMATCH', `${this.name}: blob ${digest} does not match its digest`);
-    let mediaType: string | undefined;
+    const bytes = await this.fetchByDigest(digest, MAX_MANIFEST_SIZE);
+    return { bytes, mediaType: this.detectMediaType(bytes, digest) };
+  }
+
+  /** The media type of an unlisted manifest: its own mediaType field, else its shape. */
+  private detectMediaType(bytes: Uint8Array, digest: string): string {
+    let j: { mediaType?: unknown; schemaVersion?: unknown; manifests?: unknown; config?: unknown; layers?: unknown };
     try {
-      const j = JSON.parse(Buffer.from(bytes).toString('utf8')) as { mediaType?: string; manifests?: unknown };
-      mediaType = j.mediaType ?? (Array.isArray(j.manifests) ? MediaType.ImageIndex : MediaType.ImageManifest);
+      j = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof j;
     } catch {
-      throw new OciError('MANIFEST_INVALID', `${this.name}: ${digest} is not a manifest`);
+      throw new OciError('MANIFEST_INVALID', `${this.name}: ${digest} is not a manifest (not JSON)`);
     }
-    return { bytes, mediaType };
+    let mediaType: string | undefined;
+    if (typeof j === 'object' && j !== null && j.schemaVersion === 2) {
+      if (typeof j.mediaType === 'string') mediaType = j.mediaType;
+      else if (Array.isArray(j.manifests)) mediaType = MediaType.ImageIndex;
+      else if (typeof j.config === 'object' && Array.isArray(j.layers)) mediaType = MediaType.ImageManifest;
+    }
+    // A config or any other JSON blob is not a manifest, whatever a digest reference suggests.
+    if (!mediaType || !isManifestMediaType(mediaType)) throw new OciError('MANIFEST_INVALID', `${this.name}: ${digest} is not a manifest`);
+    return mediaType;
   }
 
   /** A blob known only by digest (size unstated), read with a bound and checked against the digest. */
@@ -89,7 +122,7 @@ export abstract class LayoutReader implements Pick<Target, 'resolve' | 'exists' 
 
   async resolve(reference: string): Promise<Descriptor> {
     const index = await this.readIndex();
-    if (reference.includes(':') && /^[a-z0-9]+:[a-f0-9]+$/.test(reference)) {
+    if (DIGEST_LIKE.test(reference)) {
       parseDigest(reference);
       const listed = index.manifests.find((m) => m.digest === reference);
       if (listed) return { mediaType: listed.mediaType, digest: listed.digest, size: listed.size };
@@ -102,8 +135,8 @@ export abstract class LayoutReader implements Pick<Target, 'resolve' | 'exists' 
       }
       return { mediaType: found.mediaType, digest: reference, size: found.bytes.length };
     }
-    // Tags are matched as exact strings: Flatpak refs such as runtime/org.x/x86_64/stable are not
-    // valid OCI tags but are valid ref names in a layout.
+    // Ref names are matched as exact strings: Flatpak refs such as runtime/org.x/x86_64/stable
+    // are not valid OCI tags but are valid ref names in a layout.
     const entries = index.manifests.filter((m) => m.annotations?.[REF_NAME] === reference);
     const entry = entries[entries.length - 1];
     if (!entry) throw new OciError('MANIFEST_UNKNOWN', `${this.name}: tag ${reference} not found`);
@@ -116,34 +149,57 @@ export abstract class LayoutReader implements Pick<Target, 'resolve' | 'exists' 
     return [...new Set(names)].sort();
   }
 
+  /** Reads one manifest for the scan; null when its blob is missing (a dangling entry lists no referrers). */
+  private async scanOne(d: Descriptor): Promise<ScannedManifest | null> {
+    const known = this.scanned.get(d.digest);
+    if (known) return known;
+    let m: Manifest;
+    try {
+      const bytes = await readAll(await this.fetch(d), MAX_MANIFEST_SIZE);
+      verifyBytes(bytes, d);
+      m = parseManifest(bytes, d.mediaType);
+    } catch (err) {
+      if (err instanceof OciError && err.kind === 'notfound') return null;
+      throw new OciError(err instanceof OciError ? err.code : 'MANIFEST_INVALID', `${this.name}: manifest ${d.digest}: ${(err as Error).message}`, { cause: err });
+    }
+    const out: ScannedManifest = { children: isIndexMediaType(d.mediaType) && isImageIndex(m) ? m.manifests : [] };
+    if (m.subject) {
+      out.subject = m.subject.digest;
+      out.referrer = referrerDescriptor(d, m);
+    }
+    if (this.scanned.size >= MAX_SCAN) this.scanned.clear();
+    this.scanned.set(d.digest, out);
+    return out;
+  }
+
   /** Every manifest reachable from index.json (through indexes), keyed by subject digest. */
   private async scan(): Promise<Map<string, Descriptor[]>> {
     const indexBytes = await this.readIndexBytes();
     const key = digestOf(indexBytes);
     if (this.scanCache?.key === key) return this.scanCache.bySubject;
-    const index = await this.readIndex();
+    const index = this.parseIndex(indexBytes);
     const bySubject = new Map<string, Descriptor[]>();
     const seen = new Set<string>();
-    const queue: Descriptor[] = [...index.manifests];
-    while (queue.length) {
-      const d = queue.shift()!;
-      if (seen.has(d.digest) || !isManifestMediaType(d.mediaType)) continue;
-      seen.add(d.digest);
+    const limiter = new Limiter(SCAN_CONCURRENCY);
+    let level: Descriptor[] = index.manifests;
+    while (level.length) {
+      const todo = level.filter((d) => {
+        if (seen.has(d.digest) || !isManifestMediaType(d.mediaType)) return false;
+        seen.add(d.digest);
+        return true;
+      });
       if (seen.size > MAX_SCAN) throw new OciError('SIZE_EXCEEDED', `${this.name}: more than ${MAX_SCAN} manifests`);
-      let m: Manifest;
-      try {
-        const bytes = await readAll(await this.fetch(d), MAX_MANIFEST_SIZE);
-        m = parseManifest(bytes, d.mediaType);
-      } catch (err) {
-        if (err instanceof OciError && err.kind === 'notfound') continue; // a dangling entry lists no referrers
-        throw err;
+      const results = await Promise.all(todo.map((d) => limiter.run(() => this.scanOne(d))));
+      level = [];
+      for (const r of results) {
+        if (!r) continue;
+        if (r.subject && r.referrer) {
+          const list = bySubject.get(r.subject) ?? [];
+          if (!list.some((x) => x.digest === r.referrer!.digest)) list.push(r.referrer);
+          bySubject.set(r.subject, list);
+        }
+        level.push(...r.children);
       }
-      if (m.subject) {
-        const list = bySubject.get(m.subject.digest) ?? [];
-        if (!list.some((x) => x.digest === d.digest)) list.push(referrerDescriptor(d, m));
-        bySubject.set(m.subject.digest, list);
-      }
-      if (isIndexMediaType(d.mediaType) && isImageIndex(m)) queue.push(...m.manifests);
     }
     this.scanCache = { key, bySubject };
     return bySubject;

@@ -100,6 +100,35 @@ describe('OpenPGP simple signatures: bad input', () => {
     const { publicKey: revoked } = await openpgp.revokeKey({ key: k.privateKey, format: 'object' });
     await expect(verifyOpenPgpMessage(sig, [revoked.write()])).rejects.toThrow(/revoked|does not verify/i);
   });
+  it('refuses a signature made by a subkey without the signing flag (a signing subkey is the control)', async () => {
+    const openpgp = await import('openpgp');
+    // Built packet by packet: openpgp.js itself would never sign with an encryption-only subkey.
+    const bySubkey = async (signSubkey: boolean): Promise<{ message: Uint8Array; publicKey: Uint8Array }> => {
+      const { privateKey } = await openpgp.generateKey({ type: 'rsa', rsaBits: 2048, userIDs: [{ name: 's' }], subkeys: [{ sign: signSubkey }], format: 'object' });
+      const sub = privateKey.subkeys[0]!;
+      const literal = new openpgp.LiteralDataPacket();
+      (literal as unknown as { setBytes(b: Uint8Array, f: unknown): void }).setBytes(payload, openpgp.enums.literal.binary);
+      const sig = new openpgp.SignaturePacket() as unknown as Record<string, unknown> & { sign: (...a: unknown[]) => Promise<void> };
+      sig.signatureType = openpgp.enums.signature.binary;
+      sig.publicKeyAlgorithm = sub.keyPacket.algorithm;
+      sig.hashAlgorithm = openpgp.enums.hash.sha256;
+      sig.issuerKeyID = sub.getKeyID();
+      sig.issuerFingerprint = (sub.keyPacket as unknown as { getFingerprintBytes(): Uint8Array }).getFingerprintBytes();
+      sig.issuerKeyVersion = sub.keyPacket.version;
+      sig.created = new Date();
+      await sig.sign(sub.keyPacket, literal, new Date(), false, openpgp.config);
+      const ops = new openpgp.OnePassSignaturePacket() as unknown as Record<string, unknown>;
+      Object.assign(ops, { signatureType: sig.signatureType, hashAlgorithm: sig.hashAlgorithm, publicKeyAlgorithm: sig.publicKeyAlgorithm, issuerKeyID: sig.issuerKeyID, flags: 1 });
+      const list = new openpgp.PacketList();
+      list.push(ops as never, literal, sig as never);
+      return { message: list.write(), publicKey: privateKey.toPublic().write() };
+    };
+    const good = await bySubkey(true);
+    expect(parseSimplePayload((await verifyOpenPgpMessage(good.message, [good.publicKey])).data).dockerReference).toBe('reg.io/app:v1');
+    const bad = await bySubkey(false);
+    await expect(verifyOpenPgpMessage(bad.message, [bad.publicKey])).rejects.toThrow(/valid signing key/);
+  }, 60_000);
+
   it('refuses a payload that is not an atomic container signature', () => {
     expect(() => parseSimplePayload(Buffer.from('{"critical":{"type":"cosign container image signature"}}'))).toThrow(/not "atomic container signature"/);
     expect(() => parseSimplePayload(Buffer.from('nope'))).toThrow(/not JSON/);
