@@ -11,7 +11,6 @@ import {
   parseDigest,
   parseManifest,
   referrerDescriptor,
-  verifyBytes,
   type Descriptor,
   type ImageIndex,
   type Manifest,
@@ -155,8 +154,7 @@ export abstract class LayoutReader implements Pick<Target, 'resolve' | 'exists' 
     if (known) return known;
     let m: Manifest;
     try {
-      const bytes = await readAll(await this.fetch(d), MAX_MANIFEST_SIZE);
-      verifyBytes(bytes, d);
+      const bytes = await readAll(await this.fetch(d), MAX_MANIFEST_SIZE); // fetch verifies digest and size
       m = parseManifest(bytes, d.mediaType);
     } catch (err) {
       if (err instanceof OciError && err.kind === 'notfound') return null;
