@@ -179,8 +179,9 @@ export class RegistryStorage {
     const tmp = tempPathFor(target);
     const { algorithm } = parseDigest(digest);
     const counter = new CountingHash(createHash(algorithm), maxSize);
+    const out = createWriteStream(tmp, { flags: 'wx' });
     try {
-      await pipeline(body, counter, createWriteStream(tmp, { flags: 'wx' }));
+      await pipeline(body, counter, out);
       const actual = `${algorithm}:${counter.digest()}`;
       if (actual !== digest) throw new OciError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${digest}`);
       const fh = await open(tmp, 'r+');
@@ -191,6 +192,8 @@ export class RegistryStorage {
       }
       await commitFile(tmp, target);
     } catch (err) {
+      // The temp file is opened asynchronously: unlink only once the stream has closed.
+      if (!out.closed) await new Promise<void>((r) => out.once('close', () => r()));
       await unlink(tmp).catch(() => {});
       throw err;
     }

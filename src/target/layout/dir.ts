@@ -138,14 +138,19 @@ export class LayoutTarget extends LayoutReader implements Target {
     const path = this.blobPath(desc.digest);
     await mkdir(dirname(path), { recursive: true });
     const tmp = tempPathFor(path);
+    let out: ReturnType<typeof createWriteStream> | undefined;
     try {
       if (content instanceof Uint8Array) {
         verifyBytes(content, desc);
         await writeFile(tmp, content, { flag: 'wx' });
       } else {
-        await pipeline(content, new VerifyingStream(desc), createWriteStream(tmp, { flags: 'wx' }));
+        out = createWriteStream(tmp, { flags: 'wx' });
+        await pipeline(content, new VerifyingStream(desc), out);
       }
     } catch (err) {
+      // The file is opened asynchronously: wait until the stream has closed, or the unlink can
+      // run before the open and the empty temp file would stay behind.
+      if (out && !out.closed) await new Promise<void>((r) => out!.once('close', () => r()));
       await unlink(tmp).catch(() => {});
       throw err;
     }
