@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { KeyStore, toPem, type KeyType } from '../src/pki/index.ts';
 import { JWS_MEDIA_TYPE, LocalKeySigner, signEnvelope } from '../src/signature/index.ts';
 import { sign } from '../src/sign.ts';
-import { RegistryTarget } from '../src/target/index.ts';
+import { RegistryTarget } from '../src/store/index.ts';
 import { loadTrustPolicy, verifyEnvelope } from '../src/trust/index.ts';
 import { verify } from '../src/verify.ts';
 import { pushArtifact } from '../test/helpers/artifacts.ts';

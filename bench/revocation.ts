@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryRevocationCache, toPem } from '../src/pki/index.ts';
 import { signArtifact } from '../src/sign.ts';
-import { RegistryTarget } from '../src/target/index.ts';
+import { RegistryTarget } from '../src/store/index.ts';
 import { loadTrustPolicy } from '../src/trust/index.ts';
 import { verify } from '../src/verify.ts';
 import { pushArtifact } from '../test/helpers/artifacts.ts';

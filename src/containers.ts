@@ -1,6 +1,6 @@
 import { EMPTY_JSON, MediaType, descriptorFor, encodeManifest, parseRegistryReference, type Descriptor, type ImageManifest, type Reference } from './oci/index.ts';
 import { buildSimplePayload, loadRegistriesD, lookasideFor, parseCosignPublicKey, parseSimplePayload, readLookaside, signOpenPgp, verifyOpenPgpMessage, writeLookaside, type RegistriesD } from './signature/index.ts';
-import { fetchAll, fetchManifest, openTarget, type OpenOptions, type Target } from './target/index.ts';
+import { fetchAll, fetchManifest, openTarget, type OpenOptions, type Target } from './store/index.ts';
 import { containersIdentityMatches as identityMatches, loadContainersPolicy, requirementsFor, type ContainersPolicy, type Requirement } from './trust/index.ts';
 import { verifyCosign } from './cosign.ts';
 import { SignetError } from './util/index.ts';

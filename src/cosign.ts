@@ -10,7 +10,7 @@ import {
   cosignVerify,
   parseCosignPayload,
 } from './signature/index.ts';
-import { fetchAll, fetchManifest, openTarget, type OpenOptions, type Target } from './target/index.ts';
+import { fetchAll, fetchManifest, openTarget, type OpenOptions, type Target } from './store/index.ts';
 import { SignetError } from './util/index.ts';
 
 /** Artifact (config media) type of cosign signatures stored as OCI 1.1 referrers. */

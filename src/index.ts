@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import { openTarget as open, type OpenOptions, type OpenedTarget } from './target/index.ts';
+import { openTarget as open, type OpenOptions, type OpenedTarget } from './store/index.ts';
 import { loadTrustPolicy as load, type TrustPolicyDocument } from './trust/index.ts';
 
 export { sign, signArtifact } from './sign.ts';
@@ -17,8 +17,8 @@ export { verifyEnvelope, verifySignature, TrustStore, loadBlobTrustPolicy, selec
 export type { VerifyEnvelopeInput, VerifyEnvelopeResult, ValidationResult, VerificationOutcome, TrustPolicyDocument } from './trust/index.ts';
 export { copy, copyGraph, discover } from './copy/index.ts';
 export type { CopyOptions, CopyReport, ReferrerNode } from './copy/index.ts';
-export { MemoryTarget, RegistryTarget, LayoutTarget, TarLayoutTarget, HttpLayoutTarget, openLayout, login, logout } from './target/index.ts';
-export type { Target, OpenOptions, OpenedTarget } from './target/index.ts';
+export { MemoryTarget, RegistryTarget, LayoutTarget, TarLayoutTarget, HttpLayoutTarget, openLayout, login, logout } from './store/index.ts';
+export type { Target, OpenOptions, OpenedTarget } from './store/index.ts';
 export { KeyStore, createCertificate, generateKeyPair } from './pki/index.ts';
 export { signEnvelope, verifyEnvelopeIntegrity, parseEnvelope, LocalKeySigner } from './signature/index.ts';
 export type { PrimitiveSigner, EnvelopeContent } from './signature/index.ts';

@@ -1,6 +1,6 @@
 import { isNotFound, type Descriptor, type ImageManifest } from './oci/index.ts';
 import { COSIGN_PAYLOAD_MEDIA_TYPE, cosignSignatureTag, isNotarySignatureManifest, MAX_ENVELOPE_SIZE, parseCosignPayload, parseEnvelope, parseSimplePayload } from './signature/index.ts';
-import { fetchAll, fetchManifest, openTarget, type OpenOptions, type Target } from './target/index.ts';
+import { fetchAll, fetchManifest, openTarget, type OpenOptions, type Target } from './store/index.ts';
 import { listSignatures } from './verify.ts';
 import { SignetError } from './util/index.ts';
 

@@ -1,7 +1,7 @@
 import { descriptorFor, type ImageIndex } from './oci/index.ts';
 import { FreshnessState } from './freshness/index.ts';
 import { buildLayoutStatement, FLATPAK_SIGNATURE_ANNOTATION, LAYOUT_SIGNATURE_MEDIA_TYPE, parseLayoutStatement, signOpenPgp, verifyOpenPgpMessage } from './signature/index.ts';
-import { LayoutTarget, openLayout, REF_NAME } from './target/index.ts';
+import { LayoutTarget, openLayout, REF_NAME } from './store/index.ts';
 import { SignetError } from './util/index.ts';
 
 const MAX_SIGNATURE = 1024 * 1024;

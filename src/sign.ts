@@ -9,7 +9,7 @@ import {
   signEnvelope,
   type PrimitiveSigner,
 } from './signature/index.ts';
-import { fetchManifest, openTarget, type OpenOptions, type Target } from './target/index.ts';
+import { fetchManifest, openTarget, type OpenOptions, type Target } from './store/index.ts';
 import { SignetError } from './util/index.ts';
 
 export interface SignOptions {

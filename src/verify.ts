@@ -1,6 +1,6 @@
 import { formatReference, isImageIndex, type Descriptor, type Reference } from './oci/index.ts';
 import { isNotarySignatureManifest, MAX_ENVELOPE_SIZE, SIGNATURE_ARTIFACT_TYPE } from './signature/index.ts';
-import { fetchAll, fetchManifest, openTarget, type OpenOptions, type Target } from './target/index.ts';
+import { fetchAll, fetchManifest, openTarget, type OpenOptions, type Target } from './store/index.ts';
 import {
   loadTrustPolicyFile,
   selectPolicy,

@@ -8,7 +8,7 @@ import {
   type Descriptor,
   type Manifest,
 } from '../oci/index.ts';
-import { fetchManifest, type Target } from '../target/index.ts';
+import { fetchManifest, type Target } from '../store/index.ts';
 import { Limiter } from '../util/index.ts';
 
 export type CopyEvent =

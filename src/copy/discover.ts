@@ -1,5 +1,5 @@
 import type { Descriptor } from '../oci/index.ts';
-import type { Target } from '../target/index.ts';
+import type { Target } from '../store/index.ts';
 
 /** A node of the referrers graph. */
 export interface ReferrerNode {

@@ -1,5 +1,5 @@
 import { EMPTY_JSON, MediaType, descriptorFor, encodeManifest, type Descriptor, type ImageManifest } from '../../src/oci/index.ts';
-import type { Target } from '../../src/target/index.ts';
+import type { Target } from '../../src/store/index.ts';
 
 /** Pushes a small artifact (one layer of `content`), optionally as a referrer of `subject`. */
 export async function pushArtifact(target: Target, content: string, opts: { artifactType?: string; subject?: Descriptor; tag?: string; annotations?: Record<string, string> } = {}): Promise<Descriptor> {

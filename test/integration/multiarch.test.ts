@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { descriptorFor, encodeManifest, MediaType, type Descriptor } from '../../src/oci/index.ts';
 import { KeyStore, toPem } from '../../src/pki/index.ts';
 import { sign } from '../../src/sign.ts';
-import { LayoutTarget } from '../../src/target/index.ts';
+import { LayoutTarget } from '../../src/store/index.ts';
 import { listSignatures, verify } from '../../src/verify.ts';
 import { pushArtifact } from '../helpers/artifacts.ts';
 import { runSignet } from '../helpers/serve.ts';

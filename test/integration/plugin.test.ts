@@ -6,7 +6,7 @@ import { PluginClient, PluginSigner, installPlugin } from '../../src/plugin/inde
 import { toPem } from '../../src/pki/index.ts';
 import { COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, signEnvelope } from '../../src/signature/index.ts';
 import { verifyEnvelope } from '../../src/trust/index.ts';
-import { LayoutTarget } from '../../src/target/index.ts';
+import { LayoutTarget } from '../../src/store/index.ts';
 import { makeChain } from '../helpers/pki.ts';
 import { pushArtifact } from '../helpers/artifacts.ts';
 import { runSignet } from '../helpers/serve.ts';

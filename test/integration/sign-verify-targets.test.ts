@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { copy } from '../../src/copy/index.ts';
 import { KEY_TYPES, KeyStore, toPem } from '../../src/pki/index.ts';
 import { sign } from '../../src/sign.ts';
-import { openTarget } from '../../src/target/index.ts';
+import { openTarget } from '../../src/store/index.ts';
 import { loadTrustPolicy } from '../../src/trust/index.ts';
 import { listSignatures, verify } from '../../src/verify.ts';
 import { pushArtifact } from '../helpers/artifacts.ts';

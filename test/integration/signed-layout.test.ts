@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { FreshnessState } from '../../src/freshness/index.ts';
 import { signLayout, verifyLayout } from '../../src/layout-signing.ts';
-import { LayoutTarget } from '../../src/target/index.ts';
+import { LayoutTarget } from '../../src/store/index.ts';
 import { pushArtifact } from '../helpers/artifacts.ts';
 
 async function serveDir(root: string): Promise<{ url: (sub: string) => string; close(): Promise<void> }> {

@@ -7,7 +7,7 @@ import { encode, Tag } from 'cbor2';
 import { descriptorFor, EMPTY_JSON, MediaType, type Descriptor } from '../../src/oci/index.ts';
 import { toPem } from '../../src/pki/index.ts';
 import { COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, signatureManifest, signEnvelope, signPayload, buildPayload } from '../../src/signature/index.ts';
-import { LayoutTarget } from '../../src/target/index.ts';
+import { LayoutTarget } from '../../src/store/index.ts';
 import { pushArtifact } from '../helpers/artifacts.ts';
 import { makeChain, type TestChain } from '../helpers/pki.ts';
 import { runSignet } from '../helpers/serve.ts';

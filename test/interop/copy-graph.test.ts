@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { discover, type ReferrerNode } from '../../src/copy/index.ts';
-import { openTarget, RegistryTarget } from '../../src/target/index.ts';
+import { openTarget, RegistryTarget } from '../../src/store/index.ts';
 import { pushGraph } from '../helpers/artifacts.ts';
 import { startDistribution } from '../helpers/distribution.ts';
 import { runSignet, startServe, type Served } from '../helpers/serve.ts';

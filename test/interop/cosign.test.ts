@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { signCosign, verifyCosign } from '../../src/cosign.ts';
 import { descriptorFor, encodeManifest, MediaType, type ImageManifest } from '../../src/oci/index.ts';
 import { appendCosignLayer, buildCosignPayload, COSIGN_PAYLOAD_MEDIA_TYPE, COSIGN_SIGNATURE_ANNOTATION, cosignSign, cosignSignatureTag, parseCosignPublicKey } from '../../src/signature/index.ts';
-import { fetchManifest, RegistryTarget } from '../../src/target/index.ts';
+import { fetchManifest, RegistryTarget } from '../../src/store/index.ts';
 import { pushArtifact } from '../helpers/artifacts.ts';
 import { peerTools } from '../helpers/peer-tools.ts';
 import { startServe, type Served } from '../helpers/serve.ts';
@@ -82,7 +82,7 @@ describe('cosign key-based signatures, with the real cosign 2.5 as the peer', ()
 
   it('signet copy carries cosign signatures along (to docker-registry and a layout), and they verify there', async () => {
     const { copy } = await import('../../src/copy/index.ts');
-    const { openTarget } = await import('../../src/target/index.ts');
+    const { openTarget } = await import('../../src/store/index.ts');
     const { startDistribution } = await import('../helpers/distribution.ts');
     const ref = await image('carried');
     await signCosign(ref, ours.privateKey);
@@ -142,7 +142,7 @@ describe('cosign key-based signatures, with the real cosign 2.5 as the peer', ()
     expect(m.config.mediaType).toBe('application/vnd.oci.image.config.v1+json');
     expect(m.layers[0]!.mediaType).toBe('application/vnd.dev.cosign.simplesigning.v1+json');
     expect(Object.keys(m.layers[0]!.annotations!)).toEqual([COSIGN_SIGNATURE_ANNOTATION]);
-    const payload = Buffer.from(await (await import('../../src/target/index.ts')).fetchAll(t, m.layers[0]!)).toString();
+    const payload = Buffer.from(await (await import('../../src/store/index.ts')).fetchAll(t, m.layers[0]!)).toString();
     expect(payload).toBe(`{"critical":{"identity":{"docker-reference":"${serve.host}/cosign/app"},"image":{"docker-manifest-digest":"${r.subject.digest}"},"type":"cosign container image signature"},"optional":null}`);
     await t.close();
   });

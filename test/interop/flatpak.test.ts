@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { RegistryTarget } from '../../src/target/index.ts';
+import { RegistryTarget } from '../../src/store/index.ts';
 import { pushArtifact } from '../helpers/artifacts.ts';
 import { runSignet, startServe, type Served } from '../helpers/serve.ts';
 

@@ -7,7 +7,7 @@ import { createWriteStream } from 'node:fs';
 import type { Descriptor, ImageManifest } from '../../oci/index.ts';
 
 const oci = () => import('../../oci/index.ts');
-const targets = () => import('../../target/index.ts');
+const targets = () => import('../../store/index.ts');
 import { SignetError } from '../../util/index.ts';
 import { collect, keyValues } from './args.ts';
 

@@ -30,7 +30,7 @@ Examples:
     .action(async (srcRef: string, dstRef: string, opts: { referrers: boolean; concurrency: string; output: string; quiet?: boolean; registriesD?: string }) => {
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new SignetError('USAGE', '--concurrency takes a positive whole number', { kind: 'usage' });
-      const { openTarget } = await import('../../target/index.ts');
+      const { openTarget } = await import('../../store/index.ts');
       const { copy } = await import('../../copy/index.ts');
       const { copyProgress } = await import('../progress.ts');
       const src = await openTarget(srcRef);

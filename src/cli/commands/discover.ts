@@ -30,7 +30,7 @@ export function registerDiscover(program: Command): void {
     .addHelpText('after', '\nExamples:\n  signet discover 127.0.0.1:5000/demo/app:v1\n  signet discover oci:./layout:v1 -o json --artifact-type application/vnd.cncf.notary.signature')
     .action(async (ref: string, opts: { output: string; artifactType?: string }) => {
       const format = parseOutputFormat(opts.output, ['tree', 'json']);
-      const { openTarget } = await import('../../target/index.ts');
+      const { openTarget } = await import('../../store/index.ts');
       const { discover } = await import('../../copy/index.ts');
       const { target, reference } = await openTarget(ref);
       if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`, { kind: 'usage' });

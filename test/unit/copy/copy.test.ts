@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
 import { copyGraph } from '../../../src/copy/index.ts';
 import { EMPTY_JSON, MediaType, descriptorFor, encodeManifest, isManifestMediaType, type Descriptor } from '../../../src/oci/index.ts';
-import { MemoryTarget } from '../../../src/target/index.ts';
+import { MemoryTarget } from '../../../src/store/index.ts';
 import { pushArtifact, pushGraph } from '../../helpers/artifacts.ts';
 
 /** Records the order of pushes, and checks no manifest arrives before what it references. */
@@ -78,7 +78,7 @@ describe('copyGraph', () => {
     const honest = new MemoryTarget();
     const g = await pushGraph(honest);
     // find a layer of the sbom and make the source lie about it
-    const { fetchManifest } = await import('../../../src/target/index.ts');
+    const { fetchManifest } = await import('../../../src/store/index.ts');
     const { manifest } = await fetchManifest(honest, g.sbom);
     const layer = (manifest as { layers: Descriptor[] }).layers[0]!;
     const src = new LyingTarget(layer.digest);

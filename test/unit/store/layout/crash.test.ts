@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ImageIndex } from '../../../../src/oci/index.ts';
-import { fetchManifest, LayoutTarget } from '../../../../src/target/index.ts';
+import { fetchManifest, LayoutTarget } from '../../../../src/store/index.ts';
 import { pushArtifact } from '../../../helpers/artifacts.ts';
 
-const SRC = pathToFileURL(join(import.meta.dirname, '../../../../src/target/index.ts')).href;
+const SRC = pathToFileURL(join(import.meta.dirname, '../../../../src/store/index.ts')).href;
 const HELPERS = pathToFileURL(join(import.meta.dirname, '../../../helpers/artifacts.ts')).href;
 
 /** A writer in another process: a slow endless blob push beside a stream of referrer pushes. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { EMPTY_JSON, MediaType, descriptorFor, encodeManifest, type Descriptor, type ImageIndex } from '../../../../src/oci/index.ts';
-import { fetchAll, LayoutTarget, openLayout, readAll, REF_NAME } from '../../../../src/target/index.ts';
+import { fetchAll, LayoutTarget, openLayout, readAll, REF_NAME } from '../../../../src/store/index.ts';
 import { pushArtifact, pushGraph } from '../../../helpers/artifacts.ts';
 
 const readIndex = async (dir: string): Promise<ImageIndex> => JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as ImageIndex;

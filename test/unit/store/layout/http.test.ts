@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MediaType, descriptorFor, type Descriptor } from '../../../../src/oci/index.ts';
-import { fetchAll, fetchManifest, HttpLayoutTarget, LayoutTarget, openLayout, type Target } from '../../../../src/target/index.ts';
+import { fetchAll, fetchManifest, HttpLayoutTarget, LayoutTarget, openLayout, type Target } from '../../../../src/store/index.ts';
 import { pushGraph } from '../../../helpers/artifacts.ts';
 import { serveStatic, type StaticServer } from './static-server.ts';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { descriptorFor, MediaType } from '../../../src/oci/index.ts';
 import { createAuthorizer } from '../../../src/server/auth/index.ts';
-import { dockerCredentials, fetchAll, RegistryTarget, staticCredentials } from '../../../src/target/index.ts';
+import { dockerCredentials, fetchAll, RegistryTarget, staticCredentials } from '../../../src/store/index.ts';
 import { pushArtifact, pushGraph } from '../../helpers/artifacts.ts';
 import { startDistribution } from '../../helpers/distribution.ts';
 import { runSignet, startServe, type Served } from '../../helpers/serve.ts';

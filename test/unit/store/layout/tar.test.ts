@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { digestOf, MediaType, type Descriptor } from '../../../../src/oci/index.ts';
-import { fetchAll, fetchManifest, LayoutTarget, openLayout, TarLayoutTarget } from '../../../../src/target/index.ts';
+import { fetchAll, fetchManifest, LayoutTarget, openLayout, TarLayoutTarget } from '../../../../src/store/index.ts';
 import { pushArtifact, pushGraph } from '../../../helpers/artifacts.ts';
 
 const run = promisify(execFile);

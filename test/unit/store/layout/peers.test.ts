@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MediaType, successors, type Descriptor } from '../../../../src/oci/index.ts';
-import { fetchAll, fetchManifest, LayoutTarget, openLayout, REF_NAME, TarLayoutTarget, type Target } from '../../../../src/target/index.ts';
+import { fetchAll, fetchManifest, LayoutTarget, openLayout, REF_NAME, TarLayoutTarget, type Target } from '../../../../src/store/index.ts';
 import { pushGraph } from '../../../helpers/artifacts.ts';
 
 const run = promisify(execFile);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { promisify } from 'node:util';
 import { descriptorFor, digestOf, MediaType } from '../../../src/oci/index.ts';
-import { fetchAll, fetchManifest, HttpLayoutTarget, LayoutTarget, openLayout, TarLayoutTarget } from '../../../src/target/index.ts';
+import { fetchAll, fetchManifest, HttpLayoutTarget, LayoutTarget, openLayout, TarLayoutTarget } from '../../../src/store/index.ts';
 import { pushArtifact, pushGraph } from '../../helpers/artifacts.ts';
 
 const run = promisify(execFile);
