@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeyStore, toPem, type KeyType } from '../src/pki/index.ts';
 import { JWS_MEDIA_TYPE, LocalKeySigner, signEnvelope } from '../src/signature/index.ts';
-import { sign } from '../src/sign.ts';
+import { sign } from '../src/sign/index.ts';
 import { RegistryTarget } from '../src/store/index.ts';
 import { loadTrustPolicy, verifyEnvelope } from '../src/trust/index.ts';
-import { verify } from '../src/verify.ts';
+import { verifyArtifact } from '../src/verify/index.ts';
+import { TrustStore as BenchTrustStore } from '../src/trust/index.ts';
 import { pushArtifact } from '../test/helpers/artifacts.ts';
 import { startSignet } from './peers.ts';
 
@@ -76,8 +77,8 @@ export async function notarySection(): Promise<void> {
       const doc = loadTrustPolicy(policy);
       const t0 = process.hrtime.bigint();
       for (const r of refs) {
-        const v = await verify(r, { trustPolicy: doc, trustStore: store });
-        if (!v.verified) throw new Error(`${r} did not verify`);
+        const v = await verifyArtifact(r, [{ kind: 'trust-policy', document: doc, trustStore: new BenchTrustStore(store) }]);
+        if (v.verdict !== 'verified') throw new Error(`${r} did not verify`);
       }
       const secs = Number(process.hrtime.bigint() - t0) / 1e9;
       console.log(`signet verify, 200 artifacts against signet serve in one process: ${(200 / secs).toFixed(0)} artifacts/s (${(secs * 1000 / 200).toFixed(1)} ms each)`);

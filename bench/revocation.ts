@@ -2,10 +2,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryRevocationCache, toPem } from '../src/pki/index.ts';
-import { signArtifact } from '../src/sign.ts';
+import { signArtifact } from '../src/sign/index.ts';
 import { RegistryTarget } from '../src/store/index.ts';
 import { loadTrustPolicy } from '../src/trust/index.ts';
-import { verify } from '../src/verify.ts';
+import { verifyArtifact } from '../src/verify/index.ts';
+import { TrustStore as BenchTrustStore } from '../src/trust/index.ts';
 import { pushArtifact } from '../test/helpers/artifacts.ts';
 import { startRevocationPki } from '../test/helpers/revocation.ts';
 import { startSignet } from './peers.ts';
@@ -33,8 +34,8 @@ export async function revocationSection(): Promise<void> {
     const pass = async (policy: ReturnType<typeof doc>, cache?: MemoryRevocationCache): Promise<number> => {
       const t0 = process.hrtime.bigint();
       for (const r of refs) {
-        const v = await verify(r, { trustPolicy: policy, trustStore: store, ...(cache ? { revocationOptions: { cache } } : {}) });
-        if (!v.verified) throw new Error(`${r} did not verify`);
+        const v = await verifyArtifact(r, [{ kind: 'trust-policy', document: policy, trustStore: new BenchTrustStore(store) }], { ...(cache ? { revocationOptions: { cache } } : {}) });
+        if (v.verdict !== 'verified') throw new Error(`${r} did not verify`);
       }
       return 200 / (Number(process.hrtime.bigint() - t0) / 1e9);
     };
@@ -42,7 +43,7 @@ export async function revocationSection(): Promise<void> {
     const without = await pass(doc('skip'));
     const cold = await pass(doc('enforce'));
     const cache = new MemoryRevocationCache();
-    await verify(refs[0]!, { trustPolicy: doc('enforce'), trustStore: store, revocationOptions: { cache } });
+    await verifyArtifact(refs[0]!, [{ kind: 'trust-policy', document: doc('enforce'), trustStore: new BenchTrustStore(store) }], { revocationOptions: { cache } });
     const warm = await pass(doc('enforce'), cache);
     console.log(`without revocation ${without.toFixed(0)}/s; OCSP cold cache (one OCSP request each) ${cold.toFixed(0)}/s (${(cold / without).toFixed(2)}x); OCSP warm cache ${warm.toFixed(0)}/s (${(warm / without).toFixed(2)}x)`);
   } finally {

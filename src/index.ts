@@ -2,40 +2,171 @@
  * Signet: sign OCI artifacts, store the signatures beside them, move both, verify them under a
  * trust policy. The CLI is a thin shell over exactly these functions.
  *
+ * Every function entry point loads its implementation on first call (a dynamic `import()`), so
+ * importing this module stays cheap for a program that needs one corner of it.
+ *
  * @packageDocumentation
  */
-import { openTarget as open, type OpenOptions, type OpenedTarget } from './store/index.ts';
-import { loadTrustPolicy as load, type TrustPolicyDocument } from './trust/index.ts';
+import type * as Verify from './verify/index.ts';
+import type * as Sign from './sign/index.ts';
+import type * as Copy from './copy/index.ts';
+import type * as Artifact from './artifact/index.ts';
+import type * as Store from './store/index.ts';
+import type * as Server from './server/index.ts';
+import type * as Inspect from './inspect.ts';
+import type * as Blob from './blob.ts';
+import type * as Trust from './trust/index.ts';
 
-export { sign, signArtifact } from './sign.ts';
-export type { SignOptions, SignResult } from './sign.ts';
-export { verify, listSignatures } from './verify.ts';
-export type { VerifyRefOptions, ArtifactVerification, SignatureReport } from './verify.ts';
-export { inspect } from './inspect.ts';
-export { signBlob, verifyBlob } from './blob.ts';
-export { verifyEnvelope, verifySignature, TrustStore, loadBlobTrustPolicy, selectPolicy } from './trust/index.ts';
-export type { VerifyEnvelopeInput, VerifyEnvelopeResult, ValidationResult, VerificationOutcome, TrustPolicyDocument } from './trust/index.ts';
-export { copy, copyGraph, discover } from './copy/index.ts';
-export type { CopyOptions, CopyReport, ReferrerNode } from './copy/index.ts';
-export { MemoryTarget, RegistryTarget, LayoutTarget, TarLayoutTarget, HttpLayoutTarget, openLayout, login, logout } from './store/index.ts';
-export type { Target, OpenOptions, OpenedTarget } from './store/index.ts';
-export { KeyStore, createCertificate, generateKeyPair } from './pki/index.ts';
-export { signEnvelope, verifyEnvelopeIntegrity, parseEnvelope, LocalKeySigner } from './signature/index.ts';
-export type { PrimitiveSigner, EnvelopeContent } from './signature/index.ts';
-export { startRegistry, fsck } from './server/index.ts';
-export { parseReference, MediaType } from './oci/index.ts';
-export type { Descriptor, Reference } from './oci/index.ts';
 export { SignetError, exitCodeFor } from './util/index.ts';
+export { formatReport } from './verify/format.ts';
+export { CHECK_NAMES, REPORT_VERSION } from './verify/report.ts';
+export type { Check, CheckName, CheckOutcome, Family, RequirementReport, SignatureReport, VerificationReport, Verdict } from './verify/report.ts';
+export type { Requirement, RequirementSources, VerifyArtifactOptions, VerifyArtifactsOptions, ResolvedArtifact } from './verify/index.ts';
+export type { SignOptions, SignResult } from './sign/index.ts';
+export type { PushOptions } from './artifact/index.ts';
+export type { CopyOptions, CopyReport, ReferrerNode } from './copy/index.ts';
+export type { Target, OpenOptions, OpenedTarget } from './store/index.ts';
+export type { Descriptor, Reference } from './oci/index.ts';
+export type { VerifyEnvelopeInput, VerifyEnvelopeResult, ValidationResult, VerificationOutcome, TrustPolicyDocument } from './trust/index.ts';
+export type { PrimitiveSigner, EnvelopeContent } from './signature/index.ts';
+export type { RegistryOptions, RunningRegistry, FsckReport } from './server/index.ts';
 
-/** Opens the target a reference names (registry repository or OCI layout). */
-export function openTarget(ref: string, options?: OpenOptions): Promise<OpenedTarget> {
-  return open(ref, options);
+const verifyModule = (): Promise<typeof Verify> => import('./verify/index.ts');
+const signModule = (): Promise<typeof Sign> => import('./sign/index.ts');
+const copyModule = (): Promise<typeof Copy> => import('./copy/index.ts');
+const artifactModule = (): Promise<typeof Artifact> => import('./artifact/index.ts');
+const storeModule = (): Promise<typeof Store> => import('./store/index.ts');
+const serverModule = (): Promise<typeof Server> => import('./server/index.ts');
+
+/**
+ * Verifies one artifact against the requirements given (the trust engine): resolves the
+ * reference once, finds every family's signatures, returns one {@link VerificationReport}.
+ * @example const report = await verifyArtifact('127.0.0.1:5000/app:v1', (await loadRequirements()).requirements);
+ */
+export async function verifyArtifact(...a: Parameters<typeof Verify.verifyArtifact>): ReturnType<typeof Verify.verifyArtifact> {
+  return (await verifyModule()).verifyArtifact(...a);
 }
 
-/** Parses and validates a trust policy document (JSON text or parsed object); throws a coded error naming the broken rule. */
-export function loadTrustPolicy(json: unknown): TrustPolicyDocument {
-  return load(json);
+/** `signet verify REF...`: loads the requirements once (policies in `$SIGNET_HOME`, keys), one report per reference. */
+export async function verifyArtifacts(...a: Parameters<typeof Verify.verifyArtifacts>): ReturnType<typeof Verify.verifyArtifacts> {
+  return (await verifyModule()).verifyArtifacts(...a);
 }
-export { signCosign, verifyCosign } from './cosign.ts';
-export { verifyContainersPolicy, signSimple } from './containers.ts';
-export { signLayout, verifyLayout } from './layout-signing.ts';
+
+/** One reference: `verifyArtifacts([ref], options)[0]`. */
+export async function verify(...a: Parameters<typeof Verify.verify>): ReturnType<typeof Verify.verify> {
+  return (await verifyModule()).verify(...a);
+}
+
+/** Builds the requirements of a verification from policy files, documents and keys (flags add to policies). */
+export async function loadRequirements(...a: Parameters<typeof Verify.loadRequirements>): ReturnType<typeof Verify.loadRequirements> {
+  return (await verifyModule()).loadRequirements(...a);
+}
+
+/** Signs an artifact with a Notary Project signature (JWS or COSE) and attaches it as a referrer. */
+export async function sign(...a: Parameters<typeof Sign.sign>): ReturnType<typeof Sign.sign> {
+  return (await signModule()).sign(...a);
+}
+
+/** Signs the way `cosign sign --key` does (`sha256-<hex>.sig` tag, or an OCI 1.1 referrer). */
+export async function signCosign(...a: Parameters<typeof Sign.signCosign>): ReturnType<typeof Sign.signCosign> {
+  return (await signModule()).signCosign(...a);
+}
+
+/** Signs with containers simple signing (GPG) into the lookaside registries.d names, or as a referrer. */
+export async function signSimple(...a: Parameters<typeof Sign.signSimple>): ReturnType<typeof Sign.signSimple> {
+  return (await signModule()).signSimple(...a);
+}
+
+/** Signs the named entries of an OCI layout (Flatpak's static design: `org.flatpak.signature-digest`). */
+export async function signLayout(...a: Parameters<typeof Sign.signLayout>): ReturnType<typeof Sign.signLayout> {
+  return (await signModule()).signLayout(...a);
+}
+
+/** Attaches any referrer (a signature, an SBOM) to any artifact in any target. */
+export async function attachReferrer(...a: Parameters<typeof Sign.attachReferrer>): ReturnType<typeof Sign.attachReferrer> {
+  return (await signModule()).attachReferrer(...a);
+}
+
+/** Pushes files as an OCI 1.1 artifact (one layer per file), optionally as a referrer of another. */
+export async function push(...a: Parameters<typeof Artifact.push>): ReturnType<typeof Artifact.push> {
+  return (await artifactModule()).push(...a);
+}
+
+/** Pulls the titled layers of an artifact into a directory, each checked against its digest. */
+export async function pull(...a: Parameters<typeof Artifact.pull>): ReturnType<typeof Artifact.pull> {
+  return (await artifactModule()).pull(...a);
+}
+
+/** Copies an artifact and its whole referrers graph between two references (registries, layouts, tars). */
+export async function copy(...a: Parameters<typeof Copy.copy>): ReturnType<typeof Copy.copy> {
+  return (await copyModule()).copy(...a);
+}
+
+/** Copies the graph under a descriptor between two open targets. */
+export async function copyGraph(...a: Parameters<typeof Copy.copyGraph>): ReturnType<typeof Copy.copyGraph> {
+  return (await copyModule()).copyGraph(...a);
+}
+
+/** The referrers graph of an artifact (signatures, SBOMs, their signatures). */
+export async function discover(...a: Parameters<typeof Artifact.discoverReference>): ReturnType<typeof Artifact.discoverReference> {
+  return (await artifactModule()).discoverReference(...a);
+}
+
+/** The signatures of an artifact, decoded (not verified). */
+export async function inspect(...a: Parameters<typeof Inspect.inspect>): ReturnType<typeof Inspect.inspect> {
+  const m: typeof Inspect = await import('./inspect.ts');
+  return m.inspect(...a);
+}
+
+/** A detached Notary Project signature of a file. */
+export async function signBlob(...a: Parameters<typeof Blob.signBlob>): ReturnType<typeof Blob.signBlob> {
+  const m: typeof Blob = await import('./blob.ts');
+  return m.signBlob(...a);
+}
+
+/** Verifies a detached signature of a file under the blob trust policy. */
+export async function verifyBlob(...a: Parameters<typeof Blob.verifyBlob>): ReturnType<typeof Blob.verifyBlob> {
+  const m: typeof Blob = await import('./blob.ts');
+  return m.verifyBlob(...a);
+}
+
+/** Verifies one Notary Project envelope against a policy statement and trust store (no registry). */
+export async function verifyEnvelope(...a: Parameters<typeof Trust.verifyEnvelope>): ReturnType<typeof Trust.verifyEnvelope> {
+  const m: typeof Trust = await import('./trust/index.ts');
+  return m.verifyEnvelope(...a);
+}
+
+/** Opens the target a reference names (registry repository or OCI layout); close it when done. */
+export async function openTarget(...a: Parameters<typeof Store.openTarget>): ReturnType<typeof Store.openTarget> {
+  return (await storeModule()).openTarget(...a);
+}
+
+/** Stores registry credentials in docker's config.json after checking them against the registry. */
+export async function login(...a: Parameters<typeof Store.login>): ReturnType<typeof Store.login> {
+  return (await storeModule()).login(...a);
+}
+
+/** Removes a registry's credentials from docker's config.json. */
+export async function logout(...a: Parameters<typeof Store.logout>): ReturnType<typeof Store.logout> {
+  return (await storeModule()).logout(...a);
+}
+
+/** Starts the embedded OCI registry (`signet serve`). */
+export async function startRegistry(...a: Parameters<typeof Server.startRegistry>): ReturnType<typeof Server.startRegistry> {
+  return (await serverModule()).startRegistry(...a);
+}
+
+/** Checks an embedded registry's store: every object against its digest, every reference against existence. */
+export async function fsck(...a: Parameters<typeof Server.fsck>): ReturnType<typeof Server.fsck> {
+  return (await serverModule()).fsck(...a);
+}
+
+
+// Classes and small pure helpers are exported as they are.
+export { KeyStore, createCertificate, generateKeyPair, parseCertificates, FileRevocationCache, MemoryRevocationCache } from './pki/index.ts';
+export { defaultTrustPolicyPath } from './verify/load.ts';
+export { FreshnessState } from './freshness/index.ts';
+export { TrustStore, loadTrustPolicy, loadBlobTrustPolicy, selectPolicy, verifySignature } from './trust/index.ts';
+export { signEnvelope, verifyEnvelopeIntegrity, parseEnvelope, LocalKeySigner } from './signature/index.ts';
+export { MemoryTarget, RegistryTarget, LayoutTarget, TarLayoutTarget, HttpLayoutTarget, openLayout } from './store/index.ts';
+export { parseReference, MediaType } from './oci/index.ts';

@@ -1,7 +1,6 @@
 import { isNotFound, type Descriptor, type ImageManifest } from './oci/index.ts';
-import { COSIGN_PAYLOAD_MEDIA_TYPE, cosignSignatureTag, isNotarySignatureManifest, MAX_ENVELOPE_SIZE, parseCosignPayload, parseEnvelope, parseSimplePayload } from './signature/index.ts';
+import { COSIGN_PAYLOAD_MEDIA_TYPE, SIGNATURE_ARTIFACT_TYPE, cosignSignatureTag, isNotarySignatureManifest, MAX_ENVELOPE_SIZE, parseCosignPayload, parseEnvelope, parseSimplePayload } from './signature/index.ts';
 import { fetchAll, fetchManifest, openTarget, type OpenOptions, type Target } from './store/index.ts';
-import { listSignatures } from './verify.ts';
 import { SignetError } from './util/index.ts';
 
 export interface SignatureInfo {
@@ -40,7 +39,7 @@ export async function inspect(ref: string, options: { open?: OpenOptions; maxSig
     const root = await target.resolve(reference);
     const subject: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size };
     const signatures: SignatureInfo[] = [];
-    for (const sig of await listSignatures(target, subject, options.maxSignatures ?? 100)) {
+    for (const sig of await (await target.referrers(subject, SIGNATURE_ARTIFACT_TYPE)).slice(0, options.maxSignatures ?? 100)) {
       const info: SignatureInfo = { digest: sig.digest };
       signatures.push(info);
       try {

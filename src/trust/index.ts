@@ -1,7 +1,7 @@
 export { TrustStore, STORE_TYPES } from './truststore.ts';
 export type { StoreType } from './truststore.ts';
-export { loadTrustPolicy, loadBlobTrustPolicy, loadTrustPolicyFile, selectPolicy, selectBlobPolicy, LEVELS, CHECKS } from './policy.ts';
-export type { TrustPolicyDocument, TrustPolicyStatement, CheckType, Action, LevelName } from './policy.ts';
+export { loadTrustPolicy, loadBlobTrustPolicy, loadTrustPolicyFile, selectPolicy, selectStatement, selectBlobPolicy, LAYOUT_SCOPE_PREFIX, LEVELS, CHECKS } from './policy.ts';
+export type { TrustPolicyDocument, TrustPolicyStatement, PolicySubject, CheckType, Action, LevelName } from './policy.ts';
 export { verifySignature } from './verifier.ts';
 export type { ValidationResult, VerificationOutcome, VerifyOptions, RevocationStatus, ResultType } from './verifier.ts';
 export { verifyEnvelope } from './verify-envelope.ts';

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { isValidRepositoryName } from '../oci/index.ts';
 import { SignetError } from '../util/index.ts';
 import { parseDistinguishedName } from './identity.ts';
 import { STORE_TYPES } from './truststore.ts';
@@ -17,18 +18,22 @@ export const LEVELS: Record<LevelName, Record<CheckType, Action>> = {
   skip: { integrity: 'skip', authenticity: 'skip', authenticTimestamp: 'skip', expiry: 'skip', revocation: 'skip' },
 };
 
+// Strict objects: a misspelled field would otherwise be dropped silently, and with it a requirement.
 const statementShape = {
   name: z.string(),
-  signatureVerification: z.looseObject({
+  signatureVerification: z.strictObject({
     level: z.string(),
     override: z.record(z.string(), z.string()).optional(),
     verifyTimestamp: z.string().optional(),
   }),
   trustStores: z.array(z.string()).optional(),
   trustedIdentities: z.array(z.string()).optional(),
+  // Signet's n-of-m extension; notation ignores both fields (it verifies any-of).
+  signatureThreshold: z.number().int().min(1).max(100).optional(),
+  requiredIdentities: z.array(z.string()).optional(),
 };
-const ociSchema = z.looseObject({ version: z.string(), trustPolicies: z.array(z.looseObject({ ...statementShape, registryScopes: z.array(z.string()) })) });
-const blobSchema = z.looseObject({ version: z.string(), trustPolicies: z.array(z.looseObject({ ...statementShape, globalPolicy: z.boolean().optional() })) });
+const ociSchema = z.strictObject({ version: z.string(), trustPolicies: z.array(z.strictObject({ ...statementShape, registryScopes: z.array(z.string()) })) });
+const blobSchema = z.strictObject({ version: z.string(), trustPolicies: z.array(z.strictObject({ ...statementShape, globalPolicy: z.boolean().optional() })) });
 
 export interface TrustPolicyStatement {
   name: string;
@@ -43,6 +48,10 @@ export interface TrustPolicyStatement {
   trustedIdentities: Array<'*' | Map<string, string>>;
   /** The identities as written (what a verification plugin is given). */
   rawTrustedIdentities: string[];
+  /** At least this many valid signatures by distinct signing keys (default 1). */
+  signatureThreshold?: number;
+  /** Identities that must each have a valid signature. */
+  requiredIdentities?: Array<{ raw: string; dn: Map<string, string> }>;
 }
 
 export interface TrustPolicyDocument {
@@ -57,13 +66,33 @@ function invalid(message: string): never {
 }
 
 const DOMAIN_RE = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?$/;
-const REPO_RE = /^[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*)*$/;
+
+/** Signet's layout scopes: `oci:<path glob>` (`*` within one path segment, `**` across segments). */
+export const LAYOUT_SCOPE_PREFIX = 'oci:';
+
+function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const ch = glob[i]!;
+    if (ch === '*' && glob[i + 1] === '*') {
+      re += '.*';
+      i++;
+    } else if (ch === '*') re += '[^/]*';
+    else if (ch === '?') re += '[^/]';
+    else re += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
 
 function validateScope(scope: string, statement: string): void {
   if (scope === '*') return;
+  if (scope.startsWith(LAYOUT_SCOPE_PREFIX)) {
+    if (scope.length === LAYOUT_SCOPE_PREFIX.length) invalid(`statement "${statement}": layout scope "${scope}" names no path`);
+    return;
+  }
   if (scope.includes('*')) invalid(`statement "${statement}": registry scope "${scope}" contains a wildcard; only "*" alone is allowed (no prefix or namespace wildcards)`);
   const slash = scope.indexOf('/');
-  if (slash <= 0 || !DOMAIN_RE.test(scope.slice(0, slash)) || !REPO_RE.test(scope.slice(slash + 1))) {
+  if (slash <= 0 || !DOMAIN_RE.test(scope.slice(0, slash)) || !isValidRepositoryName(scope.slice(slash + 1))) {
     invalid(`statement "${statement}": registry scope "${scope}" is not of the form domain[:port]/repository (references are not expanded: write docker.io/library/alpine, not alpine)`);
   }
 }
@@ -139,6 +168,18 @@ function parseStatement(raw: z.infer<typeof ociSchema>['trustPolicies'][number] 
     return { type: m[1] as 'ca' | 'signingAuthority' | 'tsa', name: m[2]! };
   });
   const st: TrustPolicyStatement = { name, level, actions, verifyTimestamp: vt === 'afterCertExpiry' ? 'afterCertExpiry' : 'always', trustStores, trustedIdentities: validateIdentities(identities, name), rawTrustedIdentities: identities };
+  if (raw.signatureThreshold !== undefined) {
+    if (level === 'skip') invalid(`statement "${name}": a "skip" statement cannot have a signatureThreshold`);
+    st.signatureThreshold = raw.signatureThreshold;
+  }
+  if (raw.requiredIdentities?.length) {
+    if (level === 'skip') invalid(`statement "${name}": a "skip" statement cannot have requiredIdentities`);
+    const foreign = raw.requiredIdentities.find((r) => !/^x509\.subject\s*:/.test(r.trim()));
+    if (foreign !== undefined) invalid(`statement "${name}": required identity "${foreign}" must be "x509.subject: <DN>"`);
+    const dns = validateIdentities(raw.requiredIdentities, name);
+    if (dns.includes('*')) invalid(`statement "${name}": requiredIdentities name signers; "*" is not one`);
+    st.requiredIdentities = raw.requiredIdentities.map((r, i) => ({ raw: r, dn: dns[i] as Map<string, string> }));
+  }
   return st;
 }
 
@@ -211,19 +252,37 @@ export async function loadTrustPolicyFile(path: string, kind: 'oci' | 'blob' = '
   return kind === 'oci' ? loadTrustPolicy(text) : loadBlobTrustPolicy(text);
 }
 
+/** What a statement's scopes are matched against: a registry repository, or a layout's path(s). */
+export type PolicySubject = { registryScope: string } | { layoutPaths: string[] };
+
 /**
- * Selects the statement for an artifact reference `…@<digest>` (notary-spec §10.4): the exact
- * scope, else the `*` statement, else no applicable policy (a failure, never a pass).
+ * Selects the statement for an artifact (notary-spec §10.4): the exact repository scope (for a
+ * layout, the first `oci:<glob>` scope matching its path), else the `*` statement, else no
+ * applicable policy — a failure, never a pass.
  */
+export function selectStatement(doc: TrustPolicyDocument, subject: PolicySubject): TrustPolicyStatement {
+  let st: TrustPolicyStatement | undefined;
+  if ('registryScope' in subject) st = doc.statements.find((s) => s.registryScopes?.includes(subject.registryScope));
+  else {
+    const matches = (scope: string): boolean =>
+      scope.startsWith(LAYOUT_SCOPE_PREFIX) && subject.layoutPaths.some((p) => globToRegExp(scope.slice(LAYOUT_SCOPE_PREFIX.length)).test(p));
+    st = doc.statements.find((s) => s.registryScopes?.some(matches));
+  }
+  st ??= doc.statements.find((s) => s.registryScopes?.includes('*'));
+  if (!st) {
+    const what = 'registryScope' in subject ? `"${subject.registryScope}"` : `the layout ${subject.layoutPaths[0]} (no oci: scope matches it; or verify it as a repository with --scope)`;
+    throw new SignetError('NO_APPLICABLE_POLICY', `${what} has no applicable trust policy statement (no matching scope and no "*")`, { kind: 'failed' });
+  }
+  return st;
+}
+
+/** The statement for `registry/repository@digest` (or a layout path `…@digest`). */
 export function selectPolicy(doc: TrustPolicyDocument, reference: string): TrustPolicyStatement {
   const at = reference.lastIndexOf('@');
   if (at < 0) throw new SignetError('REFERENCE_INVALID', `artifact reference ${reference} must name a digest (…@sha256:…)`, { kind: 'usage' });
   const scope = reference.slice(0, at);
-  const exact = doc.statements.find((s) => s.registryScopes?.includes(scope));
-  const wildcard = doc.statements.find((s) => s.registryScopes?.includes('*'));
-  const st = exact ?? wildcard;
-  if (!st) throw new SignetError('NO_APPLICABLE_POLICY', `artifact "${reference}" has no applicable trust policy statement (no scope "${scope}" and no "*")`, { kind: 'failed' });
-  return st;
+  const registry = doc.statements.some((s) => s.registryScopes?.includes(scope));
+  return selectStatement(doc, registry || !/^[./]|^https?:/.test(scope) ? { registryScope: scope } : { layoutPaths: [scope] });
 }
 
 /** The blob statement by name, else the global policy. */

@@ -40,7 +40,7 @@ describe('Notary Project vectors F (OCI layouts made by notation)', () => {
     ['F5', 'e2e-expired-signature', 'e2e_audit_trustpolicy', 'base', 0],
     ['F5', 'e2e-expired-signature', 'e2e_override_strict_trustpolicy', 'base', 0],
     ['F7', 'e2e-valid-multiple-signatures', 'e2e_trustpolicy', 'base', 0],
-    ['F10', 'e2e', 'e2e_trustpolicy', 'base', 1, /no signature is associated with/],
+    ['F10', 'e2e', 'e2e_trustpolicy', 'base', 1, /no Notary Project signature is associated with/],
   ];
 
   it.each(cases)('%s %s with %s (%s store) exits %i', async (_id, layout, policy, store, code, reason) => {
@@ -55,8 +55,8 @@ describe('Notary Project vectors F (OCI layouts made by notation)', () => {
 
   it('F5 at permissive logs the expiry as a warning', async () => {
     const r = await runSignet(['verify', `oci:${join(V, 'oci-layout', 'e2e-expired-signature')}:v1`, '--policy', join(V, 'trustpolicies', 'e2e_permissive_trustpolicy.json'), '--trust-store', join(V, 'truststore'), '-o', 'json'], { env: { SIGNET_HOME: home } });
-    const [v] = JSON.parse(r.stdout) as Array<{ verified: boolean; signatures: Array<{ results: Array<{ type: string; action: string; ok: boolean }> }> }>;
-    expect(v!.verified).toBe(true);
-    expect(v!.signatures[0]!.results).toContainEqual(expect.objectContaining({ type: 'expiry', action: 'log', ok: false }));
+    const [v] = JSON.parse(r.stdout) as Array<{ verdict: string; signatures: Array<{ checks: Array<{ name: string; outcome: string }> }> }>;
+    expect(v!.verdict).toBe('verified');
+    expect(v!.signatures[0]!.checks).toContainEqual(expect.objectContaining({ name: 'expiry', outcome: 'logged' }));
   });
 });

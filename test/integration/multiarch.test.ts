@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { descriptorFor, encodeManifest, MediaType, type Descriptor } from '../../src/oci/index.ts';
 import { KeyStore, toPem } from '../../src/pki/index.ts';
-import { sign } from '../../src/sign.ts';
+import { sign } from '../../src/sign/index.ts';
+import { SIGNATURE_ARTIFACT_TYPE } from '../../src/signature/index.ts';
 import { LayoutTarget } from '../../src/store/index.ts';
-import { listSignatures, verify } from '../../src/verify.ts';
+import { verify, type VerificationReport } from '../../src/verify/index.ts';
 import { pushArtifact } from '../helpers/artifacts.ts';
 import { runSignet } from '../helpers/serve.ts';
 
@@ -47,11 +48,11 @@ describe('multi-arch: index signatures and platform manifests', () => {
     const r = await sign(`oci:${dir}:v1`, { keyStore: keys });
     expect(r).toHaveLength(1);
     const t = await LayoutTarget.open(dir);
-    expect(await listSignatures(t, platforms[0]!)).toHaveLength(0);
+    expect(await t.referrers(platforms[0]!, SIGNATURE_ARTIFACT_TYPE)).toHaveLength(0);
     const dir2 = await layout('recursive');
     const r2 = await sign(`oci:${dir2}:v1`, { keyStore: keys, recursive: true });
     expect(r2.map((x) => x.subject.digest)).toEqual([index.digest, ...platforms.map((p) => p.digest)]);
-    for (const p of platforms) expect((await verify(`oci:${dir2}@${p.digest}`, { trustPolicy: policy, trustStore: store })).verified).toBe(true);
+    for (const p of platforms) expect((await verify(`oci:${dir2}@${p.digest}`, { sources: { trustPolicy: policy, trustStore: store, defaults: false } })).verdict).toBe('verified');
   });
 
   it('a platform manifest covered only by a signed index is reported, and accepted only with the flag', async () => {
@@ -60,13 +61,16 @@ describe('multi-arch: index signatures and platform manifests', () => {
     const ref = `oci:${dir}@${platforms[0]!.digest}`;
     const plain = await runSignet(['verify', ref, '--policy', policy, '--trust-store', store]);
     expect(plain.code).toBe(1);
-    expect(plain.stdout).toContain('no signature is associated');
+    expect(plain.stdout).toContain('no Notary Project signature is associated');
     const reported = await runSignet(['verify', ref, '--index', `oci:${dir}:v1`, '--policy', policy, '--trust-store', store]);
     expect(reported.code).toBe(1);
     expect(reported.stdout).toMatch(/covered by the signed index .* \(accept that with --accept-index-signature\)/);
     const accepted = await runSignet(['verify', ref, '--index', `oci:${dir}:v1`, '--accept-index-signature', '--policy', policy, '--trust-store', store, '-o', 'json']);
     expect(accepted.code).toBe(0);
-    expect((JSON.parse(accepted.stdout) as Array<{ coveredBy: { accepted: boolean } }>)[0]!.coveredBy.accepted).toBe(true);
+    const report = (JSON.parse(accepted.stdout) as VerificationReport[])[0]!;
+    expect(report.verdict).toBe('verified');
+    expect(report.checks).toContainEqual(expect.objectContaining({ name: 'subject', outcome: 'pass', reason: expect.stringMatching(/accepted because the signed index/) }));
+    expect(report.requirements.every((r) => r.satisfied && r.by.length === 1)).toBe(true);
     // an index that does not list the manifest covers nothing
     const other = await layout('other');
     await sign(`oci:${other}:v1`, { keyStore: keys });

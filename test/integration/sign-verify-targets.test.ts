@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copy } from '../../src/copy/index.ts';
 import { KEY_TYPES, KeyStore, toPem } from '../../src/pki/index.ts';
-import { sign } from '../../src/sign.ts';
+import { sign } from '../../src/sign/index.ts';
+import { SIGNATURE_ARTIFACT_TYPE } from '../../src/signature/index.ts';
 import { openTarget } from '../../src/store/index.ts';
 import { loadTrustPolicy } from '../../src/trust/index.ts';
-import { listSignatures, verify } from '../../src/verify.ts';
+import { verify } from '../../src/verify/index.ts';
 import { pushArtifact } from '../helpers/artifacts.ts';
 import { startDistribution } from '../helpers/distribution.ts';
 import { startServe, type Served } from '../helpers/serve.ts';
@@ -60,9 +61,9 @@ describe('sign → verify with every key type and both formats on every kind of 
 
   async function verifyAll(base: string): Promise<void> {
     for (const c of combos) {
-      const v = await verify(`${base}:${c.tag}`, { trustPolicy: policy, trustStore, userMetadata: { combo: c.tag } });
-      expect(v.verified, `${base}:${c.tag} ${JSON.stringify(v.signatures.map((s) => s.results))} ${v.message ?? ''}`).toBe(true);
-      expect(v.signatures.find((s) => s.verified)?.envelopeMediaType).toBe(c.format === 'jws' ? 'application/jose+json' : 'application/cose');
+      const v = await verify(`${base}:${c.tag}`, { sources: { trustPolicy: policy, trustStore, defaults: false }, userMetadata: { combo: c.tag } });
+      expect(v.verdict, `${base}:${c.tag} ${JSON.stringify(v)}`).toBe('verified');
+      expect(v.signatures.find((s) => s.verdict === 'verified')?.mediaType).toBe(c.format === 'jws' ? 'application/jose+json' : 'application/cose');
     }
   }
 
@@ -86,14 +87,14 @@ describe('sign → verify with every key type and both formats on every kind of 
       // exactly the one signature per artifact arrived, nothing lost or duplicated
       const { target } = await openTarget(`${hops[i + 1]}:${combos[0]!.tag}`);
       const root = await target.resolve(combos[0]!.tag);
-      expect(await listSignatures(target, root)).toHaveLength(1);
+      expect(await target.referrers(root, SIGNATURE_ARTIFACT_TYPE)).toHaveLength(1);
       await target.close();
     }
   });
 
   it('a signature for one artifact does not verify another', async () => {
-    const v = await verify(`${serve.host}/rt/app:${combos[0]!.tag}`, { trustPolicy: policy, trustStore, userMetadata: { combo: combos[1]!.tag } });
-    expect(v.verified).toBe(false);
-    expect(v.signatures[0]!.results.at(-1)).toMatchObject({ type: 'userMetadata', ok: false });
+    const v = await verify(`${serve.host}/rt/app:${combos[0]!.tag}`, { sources: { trustPolicy: policy, trustStore, defaults: false }, userMetadata: { combo: combos[1]!.tag } });
+    expect(v.verdict).toBe('failed');
+    expect(v.signatures[0]!.checks.at(-1)).toMatchObject({ name: 'user-metadata', outcome: 'fail' });
   });
 });

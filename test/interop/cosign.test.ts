@@ -5,7 +5,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { signCosign, verifyCosign } from '../../src/cosign.ts';
+import { signCosign } from '../../src/sign/index.ts';
+import { verifyCosign, verifyContainersPolicy } from '../helpers/verify.ts';
 import { descriptorFor, encodeManifest, MediaType, type ImageManifest } from '../../src/oci/index.ts';
 import { appendCosignLayer, buildCosignPayload, COSIGN_PAYLOAD_MEDIA_TYPE, COSIGN_SIGNATURE_ANNOTATION, cosignSign, cosignSignatureTag, parseCosignPublicKey } from '../../src/signature/index.ts';
 import { fetchManifest, RegistryTarget } from '../../src/store/index.ts';
@@ -117,7 +118,6 @@ describe('cosign key-based signatures, with the real cosign 2.5 as the peer', ()
   });
 
   it('a containers policy with sigstoreSigned accepts the cosign-signed image and refuses others', async () => {
-    const { verifyContainersPolicy } = await import('../../src/containers.ts');
     const signedRef = await image('policy-signed');
     await cos(['sign', '--key', 'cosign.key', '--tlog-upload=false', '--allow-insecure-registry', signedRef]);
     const policy = join(work, 'sigstore-policy.json');

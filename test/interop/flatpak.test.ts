@@ -1,3 +1,4 @@
+import type { VerificationReport } from '../../src/verify/index.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -108,10 +109,10 @@ describe("Flatpak (Debian's flatpak 1.14, offline) installs from signet serve", 
     // one verification, both families in one report: the Notary policy (configured in SIGNET_HOME) and the containers policy
     const both = await runSignet(['verify', ref, '--containers-policy', join(work, 'policy.json'), '--registries-d', rd, '-o', 'json'], { env: e });
     expect(both.code, both.stdout + both.stderr).toBe(0);
-    const [report] = JSON.parse(both.stdout) as Array<{ verified: boolean; policy: string; signatures: unknown[]; containers: { accepted: boolean } }>;
-    expect(report!.policy).toBe('fp');
-    expect(report!.signatures.length).toBeGreaterThan(0);
-    expect(report!.containers.accepted).toBe(true);
+    const [report] = JSON.parse(both.stdout) as VerificationReport[];
+    expect(report!.verdict).toBe('verified');
+    expect(report!.requirements.map((r) => [r.name, r.satisfied])).toEqual([['trust-policy:fp', true], [`containers-policy:${serve.host}/org.test.platform[0] signedBy`, true]]);
+    expect(new Set(report!.signatures.filter((x) => x.verdict === 'verified').map((x) => x.family))).toEqual(new Set(['notary', 'simple']));
     const noPolicy = await runSignet(['verify', ref], { env: { SIGNET_HOME: join(work, 'empty-home') } });
     expect(noPolicy.code).toBe(1);
     expect(noPolicy.stderr).toMatch(/no policy is configured/);
@@ -121,7 +122,7 @@ describe("Flatpak (Debian's flatpak 1.14, offline) installs from signet serve", 
     await t.close();
     const n = await runSignet(['verify', ref], { env: e });
     expect(n.code).toBe(1);
-    expect(n.stdout).toMatch(/no signature is associated/);
+    expect(n.stdout).toMatch(/no Notary Project signature is associated/);
     const s = await runSignet(['verify', ref, '--containers-policy', join(work, 'policy.json'), '--registries-d', rd], { env: e });
     expect(s.code).toBe(1);
   });

@@ -4,7 +4,7 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { verifyContainersPolicy } from '../../src/containers.ts';
+import { verifyContainersPolicy } from '../helpers/verify.ts';
 import { KeyStore } from '../../src/pki/index.ts';
 import { runSignet, startServe, type Served } from '../helpers/serve.ts';
 

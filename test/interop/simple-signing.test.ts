@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { verifyContainersPolicy } from '../../src/containers.ts';
+import { verifyContainersPolicy } from '../helpers/verify.ts';
 import { startDistribution } from '../helpers/distribution.ts';
 import { runSignet, startServe } from '../helpers/serve.ts';
 
@@ -68,7 +68,7 @@ describe.each([
       expect(r.accepted, c.reference).toBe(false);
     }
     const ok = await runSignet(['verify', fx.cases[0]!.reference, '--containers-policy', fx.policy, '--registries-d', fx.registriesD]);
-    expect(ok.stdout).toMatch(/✓ Accepted .* signedBy: ok: signed by [0-9A-F]{40}/s);
+    expect(ok.stdout).toMatch(/✓ Verified .*signedBy.*authenticity: pass \(signed by [0-9A-F]{40}\)/s);
     expect(ok.code).toBe(0);
     const bad = await runSignet(['verify', fx.cases[2]!.reference, '--containers-policy', fx.policy, '--registries-d', fx.registriesD]);
     expect(bad.code).toBe(1);

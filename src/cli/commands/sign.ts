@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { SignetError } from '../../util/index.ts';
+import { SignetError } from '../../index.ts';
 import { printJson } from '../output.ts';
 import { collect, keyValues, readSecret } from './args.ts';
 
@@ -46,15 +46,15 @@ Examples:
       let timestampRoots;
       if (opts.timestampRootCert) {
         const { readFile } = await import('node:fs/promises');
-        const { parseCertificates } = await import('../../pki/index.ts');
+        const { parseCertificates } = await import('../../index.ts');
         timestampRoots = parseCertificates(await readFile(opts.timestampRootCert), opts.timestampRootCert);
       }
       if (opts.signatureFormat === 'layout') {
-        const { parseReference } = await import('../../oci/index.ts');
+        const { parseReference } = await import('../../index.ts');
         const parsed = parseReference(ref);
         if (parsed.kind !== 'layout' || /^https?:/.test(parsed.path) || parsed.path.endsWith('.tar')) throw new SignetError('USAGE', '--signature-format layout signs the index.json entries of an OCI layout directory (oci:DIR)', { kind: 'usage' });
-        const { KeyStore } = await import('../../pki/index.ts');
-        const { signLayout } = await import('../../layout-signing.ts');
+        const { KeyStore } = await import('../../index.ts');
+        const { signLayout } = await import('../../index.ts');
         const k = await new KeyStore().gpgKey(opts.key);
         const r = await signLayout(parsed.path, { armoredKey: k.armored, ...(parsed.tag ? { refs: [parsed.tag] } : {}) });
         if (opts.output === 'json') return printJson(r);
@@ -63,8 +63,8 @@ Examples:
       }
       if (opts.signatureFormat === 'simple') {
         if (!opts.registriesD) throw new SignetError('USAGE', 'simple signing writes to lookaside storage: give --registries-d DIR', { kind: 'usage' });
-        const { KeyStore } = await import('../../pki/index.ts');
-        const { signSimple } = await import('../../containers.ts');
+        const { KeyStore } = await import('../../index.ts');
+        const { signSimple } = await import('../../index.ts');
         const k = await new KeyStore().gpgKey(opts.key);
         const r = await signSimple(ref, { armoredKey: k.armored, registriesD: opts.registriesD, ...(opts.passphraseStdin ? { passphrase: await readSecret() } : {}) });
         if (opts.output === 'json') return printJson(r);
@@ -73,8 +73,8 @@ Examples:
         return;
       }
       if (opts.signatureFormat === 'cosign') {
-        const { KeyStore } = await import('../../pki/index.ts');
-        const { signCosign } = await import('../../cosign.ts');
+        const { KeyStore } = await import('../../index.ts');
+        const { signCosign } = await import('../../index.ts');
         const key = await new KeyStore().get(opts.key, opts.passphraseStdin ? await readSecret() : undefined);
         const r = await signCosign(ref, key.privateKey, { annotations: keyValues(opts.userMetadata, '--user-metadata'), referrers: Boolean(opts.cosignReferrers) });
         if (opts.output === 'json') return printJson(r);
@@ -82,11 +82,11 @@ Examples:
         process.stdout.write(`${r.manifest.digest}\n`);
         return;
       }
-      if (opts.signatureFormat !== 'jws' && opts.signatureFormat !== 'cose') throw new SignetError('USAGE', `--signature-format must be jws, cose or cosign, not ${opts.signatureFormat}`, { kind: 'usage' });
+      if (opts.signatureFormat !== 'jws' && opts.signatureFormat !== 'cose') throw new SignetError('USAGE', `--signature-format must be jws, cose, cosign, simple or layout, not ${opts.signatureFormat}`, { kind: 'usage' });
       const userMetadata = keyValues(opts.userMetadata, '--user-metadata');
       for (const k of Object.keys(userMetadata)) if (k.startsWith('io.cncf.notary')) throw new SignetError('USAGE', `metadata key ${k} uses the reserved io.cncf.notary prefix`, { kind: 'usage' });
       const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
-      const { sign } = await import('../../sign.ts');
+      const { sign } = await import('../../index.ts');
       const results = await sign(ref, {
         signatureFormat: opts.signatureFormat,
         userMetadata,

@@ -5,6 +5,8 @@ import { SignetError } from '../../util/index.ts';
 /** cosign's key-based signatures (sigstore/cosign specs: SIGNATURE_SPEC.md). */
 export const COSIGN_PAYLOAD_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
 export const COSIGN_SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
+/** Artifact (config media) type of cosign signatures stored as OCI 1.1 referrers. */
+export const COSIGN_REFERRER_ARTIFACT_TYPE = 'application/vnd.dev.cosign.artifact.sig.v1+json';
 export const COSIGN_PAYLOAD_TYPE = 'cosign container image signature';
 const MAX_PAYLOAD = 1024 * 1024;
 

@@ -1,6 +1,9 @@
 import { SignetError } from '../../util/index.ts';
 
 /** containers/image "atomic container signature" (simple signing) payloads. */
+/** Simple signatures kept as OCI referrers, so they travel with `signet copy` (docs/formats.md). */
+export const SIMPLE_SIGNATURE_ARTIFACT_TYPE = 'application/vnd.signet.containers.simple-signature.v1';
+export const SIMPLE_SIGNATURE_MEDIA_TYPE = 'application/vnd.signet.containers.simple-signature.v1+pgp';
 export const SIMPLE_SIGNING_TYPE = 'atomic container signature';
 const MAX_SIGNATURE = 4 * 1024 * 1024;
 

@@ -1,6 +1,6 @@
-import { EMPTY_JSON, descriptorFor, formatReference, isImageIndex, type Descriptor } from './oci/index.ts';
+import { EMPTY_JSON, descriptorFor, formatReference, isImageIndex, type Descriptor } from '../oci/index.ts';
 import type { X509Certificate } from 'node:crypto';
-import { KeyStore, requestTimestamp } from './pki/index.ts';
+import { KeyStore, requestTimestamp } from '../pki/index.ts';
 import {
   COSE_MEDIA_TYPE,
   JWS_MEDIA_TYPE,
@@ -8,9 +8,10 @@ import {
   signatureManifest,
   signEnvelope,
   type PrimitiveSigner,
-} from './signature/index.ts';
-import { fetchManifest, openTarget, type OpenOptions, type Target } from './store/index.ts';
-import { SignetError } from './util/index.ts';
+} from '../signature/index.ts';
+import { fetchManifest, openTarget, type OpenOptions, type Target } from '../store/index.ts';
+import { SignetError } from '../util/index.ts';
+import { attachReferrer } from './attach.ts';
 
 export interface SignOptions {
   /** Key name in the key store (default: the default key). */
@@ -68,7 +69,7 @@ async function resolveSigner(options: SignOptions): Promise<PrimitiveSigner | En
   const store = options.keyStore ?? new KeyStore();
   const viaPlugin = options.plugin ?? (await store.pluginKey(options.key));
   if (viaPlugin) {
-    const { PluginClient, PluginSigner, PluginEnvelopeGenerator } = await import('./plugin/index.ts');
+    const { PluginClient, PluginSigner, PluginEnvelopeGenerator } = await import('../plugin/index.ts');
     const client = await PluginClient.open(viaPlugin.pluginName);
     const config = { ...viaPlugin.pluginConfig, ...options.pluginConfig };
     const caps = (await client.metadata(config)).capabilities;
@@ -89,11 +90,9 @@ export async function signArtifact(target: Target, subject: Descriptor, signer: 
     // The plugin builds the envelope; it was checked on the way back (signature, chain, target).
     const g = await signer.generateEnvelope(targetDesc, mediaType, options.expirySeconds);
     const envDesc = descriptorFor(mediaType, g.envelope);
-    await target.push(envDesc, g.envelope);
-    await target.push(EMPTY_JSON, Buffer.from('{}'));
-    const { bytes, descriptor } = signatureManifest(envDesc, subject, g.chain, g.signingTime, g.annotations);
-    await target.push(descriptor, bytes);
-    return { signature: descriptor, envelopeMediaType: mediaType };
+    const { manifest } = signatureManifest(envDesc, subject, g.chain, g.signingTime, g.annotations);
+    const signature = await attachReferrer(target, manifest, [{ descriptor: EMPTY_JSON, data: Buffer.from('{}') }, { descriptor: envDesc, data: g.envelope }]);
+    return { signature, envelopeMediaType: mediaType };
   }
   const signingTime = new Date(Math.floor((options.now ?? new Date()).getTime() / 1000) * 1000);
   const envelope = await signEnvelope(
@@ -107,11 +106,9 @@ export async function signArtifact(target: Target, subject: Descriptor, signer: 
     mediaType,
   );
   const envDesc = descriptorFor(mediaType, envelope);
-  await target.push(envDesc, envelope);
-  await target.push(EMPTY_JSON, Buffer.from('{}'));
-  const { bytes, descriptor } = signatureManifest(envDesc, subject, await signer.certificateChain(), signingTime);
-  await target.push(descriptor, bytes);
-  return { signature: descriptor, envelopeMediaType: mediaType };
+  const { manifest } = signatureManifest(envDesc, subject, await signer.certificateChain(), signingTime);
+  const signature = await attachReferrer(target, manifest, [{ descriptor: EMPTY_JSON, data: Buffer.from('{}') }, { descriptor: envDesc, data: envelope }]);
+  return { signature, envelopeMediaType: mediaType };
 }
 
 /**

@@ -1,0 +1,168 @@
+import { digestOf, isNotFound, OciError, type Descriptor, type ImageIndex, type ImageManifest, type Reference } from '../oci/index.ts';
+import {
+  COSIGN_PAYLOAD_MEDIA_TYPE,
+  COSIGN_REFERRER_ARTIFACT_TYPE,
+  COSIGN_SIGNATURE_ANNOTATION,
+  cosignSignatureTag,
+  FLATPAK_SIGNATURE_ANNOTATION,
+  isNotarySignatureManifest,
+  lookasideFor,
+  MAX_ENVELOPE_SIZE,
+  readLookaside,
+  SIGNATURE_ARTIFACT_TYPE,
+  SIMPLE_SIGNATURE_ARTIFACT_TYPE,
+  SIMPLE_SIGNATURE_MEDIA_TYPE,
+  type RegistriesD,
+} from '../signature/index.ts';
+import { fetchAll, fetchManifest, REF_NAME, type Target } from '../store/index.ts';
+import type { Family } from './report.ts';
+
+/** Cosign payloads, simple and layout signatures are small; a larger one is refused unread. */
+const MAX_SMALL_SIGNATURE = 1024 * 1024;
+
+const UNREADABLE = new Set(['BLOB_UNKNOWN', 'NOT_FOUND', 'DIGEST_MISMATCH', 'SIZE_EXCEEDED', 'SIZE_INVALID', 'DIGEST_INVALID']);
+
+interface CandidateBase {
+  family: Family;
+  digest: string;
+  source: string;
+  /** Set when the signature could not even be read as its family's format (an integrity failure). */
+  unreadable?: string;
+}
+export interface NotaryCandidate extends CandidateBase {
+  family: 'notary';
+  envelope?: Uint8Array;
+  mediaType?: string;
+}
+export interface CosignCandidate extends CandidateBase {
+  family: 'cosign';
+  payload?: Uint8Array;
+  signature?: string;
+}
+export interface SimpleCandidate extends CandidateBase {
+  family: 'simple';
+  message?: Uint8Array;
+}
+export interface LayoutCandidate extends CandidateBase {
+  family: 'layout';
+  ref: string;
+  signature?: Uint8Array;
+}
+export type Candidate = NotaryCandidate | CosignCandidate | SimpleCandidate | LayoutCandidate;
+
+/** The artifact every later step talks about: resolved exactly once, named by digest from then on. */
+export interface ResolvedSubject {
+  target: Target;
+  parsed: Reference;
+  descriptor: Descriptor;
+}
+
+export interface DiscoverOptions {
+  /** Where simple signatures live beside the registry (containers registries.d). */
+  registriesD?: RegistriesD;
+  /** Signatures read at most (bounded work on hostile stores). */
+  maxSignatures: number;
+  /** No network beyond the artifact's own store: an http(s) lookaside is not read. */
+  offline?: boolean;
+}
+
+/** A layout's own index (dir, tar, HTTP): the statically signed layout family lives there. */
+interface IndexReader {
+  readIndex(): Promise<ImageIndex>;
+  fetchByDigest(digest: string, maxSize: number): Promise<Uint8Array>;
+}
+function isIndexReader(t: Target): t is Target & IndexReader {
+  const r = t as Partial<IndexReader>;
+  return typeof r.readIndex === 'function' && typeof r.fetchByDigest === 'function';
+}
+
+function layerOf(manifest: ImageManifest, mediaType: string): Descriptor | undefined {
+  return manifest.layers.find((l) => l.mediaType === mediaType);
+}
+
+async function cosignLayers(target: Target, manifest: ImageManifest, source: string, out: Candidate[]): Promise<void> {
+  for (const layer of manifest.layers) {
+    const signature = layer.annotations?.[COSIGN_SIGNATURE_ANNOTATION];
+    const c: CosignCandidate = { family: 'cosign', digest: layer.digest, source };
+    if (layer.mediaType !== COSIGN_PAYLOAD_MEDIA_TYPE || !signature) c.unreadable = 'not a cosign simple-signing layer';
+    else if (layer.size > MAX_SMALL_SIGNATURE) c.unreadable = `the payload is ${layer.size} bytes, over the limit`;
+    else {
+      c.payload = await fetchAll(target, layer, MAX_SMALL_SIGNATURE);
+      c.signature = signature;
+    }
+    out.push(c);
+  }
+}
+
+/**
+ * Finds every signature of every family for the resolved artifact, in one pass: the referrers
+ * (API or tag schema, one listing), cosign's `sha256-<hex>.sig` tag, the simple-signing lookaside
+ * and a layout's `index.json` annotations. Every byte is fetched by digest and bounded; nothing
+ * here judges a signature, it only reads it.
+ */
+export async function discoverSignatures(subject: ResolvedSubject, options: DiscoverOptions): Promise<Candidate[]> {
+  const { target, descriptor } = subject;
+  const out: Candidate[] = [];
+  for (const r of await target.referrers(descriptor)) {
+    if (r.artifactType === SIGNATURE_ARTIFACT_TYPE) {
+      const c: NotaryCandidate = { family: 'notary', digest: r.digest, source: 'referrers' };
+      out.push(c);
+      const { manifest } = await fetchManifest(target, r);
+      const layer = isNotarySignatureManifest(manifest) && manifest.layers.length === 1 ? manifest.layers[0] : undefined;
+      if (!layer || manifest.subject?.digest !== descriptor.digest) {
+        c.unreadable = 'not a Notary Project signature manifest (one envelope layer, subject = the artifact)';
+      } else if (layer.size > MAX_ENVELOPE_SIZE) {
+        c.unreadable = `signature envelope is ${layer.size} bytes, over the ${MAX_ENVELOPE_SIZE}-byte limit`;
+      } else {
+        c.envelope = await fetchAll(target, layer, MAX_ENVELOPE_SIZE);
+        c.mediaType = layer.mediaType;
+      }
+    } else if (r.artifactType === COSIGN_REFERRER_ARTIFACT_TYPE) {
+      const { manifest } = await fetchManifest(target, r);
+      if ('layers' in manifest) await cosignLayers(target, manifest as ImageManifest, `referrer ${r.digest}`, out);
+    } else if (r.artifactType === SIMPLE_SIGNATURE_ARTIFACT_TYPE) {
+      const { manifest } = await fetchManifest(target, r);
+      const layer = 'layers' in manifest ? layerOf(manifest as ImageManifest, SIMPLE_SIGNATURE_MEDIA_TYPE) : undefined;
+      if (layer && layer.size <= MAX_SMALL_SIGNATURE) {
+        const message = await fetchAll(target, layer, MAX_SMALL_SIGNATURE);
+        out.push({ family: 'simple', digest: digestOf(message), source: 'referrers', message });
+      } else out.push({ family: 'simple', digest: r.digest, source: 'referrers', unreadable: 'no simple signature layer within the size limit' });
+    }
+    if (out.length >= options.maxSignatures) return out.slice(0, options.maxSignatures);
+  }
+  const sigTag = cosignSignatureTag(descriptor.digest);
+  try {
+    const d = await target.resolve(sigTag);
+    const { manifest } = await fetchManifest(target, d);
+    if ('layers' in manifest) await cosignLayers(target, manifest as ImageManifest, `tag ${sigTag}`, out);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  const parsed = subject.parsed;
+  const base = parsed.kind === 'registry' && options.registriesD ? lookasideFor(options.registriesD, parsed.registry, parsed.repository) : undefined;
+  if (base && parsed.kind === 'registry' && !(options.offline && /^https?:/i.test(base))) {
+    const seen = new Set(out.map((c) => c.digest));
+    for (const [i, message] of (await readLookaside(base, parsed.repository, descriptor.digest)).entries()) {
+      const digest = digestOf(message);
+      if (!seen.has(digest)) out.push({ family: 'simple', digest, source: `lookaside signature-${i + 1}`, message });
+    }
+  }
+  if (isIndexReader(target)) {
+    const index = await target.readIndex();
+    for (const e of index.manifests) {
+      const ref = e.annotations?.[REF_NAME];
+      const sig = e.annotations?.[FLATPAK_SIGNATURE_ANNOTATION];
+      if (e.digest !== descriptor.digest || !ref || !sig) continue;
+      if (parsed.tag && parsed.tag !== ref) continue;
+      const c: LayoutCandidate = { family: 'layout', digest: sig, source: `index.json ${ref}`, ref };
+      try {
+        c.signature = await target.fetchByDigest(sig, MAX_SMALL_SIGNATURE);
+      } catch (err) {
+        if (!(err instanceof OciError) || !UNREADABLE.has(err.code)) throw err;
+        c.unreadable = `the signature blob ${sig}: ${(err as Error).message}`;
+      }
+      out.push(c);
+    }
+  }
+  return out.slice(0, options.maxSignatures);
+}

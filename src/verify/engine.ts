@@ -1,0 +1,137 @@
+import { formatReference, isImageIndex, type Descriptor, type Reference } from '../oci/index.ts';
+import type { RegistriesD } from '../signature/index.ts';
+import { fetchManifest, openTarget, type OpenOptions } from '../store/index.ts';
+import type { VerifyOptions } from '../trust/index.ts';
+import { SignetError } from '../util/index.ts';
+import { discoverSignatures, type Candidate, type ResolvedSubject } from './discover.ts';
+import { check, overallVerdict, REPORT_VERSION, type SignatureReport, type VerificationReport } from './report.ts';
+import { evaluateTrustPolicy } from './requirements/trust-policy.ts';
+import { evaluateContainersPolicy, evaluateCosignKey, evaluateLayoutKey } from './requirements/signature-keys.ts';
+import type { EvaluationContext, Requirement, SignatureJudgement } from './requirements/types.ts';
+
+export interface VerifyArtifactOptions extends Omit<VerifyOptions, 'userMetadata'> {
+  /** Metadata every accepted Notary Project signature must carry (`-m k=v`). */
+  userMetadata?: Record<string, string>;
+  /** containers registries.d: where simple signatures live beside a registry (lookaside). */
+  registriesD?: RegistriesD;
+  /** Signatures read at most per artifact (bounded work on hostile stores). Default 50. */
+  maxSignatures?: number;
+  /** Verify a layout as this repository (`registry/repository`), as notation's `--scope`. */
+  scope?: string;
+  /**
+   * An image index listing this artifact: when the artifact itself does not verify, the index is
+   * resolved once, must list this very digest in its bytes, and is verified by that digest.
+   */
+  coveringIndex?: string;
+  /** Accept an artifact whose only valid signatures are on `coveringIndex`. */
+  acceptIndexSignature?: boolean;
+  open?: OpenOptions;
+  /** No network but the artifact's own store: an http(s) lookaside is not read. */
+  offline?: boolean;
+}
+
+/** An artifact already resolved (the registry server, a covering index): nothing is resolved again. */
+export interface ResolvedArtifact {
+  subject: ResolvedSubject;
+}
+
+function pinned(parsed: Reference, digest: string): string {
+  return formatReference({ ...parsed, tag: undefined, digest } as Reference);
+}
+
+async function evaluate(subject: ResolvedSubject, requirements: Requirement[], options: VerifyArtifactOptions): Promise<VerificationReport> {
+  const d = subject.descriptor;
+  const report: VerificationReport = { version: REPORT_VERSION, reference: pinned(subject.parsed, d.digest), digest: d.digest, mediaType: d.mediaType, size: d.size, verdict: 'failed', checks: [], signatures: [], requirements: [] };
+  const candidates = await discoverSignatures(subject, { maxSignatures: options.maxSignatures ?? 50, offline: Boolean(options.offline), ...(options.registriesD ? { registriesD: options.registriesD } : {}) });
+  const entries = new Map<Candidate, SignatureReport>();
+  for (const c of candidates) {
+    const s: SignatureReport = { family: c.family, digest: c.digest, source: c.source, verdict: 'unevaluated', checks: [] };
+    if (c.family === 'notary' && c.mediaType) s.mediaType = c.mediaType;
+    entries.set(c, s);
+    report.signatures.push(s);
+  }
+  const record = (c: Candidate, j: SignatureJudgement): void => {
+    const s = entries.get(c)!;
+    s.checks.push(...j.checks);
+    for (const k of ['signer', 'keyId', 'signingTime'] as const) if (j[k] && !s[k]) s[k] = j[k];
+    // Verified under any requirement is verified; else the worst judgement stands.
+    if (s.verdict === 'verified' || j.verdict === 'verified') s.verdict = 'verified';
+    else if (s.verdict === 'unevaluated' || j.verdict === 'failed') s.verdict = j.verdict;
+  };
+  const { registriesD: _r, maxSignatures: _m, scope, coveringIndex: _c, acceptIndexSignature: _a, open: _o, offline: _f, ...verifyOptions } = options;
+  const ctx: EvaluationContext = { subject, candidates, verifyOptions, record, ...(scope ? { scope } : {}) };
+  for (const r of requirements) {
+    if (r.kind === 'trust-policy') report.requirements.push(...(await evaluateTrustPolicy(r, ctx)));
+    else if (r.kind === 'containers-policy') report.requirements.push(...(await evaluateContainersPolicy(r, ctx)));
+    else if (r.kind === 'cosign-key') report.requirements.push(...(await evaluateCosignKey(r, ctx)));
+    else report.requirements.push(...(await evaluateLayoutKey(r, ctx)));
+  }
+  if (!requirements.length) report.checks.push(check('policy', 'fail', 'no requirement is configured: a verification never passes by default'));
+  report.verdict = overallVerdict(report);
+  return report;
+}
+
+/**
+ * A platform manifest covered by a signed index: the index reference is resolved exactly once,
+ * its bytes (checked against that digest) must list this manifest, and the index is verified by
+ * that same digest — so a tag that moves between two requests cannot lend its signature.
+ */
+async function coverByIndex(report: VerificationReport, requirements: Requirement[], options: VerifyArtifactOptions): Promise<void> {
+  const { target, reference, parsed } = await openTarget(options.coveringIndex!, options.open);
+  try {
+    if (!reference) throw new SignetError('USAGE', `--index ${options.coveringIndex} needs a tag or digest`, { kind: 'usage' });
+    const resolved = await target.resolve(reference);
+    const idx: Descriptor = { mediaType: resolved.mediaType, digest: resolved.digest, size: resolved.size };
+    const { manifest } = await fetchManifest(target, idx);
+    const name = pinned(parsed, idx.digest);
+    if (!isImageIndex(manifest) || !manifest.manifests.some((m) => m.digest === report.digest)) {
+      report.checks.push(check('subject', 'fail', `the index ${name} does not list ${report.digest}`));
+      return;
+    }
+    const v = await evaluate({ target, parsed, descriptor: idx }, requirements, options);
+    for (const s of v.signatures) report.signatures.push({ ...s, source: `index ${idx.digest}: ${s.source}` });
+    if (v.verdict !== 'verified') {
+      report.checks.push(check('subject', 'fail', `no valid signature of its own, and the index ${name} that lists it does not verify either`));
+    } else if (!options.acceptIndexSignature) {
+      report.checks.push(check('subject', 'fail', `no valid signature of its own; it is covered by the signed index ${name} (accept that with --accept-index-signature)`));
+    } else {
+      report.requirements = v.requirements.map((r) => ({ ...r, name: `${r.name} (via index ${idx.digest})` }));
+      report.checks.push(check('subject', 'pass', `no valid signature of its own; accepted because the signed index ${name} lists it`));
+    }
+  } finally {
+    await target.close();
+  }
+}
+
+/**
+ * THE trust engine. Resolves the reference exactly once, finds every family's signatures in one
+ * pass, judges each against every configured requirement, and returns one report. No
+ * requirement, no signature, no match: a failure, never a pass. Store or network trouble throws
+ * (inconclusive); a responder that cannot be reached makes the report inconclusive.
+ */
+export async function verifyArtifact(artifact: string | ResolvedArtifact, requirements: Requirement[], options: VerifyArtifactOptions = {}): Promise<VerificationReport> {
+  if (options.scope !== undefined && !/^[^/\s]+\/[^\s]+$/.test(options.scope)) {
+    throw new SignetError('USAGE', `--scope ${options.scope} must be REGISTRY/REPOSITORY`, { kind: 'usage' });
+  }
+  if (typeof artifact !== 'string') {
+    const report = await evaluate(artifact.subject, requirements, options);
+    if (report.verdict !== 'verified' && options.coveringIndex) await coverByIndex(report, requirements, options);
+    report.verdict = overallVerdict(report);
+    return report;
+  }
+  const { target, reference, parsed } = await openTarget(artifact, options.open);
+  try {
+    if (!reference) throw new SignetError('USAGE', `${artifact} needs a tag or digest`, { kind: 'usage' });
+    if (options.scope && parsed.kind === 'registry') throw new SignetError('USAGE', '--scope applies to OCI layouts (oci:…); a registry reference is its own scope', { kind: 'usage' });
+    const root = await target.resolve(reference);
+    const descriptor: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size };
+    const report = await evaluate({ target, parsed, descriptor }, requirements, options);
+    if (report.verdict !== 'verified' && options.coveringIndex) {
+      await coverByIndex(report, requirements, options);
+      report.verdict = overallVerdict(report);
+    }
+    return report;
+  } finally {
+    await target.close();
+  }
+}

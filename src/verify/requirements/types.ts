@@ -1,0 +1,40 @@
+import type { KeyObject } from 'node:crypto';
+import type { FreshnessState } from '../../freshness/index.ts';
+import type { ContainersPolicy, TrustPolicyDocument, TrustStore, VerifyOptions } from '../../trust/index.ts';
+import type { Candidate, ResolvedSubject } from '../discover.ts';
+import type { Check, RequirementReport, Verdict } from '../report.ts';
+
+/**
+ * What an artifact must satisfy. Every configured requirement must be satisfied (a `reject`
+ * anywhere rejects); the report says which signatures satisfied which requirement.
+ */
+export type Requirement =
+  /** The Notary Project trust policy (with Signet's `signatureThreshold`/`requiredIdentities`). */
+  | { kind: 'trust-policy'; document: TrustPolicyDocument; trustStore: TrustStore }
+  /** A containers policy.json: simple signing (`signedBy`) and cosign (`sigstoreSigned`). */
+  | { kind: 'containers-policy'; policy: ContainersPolicy }
+  /** cosign key-based signatures by one of these keys (`--cosign-key`); identity: the repository by default. */
+  | { kind: 'cosign-key'; keys: KeyObject[]; identity?: string | false }
+  /** A statically signed layout entry by one of these OpenPGP keys (`--layout-key`), never older than last time. */
+  | { kind: 'layout-key'; keys: Uint8Array[]; state?: FreshnessState };
+
+/** What every requirement evaluator is handed: the artifact resolved once, and every signature found. */
+export interface EvaluationContext {
+  subject: ResolvedSubject;
+  candidates: Candidate[];
+  /** The repository a layout is verified as (`--scope`), for policies written for registries. */
+  scope?: string;
+  verifyOptions: VerifyOptions;
+  /** Files one family's judgement of one signature into the report. */
+  record(candidate: Candidate, result: SignatureJudgement): void;
+}
+
+export interface SignatureJudgement {
+  verdict: Verdict;
+  checks: Check[];
+  signer?: string;
+  keyId?: string;
+  signingTime?: string;
+}
+
+export type Evaluator<R extends Requirement = Requirement> = (requirement: R, ctx: EvaluationContext) => Promise<RequirementReport[]>;
