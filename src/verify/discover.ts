@@ -104,12 +104,23 @@ export async function discoverSignatures(subject: ResolvedSubject, options: Disc
   const { target, descriptor } = subject;
   const out: Candidate[] = [];
   for (const r of await target.referrers(descriptor)) {
-    if (r.artifactType === SIGNATURE_ARTIFACT_TYPE) {
+    // A listing may omit the artifact type (older manifests carry it as the config media type):
+    // then the manifest itself says what it is.
+    let fetched: ImageManifest | undefined;
+    const manifestOf = async (): Promise<ImageManifest | undefined> => {
+      if (!fetched) {
+        const { manifest } = await fetchManifest(target, r);
+        if ('layers' in manifest) fetched = manifest as ImageManifest;
+      }
+      return fetched;
+    };
+    const type = r.artifactType ?? (await manifestOf().then((m) => m?.artifactType ?? m?.config.mediaType));
+    if (type === SIGNATURE_ARTIFACT_TYPE) {
       const c: NotaryCandidate = { family: 'notary', digest: r.digest, source: 'referrers' };
       out.push(c);
-      const { manifest } = await fetchManifest(target, r);
-      const layer = isNotarySignatureManifest(manifest) && manifest.layers.length === 1 ? manifest.layers[0] : undefined;
-      if (!layer || manifest.subject?.digest !== descriptor.digest) {
+      const manifest = await manifestOf();
+      const layer = manifest && isNotarySignatureManifest(manifest) && manifest.layers.length === 1 ? manifest.layers[0] : undefined;
+      if (!layer || manifest?.subject?.digest !== descriptor.digest) {
         c.unreadable = 'not a Notary Project signature manifest (one envelope layer, subject = the artifact)';
       } else if (layer.size > MAX_ENVELOPE_SIZE) {
         c.unreadable = `signature envelope is ${layer.size} bytes, over the ${MAX_ENVELOPE_SIZE}-byte limit`;
@@ -117,12 +128,12 @@ export async function discoverSignatures(subject: ResolvedSubject, options: Disc
         c.envelope = await fetchAll(target, layer, MAX_ENVELOPE_SIZE);
         c.mediaType = layer.mediaType;
       }
-    } else if (r.artifactType === COSIGN_REFERRER_ARTIFACT_TYPE) {
-      const { manifest } = await fetchManifest(target, r);
-      if ('layers' in manifest) await cosignLayers(target, manifest as ImageManifest, `referrer ${r.digest}`, out);
-    } else if (r.artifactType === SIMPLE_SIGNATURE_ARTIFACT_TYPE) {
-      const { manifest } = await fetchManifest(target, r);
-      const layer = 'layers' in manifest ? layerOf(manifest as ImageManifest, SIMPLE_SIGNATURE_MEDIA_TYPE) : undefined;
+    } else if (type === COSIGN_REFERRER_ARTIFACT_TYPE) {
+      const manifest = await manifestOf();
+      if (manifest) await cosignLayers(target, manifest, `referrer ${r.digest}`, out);
+    } else if (type === SIMPLE_SIGNATURE_ARTIFACT_TYPE) {
+      const manifest = await manifestOf();
+      const layer = manifest ? layerOf(manifest, SIMPLE_SIGNATURE_MEDIA_TYPE) : undefined;
       if (layer && layer.size <= MAX_SMALL_SIGNATURE) {
         const message = await fetchAll(target, layer, MAX_SMALL_SIGNATURE);
         out.push({ family: 'simple', digest: digestOf(message), source: 'referrers', message });
