@@ -1,21 +1,19 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
-import type { Descriptor } from './oci/index.ts';
+import { Digester, type Descriptor } from './oci/index.ts';
 import { KeyStore, signatureAlgorithmFor } from './pki/index.ts';
 import { COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, LocalKeySigner, parseEnvelope, signEnvelope, type PrimitiveSigner } from './signature/index.ts';
 import { loadTrustPolicyFile, selectBlobPolicy, TrustStore, verifySignature, type TrustPolicyDocument, type VerificationOutcome } from './trust/index.ts';
 import { SignetError, signetHome } from './util/index.ts';
 import { join } from 'node:path';
 
-async function fileDigest(path: string, algorithm: 'sha256' | 'sha384' | 'sha512'): Promise<{ digest: string; size: number }> {
-  const h = createHash(algorithm);
-  let size = 0;
-  for await (const c of createReadStream(path)) {
-    h.update(c as Buffer);
-    size += (c as Buffer).length;
-  }
-  return { digest: `${algorithm}:${h.digest('hex')}`, size };
+type BlobHash = ConstructorParameters<typeof Digester>[0] & string;
+
+// A blob's digest algorithm follows the key: sha384 (RSA-3072, EC P-384) is a valid artifact digest.
+async function fileDigest(path: string, algorithm: BlobHash): Promise<{ digest: string; size: number }> {
+  const h = new Digester(algorithm);
+  for await (const c of createReadStream(path)) h.update(c as Buffer);
+  return { digest: h.digest(), size: h.size };
 }
 
 /** Detached signature of a file; the digest algorithm follows the key (notary-spec §2). */
@@ -46,7 +44,7 @@ export async function verifyBlob(file: string, signaturePath: string, options: {
   await stat(file);
   // The blob is hashed with the algorithm the signing key implies, never the one the payload claims.
   let claimed: Descriptor;
-  let nodeHash: 'sha256' | 'sha384' | 'sha512';
+  let nodeHash: BlobHash;
   try {
     const c = parseEnvelope(envelope, mediaType);
     claimed = c.targetArtifact;

@@ -2,35 +2,59 @@ import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { OciError } from './errors.ts';
 
-/** Digest algorithms Signet computes and accepts (image-spec "registered algorithms"). */
+/**
+ * Digest algorithms of registry content: the image-spec "registered algorithms" Signet stores,
+ * fetches and addresses by (manifests, blobs, references, layout paths).
+ */
 export type DigestAlgorithm = 'sha256' | 'sha512';
 
-const HEX_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
+/**
+ * Digest algorithms of a Notary Project signed artifact: a blob's digest algorithm follows the
+ * signing key (notary-spec §2: SHA-384 for RSA-3072 and EC P-384), so `sha384` is valid here
+ * and nowhere else.
+ */
+export type ArtifactDigestAlgorithm = DigestAlgorithm | 'sha384';
+
+const HEX_LENGTH: Record<ArtifactDigestAlgorithm, number> = { sha256: 64, sha384: 96, sha512: 128 };
+const REGISTRY_ALGORITHMS: readonly DigestAlgorithm[] = ['sha256', 'sha512'];
+const ARTIFACT_ALGORITHMS: readonly ArtifactDigestAlgorithm[] = ['sha256', 'sha384', 'sha512'];
 const DIGEST_RE = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/;
 
 /** A parsed, validated digest `alg:hex`. */
-export interface ParsedDigest {
-  algorithm: DigestAlgorithm;
+export interface ParsedDigest<A extends ArtifactDigestAlgorithm = DigestAlgorithm> {
+  algorithm: A;
   hex: string;
 }
 
-/** Parses and validates a digest string; throws DIGEST_INVALID naming what is wrong. */
-export function parseDigest(digest: unknown): ParsedDigest {
+function parseWith<A extends ArtifactDigestAlgorithm>(digest: unknown, allowed: readonly A[]): ParsedDigest<A> {
   if (typeof digest !== 'string') throw new OciError('DIGEST_INVALID', `digest must be a string, got ${typeof digest}`);
   const m = DIGEST_RE.exec(digest);
-  if (!m) throw new OciError('DIGEST_INVALID', `invalid digest ${JSON.stringify(digest.slice(0, 200))}: want <algorithm>:<hex>`);
+  if (!m) {
+    const shown = JSON.stringify(digest.slice(0, 200));
+    throw new OciError('DIGEST_INVALID', `invalid digest ${shown}: want <algorithm>:<hex>`);
+  }
   const algorithm = m[1] as string;
   const hex = m[2] as string;
-  if (algorithm !== 'sha256' && algorithm !== 'sha512') {
-    throw new OciError('DIGEST_INVALID', `unsupported digest algorithm ${JSON.stringify(algorithm)} (want sha256 or sha512)`);
+  if (!(allowed as readonly string[]).includes(algorithm)) {
+    const want = allowed.join(', ').replace(/, ([^,]*)$/, ' or $1');
+    throw new OciError('DIGEST_INVALID', `unsupported digest algorithm ${JSON.stringify(algorithm)} (want ${want})`);
   }
-  if (hex.length !== HEX_LENGTH[algorithm] || !/^[a-f0-9]+$/.test(hex)) {
-    throw new OciError('DIGEST_INVALID', `invalid ${algorithm} digest: want ${HEX_LENGTH[algorithm]} lower-case hex characters`);
+  const length = HEX_LENGTH[algorithm as A];
+  if (hex.length !== length || !/^[a-f0-9]+$/.test(hex)) {
+    throw new OciError('DIGEST_INVALID', `invalid ${algorithm} digest: want ${length} lower-case hex characters`);
   }
-  return { algorithm, hex };
+  return { algorithm: algorithm as A, hex };
 }
 
-/** True when `digest` is a valid sha256/sha512 digest. */
+/**
+ * Parses and validates a registry digest (sha256 or sha512); throws DIGEST_INVALID naming what
+ * is wrong. Every digest that addresses stored or fetched content goes through this.
+ */
+export function parseDigest(digest: unknown): ParsedDigest {
+  return parseWith(digest, REGISTRY_ALGORITHMS);
+}
+
+/** True when `digest` is a valid sha256/sha512 (registry) digest. */
 export function isValidDigest(digest: unknown): digest is string {
   try {
     parseDigest(digest);
@@ -40,18 +64,36 @@ export function isValidDigest(digest: unknown): digest is string {
   }
 }
 
+/**
+ * Parses the digest of a signed artifact's descriptor (a Notary Project `targetArtifact`):
+ * sha256, sha384 or sha512. Never use it for a digest that addresses registry content.
+ */
+export function parseArtifactDigest(digest: unknown): ParsedDigest<ArtifactDigestAlgorithm> {
+  return parseWith(digest, ARTIFACT_ALGORITHMS);
+}
+
+/** True when `digest` is a valid sha256/sha384/sha512 signed-artifact digest. */
+export function isValidArtifactDigest(digest: unknown): digest is string {
+  try {
+    parseArtifactDigest(digest);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The digest of a byte string. */
-export function digestOf(data: Uint8Array | string, algorithm: DigestAlgorithm = 'sha256'): string {
+export function digestOf(data: Uint8Array | string, algorithm: ArtifactDigestAlgorithm = 'sha256'): string {
   return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
 }
 
 /** An incremental hasher that yields `alg:hex`. */
 export class Digester {
-  readonly algorithm: DigestAlgorithm;
+  readonly algorithm: ArtifactDigestAlgorithm;
   private readonly hash: Hash;
   size = 0;
 
-  constructor(algorithm: DigestAlgorithm = 'sha256') {
+  constructor(algorithm: ArtifactDigestAlgorithm = 'sha256') {
     this.algorithm = algorithm;
     this.hash = createHash(algorithm);
   }

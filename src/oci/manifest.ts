@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { OciError } from './errors.ts';
-import { digestOf as digestOfBytes, isValidDigest, verifyBytes } from './digest.ts';
+import { digestOf as digestOfBytes, isValidArtifactDigest, isValidDigest, verifyBytes } from './digest.ts';
 import { MediaType, isValidMediaType, isIndexMediaType } from './mediatype.ts';
 
 /** Largest manifest Signet reads or stores (DESIGN §5: manifests 4 MiB). */
@@ -48,6 +48,11 @@ export const imageIndexSchema = z.looseObject({
   annotations: annotations.optional(),
 });
 
+// A signed artifact's descriptor (Notary Project targetArtifact): its digest may also be sha384.
+const artifactDescriptorSchema = descriptorSchema.extend({
+  digest: z.string().refine(isValidArtifactDigest, { message: 'not a valid sha256/sha384/sha512 digest' }),
+});
+
 /** A content descriptor (image-spec descriptor.md). */
 export type Descriptor = z.infer<typeof descriptorSchema>;
 export type Platform = z.infer<typeof platformSchema>;
@@ -65,8 +70,8 @@ function describeZodError(err: z.ZodError): string {
 }
 
 /** Validates a descriptor object, naming the bad field. */
-export function parseDescriptor(value: unknown, where = 'descriptor'): Descriptor {
-  const r = descriptorSchema.safeParse(value);
+export function parseDescriptor(value: unknown, where = 'descriptor', options: { artifact?: boolean } = {}): Descriptor {
+  const r = (options.artifact ? artifactDescriptorSchema : descriptorSchema).safeParse(value);
   if (!r.success) throw new OciError('MANIFEST_INVALID', `${where}: ${describeZodError(r.error)}`);
   return r.data;
 }

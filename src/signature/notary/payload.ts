@@ -46,7 +46,7 @@ export function parseTargetArtifact(payload: Uint8Array): Descriptor {
   const t = (j as { targetArtifact?: unknown })?.targetArtifact;
   if (!t || typeof t !== 'object') throw new SignetError('ENVELOPE_MALFORMED', 'signature payload has no targetArtifact', { kind: 'failed' });
   try {
-    return parseDescriptor(t, 'targetArtifact');
+    return parseDescriptor(t, 'targetArtifact', { artifact: true });
   } catch (err) {
     throw new SignetError('ENVELOPE_MALFORMED', `signature payload: ${(err as Error).message}`, { kind: 'failed' });
   }
