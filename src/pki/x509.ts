@@ -140,15 +140,56 @@ export function describeCert(cert: X509Certificate): string {
 const parsedDer = new Map<string, X509Certificate>();
 
 /**
+ * The length of the DER element that starts `der` (header and contents), or a reason it has none:
+ * an outer SEQUENCE with a definite, minimally encoded length that fits in the bytes given.
+ */
+function outerSequenceLength(der: Uint8Array): number | string {
+  if (der.length < 2 || der[0] !== 0x30) return 'it does not start with a DER SEQUENCE';
+  const first = der[1]!;
+  if (first < 0x80) return 2 + first;
+  const n = first & 0x7f;
+  if (n === 0) return 'it uses an indefinite length (BER, not DER)';
+  if (n > 4 || der.length < 2 + n) return 'its outer length is not a DER length';
+  let length = 0;
+  for (let i = 0; i < n; i++) length = length * 256 + der[2 + i]!;
+  if (der[2] === 0 || length < 0x80) return 'its outer length is not minimally encoded (BER, not DER)';
+  return 2 + n + length;
+}
+
+/**
+ * Refuses certificate bytes that are not exactly one DER certificate: Node's X509Certificate
+ * ignores bytes after the outer SEQUENCE, which would let the same certificate travel in many
+ * byte forms (notation refuses them). `where` names the certificate (e.g. `x5c[1]`).
+ */
+function checkSingleDer(der: Uint8Array, where: string): void {
+  const length = outerSequenceLength(der);
+  if (typeof length === 'string') {
+    throw new SignetError('CERT_INVALID', `${where} is not a DER certificate: ${length}`, { kind: 'failed' });
+  }
+  if (length > der.length) {
+    const message = `${where} is truncated: its DER declares ${length} bytes, ${der.length} given`;
+    throw new SignetError('CERT_INVALID', message, { kind: 'failed' });
+  }
+  if (length < der.length) {
+    const extra = der.length - length;
+    const message = `${where} has ${extra} trailing byte${extra === 1 ? '' : 's'} after its DER`;
+    throw new SignetError('CERT_INVALID', message, { kind: 'failed' });
+  }
+}
+
+/**
  * A certificate from DER (bytes or standard base64), shared between calls: every signature of
  * one signer carries the same chain, and building an X509Certificate is the single largest cost
- * of verifying an envelope. Bounded; the object is immutable.
+ * of verifying an envelope. Bounded; the object is immutable. The bytes must be exactly one DER
+ * certificate (no trailing data); `where` names it in the error, e.g. `certificate 2`.
  */
-export function certificateFromDer(der: Uint8Array | string): X509Certificate {
+export function certificateFromDer(der: Uint8Array | string, where = 'certificate'): X509Certificate {
   const key = typeof der === 'string' ? der : Buffer.from(der).toString('base64');
   const hit = parsedDer.get(key);
   if (hit) return hit;
-  const cert = new X509Certificate(typeof der === 'string' ? Buffer.from(der, 'base64') : Buffer.from(der));
+  const bytes = typeof der === 'string' ? Buffer.from(der, 'base64') : Buffer.from(der);
+  checkSingleDer(bytes, where);
+  const cert = new X509Certificate(bytes);
   if (parsedDer.size >= CACHE_MAX) parsedDer.delete(parsedDer.keys().next().value!);
   parsedDer.set(key, cert);
   return cert;
