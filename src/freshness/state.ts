@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SignetError, signetHome } from '../util/index.ts';
+import { SignetError, signetHome, writeFileAtomic } from '../util/index.ts';
 
 /**
  * What this client last accepted for a signed name: refusing anything older stops a mirror or
@@ -32,9 +32,6 @@ export class FreshnessState {
     if (prev && timestamp === prev.timestamp && digest !== prev.digest) {
       throw new SignetError('ROLLBACK', `${name}: another digest with the same signed timestamp as the one last accepted`, { kind: 'failed' });
     }
-    await mkdir(this.dir, { recursive: true });
-    const p = this.path(signer, name);
-    await writeFile(`${p}.tmp`, JSON.stringify({ name, timestamp, digest }));
-    await rename(`${p}.tmp`, p);
+    await writeFileAtomic(this.path(signer, name), JSON.stringify({ name, timestamp, digest }));
   }
 }

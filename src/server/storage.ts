@@ -1,11 +1,11 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, stat, truncate, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OciError, parseDigest, referrerDescriptor, type Descriptor, type Manifest } from '../oci/index.ts';
-import { commitFile, fsyncDir, tempPathFor, writeFileAtomic } from './fsutil.ts';
+import { commitFile, fsyncDir, isTempName, tempPathFor, writeFileAtomic } from '../util/index.ts';
 
 /**
  * The registry's filesystem store. Content-addressed blobs (manifests included) live once in
@@ -151,12 +151,6 @@ export class RegistryStorage {
       await this.cancelUpload(uuid);
       throw new OciError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${digest}`);
     }
-    const fh = await open(data, 'r+');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
     const target = this.blobPath(digest);
     if (await exists(target)) {
       await rm(dir, { recursive: true, force: true });
@@ -184,12 +178,6 @@ export class RegistryStorage {
       await pipeline(body, counter, out);
       const actual = `${algorithm}:${counter.digest()}`;
       if (actual !== digest) throw new OciError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${digest}`);
-      const fh = await open(tmp, 'r+');
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
       await commitFile(tmp, target);
     } catch (err) {
       // The temp file is opened asynchronously: unlink only once the stream has closed.
@@ -260,7 +248,7 @@ export class RegistryStorage {
   async listTags(repo: string): Promise<string[] | null> {
     if (!(await this.repoExists(repo))) return null;
     try {
-      return (await readdir(join(this.repoDir(repo), '_manifests', 'tags'))).filter((t) => !t.startsWith('.tmp-')).sort();
+      return (await readdir(join(this.repoDir(repo), '_manifests', 'tags'))).filter((t) => !isTempName(t)).sort();
     } catch {
       return [];
     }
@@ -270,7 +258,7 @@ export class RegistryStorage {
     const dir = join(this.repoDir(repo), '_referrers', this.linkName(subjectDigest));
     let names: string[];
     try {
-      names = (await readdir(dir)).filter((n) => !n.startsWith('.tmp-')).sort();
+      names = (await readdir(dir)).filter((n) => !isTempName(n)).sort();
     } catch {
       return [];
     }
@@ -351,7 +339,7 @@ async function removeIfExists(path: string): Promise<boolean> {
   }
 }
 
-/** Deletes `.tmp-*` files anywhere under root (left by a crash mid-write). */
+/** Deletes temp files (`.tmp-*`) anywhere under root (left by a crash mid-write). */
 export async function removeTempFiles(root: string): Promise<number> {
   let n = 0;
   const walk = async (dir: string): Promise<void> => {
@@ -365,7 +353,7 @@ export async function removeTempFiles(root: string): Promise<number> {
     for (const e of entries) {
       const p = join(dir, e.name);
       if (e.isDirectory()) await walk(p);
-      else if (e.name.startsWith('.tmp-')) {
+      else if (isTempName(e.name)) {
         await unlink(p).catch(() => {});
         n++;
         changed = true;

@@ -4,3 +4,17 @@ export type { Logger } from './logger.ts';
 export { silentLogger } from './logger.ts';
 export { signetHome } from './home.ts';
 export { Limiter } from './limiter.ts';
+export {
+  writeFileAtomic,
+  commitFile,
+  tempPathFor,
+  fsyncPath,
+  fsyncDir,
+  isTempName,
+  TEMP_PREFIX,
+} from './atomic-write.ts';
+export type { WriteAtomicOptions, CommitOptions } from './atomic-write.ts';
+export { SIGNET_VERSION, readPackageVersion } from './version.ts';
+export { isValidDate } from './time.ts';
+export { readBodyBounded } from './http-body.ts';
+export type { BodySource, ReadBoundedOptions } from './http-body.ts';

@@ -1,6 +1,6 @@
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import { algorithmInfo, chainValidAt, signatureAlgorithmFor, signPrimitive, validateCodeSigningChain, type AlgorithmInfo } from '../../pki/index.ts';
-import { SignetError } from '../../util/index.ts';
+import { SIGNET_VERSION, SignetError } from '../../util/index.ts';
 import { parseCose, signCose, verifyCoseSignature } from './cose.ts';
 import { checkHeaders, truncateToSeconds } from './headers.ts';
 import { parseJws, signJws, verifyJwsSignature } from './jws.ts';
@@ -19,7 +19,7 @@ import {
 
 /** Envelopes larger than this are refused before parsing (DESIGN §5). */
 export const MAX_ENVELOPE_SIZE = 1024 * 1024;
-export const SIGNING_AGENT = 'signet/0.1.0';
+export const SIGNING_AGENT = `signet/${SIGNET_VERSION}`;
 
 export interface ParseOptions {
   /** Critical extended attributes a verification plugin will process (not unknown then). */

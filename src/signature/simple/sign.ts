@@ -1,7 +1,7 @@
-import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SignetError } from '../../util/index.ts';
+import { SIGNET_VERSION, SignetError, writeFileAtomic } from '../../util/index.ts';
 import { lookasideUrl } from './lookaside.ts';
 import { SIMPLE_SIGNING_TYPE } from './simple.ts';
 
@@ -10,7 +10,7 @@ export function buildSimplePayload(dockerReference: string, digest: string, now 
   return Buffer.from(
     JSON.stringify({
       critical: { identity: { 'docker-reference': dockerReference }, image: { 'docker-manifest-digest': digest }, type: SIMPLE_SIGNING_TYPE },
-      optional: { creator: 'signet 0.1.0', timestamp: Math.floor(now.getTime() / 1000) },
+      optional: { creator: `signet ${SIGNET_VERSION}`, timestamp: Math.floor(now.getTime() / 1000) },
     }),
   );
 }
@@ -34,9 +34,16 @@ export async function writeLookaside(base: string, repository: string, digest: s
   await mkdir(dir, { recursive: true });
   const taken = new Set(await readdir(dir));
   let n = 1;
-  while (taken.has(`signature-${n}`)) n++;
-  const path = fileURLToPath(lookasideUrl(base, repository, digest, n));
-  await writeFile(`${path}.tmp`, signature);
-  await rename(`${path}.tmp`, path);
-  return path;
+  for (;;) {
+    while (taken.has(`signature-${n}`)) n++;
+    const path = fileURLToPath(lookasideUrl(base, repository, digest, n));
+    try {
+      // Never replaces: a concurrent writer that took signature-N first keeps it, this one moves on.
+      await writeFileAtomic(path, signature, { noReplace: true });
+      return path;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      taken.add(`signature-${n}`);
+    }
+  }
 }

@@ -17,9 +17,9 @@ import {
   type Descriptor,
   type ImageIndex,
 } from '../../oci/index.ts';
+import { commitFile, tempPathFor, writeFileAtomic } from '../../util/index.ts';
 import { readAll } from '../content.ts';
 import type { Target } from '../target.ts';
-import { commitFile, tempPathFor, writeAtomic } from './fsutil.ts';
 import { LayoutReader, REF_NAME } from './reader.ts';
 
 const LAYOUT_FILE = JSON.stringify({ imageLayoutVersion: '1.0.0' });
@@ -72,9 +72,10 @@ export class LayoutTarget extends LayoutReader implements Target {
       if (!options.create) throw new OciError('NOT_FOUND', `${name}: not an OCI image layout (no oci-layout file)`);
       await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
       const hasIndex = await stat(join(dir, 'index.json')).then(() => true, () => false);
-      if (!hasIndex) await writeAtomic(join(dir, 'index.json'), encodeManifest({ schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: [] }));
+      const empty = encodeManifest({ schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: [] });
+      if (!hasIndex) await writeFileAtomic(join(dir, 'index.json'), empty);
       // oci-layout last: a crash part way leaves a directory that is not yet called a layout.
-      await writeAtomic(join(dir, 'oci-layout'), LAYOUT_FILE);
+      await writeFileAtomic(join(dir, 'oci-layout'), LAYOUT_FILE);
     }
     return new LayoutTarget(dir, name, options.lower);
   }
@@ -129,7 +130,7 @@ export class LayoutTarget extends LayoutReader implements Target {
     await this.withLock(async () => {
       const index = await this.readIndex(); // re-read: another process may have written it
       const next = await change(index);
-      if (next) await writeAtomic(join(this.dir, 'index.json'), encodeManifest(next));
+      if (next) await writeFileAtomic(join(this.dir, 'index.json'), encodeManifest(next));
     });
   }
 

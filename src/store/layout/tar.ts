@@ -6,10 +6,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tarStream from 'tar-stream';
 import { MAX_MANIFEST_SIZE, OciError, parseDigest, type Descriptor, type ImageIndex } from '../../oci/index.ts';
+import { commitFile, tempPathFor } from '../../util/index.ts';
 import { readAll } from '../content.ts';
 import type { Target } from '../target.ts';
 import { LayoutTarget, type LowerBlobs } from './dir.ts';
-import { commitFile, tempPathFor } from './fsutil.ts';
 import { LayoutReader } from './reader.ts';
 
 const BLOB_ENTRY = /^blobs\/([a-z0-9]+)\/([a-f0-9]{32,128})$/;

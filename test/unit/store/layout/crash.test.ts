@@ -54,7 +54,7 @@ describe('layout writes survive kill -9', () => {
       for (;;) {
         if (gone || Date.now() > deadline) throw new Error(`child made no progress: ${stderr}`);
         const names = await readdir(join(dir, 'blobs', 'sha256'));
-        const temp = names.find((n) => n.startsWith(`.${'ab'.repeat(32)}`));
+        const temp = names.find((n) => n.startsWith(`.tmp-${'ab'.repeat(32)}`));
         const entries = (JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as ImageIndex).manifests.length;
         if (temp && (await stat(join(dir, 'blobs', 'sha256', temp))).size > 1024 * 1024 && entries > 5) break;
         await new Promise((r) => setTimeout(r, 20));
