@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
+import { z } from 'zod';
 import { parseRegistryReference, type RegistryReference } from '../oci/index.ts';
 import { SignetError } from '../util/index.ts';
 
@@ -31,6 +32,86 @@ function invalid(message: string): never {
   throw new SignetError('CONTAINERS_POLICY_INVALID', `containers policy: ${message}`, { kind: 'failed' });
 }
 
+// The document's shape, field for field as containers/image defines it (policy_types.go): an unknown
+// or misspelled field is refused (c/image refuses it too) instead of being silently ignored, which
+// could drop a constraint the author meant to impose.
+const str = z.string();
+const strs = z.array(z.string());
+const identitySchemas: Record<string, z.ZodType> = {
+  matchRepoDigestOrExact: z.strictObject({ type: str }),
+  matchRepository: z.strictObject({ type: str }),
+  matchExact: z.strictObject({ type: str }),
+  exactReference: z.strictObject({ type: str, dockerReference: str.optional() }),
+  exactRepository: z.strictObject({ type: str, dockerRepository: str.optional() }),
+  remapIdentity: z.strictObject({ type: str, prefix: str.optional(), signedPrefix: str.optional() }),
+};
+const signedIdentityField = z.unknown().optional();
+const requirementSchemas: Record<string, z.ZodType> = {
+  insecureAcceptAnything: z.strictObject({ type: str }),
+  reject: z.strictObject({ type: str }),
+  signedBy: z.strictObject({
+    type: str,
+    keyType: str.optional(),
+    keyPath: str.optional(),
+    keyPaths: strs.optional(),
+    keyData: str.optional(),
+    signedIdentity: signedIdentityField,
+  }),
+  sigstoreSigned: z.strictObject({
+    type: str,
+    keyPath: str.optional(),
+    keyPaths: strs.optional(),
+    keyData: str.optional(),
+    keyDatas: strs.optional(),
+    fulcio: z.strictObject({ caPath: str, caData: str, oidcIssuer: str, subjectEmail: str }).partial().optional(),
+    pki: z
+      .strictObject({
+        caRootsPath: str,
+        caRootsData: str,
+        caIntermediatesPath: str,
+        caIntermediatesData: str,
+        subjectEmail: str,
+        subjectHostname: str,
+      })
+      .partial()
+      .optional(),
+    rekorPublicKeyPath: str.optional(),
+    rekorPublicKeyPaths: strs.optional(),
+    rekorPublicKeyData: str.optional(),
+    rekorPublicKeyDatas: strs.optional(),
+    signedIdentity: signedIdentityField,
+  }),
+};
+const documentSchema = z.strictObject({
+  default: z.unknown().optional(),
+  transports: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+});
+
+/** `where` plus a zod issue path, written the way the document reads: `a.b["c d"][0]`. */
+function locate(where: string, path: ReadonlyArray<PropertyKey>): string {
+  let out = where;
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else if (typeof p === 'string' && /^[A-Za-z_][A-Za-z0-9_-]*$/.test(p)) out += out ? `.${p}` : p;
+    else out += `[${JSON.stringify(String(p))}]`;
+  }
+  return out || '(top level)';
+}
+
+/** Checks `value` against `schema`; an unknown field or a wrong type is a usage error naming the field and where. */
+function checkShape(schema: z.ZodType, value: unknown, where: string): void {
+  const r = schema.safeParse(value);
+  if (r.success) return;
+  const issue = r.error.issues[0]!;
+  const at = locate(where, issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
+    const fields = issue.keys.length > 1 ? 'fields' : 'field';
+    throw new SignetError('POLICY_INVALID', `unknown ${fields} ${keys} in ${at}`, { kind: 'usage' });
+  }
+  throw new SignetError('POLICY_INVALID', `${at}: ${issue.message}`, { kind: 'usage' });
+}
+
 async function keysOf(r: Record<string, unknown>, where: string, baseDir: string): Promise<Uint8Array[]> {
   const paths = [...(typeof r.keyPath === 'string' ? [r.keyPath] : []), ...(Array.isArray(r.keyPaths) ? (r.keyPaths as string[]) : [])];
   const out: Uint8Array[] = [];
@@ -44,6 +125,9 @@ async function keysOf(r: Record<string, unknown>, where: string, baseDir: string
 function parseIdentity(v: unknown, where: string): SignedIdentity {
   if (v === undefined) return { type: 'matchRepoDigestOrExact' };
   const o = v as Record<string, unknown>;
+  const w = `${where}.signedIdentity`;
+  const schema = typeof o?.type === 'string' && Object.hasOwn(identitySchemas, o.type) ? identitySchemas[o.type] : null;
+  if (schema) checkShape(schema, o, w);
   switch (o?.type) {
     case 'matchRepoDigestOrExact':
     case 'matchRepository':
@@ -64,12 +148,29 @@ function parseIdentity(v: unknown, where: string): SignedIdentity {
   }
 }
 
-async function parseRequirements(list: unknown, where: string, baseDir: string): Promise<Requirement[]> {
+/** Checks one requirement's type and fields (no key files read): what every transport's list must pass. */
+function checkRequirement(r: Record<string, unknown> | undefined, w: string): void {
+  const type = r?.type;
+  const schema = typeof type === 'string' && Object.hasOwn(requirementSchemas, type) ? requirementSchemas[type] : null;
+  if (!schema) {
+    const known = 'insecureAcceptAnything, reject, signedBy, sigstoreSigned';
+    invalid(`${w}: unknown requirement type ${JSON.stringify(type)} (${known})`);
+  }
+  checkShape(schema, r, w);
+}
+
+function requirementList(list: unknown, where: string): Array<Record<string, unknown>> {
   if (!Array.isArray(list) || list.length === 0) invalid(`${where} must be a non-empty list of requirements`);
+  const out = list as Array<Record<string, unknown>>;
+  for (const [i, r] of out.entries()) checkRequirement(r, `${where}[${i}]`);
+  return out;
+}
+
+async function parseRequirements(list: unknown, where: string, baseDir: string): Promise<Requirement[]> {
   const out: Requirement[] = [];
-  for (const [i, r] of (list as Array<Record<string, unknown>>).entries()) {
+  for (const [i, r] of requirementList(list, where).entries()) {
     const w = `${where}[${i}]`;
-    switch (r?.type) {
+    switch (r.type) {
       case 'insecureAcceptAnything':
       case 'reject':
         out.push({ type: r.type });
@@ -81,24 +182,47 @@ async function parseRequirements(list: unknown, where: string, baseDir: string):
       case 'sigstoreSigned':
         out.push({ type: 'sigstoreSigned', keys: await keysOf(r, w, baseDir), signedIdentity: parseIdentity(r.signedIdentity, w) });
         break;
-      default:
-        invalid(`${w}: unknown requirement type ${JSON.stringify(r?.type)} (insecureAcceptAnything, reject, signedBy, sigstoreSigned)`);
     }
   }
   return out;
 }
 
+/**
+ * Loads containers-policy.json(5). Unknown or mistyped fields anywhere (the top level, a
+ * transport's scopes, a requirement, a signedIdentity) are refused with POLICY_INVALID (usage),
+ * naming the field and where it is; requirements of transports other than docker are checked the
+ * same way but not otherwise used.
+ */
 export async function loadContainersPolicy(path: string): Promise<ContainersPolicy> {
-  let j: { default?: unknown; transports?: Record<string, Record<string, unknown>> };
+  let j: unknown;
   try {
-    j = JSON.parse(await readFile(path, 'utf8')) as typeof j;
+    j = JSON.parse(await readFile(path, 'utf8'));
   } catch (err) {
     invalid(`${path}: ${(err as Error).message}`);
   }
-  const baseDir = dirname(path);
-  const docker = new Map<string, Requirement[]>();
-  for (const [scope, reqs] of Object.entries(j.transports?.docker ?? {})) docker.set(scope, await parseRequirements(reqs, `transports.docker["${scope}"]`, baseDir));
-  return { default: await parseRequirements(j.default, 'default', baseDir), docker };
+  try {
+    if (typeof j !== 'object' || j === null || Array.isArray(j)) invalid(`${path}: the document must be a JSON object`);
+    checkShape(documentSchema, j, '');
+    const doc = j as z.infer<typeof documentSchema>;
+    const baseDir = dirname(path);
+    for (const [transport, scopes] of Object.entries(doc.transports ?? {})) {
+      if (transport === 'docker') continue;
+      for (const [scope, reqs] of Object.entries(scopes)) {
+        requirementList(reqs, `transports.${transport}[${JSON.stringify(scope)}]`);
+      }
+    }
+    const docker = new Map<string, Requirement[]>();
+    for (const [scope, reqs] of Object.entries(doc.transports?.docker ?? {})) {
+      docker.set(scope, await parseRequirements(reqs, `transports.docker["${scope}"]`, baseDir));
+    }
+    return { default: await parseRequirements(doc.default, 'default', baseDir), docker };
+  } catch (err) {
+    // Shape errors name the field and its place; add the file.
+    if (err instanceof SignetError && err.code === 'POLICY_INVALID') {
+      throw new SignetError(err.code, `containers policy ${path}: ${err.message}`, { kind: err.kind, cause: err });
+    }
+    throw err;
+  }
 }
 
 /** The requirements for a reference: the most specific docker scope, else `default`. */

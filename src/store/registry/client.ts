@@ -1,10 +1,13 @@
 import { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { OciError, type OciErrorCode } from '../../oci/index.ts';
-import { Limiter, silentLogger, type Logger } from '../../util/index.ts';
+import { Limiter, readBodyBounded, SIGNET_VERSION, silentLogger, type Logger } from '../../util/index.ts';
 import type { CredentialProvider, Credentials } from '../credentials/index.ts';
 
-/** A request body: bytes, or a factory of streams (so a request can be retried). */
+/**
+ * A request body: bytes (re-sent on retries and redirects), a factory of streams (a fresh stream
+ * when the request is sent again after an authentication challenge), or a one-shot stream.
+ */
 export type Body = Uint8Array | (() => Readable) | Readable;
 
 export interface SendOptions {
@@ -21,9 +24,23 @@ export interface ClientOptions {
   concurrency?: number;
   userAgent?: string;
   logger?: Logger;
-  /** Attempts for retryable failures (429, 5xx, connection errors). */
+  /** Attempts for retryable failures (429, 502-504, connection errors), first one included. */
   maxAttempts?: number;
 }
+
+/** Redirects followed per request; more is an error. */
+export const MAX_REDIRECTS = 5;
+const RETRY_STATUSES = [429, 502, 503, 504];
+const REDIRECT_STATUSES = new Set([300, 301, 302, 303, 307, 308]);
+const RETRY_ERROR_CODES = [
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ECONNREFUSED',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+];
 
 const KNOWN_CODES = new Set<string>([
   'BLOB_UNKNOWN', 'BLOB_UPLOAD_INVALID', 'BLOB_UPLOAD_UNKNOWN', 'DIGEST_INVALID', 'MANIFEST_BLOB_UNKNOWN', 'MANIFEST_INVALID',
@@ -57,14 +74,17 @@ export function parseChallenge(header: string | undefined): Challenge | null {
 }
 
 /**
- * The HTTP side of the distribution-spec client: connection reuse, a concurrency limit,
- * retries with backoff, manual redirects (Authorization never crosses origins), and the
- * challenge → token flow with a token cache per scope.
+ * The HTTP side of the distribution-spec client: connection reuse, a concurrency limit, undici's
+ * retry interceptor (429 and 502-504 honouring Retry-After, connection errors; bounded attempts)
+ * and redirect interceptor (bounded; Authorization and cookies are dropped when a redirect leaves
+ * the origin), and the challenge → token flow with a token cache per scope. Credentials are only
+ * ever attached to requests for the registry's own origin.
  */
 export class RegistryClient {
   readonly registry: string;
   readonly base: string;
-  private readonly dispatcher: Agent;
+  private readonly agent: Agent;
+  private readonly dispatcher: Dispatcher;
   private readonly credentials: CredentialProvider | undefined;
   private readonly logger: Logger;
   private readonly maxAttempts: number;
@@ -79,16 +99,31 @@ export class RegistryClient {
     const plain = options.plainHttp ?? defaultPlainHttp(options.registry);
     const host = options.registry === 'docker.io' ? 'registry-1.docker.io' : options.registry;
     this.base = `${plain ? 'http' : 'https'}://${host}`;
-    this.dispatcher = new Agent({ connections: 32, keepAliveTimeout: 30_000, pipelining: 1 });
+    this.maxAttempts = Math.max(1, options.maxAttempts ?? 4);
+    this.agent = new Agent({ connections: 32, keepAliveTimeout: 30_000, pipelining: 1 });
+    // compose: the last interceptor is the outermost, so a retry repeats the whole redirect chain.
+    this.dispatcher = this.agent.compose(
+      interceptors.redirect({ maxRedirections: MAX_REDIRECTS }),
+      interceptors.retry({
+        maxRetries: this.maxAttempts - 1,
+        minTimeout: 200,
+        timeoutFactor: 2,
+        maxTimeout: 10_000, // also the cap on a Retry-After wait
+        statusCodes: RETRY_STATUSES,
+        errorCodes: RETRY_ERROR_CODES,
+        methods: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'],
+        // the last answer (429, 503, ...) is returned when the attempts are spent, for errorFrom
+        throwOnError: false,
+      }),
+    );
     this.credentials = options.credentials;
     this.logger = options.logger ?? silentLogger;
-    this.maxAttempts = options.maxAttempts ?? 4;
-    this.userAgent = options.userAgent ?? 'signet/0.1.0';
+    this.userAgent = options.userAgent ?? `signet/${SIGNET_VERSION}`;
     this.limiter = new Limiter(options.concurrency ?? 8);
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    await this.agent.close();
   }
 
   private getCredentials(): Promise<Credentials | undefined> {
@@ -119,7 +154,7 @@ export class RegistryClient {
     const c = await this.getCredentials();
     if (c) headers.authorization = `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
     const r = await request(url, { method: 'GET', headers, dispatcher: this.dispatcher });
-    const text = await readLimited(r.body, 1 << 20);
+    const text = await readLimited(r.body, 1 << 20, headerValue(r.headers['content-length']));
     if (r.statusCode !== 200) {
       throw new OciError('UNAUTHORIZED', `${this.registry}: token request to ${url.origin}${url.pathname} failed with HTTP ${r.statusCode}${c ? ' (check the credentials)' : ' (no credentials configured: signet login)'}`);
     }
@@ -145,56 +180,48 @@ export class RegistryClient {
   }
 
   private async sendUnlimited(method: string, pathOrUrl: string, options: SendOptions): Promise<Dispatcher.ResponseData> {
-    let url = new URL(pathOrUrl, this.base);
+    const url = new URL(pathOrUrl, this.base);
     const origin = new URL(this.base).origin;
-    let authRetried = false;
-    let redirects = 0;
     const oneShot = options.body instanceof Readable;
-    for (let attempt = 1; ; attempt++) {
+    for (let authRetried = false; ; ) {
       const headers: Record<string, string> = { 'user-agent': this.userAgent, ...options.headers };
-      // Credentials and tokens go only to the registry's own origin, never to a redirect target.
+      // Credentials and tokens go only to the registry's own origin (the redirect interceptor
+      // drops them when a redirect leaves it).
       if (url.origin === origin) {
         const auth = await this.authorization(options.scopes);
         if (auth) headers.authorization = auth;
       }
-      const body = options.body === undefined ? undefined : options.body instanceof Uint8Array ? options.body : typeof options.body === 'function' ? options.body() : options.body;
+      const body = typeof options.body === 'function' ? options.body() : options.body;
       let res: Dispatcher.ResponseData;
       try {
         res = await request(url, { method: method as Dispatcher.HttpMethod, headers, body: body as never, dispatcher: this.dispatcher });
       } catch (err) {
-        if (attempt < this.maxAttempts && !oneShot && isRetryableNetworkError(err)) {
-          await sleep(backoff(attempt));
-          continue;
-        }
         throw new OciError('UNAVAILABLE', `${this.registry}: ${method} ${url.pathname}: ${(err as Error).message}`, { cause: err });
       }
-      if (res.statusCode === 401 && url.origin === origin && !authRetried) {
+      const hops = (res.context as { history?: URL[] } | undefined)?.history ?? [];
+      const answered = hops.at(-1) ?? url;
+      if (res.statusCode === 401 && answered.origin === origin && !authRetried) {
         const ch = parseChallenge(headerValue(res.headers['www-authenticate']));
         await res.body.dump();
         if (ch && !oneShot) {
           authRetried = true;
           this.authScheme = ch;
           if (ch.scheme === 'bearer') this.tokens.delete(options.scopes.slice().sort().join(' '));
-          attempt--;
+          this.logger.debug({ scheme: ch.scheme, url: url.pathname }, 'authentication challenge');
           continue;
         }
-        throw new OciError('UNAUTHORIZED', `${this.registry}: authentication required for ${method} ${url.pathname}${(await this.getCredentials()) ? '' : ' (no credentials: run signet login)'}`);
+        const hint = (await this.getCredentials()) ? '' : ' (no credentials: run signet login)';
+        const what = `${method} ${url.pathname}`;
+        throw new OciError('UNAUTHORIZED', `${this.registry}: authentication required for ${what}${hint}`);
       }
-      if ([301, 302, 303, 307, 308].includes(res.statusCode) && res.headers.location) {
+      if (REDIRECT_STATUSES.has(res.statusCode) && res.headers.location) {
+        // The interceptor hands a redirect back only when it may not follow it.
         await res.body.dump();
-        if (++redirects > 5) throw new OciError('UNAVAILABLE', `${this.registry}: too many redirects for ${url.pathname}`);
-        url = new URL(headerValue(res.headers.location)!, url);
-        if (res.statusCode === 303) method = 'GET';
-        attempt--;
-        continue;
-      }
-      if ((res.statusCode === 429 || res.statusCode === 502 || res.statusCode === 503 || res.statusCode === 504) && attempt < this.maxAttempts && !oneShot) {
-        const retryAfter = Number(headerValue(res.headers['retry-after']));
-        await res.body.dump();
-        const wait = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 10) * 1000 : backoff(attempt);
-        this.logger.debug({ status: res.statusCode, wait }, 'retrying');
-        await sleep(wait);
-        continue;
+        const why = hops.length > MAX_REDIRECTS
+          ? `more than ${MAX_REDIRECTS} redirects`
+          : 'a streamed request body cannot be sent again';
+        const what = `${method} ${url.pathname}`;
+        throw new OciError('UNAVAILABLE', `${this.registry}: too many redirects for ${what} (${why})`);
       }
       return res;
     }
@@ -222,29 +249,16 @@ export function headerValue(v: string | string[] | undefined): string | undefine
   return Array.isArray(v) ? v[0] : v;
 }
 
-export async function readLimited(body: AsyncIterable<Uint8Array> & { destroy?: () => void }, max: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of body) {
-    n += c.length;
-    if (n > max) {
-      body.destroy?.();
-      throw new OciError('SIZE_EXCEEDED', `response larger than ${max} bytes`);
-    }
-    chunks.push(Buffer.from(c));
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function isRetryableNetworkError(err: unknown): boolean {
-  const code = (err as { code?: string })?.code ?? '';
-  return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'ECONNREFUSED'].includes(code);
-}
-
-function backoff(attempt: number): number {
-  return Math.min(200 * 2 ** (attempt - 1), 5000) * (0.5 + Math.random() / 2);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/**
+ * Reads a response body as text, refusing more than `max` bytes (SIZE_EXCEEDED as an OciError):
+ * a declared Content-Length over the bound is refused unread, and a body that runs past it (endless,
+ * or longer than it claimed) is cut off there.
+ */
+export async function readLimited(
+  body: AsyncIterable<Uint8Array> & { destroy?: () => void },
+  max: number,
+  contentLength?: string,
+): Promise<string> {
+  const error = (message: string): OciError => new OciError('SIZE_EXCEEDED', message);
+  return (await readBodyBounded(body, max, { contentLength, error })).toString('utf8');
 }
