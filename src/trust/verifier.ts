@@ -2,7 +2,7 @@ import type { X509Certificate } from 'node:crypto';
 import type { Descriptor } from '../oci/index.ts';
 import { chainValidAt, checkRevocation, describeCert, verifyTimestampToken, type RevocationOptions } from '../pki/index.ts';
 import { verifyEnvelopeIntegrity, type EnvelopeContent } from '../signature/index.ts';
-import { SignetError } from '../util/index.ts';
+import { isValidDate, SignetError } from '../util/index.ts';
 import { identityMatches, subjectAttributes } from './identity.ts';
 import { loadVerificationPlugin, runVerificationPlugin } from './verification-plugin.ts';
 import type { Action, CheckType, TrustPolicyStatement } from './policy.ts';
@@ -135,6 +135,7 @@ export async function verifySignature(args: {
   options?: VerifyOptions;
 }): Promise<VerificationOutcome> {
   const { statement: st, options = {} } = args;
+  if (options.now !== undefined && !isValidDate(options.now)) throw new SignetError('INPUT_INVALID', 'the verification time must be a valid Date', { kind: 'usage' });
   const now = options.now ?? new Date();
   const results: ValidationResult[] = [];
   const outcome = (verified: boolean, content?: EnvelopeContent): VerificationOutcome => ({ verified, results, statement: st.name, ...(content ? { content } : {}) });

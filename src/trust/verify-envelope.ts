@@ -1,5 +1,5 @@
 import { isValidDigest, isValidMediaType } from '../oci/index.ts';
-import { SignetError } from '../util/index.ts';
+import { isValidDate, SignetError } from '../util/index.ts';
 import { loadTrustPolicy, selectPolicy, type TrustPolicyDocument } from './policy.ts';
 import { TrustStore } from './truststore.ts';
 import { verifySignature, type VerifyOptions } from './verifier.ts';
@@ -37,7 +37,15 @@ export interface VerifyEnvelopeResult {
  *   subject, reference: 'registry.example.com/app@sha256:…', trustPolicy, trustStore: '/etc/signet/truststore' });
  */
 export async function verifyEnvelope(input: VerifyEnvelopeInput, extra: Omit<VerifyOptions, 'userMetadata' | 'now'> = {}): Promise<VerifyEnvelopeResult> {
-  if (!(input.envelope instanceof Uint8Array)) throw new SignetError('INPUT_INVALID', 'envelope must be a Uint8Array', { kind: 'usage' });
+  const bad = (message: string): never => {
+    throw new SignetError('INPUT_INVALID', message, { kind: 'usage' });
+  };
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) bad('verifyEnvelope takes an object { envelope, mediaType, subject, reference, trustPolicy, trustStore }');
+  if (!(input.envelope instanceof Uint8Array)) bad('envelope must be a Uint8Array');
+  if (typeof input.trustPolicy !== 'object' || input.trustPolicy === null) bad('trustPolicy must be the parsed trust policy document');
+  if (typeof input.trustStore !== 'string') bad('trustStore must be the trust store directory');
+  // An invalid Date compares false with everything: it would switch the expiry and validity checks off.
+  if (input.now !== undefined && !isValidDate(input.now)) bad('now must be a valid Date');
   const s = input.subject;
   if (!s || !isValidMediaType(s.mediaType) || !isValidDigest(s.digest) || !Number.isSafeInteger(s.size) || s.size < 0) {
     throw new SignetError('INPUT_INVALID', 'subject must be a descriptor { mediaType, digest, size }', { kind: 'usage' });
