@@ -13,7 +13,6 @@ import type * as Copy from './copy/index.ts';
 import type * as Artifact from './artifact/index.ts';
 import type * as Store from './store/index.ts';
 import type * as Server from './server/index.ts';
-import type * as Inspect from './inspect.ts';
 import type * as Blob from './blob.ts';
 import type * as Trust from './trust/index.ts';
 
@@ -113,9 +112,8 @@ export async function discover(...a: Parameters<typeof Artifact.discoverReferenc
 }
 
 /** The signatures of an artifact, decoded (not verified). */
-export async function inspect(...a: Parameters<typeof Inspect.inspect>): ReturnType<typeof Inspect.inspect> {
-  const m: typeof Inspect = await import('./inspect.ts');
-  return m.inspect(...a);
+export async function inspect(...a: Parameters<typeof Artifact.inspect>): ReturnType<typeof Artifact.inspect> {
+  return (await artifactModule()).inspect(...a);
 }
 
 /** A detached Notary Project signature of a file. */

@@ -1,7 +1,7 @@
-import { isNotFound, type Descriptor, type ImageManifest } from './oci/index.ts';
-import { COSIGN_PAYLOAD_MEDIA_TYPE, SIGNATURE_ARTIFACT_TYPE, cosignSignatureTag, isNotarySignatureManifest, MAX_ENVELOPE_SIZE, parseCosignPayload, parseEnvelope, parseSimplePayload } from './signature/index.ts';
-import { fetchAll, fetchManifest, openTarget, type OpenOptions, type Target } from './store/index.ts';
-import { SignetError } from './util/index.ts';
+import { isNotFound, type Descriptor, type ImageManifest } from '../oci/index.ts';
+import { COSIGN_PAYLOAD_MEDIA_TYPE, SIGNATURE_ARTIFACT_TYPE, cosignSignatureTag, isNotarySignatureManifest, MAX_ENVELOPE_SIZE, parseCosignPayload, parseEnvelope, parseSimplePayload } from '../signature/index.ts';
+import { fetchAll, fetchManifest, openTarget, type OpenOptions, type ReadableTarget } from '../store/index.ts';
+import { SignetError } from '../util/index.ts';
 
 export interface SignatureInfo {
   digest: string;
@@ -75,7 +75,7 @@ export async function inspect(ref: string, options: { open?: OpenOptions; maxSig
 }
 
 /** cosign (.sig tag and OCI 1.1 referrers) and simple signatures kept as referrers, decoded, not verified. */
-async function otherFamilies(target: Target, subject: Descriptor): Promise<OtherSignatureInfo[]> {
+async function otherFamilies(target: ReadableTarget, subject: Descriptor): Promise<OtherSignatureInfo[]> {
   const out: OtherSignatureInfo[] = [];
   const cosignLayers = async (manifest: Descriptor, location: string): Promise<void> => {
     const { manifest: m } = await fetchManifest(target, manifest);

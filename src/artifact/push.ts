@@ -35,7 +35,7 @@ export async function push(ref: string, files: string[], options: PushOptions = 
     subjectRef = s.digest ?? s.tag;
     if (!subjectRef) throw new SignetError('USAGE', '--subject needs a tag or digest', { kind: 'usage' });
   }
-  const { target, parsed } = await openTarget(ref, { create: true, ...options.open });
+  const { target, parsed } = await openTarget(ref, { ...options.open, create: true });
   try {
     let subject: Descriptor | undefined;
     if (subjectRef) {

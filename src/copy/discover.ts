@@ -1,5 +1,5 @@
 import type { Descriptor } from '../oci/index.ts';
-import type { Target } from '../store/index.ts';
+import type { ReadableTarget } from '../store/index.ts';
 
 /** A node of the referrers graph. */
 export interface ReferrerNode {
@@ -12,7 +12,7 @@ export interface ReferrerNode {
 }
 
 /** The referrers graph under `root`, recursively (bounded in depth and size). */
-export async function discover(target: Target, root: Descriptor, options: { artifactType?: string; maxDepth?: number; maxNodes?: number } = {}): Promise<ReferrerNode> {
+export async function discover(target: ReadableTarget, root: Descriptor, options: { artifactType?: string; maxDepth?: number; maxNodes?: number } = {}): Promise<ReferrerNode> {
   const maxDepth = options.maxDepth ?? 16;
   const maxNodes = options.maxNodes ?? 10_000;
   let nodes = 0;

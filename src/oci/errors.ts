@@ -1,4 +1,4 @@
-import { SignetError, type ErrorKind } from '../util/errors.ts';
+import { SignetError, type ErrorKind } from '../util/index.ts';
 
 /**
  * Codes of OCI-level errors. The distribution-spec codes (BLOB_UNKNOWN ...) are used as they are
@@ -27,6 +27,10 @@ export type OciErrorCode =
   | 'UNAVAILABLE';
 
 const KIND: Partial<Record<OciErrorCode, ErrorKind>> = {
+  // A malformed reference is a malformed argument (exit 2). Names, tags and digests that fail
+  // their grammar while parsing a reference are given kind 'usage' where they are thrown
+  // (oci/reference.ts); the same codes for bad data read from a store stay 'input' (exit 3).
+  REFERENCE_INVALID: 'usage',
   MANIFEST_UNKNOWN: 'notfound',
   BLOB_UNKNOWN: 'notfound',
   NAME_UNKNOWN: 'notfound',

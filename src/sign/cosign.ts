@@ -9,7 +9,7 @@ import {
   cosignSign,
   cosignSignatureTag,
 } from '../signature/index.ts';
-import { fetchManifest, openTarget, type OpenOptions, type Target } from '../store/index.ts';
+import { fetchManifest, openTarget, requireWritable, type OpenOptions, type ReadableTarget } from '../store/index.ts';
 import { SignetError } from '../util/index.ts';
 import { attachReferrer, pushManifest } from './attach.ts';
 
@@ -18,7 +18,7 @@ export function cosignIdentity(parsed: Reference): string {
   return parsed.kind === 'registry' ? `${parsed.registry}/${parsed.repository}` : parsed.path;
 }
 
-async function existingSignatures(target: Target, subject: Descriptor): Promise<ImageManifest | undefined> {
+async function existingSignatures(target: ReadableTarget, subject: Descriptor): Promise<ImageManifest | undefined> {
   try {
     const d = await target.resolve(cosignSignatureTag(subject.digest));
     const { manifest } = await fetchManifest(target, d);
@@ -35,8 +35,10 @@ async function existingSignatures(target: Target, subject: Descriptor): Promise<
  * per signature, config media type as artifact type).
  */
 export async function signCosign(ref: string, key: KeyObject, options: { open?: OpenOptions; annotations?: Record<string, string>; referrers?: boolean } = {}): Promise<{ subject: Descriptor; signatureTag: string; manifest: Descriptor }> {
-  const { target, reference, parsed } = await openTarget(ref, options.open);
+  const opened = await openTarget(ref, options.open);
+  const { reference, parsed } = opened;
   try {
+    const target = requireWritable(opened.target);
     if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`, { kind: 'usage' });
     const root = await target.resolve(reference);
     const subject: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size };
@@ -57,6 +59,6 @@ export async function signCosign(ref: string, key: KeyObject, options: { open?: 
     await target.tag(desc, tag);
     return { subject, signatureTag: tag, manifest: desc };
   } finally {
-    await target.close();
+    await opened.target.close();
   }
 }

@@ -9,7 +9,7 @@ import {
   signEnvelope,
   type PrimitiveSigner,
 } from '../signature/index.ts';
-import { fetchManifest, openTarget, type OpenOptions, type Target } from '../store/index.ts';
+import { fetchManifest, openTarget, requireWritable, type OpenOptions, type Target } from '../store/index.ts';
 import { SignetError } from '../util/index.ts';
 import { attachReferrer } from './attach.ts';
 
@@ -116,8 +116,10 @@ export async function signArtifact(target: Target, subject: Descriptor, signer: 
  * tags are mutable), signs the artifact and stores the signature as its referrer.
  */
 export async function sign(ref: string, options: SignOptions = {}): Promise<SignResult[]> {
-  const { target, reference, parsed } = await openTarget(ref, options.open);
+  const opened = await openTarget(ref, options.open);
+  const { reference, parsed } = opened;
   try {
+    const target = requireWritable(opened.target);
     if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`, { kind: 'usage' });
     const root = await target.resolve(reference);
     const warnings: string[] = [];
@@ -136,7 +138,7 @@ export async function sign(ref: string, options: SignOptions = {}): Promise<Sign
     }
     return out;
   } finally {
-    await target.close();
+    await opened.target.close();
   }
 }
 

@@ -10,7 +10,7 @@ import {
   writeLookaside,
   type RegistriesD,
 } from '../signature/index.ts';
-import { fetchAll, fetchManifest, openTarget, type OpenOptions, type Target } from '../store/index.ts';
+import { fetchAll, fetchManifest, openTarget, type OpenOptions, type ReadableTarget, type Target } from '../store/index.ts';
 import { SignetError } from '../util/index.ts';
 import { attachReferrer } from './attach.ts';
 
@@ -53,7 +53,7 @@ export async function attachSimpleSignature(target: Target, subject: Descriptor,
 }
 
 /** The simple signatures attached to `subject` as referrers (each fetched and digest-checked). */
-async function simpleSignatureReferrers(target: Target, subject: Descriptor): Promise<Uint8Array[]> {
+async function simpleSignatureReferrers(target: ReadableTarget, subject: Descriptor): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
   for (const r of await target.referrers(subject, SIMPLE_SIGNATURE_ARTIFACT_TYPE)) {
     const { manifest } = await fetchManifest(target, r);
@@ -68,7 +68,7 @@ async function simpleSignatureReferrers(target: Target, subject: Descriptor): Pr
  * source's lookaside holds are attached to the destination as referrers, and when registries.d
  * names a writable lookaside for the destination, every referrer signature is written there too.
  */
-export async function carrySimpleSignatures(src: { target: Target; parsed: Reference }, dst: { target: Target; parsed: Reference }, subject: Descriptor, registriesD: RegistriesD): Promise<{ attached: number; written: number }> {
+export async function carrySimpleSignatures(src: { target: ReadableTarget; parsed: Reference }, dst: { target: Target; parsed: Reference }, subject: Descriptor, registriesD: RegistriesD): Promise<{ attached: number; written: number }> {
   let attached = 0;
   let written = 0;
   const key = (s: Uint8Array): string => Buffer.from(s).toString('base64');

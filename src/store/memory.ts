@@ -24,7 +24,6 @@ interface Entry {
  */
 export class MemoryTarget implements Target {
   readonly name: string;
-  readonly writable = true;
   private readonly content = new Map<string, Entry>();
   private readonly tagMap = new Map<string, Descriptor>();
   /** Upper bound of bytes one push may hold in memory. */

@@ -3,7 +3,7 @@ import type { Logger } from '../util/index.ts';
 import { dockerCredentials, type CredentialProvider } from './credentials/index.ts';
 import { openLayout } from './layout/index.ts';
 import { RegistryTarget } from './registry/index.ts';
-import type { Target } from './target.ts';
+import type { ReadableTarget, Target } from './target.ts';
 
 export interface OpenOptions {
   /** Create a layout (dir or tar) that does not exist yet. */
@@ -14,17 +14,23 @@ export interface OpenOptions {
   logger?: Logger;
 }
 
-export interface OpenedTarget {
-  target: Target;
+export interface OpenedTarget<T extends ReadableTarget = ReadableTarget> {
+  target: T;
   /** The tag or digest named by the reference (digest wins), if any. */
   reference: string | undefined;
   parsed: Reference;
 }
 
-/** Opens the target a reference names: a registry repository or an OCI image layout. */
+/**
+ * Opens the store a reference names: a registry repository or an OCI image layout. With
+ * `create` the store is writable (a layout over HTTP is refused); otherwise it is what it is:
+ * `requireWritable()` before writing.
+ */
+export async function openTarget(ref: string | Reference, options: OpenOptions & { create: true }): Promise<OpenedTarget<Target>>;
+export async function openTarget(ref: string | Reference, options?: OpenOptions): Promise<OpenedTarget>;
 export async function openTarget(ref: string | Reference, options: OpenOptions = {}): Promise<OpenedTarget> {
   const parsed = typeof ref === 'string' ? parseReference(ref) : ref;
-  let target: Target;
+  let target: ReadableTarget;
   if (parsed.kind === 'layout') {
     target = await openLayout(parsed.path, { create: options.create ?? false });
   } else {

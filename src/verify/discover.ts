@@ -1,4 +1,4 @@
-import { digestOf, isNotFound, OciError, type Descriptor, type ImageIndex, type ImageManifest, type Reference } from '../oci/index.ts';
+import { digestOf, isNotFound, OciError, type Descriptor, type ImageManifest, type Reference } from '../oci/index.ts';
 import {
   COSIGN_PAYLOAD_MEDIA_TYPE,
   COSIGN_REFERRER_ARTIFACT_TYPE,
@@ -14,7 +14,7 @@ import {
   SIMPLE_SIGNATURE_MEDIA_TYPE,
   type RegistriesD,
 } from '../signature/index.ts';
-import { fetchAll, fetchManifest, REF_NAME, type Target } from '../store/index.ts';
+import { fetchAll, fetchManifest, hasLayoutIndex, REF_NAME, type ReadableTarget } from '../store/index.ts';
 import type { Family } from './report.ts';
 
 /** Cosign payloads, simple and layout signatures are small; a larger one is refused unread. */
@@ -52,7 +52,7 @@ export type Candidate = NotaryCandidate | CosignCandidate | SimpleCandidate | La
 
 /** The artifact every later step talks about: resolved exactly once, named by digest from then on. */
 export interface ResolvedSubject {
-  target: Target;
+  target: ReadableTarget;
   parsed: Reference;
   descriptor: Descriptor;
 }
@@ -66,21 +66,11 @@ export interface DiscoverOptions {
   offline?: boolean;
 }
 
-/** A layout's own index (dir, tar, HTTP): the statically signed layout family lives there. */
-interface IndexReader {
-  readIndex(): Promise<ImageIndex>;
-  fetchByDigest(digest: string, maxSize: number): Promise<Uint8Array>;
-}
-function isIndexReader(t: Target): t is Target & IndexReader {
-  const r = t as Partial<IndexReader>;
-  return typeof r.readIndex === 'function' && typeof r.fetchByDigest === 'function';
-}
-
 function layerOf(manifest: ImageManifest, mediaType: string): Descriptor | undefined {
   return manifest.layers.find((l) => l.mediaType === mediaType);
 }
 
-async function cosignLayers(target: Target, manifest: ImageManifest, source: string, out: Candidate[]): Promise<void> {
+async function cosignLayers(target: ReadableTarget, manifest: ImageManifest, source: string, out: Candidate[]): Promise<void> {
   for (const layer of manifest.layers) {
     const signature = layer.annotations?.[COSIGN_SIGNATURE_ANNOTATION];
     const c: CosignCandidate = { family: 'cosign', digest: layer.digest, source };
@@ -158,7 +148,7 @@ export async function discoverSignatures(subject: ResolvedSubject, options: Disc
       if (!seen.has(digest)) out.push({ family: 'simple', digest, source: `lookaside signature-${i + 1}`, message });
     }
   }
-  if (isIndexReader(target)) {
+  if (hasLayoutIndex(target)) {
     const index = await target.readIndex();
     for (const e of index.manifests) {
       const ref = e.annotations?.[REF_NAME];

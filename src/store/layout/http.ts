@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import { MAX_MANIFEST_SIZE, OciError, parseDigest, type Descriptor } from '../../oci/index.ts';
 import { readAll } from '../content.ts';
-import type { Target } from '../target.ts';
+import type { ReadableTarget } from '../target.ts';
 import { LayoutReader } from './reader.ts';
 
 /**
@@ -10,9 +10,8 @@ import { LayoutReader } from './reader.ts';
  * read-only. Everything it serves is untrusted: index.json is size-bounded and every blob is
  * verified against its digest while it streams.
  */
-export class HttpLayoutTarget extends LayoutReader implements Target {
+export class HttpLayoutTarget extends LayoutReader implements ReadableTarget {
   readonly name: string;
-  readonly writable = false;
   private readonly base: string;
   private readonly dispatcher = new Agent({ connections: 16, keepAliveTimeout: 10_000 });
 
@@ -78,18 +77,6 @@ export class HttpLayoutTarget extends LayoutReader implements Target {
     throw new OciError('UNAVAILABLE', `${this.name}: HEAD ${desc.digest}: HTTP ${res.statusCode}`);
   }
 
-  private readOnly(): never {
-    throw new OciError('UNSUPPORTED', `${this.name} is a read-only layout served over HTTP`);
-  }
-  async push(): Promise<void> {
-    this.readOnly();
-  }
-  async tag(): Promise<void> {
-    this.readOnly();
-  }
-  async delete(): Promise<void> {
-    this.readOnly();
-  }
   async close(): Promise<void> {
     await this.dispatcher.close();
   }

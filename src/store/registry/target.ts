@@ -20,7 +20,7 @@ import {
 import type { Logger } from '../../util/index.ts';
 import { readAll, toStream } from '../content.ts';
 import type { CredentialProvider } from '../credentials/index.ts';
-import type { FetchOptions, Target } from '../target.ts';
+import type { FetchOptions, ReadableTarget, Target } from '../target.ts';
 import { RegistryClient, headerValue, readLimited } from './client.ts';
 
 export interface RegistryTargetOptions {
@@ -369,7 +369,7 @@ export class RegistryTarget implements Target {
     return out.sort();
   }
 
-  async mount(desc: Descriptor, from: Target): Promise<boolean> {
+  async mount(desc: Descriptor, from: ReadableTarget): Promise<boolean> {
     if (!(from instanceof RegistryTarget) || from.registry !== this.registry || from.repository === this.repository) return false;
     const res = await this.client.send('POST', `${this.path('blobs')}uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from.repository)}`, {
       scopes: [...this.scope('pull,push'), `repository:${from.repository}:pull`],

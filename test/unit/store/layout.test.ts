@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { promisify } from 'node:util';
 import { descriptorFor, digestOf, MediaType } from '../../../src/oci/index.ts';
-import { fetchAll, fetchManifest, HttpLayoutTarget, LayoutTarget, openLayout, TarLayoutTarget } from '../../../src/store/index.ts';
+import { fetchAll, fetchManifest, HttpLayoutTarget, LayoutTarget, isWritable, openLayout, requireWritable, TarLayoutTarget } from '../../../src/store/index.ts';
 import { pushArtifact, pushGraph } from '../../helpers/artifacts.ts';
 
 const run = promisify(execFile);
@@ -143,7 +143,7 @@ describe('OCI image layout targets', () => {
       try {
         const t = await openLayout(srv.url);
         expect(t).toBeInstanceOf(HttpLayoutTarget);
-        expect(t.writable).toBe(false);
+        expect(isWritable(t)).toBe(false);
         const root = await t.resolve('v1');
         expect(root.digest).toBe(g.root.digest);
         const { manifest } = await fetchManifest(t, root);
@@ -151,7 +151,8 @@ describe('OCI image layout targets', () => {
         expect(Buffer.from(await fetchAll(t, layer)).toString()).toBe('root artifact v1');
         expect((await t.referrers(root)).map((d) => d.digest).sort()).toEqual([g.sig.digest, g.sbom.digest].sort());
         expect((await t.referrers(g.sbom)).map((d) => d.digest)).toEqual([g.sbomSig.digest]);
-        await expect(t.push(g.root, Buffer.from('x'))).rejects.toThrow(/read-only/);
+        expect(() => requireWritable(t)).toThrow(/read-only/);
+        await expect(openLayout(srv.url, { create: true })).rejects.toThrow(/read-only/);
         await t.close();
       } finally {
         await srv.close();

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MediaType, successors, type Descriptor } from '../../../../src/oci/index.ts';
-import { fetchAll, fetchManifest, LayoutTarget, openLayout, REF_NAME, TarLayoutTarget, type Target } from '../../../../src/store/index.ts';
+import { fetchAll, fetchManifest, LayoutTarget, openLayout, REF_NAME, TarLayoutTarget, type ReadableTarget } from '../../../../src/store/index.ts';
 import { pushGraph } from '../../../helpers/artifacts.ts';
 
 const run = promisify(execFile);
@@ -14,7 +14,7 @@ const VECTORS = join(import.meta.dirname, '../../../fixtures/notary/oci-layout')
 const NOTARY_SIGNATURE = 'application/vnd.cncf.notary.signature';
 
 /** Every descriptor under a root, each fetched (and so verified) once. */
-async function walk(t: Target, root: Descriptor): Promise<Descriptor[]> {
+async function walk(t: ReadableTarget, root: Descriptor): Promise<Descriptor[]> {
   const out: Descriptor[] = [root];
   const { manifest } = await fetchManifest(t, root);
   for (const d of successors(manifest)) {
