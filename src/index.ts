@@ -13,7 +13,6 @@ import type * as Copy from './copy/index.ts';
 import type * as Artifact from './artifact/index.ts';
 import type * as Store from './store/index.ts';
 import type * as Server from './server/index.ts';
-import type * as Blob from './blob.ts';
 import type * as Trust from './trust/index.ts';
 
 export { SignetError, exitCodeFor } from './util/index.ts';
@@ -117,15 +116,13 @@ export async function inspect(...a: Parameters<typeof Artifact.inspect>): Return
 }
 
 /** A detached Notary Project signature of a file. */
-export async function signBlob(...a: Parameters<typeof Blob.signBlob>): ReturnType<typeof Blob.signBlob> {
-  const m: typeof Blob = await import('./blob.ts');
-  return m.signBlob(...a);
+export async function signBlob(...a: Parameters<typeof Sign.signBlob>): ReturnType<typeof Sign.signBlob> {
+  return (await signModule()).signBlob(...a);
 }
 
 /** Verifies a detached signature of a file under the blob trust policy. */
-export async function verifyBlob(...a: Parameters<typeof Blob.verifyBlob>): ReturnType<typeof Blob.verifyBlob> {
-  const m: typeof Blob = await import('./blob.ts');
-  return m.verifyBlob(...a);
+export async function verifyBlob(...a: Parameters<typeof Verify.verifyBlob>): ReturnType<typeof Verify.verifyBlob> {
+  return (await verifyModule()).verifyBlob(...a);
 }
 
 /** Verifies one Notary Project envelope against a policy statement and trust store (no registry). */

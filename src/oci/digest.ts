@@ -161,3 +161,11 @@ export function verifyBytes(data: Uint8Array, expected: { digest: string; size: 
     throw new OciError('DIGEST_MISMATCH', `content digest ${actual} does not match ${expected.digest}`);
   }
 }
+
+/** A file's digest and size, streamed (detached blob signatures). */
+export async function digestFile(path: string, algorithm: ArtifactDigestAlgorithm = 'sha256'): Promise<{ digest: string; size: number }> {
+  const { createReadStream } = await import('node:fs');
+  const h = new Digester(algorithm);
+  for await (const c of createReadStream(path)) h.update(c as Buffer);
+  return { digest: h.digest(), size: h.size };
+}

@@ -5,3 +5,4 @@ export type { SignOptions, SignResult, EnvelopeGenerator } from './notary.ts';
 export { signCosign, cosignIdentity } from './cosign.ts';
 export { signSimple, attachSimpleSignature, carrySimpleSignatures } from './simple.ts';
 export { signLayout } from './layout.ts';
+export { signBlob } from './blob.ts';

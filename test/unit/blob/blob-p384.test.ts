@@ -3,7 +3,7 @@ import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { signBlob, verifyBlob } from '../../../src/blob.ts';
+import { signBlob, verifyBlob } from '../../../src/index.ts';
 import { digestOf, isValidDigest, MediaType, parseDigest, parseManifest } from '../../../src/oci/index.ts';
 import { toPem } from '../../../src/pki/index.ts';
 import { loadBlobTrustPolicy } from '../../../src/trust/policy.ts';
@@ -50,13 +50,14 @@ describe('blob signatures with an ECDSA P-384 key (digest algorithm follows the 
 
     const trustStore = join(dir, 'truststore');
     const ok = await verifyBlob(file, signaturePath, { trustPolicy: policy, trustStore });
-    expect(ok.results.filter((r) => !r.ok)).toEqual([]);
-    expect(ok.verified).toBe(true);
+    expect(ok.signatures[0]!.checks.filter((c) => c.outcome !== 'pass')).toEqual([]);
+    expect(ok.verdict).toBe('verified');
+    expect(ok.digest).toMatch(/^sha384:/);
 
     await appendFile(file, Buffer.from([0]));
     const bad = await verifyBlob(file, signaturePath, { trustPolicy: policy, trustStore });
-    expect(bad.verified).toBe(false);
-    expect(bad.results.find((r) => !r.ok)?.type).toMatch(/payload|integrity/);
+    expect(bad.verdict).toBe('failed');
+    expect(bad.signatures[0]!.checks.find((c) => c.outcome === 'fail')?.name).toMatch(/subject|integrity/);
   });
 });
 

@@ -1,0 +1,57 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { digestFile, digestOf, type ArtifactDigestAlgorithm, type Descriptor } from '../oci/index.ts';
+import { signatureAlgorithmFor } from '../pki/index.ts';
+import { COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, parseEnvelope } from '../signature/index.ts';
+import { loadTrustPolicyFile, selectBlobPolicy, TrustStore, type TrustPolicyDocument } from '../trust/index.ts';
+import { SignetError, signetHome } from '../util/index.ts';
+import { keyIdOf, verifyNotarySignature } from './families/notary.ts';
+import { check, overallVerdict, REPORT_VERSION, type VerificationReport } from './report.ts';
+
+/**
+ * Verifies a detached signature of a file under the blob trust policy, through the same Notary
+ * family verifier as every artifact, into the same report.
+ */
+export async function verifyBlob(file: string, signaturePath: string, options: { policyName?: string; trustPolicy?: TrustPolicyDocument | string; trustStore?: string; mediaType?: string; userMetadata?: Record<string, string>; now?: Date } = {}): Promise<VerificationReport> {
+  const mediaType = signaturePath.endsWith('.cose.sig') ? COSE_MEDIA_TYPE : signaturePath.endsWith('.jws.sig') ? JWS_MEDIA_TYPE : undefined;
+  if (!mediaType) throw new SignetError('USAGE', 'the signature file name must end in .jws.sig or .cose.sig (it names the envelope format)', { kind: 'usage' });
+  const doc = typeof options.trustPolicy === 'object' ? options.trustPolicy : await loadTrustPolicyFile(options.trustPolicy ?? join(signetHome(), 'trustpolicy.blob.json'), 'blob');
+  const statement = selectBlobPolicy(doc, options.policyName);
+  const envelope = await readFile(signaturePath);
+  await stat(file);
+  // The blob is hashed with the algorithm the signing key implies, never the one the payload claims.
+  let claimed: Descriptor;
+  let nodeHash: ArtifactDigestAlgorithm = 'sha256';
+  try {
+    const c = parseEnvelope(envelope, mediaType);
+    claimed = c.targetArtifact;
+    nodeHash = signatureAlgorithmFor(c.signerInfo.certificateChain[0]!).nodeHash;
+  } catch {
+    claimed = { mediaType: 'application/octet-stream', digest: `sha256:${'0'.repeat(64)}`, size: 0 };
+  }
+  const { digest, size } = await digestFile(file, nodeHash);
+  const subject: Descriptor = { mediaType: options.mediaType ?? claimed.mediaType, digest, size };
+  const name = `blob-trust-policy:${statement.name}`;
+  const v = await verifyNotarySignature({
+    candidate: { family: 'notary', digest: digestOf(envelope), source: signaturePath, envelope, mediaType },
+    subject,
+    statement,
+    trustStore: new TrustStore(options.trustStore),
+    options: { ...(options.userMetadata ? { userMetadata: options.userMetadata } : {}), ...(options.now ? { now: options.now } : {}) },
+    requirement: name,
+  });
+  const sigDigest = digestOf(envelope);
+  const report: VerificationReport = {
+    version: REPORT_VERSION,
+    reference: file,
+    digest,
+    mediaType: subject.mediaType,
+    size,
+    verdict: 'failed',
+    checks: [],
+    signatures: [{ family: 'notary', digest: sigDigest, source: signaturePath, mediaType, verdict: v.verdict, checks: v.checks, ...(v.signer ? { signer: v.signer } : {}), ...(v.leaf ? { keyId: keyIdOf(v.leaf) } : {}), ...(v.signingTime ? { signingTime: v.signingTime } : {}) }],
+    requirements: [{ name, satisfied: v.verdict === 'verified', by: v.verdict === 'verified' ? [sigDigest] : [], checks: [check('policy', statement.level === 'skip' ? 'skipped' : 'pass', `statement "${statement.name}", level ${statement.level}`)] }],
+  };
+  report.verdict = v.verdict === 'inconclusive' ? 'inconclusive' : overallVerdict(report);
+  return report;
+}
