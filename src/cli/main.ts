@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { exitCodeFor, SignetError } from '../util/index.ts';
+import { exitCodeFor, SIGNET_VERSION, SignetError } from '../util/index.ts';
 import { registerCommands } from './commands/index.ts';
 import { printError } from './output.ts';
 
@@ -16,9 +16,11 @@ export function buildProgram(): Command {
     `
 References:
   host[:port]/repo[:tag][@digest]     a registry (localhost and 127.0.0.1 use plain HTTP)
-  oci:<dir|file.tar|http(s)://url>[:tag|@digest]   an OCI image layout
+  oci:<dir|file.tar|http(s)://url>[:tag|@digest]   an OCI image layout (always written with oci:)
+      a layout manifest is named by a tag or a Flatpak ref: oci:./bundle:app/org.example.App/x86_64/stable
 
-Exit codes: 0 success, 1 verification failed, 2 usage error, 3 any other failure.
+Exit codes: 0 success, 1 verification failed, 2 usage error (unknown command or option, malformed
+argument or reference, unknown option value), 3 inconclusive or any other failure.
 
 Examples:
   signet serve --addr 127.0.0.1:5000 --root ./registry
@@ -30,7 +32,7 @@ Examples:
   return program;
 }
 
-const VERSION = '0.1.0';
+const VERSION = SIGNET_VERSION;
 
 /** Runs the CLI and returns the exit code. */
 export async function run(argv: string[]): Promise<number> {

@@ -1,4 +1,4 @@
-import { SignetError } from '../util/index.ts';
+import { SignetError } from '../index.ts';
 
 /** Prints an error for a person: its message, and its code when it has one. Never a stack unless SIGNET_DEBUG. */
 export function printError(err: unknown): void {
@@ -20,9 +20,14 @@ export function printJson(value: unknown): void {
 /** The output format option shared by commands. */
 export type OutputFormat = 'text' | 'json' | 'tree';
 
-export function parseOutputFormat(value: string, allowed: OutputFormat[]): OutputFormat {
+/**
+ * The value of a command's -o/--output: one of the formats the command documents, else a usage
+ * error (exit 2) naming them. Every command with a format option checks it before any work.
+ */
+export function parseOutputFormat(value: string, allowed: readonly OutputFormat[]): OutputFormat {
   if (!(allowed as string[]).includes(value)) {
-    throw new SignetError('USAGE', `unknown output format ${JSON.stringify(value)}; choose one of ${allowed.join(', ')}`, { kind: 'usage' });
+    const message = `unknown output format ${JSON.stringify(value)}; choose one of ${allowed.join(', ')}`;
+    throw new SignetError('USAGE', message, { kind: 'usage' });
   }
   return value as OutputFormat;
 }

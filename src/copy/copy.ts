@@ -1,15 +1,19 @@
 import { Transform } from 'node:stream';
 import {
   OciError,
+  formatReference,
   isManifestMediaType,
   isNotFound,
+  isValidTag,
   parseDigest,
+  parseReference,
   successors,
   type Descriptor,
   type Manifest,
+  type Reference,
 } from '../oci/index.ts';
-import { fetchManifest, type Target } from '../store/index.ts';
-import { Limiter } from '../util/index.ts';
+import { fetchManifest, openTarget, type OpenOptions, type ReadableTarget, type Target } from '../store/index.ts';
+import { Limiter, SignetError } from '../util/index.ts';
 
 export type CopyEvent =
   | { kind: 'start'; desc: Descriptor }
@@ -46,7 +50,7 @@ export interface CopyReport {
  * a manifest whose blobs or child manifests are missing; content the destination has is skipped;
  * blobs stream from source to destination (verified on both sides), a few at a time.
  */
-export async function copyGraph(src: Target, dst: Target, root: Descriptor, options: CopyOptions = {}): Promise<CopyReport> {
+export async function copyGraph(src: ReadableTarget, dst: Target, root: Descriptor, options: CopyOptions = {}): Promise<CopyReport> {
   const report: CopyReport = { root, copied: 0, copiedBytes: 0, skipped: 0, mounted: 0, referrers: 0, manifests: 0 };
   const emit = options.onProgress ?? (() => {});
   const limit = new Limiter(options.concurrency ?? 4);
@@ -130,25 +134,158 @@ export async function copyGraph(src: Target, dst: Target, root: Descriptor, opti
   return report;
 }
 
+/** Options of a copy between two references. */
+export interface CopyRefOptions extends CopyOptions {
+  /** How both ends are opened (credentials, plain HTTP, referrers); a missing destination layout is created. */
+  open?: OpenOptions;
+}
+
+/** Both ends of a copy, checked before any work is done. */
+export interface CopyPlan {
+  src: Reference;
+  dst: Reference;
+  /**
+   * The name the copy gets in the destination: its own tag or ref, else the source tag (a source
+   * named by digest gives none). A source layout named by nothing can still fill it in once open.
+   */
+  name?: string;
+}
+
+const usage = (message: string): SignetError => new SignetError('USAGE', message, { kind: 'usage' });
+
+/** The layout ref grammar of oci/reference.ts (an OCI tag or a Flatpak ref), as its parser applies it. */
+function isLayoutRefName(name: string): boolean {
+  try {
+    return parseReference(`oci:.:${name}`).tag === name;
+  } catch {
+    return false;
+  }
+}
+
+/** Manifest names a target takes: OCI tags, and in a layout (or a target with ref names) Flatpak refs too. */
+function acceptsName(dst: Target | Reference, name: string): boolean {
+  if (isValidTag(name)) return true;
+  const layout =
+    'kind' in dst ? dst.kind === 'layout' : typeof (dst as { setRefName?: unknown }).setRefName === 'function';
+  return layout && isLayoutRefName(name);
+}
+
+function refuseName(dstName: string, name: string): never {
+  throw usage(
+    `cannot name the copy ${JSON.stringify(name)} in ${dstName}: a registry tag is [A-Za-z0-9_][A-Za-z0-9._-]{0,127} ` +
+      '(Flatpak refs name manifests of OCI layouts only); give the destination a tag',
+  );
+}
+
 /**
- * Resolves `srcRef` in `src`, copies its graph to `dst`, and tags it there (`dstTag`, else the
- * source tag when the source was named by tag).
+ * Checks the two references of a copy without touching either end: both parse (malformed is a
+ * usage error), the destination names no digest and is writable, the source names what to copy,
+ * and the name the copy gets is one the destination can hold. Nothing is opened or created.
  */
-export async function copy(src: Target, srcRef: string, dst: Target, dstTag: string | undefined, options: CopyOptions = {}): Promise<CopyReport> {
+export function checkCopyReferences(srcRef: string, dstRef: string): CopyPlan {
+  const src = parseReference(srcRef);
+  const dst = parseReference(dstRef);
+  if (dst.digest) throw usage(`destination ${dstRef} must not name a digest (it is the source's)`);
+  if (dst.kind === 'layout' && /^https?:\/\//i.test(dst.path)) {
+    throw usage(`destination ${dstRef} is a layout over HTTP, which is read-only: copy into oci:DIR or oci:FILE.tar`);
+  }
+  // A layout holding one named manifest needs no name (openTarget finds it); a registry does.
+  if (src.kind === 'registry' && !src.tag && !src.digest) throw usage(`source ${srcRef} needs a tag or digest`);
+  const name = dst.tag ?? (src.digest ? undefined : src.tag);
+  if (name !== undefined && !acceptsName(dst, name)) refuseName(formatReference({ ...dst, tag: undefined }), name);
+  return { src, dst, ...(name !== undefined ? { name } : {}) };
+}
+
+/**
+ * Resolves `srcRef` (a tag or digest) in `src`, copies its graph to `dst`, and names it there
+ * (`dstTag`, else the source tag when the source was named by tag; a Flatpak ref in a layout).
+ * The name is checked before anything is copied.
+ */
+export async function copyTargets(
+  src: ReadableTarget,
+  srcRef: string,
+  dst: Target,
+  dstTag: string | undefined,
+  options: CopyOptions = {},
+): Promise<CopyReport> {
+  return copyBetween(src, srcRef, dst, dstTag, options);
+}
+
+/** The same as copyTargets (the form copy() has always taken). */
+export async function copy(
+  src: ReadableTarget,
+  srcRef: string,
+  dst: Target,
+  dstTag: string | undefined,
+  options?: CopyOptions,
+): Promise<CopyReport>;
+/**
+ * Copies the artifact `srcRef` names, with its referrers graph, to `dstRef` (registry or `oci:`
+ * layout, created when missing), and names it there (the destination tag or ref, else the
+ * source tag). Every argument is checked before anything is opened. (Last, so that
+ * `Parameters<typeof copy>` is this form.)
+ */
+export async function copy(srcRef: string, dstRef: string, options?: CopyRefOptions): Promise<CopyReport>;
+export async function copy(
+  a: ReadableTarget | string,
+  b: string,
+  c?: Target | CopyRefOptions,
+  d?: string,
+  e?: CopyOptions,
+): Promise<CopyReport> {
+  if (typeof a === 'string') return copyReferences(a, b, (c ?? {}) as CopyRefOptions);
+  return copyBetween(a, b, c as Target, d, e ?? {});
+}
+
+async function copyReferences(srcRef: string, dstRef: string, options: CopyRefOptions): Promise<CopyReport> {
+  const { open, ...copyOptions } = options;
+  const plan = checkCopyReferences(srcRef, dstRef);
+  const src = await openTarget(plan.src, open);
+  try {
+    if (!src.reference) {
+      const named = (await src.target.tags()).length;
+      throw usage(`source ${srcRef} needs a tag or digest (the layout holds ${named} named manifests)`);
+    }
+    const dst = await openTarget(plan.dst, { ...open, create: true });
+    try {
+      return await copyBetween(src.target, src.reference, dst.target, plan.dst.tag, copyOptions);
+    } finally {
+      await dst.target.close();
+    }
+  } finally {
+    await src.target.close();
+  }
+}
+
+async function copyBetween(
+  src: ReadableTarget,
+  srcRef: string,
+  dst: Target,
+  dstTag: string | undefined,
+  options: CopyOptions,
+): Promise<CopyReport> {
+  const tag = dstTag ?? (srcRef.includes(':') ? undefined : srcRef);
+  // Checked before a byte moves: a name the destination cannot hold would fail only at the end.
+  if (tag !== undefined && !acceptsName(dst, tag)) refuseName(dst.name, tag);
   const root = await src.resolve(srcRef);
   const desc: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size };
   const report = await copyGraph(src, dst, desc, options);
-  const tag = dstTag ?? (srcRef.includes(':') ? undefined : srcRef);
-  if (tag !== undefined) await dst.tag(desc, tag);
+  if (tag !== undefined) await nameManifest(dst, desc, tag);
   if (options.referrers !== false) await copyCosignTag(src, dst, desc, options, report);
   return report;
+}
+
+/** Tags the copy; a Flatpak ref goes into a layout's index.json as its ref name. */
+async function nameManifest(dst: Target, desc: Descriptor, name: string): Promise<void> {
+  if (isValidTag(name)) return dst.tag(desc, name);
+  await (dst as Target & { setRefName(desc: Descriptor, ref: string): Promise<void> }).setRefName(desc, name);
 }
 
 /**
  * cosign keeps signatures under a `sha256-<hex>.sig` tag rather than as referrers: it travels
  * with the artifact too (its manifest, config and payload layers), tag included.
  */
-async function copyCosignTag(src: Target, dst: Target, root: Descriptor, options: CopyOptions, report: CopyReport): Promise<void> {
+async function copyCosignTag(src: ReadableTarget, dst: Target, root: Descriptor, options: CopyOptions, report: CopyReport): Promise<void> {
   const { algorithm, hex } = parseDigest(root.digest);
   const sigTag = `${algorithm}-${hex}.sig`;
   let sig: Descriptor;

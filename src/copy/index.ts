@@ -1,4 +1,4 @@
-export { copyGraph, copy } from './copy.ts';
-export type { CopyEvent, CopyOptions, CopyReport } from './copy.ts';
+export { copyGraph, copy, copyTargets, checkCopyReferences } from './copy.ts';
+export type { CopyEvent, CopyOptions, CopyReport, CopyRefOptions, CopyPlan } from './copy.ts';
 export { discover } from './discover.ts';
 export type { ReferrerNode } from './discover.ts';

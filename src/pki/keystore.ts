@@ -31,6 +31,20 @@ export interface StoredKey {
   chain: X509Certificate[];
 }
 
+/** OpenPGP key types (containers simple signing, signed layouts); KEY_TYPES are the X.509 ones. */
+export type GpgKeyType = 'gpg-rsa4096' | 'gpg-ed25519';
+
+/** What `signet key show` prints: everything the key store knows of a key, no private material. */
+export type KeyDescription =
+  | (KeyDescriptionBase & { kind: 'x509'; keyPath: string; certPath: string; chain: X509Certificate[] })
+  | (KeyDescriptionBase & { kind: 'plugin'; plugin: string; id: string; pluginConfig: Record<string, string> })
+  | (KeyDescriptionBase & { kind: 'gpg'; keyPath: string; fingerprint: string; userIds: string[] });
+
+interface KeyDescriptionBase {
+  name: string;
+  isDefault: boolean;
+}
+
 export interface KeySummary {
   name: string;
   isDefault: boolean;
@@ -188,7 +202,10 @@ export class KeyStore {
   }
 
   /** A new OpenPGP key for containers simple signing (gpg-rsa4096 or gpg-ed25519). */
-  async generateGpg(name: string, opts: { type: 'gpg-rsa4096' | 'gpg-ed25519'; userId?: string; isDefault?: boolean }): Promise<{ fingerprint: string; publicKey: Uint8Array }> {
+  async generateGpg(
+    name: string,
+    opts: { type: GpgKeyType; userId?: string; isDefault?: boolean },
+  ): Promise<{ fingerprint: string; publicKey: Uint8Array }> {
     KeyStore.checkName(name);
     const openpgp = await import('openpgp');
     const userIDs = [{ name: opts.userId ?? name, email: `${name}@signet.invalid` }];
@@ -254,6 +271,47 @@ export class KeyStore {
     const index = await this.readIndex();
     const e = index.keys.find((k) => k.name === (name ?? index.default));
     return e?.pluginName && e.id ? { id: e.id, pluginName: e.pluginName, pluginConfig: e.pluginConfig ?? {} } : undefined;
+  }
+
+  /** Any key `list()` shows (local X.509, plugin-held, OpenPGP), described from the key store alone. */
+  async describe(name: string): Promise<KeyDescription> {
+    const index = await this.readIndex();
+    const e = index.keys.find((k) => k.name === name);
+    if (!e) throw new SignetError('KEY_NOT_FOUND', `no key named ${name} (signet key list)`, { kind: 'usage' });
+    const isDefault = index.default === name;
+    if (e.pluginName && e.id) {
+      return { name, isDefault, kind: 'plugin', plugin: e.pluginName, id: e.id, pluginConfig: e.pluginConfig ?? {} };
+    }
+    if (e.gpg && e.keyPath) {
+      const openpgp = await import('openpgp');
+      const key = await openpgp.readKey({ binaryKey: await readFile(e.keyPath.replace(/\.gpg\.key$/, '.gpg.pub')) });
+      const fingerprint = key.getFingerprint().toUpperCase();
+      return { name, isDefault, kind: 'gpg', keyPath: e.keyPath, fingerprint, userIds: key.getUserIDs() };
+    }
+    if (!e.keyPath || !e.certPath) {
+      throw new SignetError('CONFIG_INVALID', `key ${name} in ${this.indexPath} names no key files`, { kind: 'input' });
+    }
+    const chain = parseCertificates(await readFile(e.certPath), e.certPath);
+    return { name, isDefault, kind: 'x509', keyPath: e.keyPath, certPath: e.certPath, chain };
+  }
+
+  /**
+   * The public key of a key: PEM SubjectPublicKeyInfo for an X.509 key (what `verify --cosign-key`
+   * and other tools take), the ASCII-armored public key for an OpenPGP one. A plugin holds its key
+   * and only shows it through a signature's certificate chain.
+   */
+  async publicKey(name: string): Promise<string> {
+    const d = await this.describe(name);
+    if (d.kind === 'x509') return d.chain[0]!.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    if (d.kind === 'gpg') {
+      const openpgp = await import('openpgp');
+      return (await openpgp.readKey({ binaryKey: (await this.gpgKey(name)).publicKey })).armor();
+    }
+    throw new SignetError(
+      'KEY_UNSUPPORTED',
+      `key ${name} is held by plugin ${d.plugin}: its public key is in the certificate chain of its signatures`,
+      { kind: 'usage' },
+    );
   }
 
   async certificateChain(name: string): Promise<X509Certificate[]> {

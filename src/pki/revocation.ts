@@ -37,12 +37,23 @@ function invalidityDate(exts: pkijs.Extension[] | undefined): Date | undefined {
   return t.toDate();
 }
 
+/** The options of one certificate's check: what the certificate is in its chain names it in messages. */
+interface CertCheckOptions extends RevocationOptions {
+  /** `signing certificate` (the chain's leaf) or `issuing CA certificate` (any CA above it). */
+  role: string;
+}
+
 /** Revoked, unless the invalidity date is after the authentic signing time (SA scheme). */
-function revokedResult(cert: X509Certificate, where: string, invalidity: Date | undefined, options: RevocationOptions): RevocationResult {
+function revokedResult(
+  cert: X509Certificate,
+  where: string,
+  invalidity: Date | undefined,
+  options: CertCheckOptions,
+): RevocationResult {
   if (options.notRevokedBefore && invalidity && invalidity > options.notRevokedBefore) {
     return { status: 'good', message: `${describeCert(cert)} is revoked with invalidity date ${invalidity.toISOString()}, after the authentic signing time ${options.notRevokedBefore.toISOString()}: it was good when it signed` };
   }
-  return { status: 'revoked', message: `signing certificate with subject "${describeCert(cert)}" is revoked (${where})` };
+  return { status: 'revoked', message: `${options.role} with subject "${describeCert(cert)}" is revoked (${where})` };
 }
 
 /** Stores raw revocation data by URL (and, for OCSP, certificate) until it goes stale. */
@@ -104,7 +115,12 @@ async function fetchBytes(url: string, init: { method: 'GET' | 'POST'; body?: Ui
 const evaluated = new Map<string, { result: RevocationResult; until: number }>();
 
 /** Checks one certificate with OCSP (RFC 6960) at one responder. */
-async function ocspCheck(cert: X509Certificate, issuer: X509Certificate, url: string, options: RevocationOptions): Promise<RevocationResult> {
+async function ocspCheck(
+  cert: X509Certificate,
+  issuer: X509Certificate,
+  url: string,
+  options: CertCheckOptions,
+): Promise<RevocationResult> {
   const now = options.now ?? new Date();
   const cacheKey = `ocsp|${url}|${cert.serialNumber}|${issuer.fingerprint256}`;
   let bytes = await options.cache?.get(cacheKey);
@@ -176,7 +192,12 @@ async function ocspCheck(cert: X509Certificate, issuer: X509Certificate, url: st
 }
 
 /** Checks one certificate against a CRL (RFC 5280): signature by the issuer, validity, entry. */
-async function crlCheck(cert: X509Certificate, issuer: X509Certificate, url: string, options: RevocationOptions): Promise<RevocationResult> {
+async function crlCheck(
+  cert: X509Certificate,
+  issuer: X509Certificate,
+  url: string,
+  options: CertCheckOptions,
+): Promise<RevocationResult> {
   const now = options.now ?? new Date();
   let bytes = await options.cache?.get(`crl:${url}`);
   if (!bytes && options.bundle?.length) bytes = bundledCrlFor(issuer, options.bundle);
@@ -246,7 +267,13 @@ function crlNumber(crl: pkijs.CertificateRevocationList, oid: string): bigint | 
   return BigInt(`0x${Buffer.from(v.valueBlock.valueHexView).toString('hex') || '0'}`);
 }
 
-async function deltaCheck(cert: X509Certificate, issuer: X509Certificate, base: pkijs.CertificateRevocationList, url: string, options: RevocationOptions): Promise<RevocationResult> {
+async function deltaCheck(
+  cert: X509Certificate,
+  issuer: X509Certificate,
+  base: pkijs.CertificateRevocationList,
+  url: string,
+  options: CertCheckOptions,
+): Promise<RevocationResult> {
   const now = options.now ?? new Date();
   let bytes = await options.cache?.get(`crl:${url}`);
   if (!bytes) {
@@ -317,14 +344,16 @@ export async function checkRevocation(chain: X509Certificate[], options: Revocat
       continue;
     }
     const urls = revocationUrls(cert);
+    const role = i === 0 ? 'signing certificate' : 'issuing CA certificate';
+    const certOptions: CertCheckOptions = { ...options, role };
     let r: RevocationResult | undefined;
     for (const u of urls.ocsp) {
-      r = await ocspCheck(cert, issuer, u, options);
+      r = await ocspCheck(cert, issuer, u, certOptions);
       if (r.status === 'good' || r.status === 'revoked') break;
     }
     if ((!r || r.status === 'unknown' || r.status === 'unavailable') && urls.crl.length) {
       for (const u of urls.crl) {
-        const c = await crlCheck(cert, issuer, u, options);
+        const c = await crlCheck(cert, issuer, u, certOptions);
         if (!r || c.status === 'good' || c.status === 'revoked' || r.status === 'unavailable') r = c;
         if (c.status === 'good' || c.status === 'revoked') break;
       }

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isImageIndex, parseManifest } from '../oci/index.ts';
+import { SignetError } from '../util/index.ts';
 import { RegistryStorage } from './storage.ts';
 
 export interface FsckReport {
@@ -35,6 +36,35 @@ async function list(dir: string): Promise<string[]> {
   }
 }
 
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** A store to check is a directory `signet serve` made: a missing one is never "sound". */
+async function checkStoreRoot(root: string): Promise<void> {
+  const hint = '(give the --root of signet serve)';
+  let isDir: boolean;
+  try {
+    isDir = (await stat(root)).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') {
+      throw new SignetError('IO', `cannot read ${root}: ${(err as Error).message}`, { kind: 'io' });
+    }
+    const message = `no registry store at ${root}: the directory does not exist ${hint}`;
+    throw new SignetError('STORE_MISSING', message, { kind: 'usage' });
+  }
+  if (!isDir) throw new SignetError('STORE_MISSING', `${root} is not a directory ${hint}`, { kind: 'usage' });
+  if (!(await isDirectory(join(root, 'blobs'))) && !(await isDirectory(join(root, 'repositories')))) {
+    const message = `${root} is not a registry store: it has neither blobs/ nor repositories/ ${hint}`;
+    throw new SignetError('STORE_INVALID', message, { kind: 'input' });
+  }
+}
+
 async function isFile(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isFile();
@@ -50,9 +80,11 @@ function linkToDigest(name: string): string {
 
 /**
  * Checks a registry store: every object against its digest, every manifest parses, and every
- * link, tag, referrer entry and manifest reference against existence. Read-only.
+ * link, tag, referrer entry and manifest reference against existence. Read-only. A root that
+ * does not exist (STORE_MISSING, kind 'usage') or is not a store (STORE_INVALID) is an error.
  */
 export async function fsck(root: string): Promise<FsckReport> {
+  await checkStoreRoot(root);
   const storage = new RegistryStorage(root);
   const report: FsckReport = { objects: 0, manifests: 0, tags: 0, referrers: 0, corrupt: [], dangling: [], tempFiles: 0, uploads: 0 };
   for (const alg of await list(join(root, 'blobs'))) {

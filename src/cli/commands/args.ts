@@ -1,4 +1,4 @@
-import { SignetError } from '../../util/index.ts';
+import { SignetError } from '../../index.ts';
 
 /** Reads a secret from standard input (one line). */
 export async function readSecret(): Promise<string> {

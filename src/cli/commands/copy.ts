@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { SignetError } from '../../util/index.ts';
-import { printJson } from '../output.ts';
+import { SignetError, type CopyReport, type OpenedTarget, type Target } from '../../index.ts';
+import { parseOutputFormat, printJson } from '../output.ts';
 
 export function registerCopy(program: Command): void {
   program
@@ -27,34 +27,64 @@ Examples:
   signet copy 127.0.0.1:5000/app:v1 oci:./app.tar:v1          # into a layout tarball
   signet copy oci:./app.tar:v1 10.0.0.5:5000/app              # and back out, on the other side`,
     )
-    .action(async (srcRef: string, dstRef: string, opts: { referrers: boolean; concurrency: string; output: string; quiet?: boolean; registriesD?: string }) => {
+    .action(async (srcRef: string, dstRef: string, opts: CopyCliOptions) => {
+      // Every argument is checked before anything is opened, created or copied.
       const concurrency = Number(opts.concurrency);
-      if (!Number.isInteger(concurrency) || concurrency < 1) throw new SignetError('USAGE', '--concurrency takes a positive whole number', { kind: 'usage' });
+      if (!Number.isInteger(concurrency) || concurrency < 1) {
+        throw new SignetError('USAGE', '--concurrency takes a positive whole number', { kind: 'usage' });
+      }
+      const format = parseOutputFormat(opts.output, ['text', 'json']);
+      const { checkCopyReferences, copyTargets } = await import('../../copy/index.ts');
+      const plan = checkCopyReferences(srcRef, dstRef);
+      let registriesD;
+      if (opts.registriesD) {
+        const { stat } = await import('node:fs/promises');
+        if (!(await stat(opts.registriesD).then((s) => s.isDirectory(), () => false))) {
+          throw new SignetError('USAGE', `--registries-d ${opts.registriesD} is not a directory`, { kind: 'usage' });
+        }
+        registriesD = await (await import('../../signature/index.ts')).loadRegistriesD(opts.registriesD);
+      }
       const { openTarget } = await import('../../store/index.ts');
-      const { copy } = await import('../../copy/index.ts');
       const { copyProgress } = await import('../progress.ts');
-      const src = await openTarget(srcRef);
-      const dst = await openTarget(dstRef, { create: true });
-      if (!src.reference) throw new SignetError('USAGE', `source ${srcRef} needs a tag or digest`, { kind: 'usage' });
-      if (dst.parsed.digest) throw new SignetError('USAGE', `destination ${dstRef} must not name a digest (it is the source's)`, { kind: 'usage' });
-      const progress = copyProgress(opts.quiet || opts.output === 'json' ? 'quiet' : 'auto');
+      const src = await openTarget(plan.src);
+      let dst: OpenedTarget<Target> | undefined;
+      const progress = copyProgress(opts.quiet || format === 'json' ? 'quiet' : 'auto');
       try {
-        const report: Awaited<ReturnType<typeof copy>> & { simpleSignatures?: { attached: number; written: number } } = await copy(src.target, src.reference, dst.target, dst.parsed.tag, { referrers: opts.referrers, concurrency, onProgress: progress.onProgress });
-        if (opts.registriesD) {
-          const { carrySimpleSignatures } = await import('../../containers.ts');
-          const { loadRegistriesD } = await import('../../signature/index.ts');
-          report.simpleSignatures = await carrySimpleSignatures(src, dst, report.root, await loadRegistriesD(opts.registriesD));
+        if (!src.reference) throw new SignetError('USAGE', `source ${srcRef} needs a tag or digest`, { kind: 'usage' });
+        await src.target.resolve(src.reference); // a missing source creates no destination
+        dst = await openTarget(plan.dst, { create: true });
+        const copyOptions = { referrers: opts.referrers, concurrency, onProgress: progress.onProgress };
+        const report: CopyReport & { simpleSignatures?: { attached: number; written: number } } =
+          await copyTargets(src.target, src.reference, dst.target, plan.dst.tag, copyOptions);
+        if (registriesD) {
+          const { carrySimpleSignatures } = await import('../../sign/index.ts');
+          report.simpleSignatures = await carrySimpleSignatures(src, dst, report.root, registriesD);
         }
         progress.stop();
-        if (opts.output === 'json') printJson(report);
-        else
+        if (format === 'json') printJson(report);
+        else {
+          const simple = report.simpleSignatures
+            ? `; simple signatures: ${report.simpleSignatures.attached} attached as referrers, ` +
+              `${report.simpleSignatures.written} written to lookaside`
+            : '';
+          const counts = `${report.copied} items (${report.copiedBytes} bytes), ${report.skipped} already there`;
           process.stdout.write(
-            `Copied ${report.root.digest} to ${dst.target.name}: ${report.copied} items (${report.copiedBytes} bytes), ${report.skipped} already there, ${report.mounted} mounted, ${report.referrers} referrers${report.simpleSignatures ? `; simple signatures: ${report.simpleSignatures.attached} attached as referrers, ${report.simpleSignatures.written} written to lookaside` : ''}\n`,
+            `Copied ${report.root.digest} to ${dst.target.name}: ${counts}, ` +
+              `${report.mounted} mounted, ${report.referrers} referrers${simple}\n`,
           );
+        }
       } finally {
         progress.stop();
         await src.target.close();
-        await dst.target.close();
+        await dst?.target.close();
       }
     });
+}
+
+interface CopyCliOptions {
+  referrers: boolean;
+  concurrency: string;
+  output: string;
+  quiet?: boolean;
+  registriesD?: string;
 }

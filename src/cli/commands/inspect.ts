@@ -12,9 +12,10 @@ export function registerInspect(program: Command): void {
     .argument('<ref>', 'artifact reference')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (ref: string, opts: { output: string }) => {
-      const { inspect } = await import('../../inspect.ts');
+      const format = parseOutputFormat(opts.output, ['text', 'json']);
+      const { inspect } = await import('../../index.ts');
       const r = await inspect(ref);
-      if (opts.output === 'json') return printJson(r);
+      if (format === 'json') return printJson(r);
       process.stdout.write(`${r.reference}\n`);
       if (!r.signatures.length && !r.otherSignatures.length) process.stdout.write('└── (no signatures)\n');
       for (const o of r.otherSignatures) process.stdout.write(`├── ${o.family} ${o.location} ${o.error ? `(unreadable: ${o.error})` : `for ${o.dockerReference}`}\n`);
@@ -31,7 +32,7 @@ export function registerInspect(program: Command): void {
     .addHelpText('after', '\nNothing shown here is trusted: `signet verify` decides that.\n\nExample:\n  signet inspect 127.0.0.1:5000/app:v1 -o json')
     .action(async (ref: string, opts: { output: string }) => {
       const format = parseOutputFormat(opts.output, ['tree', 'json']);
-      const { inspect } = await import('../../inspect.ts');
+      const { inspect } = await import('../../index.ts');
       const r = await inspect(ref);
       if (format === 'json') return printJson(r);
       process.stdout.write(`${r.reference}\n└── application/vnd.cncf.notary.signature\n`);
@@ -72,7 +73,7 @@ export function registerInspect(program: Command): void {
     .action(async (file: string, opts: { key?: string; signatureFormat: string; mediaType: string; expiry?: string; userMetadata: string[]; signature?: string; passphraseStdin?: boolean }) => {
       if (opts.signatureFormat !== 'jws' && opts.signatureFormat !== 'cose') throw new SignetError('USAGE', '--signature-format must be jws or cose', { kind: 'usage' });
       const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
-      const { signBlob } = await import('../../blob.ts');
+      const { signBlob } = await import('../../index.ts');
       const r = await signBlob(file, {
         signatureFormat: opts.signatureFormat,
         mediaType: opts.mediaType,
@@ -95,19 +96,17 @@ export function registerInspect(program: Command): void {
     .option('-m, --user-metadata <k=v>', 'required signed metadata (repeatable)', collect, [])
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (file: string, opts: { signature: string; policyName?: string; policy?: string; mediaType?: string; userMetadata: string[]; output: string }) => {
-      const { verifyBlob } = await import('../../blob.ts');
+      const format = parseOutputFormat(opts.output, ['text', 'json']);
+      const { verifyBlob, formatReport } = await import('../../index.ts');
       const o = await verifyBlob(file, opts.signature, {
         userMetadata: keyValues(opts.userMetadata, '--user-metadata'),
         ...(opts.policyName ? { policyName: opts.policyName } : {}),
         ...(opts.policy ? { trustPolicy: opts.policy } : {}),
         ...(opts.mediaType ? { mediaType: opts.mediaType } : {}),
       });
-      if (opts.output === 'json') printJson({ verified: o.verified, policy: o.statement, results: o.results });
-      else if (o.verified) process.stdout.write(`✓ Verified ${file} with ${opts.signature} (policy "${o.statement}")\n`);
-      else {
-        const f = o.results.find((r) => !r.ok && r.action === 'enforce');
-        process.stdout.write(`✗ Verification failed for ${file}: ${f ? `${f.type} check failed: ${f.message}` : 'not verified'}\n`);
-      }
-      if (!o.verified) throw new SignetError('VERIFICATION_FAILED', `${file} failed verification`, { kind: 'failed' });
+      if (format === 'json') printJson(o);
+      else process.stdout.write(formatReport(o));
+      if (o.verdict === 'inconclusive') throw new SignetError('VERIFICATION_INCONCLUSIVE', `${file} could not be verified either way`, { kind: 'inconclusive' });
+      if (o.verdict !== 'verified') throw new SignetError('VERIFICATION_FAILED', `${file} failed verification`, { kind: 'failed' });
     });
 }

@@ -1,11 +1,41 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { KEY_TYPES, type KeyType } from '../../pki/key-types.ts';
+import type { GpgKeyType, KeyDescription } from '../../pki/keystore.ts';
 
 const pki = () => import('../../pki/index.ts');
-import { SignetError } from '../../util/index.ts';
-import { printJson } from '../output.ts';
+import { SignetError } from '../../index.ts';
+import { parseOutputFormat, printJson } from '../output.ts';
 import { collect, keyValues, readSecret } from './args.ts';
+
+// The OpenPGP types of KeyStore.generateGpg (typed against it; listed here so help stays cheap).
+const GPG_KEY_TYPES: GpgKeyType[] = ['gpg-rsa4096', 'gpg-ed25519'];
+const ALL_KEY_TYPES: string[] = [...KEY_TYPES, ...GPG_KEY_TYPES];
+
+const dn = (s: string): string => s.split('\n').reverse().join(', ');
+
+function printKey(d: KeyDescription): void {
+  const head = `${d.name}${d.isDefault ? ' (default)' : ''}\n`;
+  if (d.kind === 'plugin') {
+    const config = Object.entries(d.pluginConfig).map(([k, v]) => `${k}=${v}`).join(', ');
+    const configLine = config ? `  plugin config: ${config}\n` : '';
+    process.stdout.write(`${head}  held by plugin: ${d.plugin}\n  key id: ${d.id}\n${configLine}`);
+    return;
+  }
+  if (d.kind === 'gpg') {
+    const ids = d.userIds.map((u) => `  user id: ${u}\n`).join('');
+    process.stdout.write(`${head}  OpenPGP key, fingerprint ${d.fingerprint}\n${ids}  key file: ${d.keyPath}\n`);
+    return;
+  }
+  process.stdout.write(head);
+  for (const [i, c] of d.chain.entries()) {
+    process.stdout.write(
+      `${i === 0 ? 'leaf' : 'issuer'}: ${dn(c.subject)}\n  issuer: ${dn(c.issuer)}\n` +
+        `  valid: ${new Date(c.validFrom).toISOString()} to ${new Date(c.validTo).toISOString()}\n` +
+        `  sha256: ${c.fingerprint256.replace(/:/g, '').toLowerCase()}\n`,
+    );
+  }
+}
 
 export function registerKey(program: Command): void {
   const key = program.command('key').description('Manage signing keys and their certificate chains ($SIGNET_HOME/keys).');
@@ -13,7 +43,11 @@ export function registerKey(program: Command): void {
     .command('generate')
     .description('Generate a key with a certificate: self-signed, or issued by another local CA key.')
     .argument('<name>', 'key name')
-    .option('--type <type>', `key type: ${KEY_TYPES.join(', ')}, or gpg-rsa4096 / gpg-ed25519 for simple signing`, 'ecdsa-p256')
+    .option(
+      '--type <type>',
+      `key type: ${KEY_TYPES.join(', ')}; or ${GPG_KEY_TYPES.join(', ')} (OpenPGP, for simple signing)`,
+      'ecdsa-p256',
+    )
     .option('--subject <dn>', 'certificate subject, e.g. "CN=release,O=Example,ST=WA,C=US"')
     .option('--issuer <key>', 'sign the certificate with this local CA key (builds root → intermediate → leaf chains)')
     .option('--ca', 'make a CA certificate (to issue others with --issuer)')
@@ -31,12 +65,18 @@ Examples:
   signet key show root --cert > root.pem && signet cert add --type ca --store example root.pem`,
     )
     .action(async (name: string, opts: { type: string; subject?: string; issuer?: string; ca?: boolean; pathLength?: string; validityDays?: string; default?: boolean; passphraseStdin?: boolean }) => {
-      if (opts.type === 'gpg-rsa4096' || opts.type === 'gpg-ed25519') {
-        const g = await new (await pki()).KeyStore().generateGpg(name, { type: opts.type, isDefault: Boolean(opts.default), ...(opts.subject ? { userId: opts.subject } : {}) });
+      if (!ALL_KEY_TYPES.includes(opts.type)) {
+        const message = `unknown --type ${opts.type}; choose one of ${ALL_KEY_TYPES.join(', ')}`;
+        throw new SignetError('USAGE', message, { kind: 'usage' });
+      }
+      if ((GPG_KEY_TYPES as string[]).includes(opts.type)) {
+        const type = opts.type as GpgKeyType;
+        const userId = opts.subject ? { userId: opts.subject } : {};
+        const gpgOptions = { type, isDefault: Boolean(opts.default), ...userId };
+        const g = await new (await pki()).KeyStore().generateGpg(name, gpgOptions);
         process.stdout.write(`Generated OpenPGP key ${name} (${opts.type}), fingerprint ${g.fingerprint}\n`);
         return;
       }
-      if (!KEY_TYPES.includes(opts.type as KeyType)) throw new SignetError('USAGE', `unknown --type ${opts.type}; choose one of ${KEY_TYPES.join(', ')}`, { kind: 'usage' });
       const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
       const k = await new (await pki()).KeyStore().generate(name, {
         type: opts.type as KeyType,
@@ -92,24 +132,43 @@ Examples:
     .description('List signing keys (never prints key material).')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts: { output: string }) => {
+      const format = parseOutputFormat(opts.output, ['text', 'json']);
       const keys = await new (await pki()).KeyStore().list();
-      if (opts.output === 'json') return printJson(keys);
+      if (format === 'json') return printJson(keys);
       if (!keys.length) return void process.stdout.write('no keys: signet key generate NAME\n');
       for (const k of keys) process.stdout.write(`${k.isDefault ? '* ' : '  '}${k.name.padEnd(20)} ${k.plugin ? `plugin ${k.plugin}` : `${(k.keySpec ?? '').padEnd(14)} ${k.ca ? 'CA ' : '   '}${k.subject ?? ''}  (until ${k.notAfter ?? '?'})`}\n`);
     });
   key
     .command('show')
-    .description('Show a key: its certificate chain (with --cert, as PEM).')
-    .argument('<name>', 'key name')
+    .description('Show a key: its certificate chain, the plugin holding it, or its OpenPGP fingerprint.')
+    .argument('<name>', 'key name (signet key list)')
     .option('--cert', 'print the certificate chain as PEM')
+    .option(
+      '--public',
+      'print the public key: PEM SubjectPublicKeyInfo (for verify --cosign-key, cosign, openssl), or armored OpenPGP',
+    )
     .option('--gpg-public', 'write the OpenPGP public key (binary) of a gpg key to standard output')
-    .action(async (name: string, opts: { cert?: boolean; gpgPublic?: boolean }) => {
-      if (opts.gpgPublic) return void process.stdout.write((await new (await pki()).KeyStore().gpgKey(name)).publicKey);
-      const chain = await new (await pki()).KeyStore().certificateChain(name);
-      if (opts.cert) return void process.stdout.write((await pki()).toPem(chain));
-      for (const [i, c] of chain.entries()) {
-        process.stdout.write(`${i === 0 ? 'leaf' : 'issuer'}: ${c.subject.split('\n').reverse().join(', ')}\n  issuer: ${c.issuer.split('\n').reverse().join(', ')}\n  valid: ${new Date(c.validFrom).toISOString()} to ${new Date(c.validTo).toISOString()}\n  sha256: ${c.fingerprint256.replace(/:/g, '').toLowerCase()}\n`);
+    .addHelpText(
+      'after',
+      '\nExamples:\n  signet key show release --public > release.pub\n  signet key show root --cert > root.pem',
+    )
+    .action(async (name: string, opts: { cert?: boolean; public?: boolean; gpgPublic?: boolean }) => {
+      if ([opts.cert, opts.public, opts.gpgPublic].filter(Boolean).length > 1) {
+        throw new SignetError('USAGE', '--cert, --public and --gpg-public go one at a time', { kind: 'usage' });
       }
+      const store = new (await pki()).KeyStore();
+      if (opts.gpgPublic) return void process.stdout.write((await store.gpgKey(name)).publicKey);
+      if (opts.public) return void process.stdout.write(await store.publicKey(name));
+      const d = await store.describe(name);
+      if (opts.cert) {
+        if (d.kind !== 'x509') {
+          const what = d.kind === 'gpg' ? 'an OpenPGP key' : `held by plugin ${d.plugin}`;
+          const message = `key ${name} has no local certificate chain (it is ${what})`;
+          throw new SignetError('USAGE', message, { kind: 'usage' });
+        }
+        return void process.stdout.write((await pki()).toPem(d.chain));
+      }
+      printKey(d);
     });
   key
     .command('delete')

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { SignetError } from '../../util/index.ts';
+import { SignetError } from '../../index.ts';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -22,7 +22,7 @@ export function registerLogin(program: Command): void {
       if (opts.password && opts.passwordStdin) throw new SignetError('USAGE', 'use --password or --password-stdin, not both', { kind: 'usage' });
       const password = opts.passwordStdin ? await readStdin() : opts.password;
       if (!password) throw new SignetError('USAGE', 'login needs --password-stdin (or --password)', { kind: 'usage' });
-      const { login } = await import('../../store/index.ts');
+      const { login } = await import('../../index.ts');
       await login(registry, { username: opts.username, password }, opts.plainHttp ? { plainHttp: true } : {});
       process.stdout.write(`Login succeeded: ${registry}\n`);
     });
@@ -31,7 +31,7 @@ export function registerLogin(program: Command): void {
     .description("Remove a registry's stored credentials from docker's config.json.")
     .argument('<registry>', 'registry host[:port]')
     .action(async (registry: string) => {
-      const { logout } = await import('../../store/index.ts');
+      const { logout } = await import('../../index.ts');
       const removed = await logout(registry);
       process.stdout.write(removed ? `Removed credentials for ${registry}\n` : `No credentials were stored for ${registry}\n`);
     });

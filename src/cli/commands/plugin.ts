@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { printJson } from '../output.ts';
+import { parseOutputFormat, printJson } from '../output.ts';
 
 const plugins = () => import('../../plugin/index.ts');
 
@@ -11,6 +11,7 @@ export function registerPlugin(program: Command): void {
     .description('List installed plugins with their metadata.')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts: { output: string }) => {
+      const format = parseOutputFormat(opts.output, ['text', 'json']);
       const { listPluginNames, PluginClient } = await plugins();
       const out = [];
       for (const name of await listPluginNames()) {
@@ -20,7 +21,7 @@ export function registerPlugin(program: Command): void {
           out.push({ name, error: (err as Error).message });
         }
       }
-      if (opts.output === 'json') return printJson(out);
+      if (format === 'json') return printJson(out);
       if (!out.length) return void process.stdout.write('no plugins: signet plugin install --file notation-NAME\n');
       for (const p of out) process.stdout.write('error' in p ? `${p.name}  (broken: ${p.error})\n` : `${p.name}  ${p.version}  ${p.capabilities.join(', ')}  ${p.description ?? ''}\n`);
     });

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import type { FsckReport } from '../../server/index.ts';
-import { SignetError } from '../../util/index.ts';
-import { printJson } from '../output.ts';
+import { SignetError, type FsckReport } from '../../index.ts';
+import { parseOutputFormat, printJson } from '../output.ts';
 
 function printFsck(report: FsckReport, json: boolean): void {
   if (json) return printJson(report);
@@ -15,13 +14,15 @@ function printFsck(report: FsckReport, json: boolean): void {
 }
 
 async function runFsck(root: string, json: boolean): Promise<void> {
-  const { fsck } = await import('../../server/index.ts');
+  const { fsck } = await import('../../index.ts');
   const report = await fsck(resolve(root));
   printFsck(report, json);
   if (report.corrupt.length || report.dangling.length) {
     throw new SignetError('FSCK_FAILED', `store ${root} has ${report.corrupt.length} corrupt and ${report.dangling.length} dangling entries`, { kind: 'io' });
   }
 }
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 export function registerServe(program: Command): void {
   program
@@ -30,7 +31,7 @@ export function registerServe(program: Command): void {
     .option('--addr <host:port>', 'address to listen on (port 0 picks a free port)', '127.0.0.1:5000')
     .option('--root <dir>', 'storage directory', 'signet-registry')
     .option('--auth <file>', 'users and per-repository permissions (JSON, see docs/registry-auth.md); served through the bearer-token flow')
-    .option('--log-level <level>', 'trace|debug|info|warn|error|silent', 'info')
+    .option('--log-level <level>', LOG_LEVELS.join('|'), 'info')
     .option('--check', 'check the store (like `signet fsck`) and exit')
     .addHelpText(
       'after',
@@ -44,9 +45,13 @@ Examples:
   signet serve --root /var/lib/signet --check    # verify the store and exit`,
     )
     .action(async (opts: { addr: string; root: string; auth?: string; logLevel: string; check?: boolean }) => {
+      if (!LOG_LEVELS.includes(opts.logLevel)) {
+        const message = `unknown --log-level ${JSON.stringify(opts.logLevel)}; choose one of ${LOG_LEVELS.join(', ')}`;
+        throw new SignetError('USAGE', message, { kind: 'usage' });
+      }
       if (opts.check) return runFsck(opts.root, false);
       const { pino } = await import('pino');
-      const { startRegistry } = await import('../../server/index.ts');
+      const { startRegistry } = await import('../../index.ts');
       const { createAuthorizer } = await import('../../server/auth/index.ts');
       const logger = pino({ level: opts.logLevel, base: undefined }, pino.destination(2));
       const authorizer = opts.auth ? await createAuthorizer(resolve(opts.auth)) : undefined;
@@ -66,6 +71,13 @@ Examples:
     .description("Check an embedded registry's store: every object against its digest, every reference against existence.")
     .requiredOption('--root <dir>', 'storage directory of `signet serve`')
     .option('-o, --output <format>', 'text or json', 'text')
-    .addHelpText('after', '\nExit code 0 when the store is sound, 3 when anything is corrupt or dangling.\n\nExample:\n  signet fsck --root ./signet-registry -o json')
-    .action(async (opts: { root: string; output: string }) => runFsck(opts.root, opts.output === 'json'));
+    .addHelpText(
+      'after',
+      '\nExit code 0 when the store is sound; 3 when anything is corrupt or dangling, or the directory is\n' +
+        'not a store; 2 when it does not exist.\n\nExample:\n  signet fsck --root ./signet-registry -o json',
+    )
+    .action(async (opts: { root: string; output: string }) => {
+      const format = parseOutputFormat(opts.output, ['text', 'json']);
+      return runFsck(opts.root, format === 'json');
+    });
 }

@@ -3,9 +3,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StoreType } from '../../trust/index.ts';
 
-const trust = () => import('../../trust/index.ts');
-import { SignetError, signetHome } from '../../util/index.ts';
-import { printJson } from '../output.ts';
+const trust = () => import('../../index.ts');
+import { SignetError } from '../../index.ts';
+import { signetHome } from '../../util/index.ts';
+import { parseOutputFormat, printJson } from '../output.ts';
 import { collect } from './args.ts';
 
 export function registerTrust(program: Command): void {
@@ -27,8 +28,9 @@ export function registerTrust(program: Command): void {
     .description('List the trust stores and their files.')
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts: { output: string }) => {
+      const format = parseOutputFormat(opts.output, ['text', 'json']);
       const stores = await new (await trust()).TrustStore().list();
-      if (opts.output === 'json') return printJson(stores);
+      if (format === 'json') return printJson(stores);
       if (!stores.length) return void process.stdout.write('no trust stores: signet cert add --type ca --store NAME FILE\n');
       for (const s of stores) process.stdout.write(`${s.type}:${s.name}\n${s.files.map((f) => `  ${f}\n`).join('')}`);
     });
@@ -65,9 +67,8 @@ export function registerTrust(program: Command): void {
     .option('--force', 'replace an existing policy')
     .action(async (file: string, opts: { blob?: boolean; force?: boolean }) => {
       const text = await readFile(file, 'utf8');
-      if (opts.blob) (await trust()).loadBlobTrustPolicy(text);
-      else (await trust()).loadTrustPolicy(text);
-      const dest = opts.blob ? join(signetHome(), 'trustpolicy.blob.json') : (await import('../../verify.ts')).defaultTrustPolicyPath();
+      await validatePolicy(text, Boolean(opts.blob), file);
+      const dest = opts.blob ? join(signetHome(), 'trustpolicy.blob.json') : (await import('../../index.ts')).defaultTrustPolicyPath();
       const { existsSync } = await import('node:fs');
       if (existsSync(dest) && !opts.force) throw new SignetError('USAGE', `${dest} exists; use --force to replace it`, { kind: 'usage' });
       await mkdir(signetHome(), { recursive: true });
@@ -79,7 +80,7 @@ export function registerTrust(program: Command): void {
     .description('Print the active trust policy (after validating it).')
     .option('--blob', 'the blob trust policy')
     .action(async (opts: { blob?: boolean }) => {
-      const path = opts.blob ? join(signetHome(), 'trustpolicy.blob.json') : (await import('../../verify.ts')).defaultTrustPolicyPath();
+      const path = opts.blob ? join(signetHome(), 'trustpolicy.blob.json') : (await import('../../index.ts')).defaultTrustPolicyPath();
       const text = await readFile(path, 'utf8').catch(() => {
         throw new SignetError('POLICY_MISSING', `no trust policy at ${path} (signet policy init or signet policy import)`, { kind: 'input' });
       });
@@ -89,16 +90,26 @@ export function registerTrust(program: Command): void {
     });
   policy
     .command('init')
-    .description('Write a trust policy with one statement.')
-    .requiredOption('--name <name>', 'statement name')
-    .option('--scope <scope>', 'registry scope: registry/repository, or "*" (repeatable)', collect, [])
+    .description('Write a trust policy statement: a new policy, or one added to (or replaced in) the policy in place.')
+    .requiredOption('--name <name>', 'statement name (an existing statement of that name is replaced)')
+    .option('--scope <scope>', 'registry/repository, oci:<path glob>, or "*" (repeatable; default "*")', collect, [])
     .requiredOption('--trust-store <type:name>', 'trust store, e.g. ca:acme (repeatable)', collect, [])
     .option('--identity <id>', 'trusted identity: "*" or "x509.subject: C=US, ST=WA, O=Acme" (repeatable)', collect, [])
     .option('--level <level>', 'strict, permissive, audit or skip', 'strict')
     .option('--blob', 'write the blob trust policy (a globalPolicy statement) instead')
-    .option('--force', 'replace an existing policy')
-    .addHelpText('after', `\nExample:\n  signet policy init --name acme --scope registry.acme.io/app --trust-store ca:acme \\\n      --identity "x509.subject: CN=release,O=Acme,ST=WA,C=US"`)
-    .action(async (opts: { name: string; scope: string[]; trustStore: string[]; identity: string[]; level: string; blob?: boolean; force?: boolean }) => {
+    .option('--force', 'replace the whole policy with this one statement')
+    .addHelpText(
+      'after',
+      `
+With a policy in place, the statement is added beside the others (or replaces the statement of the
+same name); a scope another statement already has is refused. --force starts the policy afresh.
+
+Examples:
+  signet policy init --name default --trust-store ca:acme --identity "x509.subject: CN=ci,O=Acme,ST=WA,C=US"
+  signet policy init --name acme --scope registry.acme.io/app --trust-store ca:acme \\
+      --identity "x509.subject: CN=release,O=Acme,ST=WA,C=US"`,
+    )
+    .action(async (opts: PolicyInitOptions) => {
       const statement: Record<string, unknown> = {
         name: opts.name,
         ...(opts.blob ? { globalPolicy: true } : { registryScopes: opts.scope.length ? opts.scope : ['*'] }),
@@ -106,14 +117,99 @@ export function registerTrust(program: Command): void {
         trustStores: opts.trustStore,
         trustedIdentities: opts.identity.length ? opts.identity : ['*'],
       };
-      const doc = { version: '1.0', trustPolicies: [statement] };
-      if (opts.blob) (await trust()).loadBlobTrustPolicy(doc);
-      else (await trust()).loadTrustPolicy(doc);
-      const dest = opts.blob ? join(signetHome(), 'trustpolicy.blob.json') : (await import('../../verify.ts')).defaultTrustPolicyPath();
-      const { existsSync } = await import('node:fs');
-      if (existsSync(dest) && !opts.force) throw new SignetError('USAGE', `${dest} exists; use --force to replace it`, { kind: 'usage' });
+      const dest = await policyPath(Boolean(opts.blob));
+      const existing = opts.force ? undefined : await readPolicy(dest, Boolean(opts.blob));
+      const merged = existing ? mergeStatement(existing, statement, dest) : undefined;
+      const doc = merged?.doc ?? { version: '1.0', trustPolicies: [statement] };
+      await validatePolicy(doc, Boolean(opts.blob), 'policy init');
       await mkdir(signetHome(), { recursive: true });
       await writeFile(dest, `${JSON.stringify(doc, null, 2)}\n`);
-      process.stdout.write(`Wrote ${dest}\n`);
+      const statementName = `statement "${opts.name}"`;
+      const how = !merged ? 'Wrote' : merged.replaced ? `Replaced ${statementName} in` : `Added ${statementName} to`;
+      process.stdout.write(`${how} ${dest}\n`);
     });
+}
+
+interface PolicyInitOptions {
+  name: string;
+  scope: string[];
+  trustStore: string[];
+  identity: string[];
+  level: string;
+  blob?: boolean;
+  force?: boolean;
+}
+
+interface PolicyFile {
+  version: string;
+  trustPolicies: Array<Record<string, unknown>>;
+}
+
+async function policyPath(blob: boolean): Promise<string> {
+  return blob ? join(signetHome(), 'trustpolicy.blob.json') : (await import('../../index.ts')).defaultTrustPolicyPath();
+}
+
+/**
+ * Validates a policy document made from command-line arguments: a broken rule is a malformed
+ * argument (exit 2), not a failed verification.
+ */
+async function validatePolicy(doc: unknown, blob: boolean, what: string): Promise<void> {
+  const t = await trust();
+  try {
+    if (blob) t.loadBlobTrustPolicy(doc);
+    else t.loadTrustPolicy(doc);
+  } catch (err) {
+    if (err instanceof SignetError && err.code === 'POLICY_INVALID') {
+      throw new SignetError('POLICY_INVALID', `${what}: ${err.message}`, { kind: 'usage', cause: err });
+    }
+    throw err;
+  }
+}
+
+/** The active policy document as written, or undefined when there is none (a broken one is an error). */
+async function readPolicy(path: string, blob: boolean): Promise<PolicyFile | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new SignetError('IO', `cannot read ${path}: ${(err as Error).message}`, { kind: 'io' });
+  }
+  try {
+    const t = await trust();
+    if (blob) t.loadBlobTrustPolicy(text);
+    else t.loadTrustPolicy(text);
+  } catch (err) {
+    const reason = (err as Error).message;
+    const message = `the policy in place (${path}) is not valid: ${reason}; fix it, or start afresh with --force`;
+    throw new SignetError('POLICY_INVALID', message, { kind: 'input', cause: err });
+  }
+  return JSON.parse(text) as PolicyFile;
+}
+
+/** Adds a statement (replacing one of the same name); a scope held by another statement is refused. */
+function mergeStatement(
+  doc: PolicyFile,
+  statement: Record<string, unknown>,
+  path: string,
+): { doc: PolicyFile; replaced: boolean } {
+  const name = statement.name as string;
+  const scopes = (statement.registryScopes as string[] | undefined) ?? [];
+  for (const other of doc.trustPolicies) {
+    if (other.name === name) continue;
+    const taken = ((other.registryScopes as string[] | undefined) ?? []).find((s) => scopes.includes(s));
+    if (taken !== undefined) {
+      throw new SignetError(
+        'POLICY_CONFLICT',
+        `scope "${taken}" belongs to statement "${String(other.name)}" of ${path}; a scope may appear in one ` +
+          `statement only: use --name ${String(other.name)} to replace that statement, or --force to start afresh`,
+        { kind: 'usage' },
+      );
+    }
+  }
+  const at = doc.trustPolicies.findIndex((s) => s.name === name);
+  const trustPolicies = [...doc.trustPolicies];
+  if (at >= 0) trustPolicies[at] = statement;
+  else trustPolicies.push(statement);
+  return { doc: { ...doc, trustPolicies }, replaced: at >= 0 };
 }
