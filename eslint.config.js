@@ -11,7 +11,7 @@ export const ALLOWED = {
   oci: ['util'],
   store: ['oci', 'util'],
   copy: ['store', 'oci', 'util'],
-  artifact: ['copy', 'signature', 'store', 'oci', 'util'],
+  artifact: ['copy', 'sign', 'signature', 'store', 'oci', 'util'],
   pki: ['oci', 'util'],
   signature: ['pki', 'oci', 'util'],
   plugin: ['signature', 'pki', 'oci', 'util'],

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the whole suite with vitest and ends with the plain closing line 'N passed, N failed'
 // (CI reads it). Extra arguments go to vitest (e.g. a file filter).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,14 @@ import { join } from 'node:path';
 const dir = mkdtempSync(join(tmpdir(), 'signet-test-report-'));
 const report = join(dir, 'report.json');
 const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
-const child = spawn('npx', args, { stdio: 'inherit' });
+// The CLI under test is the one users get: dist/, built here from this tree (a stale dist/ can
+// never be tested), and each spawned `signet` starts without transpiling TypeScript.
+const build = spawnSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+if (build.status !== 0) {
+  console.log('\n0 passed, 1 failed');
+  process.exit(1);
+}
+const child = spawn('npx', args, { stdio: 'inherit', env: { ...process.env, SIGNET_USE_DIST: '1' } });
 child.on('exit', (code) => {
   let passed = 0;
   let failed = 0;

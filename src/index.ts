@@ -14,16 +14,18 @@ import type * as Artifact from './artifact/index.ts';
 import type * as Store from './store/index.ts';
 import type * as Server from './server/index.ts';
 import type * as Trust from './trust/index.ts';
+import type * as Plugin from './plugin/index.ts';
+import type * as Auth from './server/auth/index.ts';
 
-export { SignetError, exitCodeFor } from './util/index.ts';
+export { SignetError, exitCodeFor, signetHome, SIGNET_VERSION } from './util/index.ts';
 export { formatReport } from './verify/format.ts';
 export { CHECK_NAMES, REPORT_VERSION } from './verify/report.ts';
 export type { Check, CheckName, CheckOutcome, Family, RequirementReport, SignatureReport, VerificationReport, Verdict } from './verify/report.ts';
 export type { Requirement, RequirementSources, VerifyArtifactOptions, VerifyArtifactsOptions, ResolvedArtifact } from './verify/index.ts';
 export type { SignOptions, SignResult } from './sign/index.ts';
-export type { PushOptions } from './artifact/index.ts';
-export type { CopyOptions, CopyReport, ReferrerNode } from './copy/index.ts';
-export type { Target, OpenOptions, OpenedTarget } from './store/index.ts';
+export type { CopyEvent, CopyOptions, CopyReport, CopyRefOptions, ReferrerNode } from './copy/index.ts';
+export type { CopyArtifactOptions, CopyArtifactReport, PushOptions } from './artifact/index.ts';
+export type { Target, ReadableTarget, OpenOptions, OpenedTarget } from './store/index.ts';
 export type { Descriptor, Reference } from './oci/index.ts';
 export type { VerifyEnvelopeInput, VerifyEnvelopeResult, ValidationResult, VerificationOutcome, TrustPolicyDocument } from './trust/index.ts';
 export type { PrimitiveSigner, EnvelopeContent } from './signature/index.ts';
@@ -35,6 +37,7 @@ const copyModule = (): Promise<typeof Copy> => import('./copy/index.ts');
 const artifactModule = (): Promise<typeof Artifact> => import('./artifact/index.ts');
 const storeModule = (): Promise<typeof Store> => import('./store/index.ts');
 const serverModule = (): Promise<typeof Server> => import('./server/index.ts');
+const pluginModule = (): Promise<typeof Plugin> => import('./plugin/index.ts');
 
 /**
  * Verifies one artifact against the requirements given (the trust engine): resolves the
@@ -96,8 +99,8 @@ export async function pull(...a: Parameters<typeof Artifact.pull>): ReturnType<t
 }
 
 /** Copies an artifact and its whole referrers graph between two references (registries, layouts, tars). */
-export async function copy(...a: Parameters<typeof Copy.copy>): ReturnType<typeof Copy.copy> {
-  return (await copyModule()).copy(...a);
+export async function copy(...a: Parameters<typeof Artifact.copyArtifact>): ReturnType<typeof Artifact.copyArtifact> {
+  return (await artifactModule()).copyArtifact(...a);
 }
 
 /** Copies the graph under a descriptor between two open targets. */
@@ -131,9 +134,46 @@ export async function verifyEnvelope(...a: Parameters<typeof Trust.verifyEnvelop
   return m.verifyEnvelope(...a);
 }
 
-/** Opens the target a reference names (registry repository or OCI layout); close it when done. */
-export async function openTarget(...a: Parameters<typeof Store.openTarget>): ReturnType<typeof Store.openTarget> {
-  return (await storeModule()).openTarget(...a);
+/** Opens the store a reference names (registry repository or OCI layout); close it when done. */
+export async function openTarget(ref: string, options: Store.OpenOptions & { create: true }): Promise<Store.OpenedTarget<Store.Target>>;
+export async function openTarget(ref: string, options?: Store.OpenOptions): Promise<Store.OpenedTarget>;
+export async function openTarget(ref: string, options?: Store.OpenOptions): Promise<Store.OpenedTarget> {
+  return (await storeModule()).openTarget(ref, options);
+}
+
+/** Installs a Notary Project plugin executable under `$SIGNET_HOME/plugins/<name>/`. */
+export async function installPlugin(...a: Parameters<typeof Plugin.installPlugin>): ReturnType<typeof Plugin.installPlugin> {
+  return (await pluginModule()).installPlugin(...a);
+}
+
+/** Removes an installed plugin. */
+export async function uninstallPlugin(...a: Parameters<typeof Plugin.uninstallPlugin>): ReturnType<typeof Plugin.uninstallPlugin> {
+  return (await pluginModule()).uninstallPlugin(...a);
+}
+
+/** The installed plugins' metadata (each asked with get-plugin-metadata); a broken one says why. */
+export async function listPlugins(): Promise<Array<Plugin.PluginMetadata | { name: string; error: string }>> {
+  const { listPluginNames, PluginClient } = await pluginModule();
+  const out: Array<Plugin.PluginMetadata | { name: string; error: string }> = [];
+  for (const name of await listPluginNames()) {
+    try {
+      out.push(await (await PluginClient.open(name)).metadata());
+    } catch (err) {
+      out.push({ name, error: (err as Error).message });
+    }
+  }
+  return out;
+}
+
+/** Asks an installed plugin for its metadata (proves it runs and speaks the protocol). */
+export async function pluginMetadata(name: string): Promise<Plugin.PluginMetadata> {
+  const { PluginClient } = await pluginModule();
+  return (await PluginClient.open(name)).metadata();
+}
+
+/** The embedded registry's authorizer from a `signet serve --auth` file. */
+export async function createAuthorizer(...a: Parameters<typeof Auth.createAuthorizer>): ReturnType<typeof Auth.createAuthorizer> {
+  return (await import('./server/auth/index.ts')).createAuthorizer(...a);
 }
 
 /** Stores registry credentials in docker's config.json after checking them against the registry. */
@@ -158,7 +198,10 @@ export async function fsck(...a: Parameters<typeof Server.fsck>): ReturnType<typ
 
 
 // Classes and small pure helpers are exported as they are.
-export { KeyStore, createCertificate, generateKeyPair, parseCertificates, FileRevocationCache, MemoryRevocationCache } from './pki/index.ts';
+export { KeyStore, KEY_TYPES, createCertificate, generateKeyPair, parseCertificates, toPem, FileRevocationCache, MemoryRevocationCache } from './pki/index.ts';
+export type { KeyType, GpgKeyType, KeyDescription } from './pki/index.ts';
+export type { StoreType } from './trust/index.ts';
+export type { PluginMetadata } from './plugin/index.ts';
 export { defaultTrustPolicyPath } from './verify/load.ts';
 export { FreshnessState } from './freshness/index.ts';
 export { TrustStore, loadTrustPolicy, loadBlobTrustPolicy, selectPolicy, verifySignature } from './trust/index.ts';

@@ -7,7 +7,7 @@ export async function discoverReference(ref: string, options: { artifactType?: s
   const { open, ...rest } = options;
   const { target, reference } = await openTarget(ref, open);
   try {
-    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`, { kind: 'usage' });
+    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`);
     const root = await target.resolve(reference);
     return { name: target.name, tree: await discoverGraph(target, root, rest) };
   } finally {

@@ -35,7 +35,7 @@ export interface OtherSignatureInfo {
 export async function inspect(ref: string, options: { open?: OpenOptions; maxSignatures?: number } = {}): Promise<{ reference: string; subject: Descriptor; signatures: SignatureInfo[]; otherSignatures: OtherSignatureInfo[] }> {
   const { target, reference } = await openTarget(ref, options.open);
   try {
-    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`, { kind: 'usage' });
+    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`);
     const root = await target.resolve(reference);
     const subject: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size };
     const signatures: SignatureInfo[] = [];
@@ -44,7 +44,7 @@ export async function inspect(ref: string, options: { open?: OpenOptions; maxSig
       signatures.push(info);
       try {
         const { manifest } = await fetchManifest(target, sig);
-        if (!isNotarySignatureManifest(manifest) || manifest.layers.length !== 1) throw new Error('not a Notary Project signature manifest');
+        if (!isNotarySignatureManifest(manifest) || manifest.layers.length !== 1) throw new SignetError('SIGNATURE_INVALID', 'not a Notary Project signature manifest');
         const layer = manifest.layers[0]!;
         info.envelopeMediaType = layer.mediaType;
         const c = parseEnvelope(await fetchAll(target, layer, MAX_ENVELOPE_SIZE), layer.mediaType);

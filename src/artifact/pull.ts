@@ -15,7 +15,7 @@ import { TITLE_ANNOTATION } from './push.ts';
 export async function pull(ref: string, dir: string, options: { open?: OpenOptions } = {}): Promise<Array<{ path: string; size: number }>> {
   const { target, reference } = await openTarget(ref, options.open);
   try {
-    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`, { kind: 'usage' });
+    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`);
     const root = await target.resolve(reference);
     const { manifest } = await fetchManifest(target, root);
     if (isImageIndex(manifest)) throw new OciError('UNSUPPORTED', `${ref} is an image index; pull a platform manifest`);

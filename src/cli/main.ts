@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { exitCodeFor, SIGNET_VERSION, SignetError } from '../util/index.ts';
+import { exitCodeFor, SIGNET_VERSION, SignetError } from '../index.ts';
 import { registerCommands } from './commands/index.ts';
 import { printError } from './output.ts';
 

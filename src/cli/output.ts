@@ -27,7 +27,7 @@ export type OutputFormat = 'text' | 'json' | 'tree';
 export function parseOutputFormat(value: string, allowed: readonly OutputFormat[]): OutputFormat {
   if (!(allowed as string[]).includes(value)) {
     const message = `unknown output format ${JSON.stringify(value)}; choose one of ${allowed.join(', ')}`;
-    throw new SignetError('USAGE', message, { kind: 'usage' });
+    throw new SignetError('USAGE', message);
   }
   return value as OutputFormat;
 }

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { CopyEvent } from '../copy/index.ts';
+import type { CopyEvent } from '../index.ts';
 
 /**
  * Copy progress for people: on a TTY a live bar (bytes, rate) on stderr plus one line per

@@ -151,7 +151,7 @@ export interface CopyPlan {
   name?: string;
 }
 
-const usage = (message: string): SignetError => new SignetError('USAGE', message, { kind: 'usage' });
+const usage = (message: string): SignetError => new SignetError('USAGE', message);
 
 /** The layout ref grammar of oci/reference.ts (an OCI tag or a Flatpak ref), as its parser applies it. */
 function isLayoutRefName(name: string): boolean {

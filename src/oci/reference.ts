@@ -70,7 +70,7 @@ export function isValidLayoutRefName(name: string): boolean {
 
 /** A malformed name or reference: a usage error (exit 2), never an I/O or data one. */
 function usage(code: OciErrorCode, message: string): OciError {
-  return new OciError(code, message, { kind: 'usage' });
+  return new OciError(code, message);
 }
 
 export function validateRepositoryName(name: string): void {

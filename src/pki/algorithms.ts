@@ -60,16 +60,16 @@ export function signatureAlgorithmFor(key: KeyObject | X509Certificate): Algorit
     const spec = `RSA-${details.modulusLength}`;
     const info = algorithmByKeySpec(spec);
     if (info) return info;
-    throw new SignetError('ALGORITHM_UNSUPPORTED', `RSA keys of ${details.modulusLength} bits are not allowed (2048, 3072 or 4096)`, { kind: 'failed' });
+    throw new SignetError('ALGORITHM_UNSUPPORTED', `RSA keys of ${details.modulusLength} bits are not allowed (2048, 3072 or 4096)`);
   }
   if (pub.asymmetricKeyType === 'ec') {
     const curve = details.namedCurve;
     const spec = curve === 'prime256v1' || curve === 'P-256' ? 'EC-256' : curve === 'secp384r1' || curve === 'P-384' ? 'EC-384' : curve === 'secp521r1' || curve === 'P-521' ? 'EC-521' : undefined;
     const info = spec ? algorithmByKeySpec(spec) : undefined;
     if (info) return info;
-    throw new SignetError('ALGORITHM_UNSUPPORTED', `EC curve ${curve} is not allowed (P-256, P-384 or P-521)`, { kind: 'failed' });
+    throw new SignetError('ALGORITHM_UNSUPPORTED', `EC curve ${curve} is not allowed (P-256, P-384 or P-521)`);
   }
-  throw new SignetError('ALGORITHM_UNSUPPORTED', `${pub.asymmetricKeyType} keys are not allowed (RSA or ECDSA only)`, { kind: 'failed' });
+  throw new SignetError('ALGORITHM_UNSUPPORTED', `${pub.asymmetricKeyType} keys are not allowed (RSA or ECDSA only)`);
 }
 
 /**

@@ -4,7 +4,7 @@ import { signatureAlgorithmFor } from './algorithms.ts';
 import { OID, certInfo, describeCert, issuedBy, type KeyUsageName } from './x509.ts';
 
 function fail(message: string): never {
-  throw new SignetError('CERT_CHAIN_INVALID', message, { kind: 'failed' });
+  throw new SignetError('CERT_CHAIN_INVALID', message);
 }
 
 const LEAF_FORBIDDEN_KU: KeyUsageName[] = ['keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'];

@@ -22,7 +22,7 @@ export function generateKeyPair(type: KeyType): { privateKey: KeyObject; publicK
     case 'rsa-4096':
       return generateKeyPairSync('rsa', { modulusLength: Number(type.slice(4)) });
     default:
-      throw new SignetError('USAGE', `unknown key type ${JSON.stringify(type)}; choose one of ${KEY_TYPES.join(', ')}`, { kind: 'usage' });
+      throw new SignetError('USAGE', `unknown key type ${JSON.stringify(type)}; choose one of ${KEY_TYPES.join(', ')}`);
   }
 }
 
@@ -49,7 +49,7 @@ export function parseDn(dn: string): Array<{ type: string; value: string }> {
     const i = p.indexOf('=');
     const type = p.slice(0, i).trim().toUpperCase();
     const value = p.slice(i + 1).trim();
-    if (i <= 0 || !DN_OIDS[type] || !value) throw new SignetError('USAGE', `invalid subject ${JSON.stringify(dn)}: want attributes like CN=name,O=org,ST=WA,C=US (known: ${Object.keys(DN_OIDS).join(', ')})`, { kind: 'usage' });
+    if (i <= 0 || !DN_OIDS[type] || !value) throw new SignetError('USAGE', `invalid subject ${JSON.stringify(dn)}: want attributes like CN=name,O=org,ST=WA,C=US (known: ${Object.keys(DN_OIDS).join(', ')})`);
     out.push({ type: type === 'S' ? 'ST' : type, value });
   }
   return out;
@@ -142,7 +142,7 @@ export async function createCertificate(req: CertificateRequest): Promise<X509Ce
   cert.extensions = exts;
 
   const signer = req.issuer?.privateKey ?? req.signingKey;
-  if (!signer) throw new SignetError('USAGE', 'a self-signed certificate needs the subject private key (signingKey)', { kind: 'usage' });
+  if (!signer) throw new SignetError('USAGE', 'a self-signed certificate needs the subject private key (signingKey)');
   const { key, hash } = await toWebKey(signer, 'sign');
   await cert.sign(key, hash);
   return new X509Certificate(Buffer.from(cert.toSchema(true).toBER(false)));

@@ -6,7 +6,7 @@ export type { CertInfo } from './x509.ts';
 export { generateKeyPair, createCertificate, parseDn, KEY_TYPES } from './create.ts';
 export type { KeyType, CertificateRequest } from './create.ts';
 export { KeyStore } from './keystore.ts';
-export type { StoredKey, KeySummary } from './keystore.ts';
+export type { StoredKey, KeySummary, GpgKeyType, KeyDescription } from './keystore.ts';
 export { requestTimestamp, verifyTimestampToken } from './tsp.ts';
 export type { TimestampInfo } from './tsp.ts';
 export { checkRevocation, revocationUrls } from './revocation.ts';

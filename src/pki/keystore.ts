@@ -79,7 +79,7 @@ export class KeyStore {
       return { ...j, keys: j.keys ?? [] };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { keys: [] };
-      throw new SignetError('CONFIG_INVALID', `${this.indexPath} is not valid JSON: ${(err as Error).message}`, { kind: 'input' });
+      throw new SignetError('STATE_CORRUPT', `${this.indexPath} is not valid JSON: ${(err as Error).message}`);
     }
   }
 
@@ -91,13 +91,13 @@ export class KeyStore {
   }
 
   private static checkName(name: string): void {
-    if (!NAME_RE.test(name)) throw new SignetError('USAGE', `invalid key name ${JSON.stringify(name)}: letters, digits, '.', '_' and '-'`, { kind: 'usage' });
+    if (!NAME_RE.test(name)) throw new SignetError('USAGE', `invalid key name ${JSON.stringify(name)}: letters, digits, '.', '_' and '-'`);
   }
 
   private async save(name: string, privateKey: KeyObject, chain: X509Certificate[], opts: { passphrase?: string; isDefault?: boolean; overwrite?: boolean }): Promise<void> {
     KeyStore.checkName(name);
     const index = await this.readIndex();
-    if (!opts.overwrite && index.keys.some((k) => k.name === name)) throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`, { kind: 'usage' });
+    if (!opts.overwrite && index.keys.some((k) => k.name === name)) throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`);
     const dir = join(this.home, 'keys');
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const keyPath = join(dir, `${name}.key`);
@@ -117,7 +117,7 @@ export class KeyStore {
   /** Generates a key and its certificate: self-signed, or issued by another local CA key. */
   async generate(name: string, opts: { type: KeyType; subject?: string; issuer?: string; ca?: boolean; pathLength?: number; isDefault?: boolean; passphrase?: string; issuerPassphrase?: string; validityDays?: number }): Promise<StoredKey> {
     KeyStore.checkName(name);
-    if ((await this.readIndex()).keys.some((k) => k.name === name)) throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`, { kind: 'usage' });
+    if ((await this.readIndex()).keys.some((k) => k.name === name)) throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`);
     const pair = generateKeyPair(opts.type);
     const subject = opts.subject ?? `CN=${name},O=Signet,ST=WA,C=US`;
     const notBefore = new Date(Date.now() - 60_000);
@@ -125,7 +125,7 @@ export class KeyStore {
     let chain: X509Certificate[];
     if (opts.issuer) {
       const issuer = await this.get(opts.issuer, opts.issuerPassphrase);
-      if (!issuer.chain[0]!.ca) throw new SignetError('USAGE', `key ${opts.issuer} is not a CA key (generate it with --ca)`, { kind: 'usage' });
+      if (!issuer.chain[0]!.ca) throw new SignetError('USAGE', `key ${opts.issuer} is not a CA key (generate it with --ca)`);
       const cert = await createCertificate({ subject, publicKey: pair.publicKey, issuer: { cert: issuer.chain[0]!, privateKey: issuer.privateKey }, ca: Boolean(opts.ca), ...(opts.pathLength !== undefined ? { pathLength: opts.pathLength } : {}), notBefore, notAfter });
       chain = [cert, ...issuer.chain];
     } else {
@@ -141,13 +141,13 @@ export class KeyStore {
     try {
       privateKey = createPrivateKey(opts.passphrase ? { key: opts.keyPem, passphrase: opts.passphrase } : opts.keyPem);
     } catch (err) {
-      throw new SignetError('KEY_INVALID', `the key cannot be read${opts.passphrase ? '' : ' (encrypted? pass its passphrase)'}: ${(err as Error).message}`, { kind: 'input' });
+      throw new SignetError('KEY_INVALID', `the key cannot be read${opts.passphrase ? '' : ' (encrypted? pass its passphrase)'}: ${(err as Error).message}`);
     }
     const chain = parseCertificates(opts.chainPem, 'certificate chain');
-    if (chain.length === 0) throw new SignetError('CERT_INVALID', 'the certificate file holds no certificate', { kind: 'input' });
+    if (chain.length === 0) throw new SignetError('CERT_FILE_INVALID', 'the certificate file holds no certificate');
     const pub = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
     if (!Buffer.from(pub).equals(Buffer.from(chain[0]!.publicKey.export({ format: 'der', type: 'spki' })))) {
-      throw new SignetError('KEY_MISMATCH', 'the private key does not belong to the first certificate of the chain', { kind: 'input' });
+      throw new SignetError('KEY_MISMATCH', 'the private key does not belong to the first certificate of the chain');
     }
     await this.save(name, privateKey, chain, { isDefault: opts.isDefault ?? false, ...(opts.passphrase ? { passphrase: opts.passphrase } : {}) });
     return { name, privateKey, chain };
@@ -187,15 +187,15 @@ export class KeyStore {
   async get(name?: string, passphrase?: string): Promise<StoredKey> {
     const index = await this.readIndex();
     const wanted = name ?? index.default;
-    if (!wanted) throw new SignetError('KEY_NOT_FOUND', 'no key given and no default key: signet key generate NAME --default', { kind: 'usage' });
+    if (!wanted) throw new SignetError('KEY_NOT_FOUND', 'no key given and no default key: signet key generate NAME --default');
     const entry = index.keys.find((k) => k.name === wanted);
-    if (!entry || !entry.keyPath || !entry.certPath) throw new SignetError('KEY_NOT_FOUND', `no local key named ${wanted} (signet key list)`, { kind: 'usage' });
+    if (!entry || !entry.keyPath || !entry.certPath) throw new SignetError('KEY_NOT_FOUND', `no local key named ${wanted} (signet key list)`);
     const pem = await readFile(entry.keyPath, 'utf8');
     let privateKey: KeyObject;
     try {
       privateKey = createPrivateKey(passphrase ? { key: pem, passphrase } : pem);
     } catch (err) {
-      throw new SignetError('KEY_INVALID', `key ${wanted} cannot be read${pem.includes('ENCRYPTED') && !passphrase ? ': it is encrypted (give its passphrase)' : `: ${(err as Error).message}`}`, { kind: 'input' });
+      throw new SignetError('KEY_INVALID', `key ${wanted} cannot be read${pem.includes('ENCRYPTED') && !passphrase ? ': it is encrypted (give its passphrase)' : `: ${(err as Error).message}`}`);
     }
     const chain = parseCertificates(await readFile(entry.certPath), entry.certPath);
     return { name: wanted, privateKey, chain };
@@ -224,7 +224,7 @@ export class KeyStore {
     try {
       key = text.includes('-----BEGIN PGP') ? await openpgp.readPrivateKey({ armoredKey: text }) : await openpgp.readPrivateKey({ binaryKey: data });
     } catch (err) {
-      throw new SignetError('KEY_INVALID', `not an OpenPGP secret key: ${(err as Error).message}`, { kind: 'input' });
+      throw new SignetError('KEY_INVALID', `not an OpenPGP secret key: ${(err as Error).message}`);
     }
     return this.saveGpg(name, key.armor(), opts.isDefault);
   }
@@ -232,7 +232,7 @@ export class KeyStore {
   private async saveGpg(name: string, armored: string, isDefault?: boolean): Promise<{ fingerprint: string; publicKey: Uint8Array }> {
     const openpgp = await import('openpgp');
     const index = await this.readIndex();
-    if (index.keys.some((k) => k.name === name)) throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`, { kind: 'usage' });
+    if (index.keys.some((k) => k.name === name)) throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`);
     const key = await openpgp.readPrivateKey({ armoredKey: armored });
     const dir = join(this.home, 'keys');
     await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -252,7 +252,7 @@ export class KeyStore {
     const index = await this.readIndex();
     const wanted = name ?? index.default;
     const e = index.keys.find((k) => k.name === wanted);
-    if (!e || !e.gpg || !e.keyPath) throw new SignetError('KEY_NOT_FOUND', `no OpenPGP key named ${wanted ?? '(default)'} (signet key generate NAME --type gpg-ed25519)`, { kind: 'usage' });
+    if (!e || !e.gpg || !e.keyPath) throw new SignetError('KEY_NOT_FOUND', `no OpenPGP key named ${wanted ?? '(default)'} (signet key generate NAME --type gpg-ed25519)`);
     return { name: e.name, armored: await readFile(e.keyPath, 'utf8'), publicKey: await readFile(e.keyPath.replace(/\.gpg\.key$/, '.gpg.pub')) };
   }
 
@@ -260,7 +260,7 @@ export class KeyStore {
   async addPluginKey(name: string, opts: { id: string; pluginName: string; pluginConfig?: Record<string, string>; isDefault?: boolean }): Promise<void> {
     KeyStore.checkName(name);
     const index = await this.readIndex();
-    if (index.keys.some((k) => k.name === name)) throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`, { kind: 'usage' });
+    if (index.keys.some((k) => k.name === name)) throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`);
     index.keys.push({ name, id: opts.id, pluginName: opts.pluginName, ...(opts.pluginConfig && Object.keys(opts.pluginConfig).length ? { pluginConfig: opts.pluginConfig } : {}) });
     if (opts.isDefault || !index.default) index.default = name;
     await this.writeIndex(index);
@@ -277,7 +277,7 @@ export class KeyStore {
   async describe(name: string): Promise<KeyDescription> {
     const index = await this.readIndex();
     const e = index.keys.find((k) => k.name === name);
-    if (!e) throw new SignetError('KEY_NOT_FOUND', `no key named ${name} (signet key list)`, { kind: 'usage' });
+    if (!e) throw new SignetError('KEY_NOT_FOUND', `no key named ${name} (signet key list)`);
     const isDefault = index.default === name;
     if (e.pluginName && e.id) {
       return { name, isDefault, kind: 'plugin', plugin: e.pluginName, id: e.id, pluginConfig: e.pluginConfig ?? {} };
@@ -289,7 +289,7 @@ export class KeyStore {
       return { name, isDefault, kind: 'gpg', keyPath: e.keyPath, fingerprint, userIds: key.getUserIDs() };
     }
     if (!e.keyPath || !e.certPath) {
-      throw new SignetError('CONFIG_INVALID', `key ${name} in ${this.indexPath} names no key files`, { kind: 'input' });
+      throw new SignetError('STATE_CORRUPT', `key ${name} in ${this.indexPath} names no key files`);
     }
     const chain = parseCertificates(await readFile(e.certPath), e.certPath);
     return { name, isDefault, kind: 'x509', keyPath: e.keyPath, certPath: e.certPath, chain };
@@ -310,21 +310,20 @@ export class KeyStore {
     throw new SignetError(
       'KEY_UNSUPPORTED',
       `key ${name} is held by plugin ${d.plugin}: its public key is in the certificate chain of its signatures`,
-      { kind: 'usage' },
     );
   }
 
   async certificateChain(name: string): Promise<X509Certificate[]> {
     const index = await this.readIndex();
     const entry = index.keys.find((k) => k.name === name);
-    if (!entry?.certPath) throw new SignetError('KEY_NOT_FOUND', `no local key named ${name}`, { kind: 'usage' });
+    if (!entry?.certPath) throw new SignetError('KEY_NOT_FOUND', `no local key named ${name}`);
     return parseCertificates(await readFile(entry.certPath), entry.certPath);
   }
 
   async delete(name: string): Promise<void> {
     const index = await this.readIndex();
     const entry = index.keys.find((k) => k.name === name);
-    if (!entry) throw new SignetError('KEY_NOT_FOUND', `no key named ${name}`, { kind: 'usage' });
+    if (!entry) throw new SignetError('KEY_NOT_FOUND', `no key named ${name}`);
     index.keys = index.keys.filter((k) => k.name !== name);
     if (index.default === name) delete index.default;
     await this.writeIndex(index);

@@ -1,3 +1,4 @@
+import { SignetError } from '../util/index.ts';
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
@@ -103,10 +104,10 @@ async function fetchBytes(url: string, init: { method: 'GET' | 'POST'; body?: Ui
   let n = 0;
   for await (const c of res.body) {
     n += (c as Buffer).length;
-    if (n > MAX_BYTES) throw new Error(`response larger than ${MAX_BYTES} bytes`);
+    if (n > MAX_BYTES) throw new SignetError('SIZE_EXCEEDED', `response larger than ${MAX_BYTES} bytes`);
     chunks.push(c as Buffer);
   }
-  if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
+  if (res.statusCode !== 200) throw new SignetError('UNAVAILABLE', `HTTP ${res.statusCode}`);
   return Buffer.concat(chunks);
 }
 

@@ -15,7 +15,7 @@ const SIGNING_CERTIFICATE = '1.2.840.113549.1.9.16.2.12';
 const MAX_RESPONSE = 1024 * 1024;
 
 function tspError(message: string, kind: 'failed' | 'inconclusive' = 'failed'): never {
-  throw new SignetError('TIMESTAMP_INVALID', message, { kind });
+  throw new SignetError(kind === 'failed' ? 'TIMESTAMP_INVALID' : 'TIMESTAMP_UNAVAILABLE', message);
 }
 
 export interface TimestampInfo {

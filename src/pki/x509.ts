@@ -78,7 +78,7 @@ export function certInfo(cert: X509Certificate): CertInfo {
   try {
     parsed = pkijs.Certificate.fromBER(cert.raw);
   } catch (err) {
-    throw new SignetError('CERT_INVALID', `certificate ${cert.subject.replace(/\n/g, ', ')} cannot be parsed: ${(err as Error).message}`, { kind: 'failed' });
+    throw new SignetError('CERT_INVALID', `certificate ${cert.subject.replace(/\n/g, ', ')} cannot be parsed: ${(err as Error).message}`);
   }
   const info: CertInfo = {
     cert,
@@ -164,16 +164,16 @@ function outerSequenceLength(der: Uint8Array): number | string {
 function checkSingleDer(der: Uint8Array, where: string): void {
   const length = outerSequenceLength(der);
   if (typeof length === 'string') {
-    throw new SignetError('CERT_INVALID', `${where} is not a DER certificate: ${length}`, { kind: 'failed' });
+    throw new SignetError('CERT_INVALID', `${where} is not a DER certificate: ${length}`);
   }
   if (length > der.length) {
     const message = `${where} is truncated: its DER declares ${length} bytes, ${der.length} given`;
-    throw new SignetError('CERT_INVALID', message, { kind: 'failed' });
+    throw new SignetError('CERT_INVALID', message);
   }
   if (length < der.length) {
     const extra = der.length - length;
     const message = `${where} has ${extra} trailing byte${extra === 1 ? '' : 's'} after its DER`;
-    throw new SignetError('CERT_INVALID', message, { kind: 'failed' });
+    throw new SignetError('CERT_INVALID', message);
   }
 }
 
@@ -204,14 +204,14 @@ export function parseCertificates(data: Uint8Array | string, where = 'certificat
       try {
         return new X509Certificate(b);
       } catch (err) {
-        throw new SignetError('CERT_INVALID', `${where}: certificate ${i + 1} is not valid: ${(err as Error).message}`, { kind: 'input' });
+        throw new SignetError('CERT_FILE_INVALID', `${where}: certificate ${i + 1} is not valid: ${(err as Error).message}`);
       }
     });
   }
   try {
     return [new X509Certificate(typeof data === 'string' ? Buffer.from(data, 'latin1') : Buffer.from(data))];
   } catch (err) {
-    throw new SignetError('CERT_INVALID', `${where}: not a PEM or DER certificate: ${(err as Error).message}`, { kind: 'input' });
+    throw new SignetError('CERT_FILE_INVALID', `${where}: not a PEM or DER certificate: ${(err as Error).message}`);
   }
 }
 

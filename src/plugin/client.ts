@@ -14,7 +14,7 @@ export class PluginError extends SignetError {
   readonly pluginCode: PluginErrorCode;
   constructor(plugin: string, pluginCode: PluginErrorCode, message: string, detail?: unknown) {
     // Plugin trouble never makes a signature pass or fail on its own: it is inconclusive (exit 3).
-    super(`PLUGIN_${pluginCode}`, `plugin ${plugin}: ${pluginCode}: ${message}`, { kind: 'inconclusive', detail });
+    super(`PLUGIN_${pluginCode}`, `plugin ${plugin}: ${pluginCode}: ${message}`, { detail });
     this.name = 'PluginError';
     this.pluginCode = pluginCode;
   }
@@ -35,19 +35,19 @@ export function pluginsDir(home = signetHome()): string {
 
 /** `$SIGNET_HOME/plugins/<name>/notation-<name>`: a regular executable file, never a link. */
 export async function pluginPath(name: string, home = signetHome()): Promise<string> {
-  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new SignetError('USAGE', `invalid plugin name ${JSON.stringify(name)}`, { kind: 'usage' });
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new SignetError('USAGE', `invalid plugin name ${JSON.stringify(name)}`);
   const path = join(pluginsDir(home), name, `notation-${name}`);
   let st;
   try {
     st = await lstat(path);
   } catch {
-    throw new SignetError('PLUGIN_NOT_FOUND', `plugin ${name} is not installed (${path}); see signet plugin install`, { kind: 'usage' });
+    throw new SignetError('PLUGIN_NOT_FOUND', `plugin ${name} is not installed (${path}); see signet plugin install`);
   }
-  if (!st.isFile()) throw new SignetError('PLUGIN_INVALID', `${path} is not a regular file (symbolic links are refused)`, { kind: 'input' });
+  if (!st.isFile()) throw new SignetError('PLUGIN_INVALID', `${path} is not a regular file (symbolic links are refused)`);
   try {
     await access(path, constants.X_OK);
   } catch {
-    throw new SignetError('PLUGIN_INVALID', `${path} is not executable`, { kind: 'input' });
+    throw new SignetError('PLUGIN_INVALID', `${path} is not executable`);
   }
   return path;
 }

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { SignetError } from '../util/index.ts';
+import { SignetError, type ErrorCode } from '../util/index.ts';
 
 /** distribution-spec error codes and their HTTP statuses. */
 const STATUS: Record<string, number> = {
@@ -20,15 +20,16 @@ const STATUS: Record<string, number> = {
 };
 
 /** An error the registry answers with: spec code, HTTP status, message. */
-export class RegistryError extends Error {
+export class RegistryError extends SignetError {
   constructor(
-    readonly code: string,
+    code: ErrorCode,
     message: string,
     readonly status: number = STATUS[code] ?? 400,
     readonly headers: Record<string, string> = {},
-    readonly detail?: unknown,
+    detail?: unknown,
   ) {
-    super(message);
+    super(code, message, detail === undefined ? {} : { detail });
+    this.name = 'RegistryError';
   }
 }
 

@@ -53,15 +53,15 @@ async function checkStoreRoot(root: string): Promise<void> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT' && code !== 'ENOTDIR') {
-      throw new SignetError('IO', `cannot read ${root}: ${(err as Error).message}`, { kind: 'io' });
+      throw new SignetError('IO', `cannot read ${root}: ${(err as Error).message}`);
     }
     const message = `no registry store at ${root}: the directory does not exist ${hint}`;
-    throw new SignetError('STORE_MISSING', message, { kind: 'usage' });
+    throw new SignetError('STORE_MISSING', message);
   }
-  if (!isDir) throw new SignetError('STORE_MISSING', `${root} is not a directory ${hint}`, { kind: 'usage' });
+  if (!isDir) throw new SignetError('STORE_MISSING', `${root} is not a directory ${hint}`);
   if (!(await isDirectory(join(root, 'blobs'))) && !(await isDirectory(join(root, 'repositories')))) {
     const message = `${root} is not a registry store: it has neither blobs/ nor repositories/ ${hint}`;
-    throw new SignetError('STORE_INVALID', message, { kind: 'input' });
+    throw new SignetError('STORE_INVALID', message);
   }
 }
 

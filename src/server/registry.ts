@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { silentLogger, type Logger } from '../util/index.ts';
+import { SignetError, silentLogger, type Logger } from '../util/index.ts';
 import type { Authorizer } from './auth/types.ts';
 import { RegistryError, sendError, toRegistryError } from './errors.ts';
 import { flatpakIndex } from './flatpak-index.ts';
@@ -28,7 +28,7 @@ export interface RunningRegistry {
 
 function splitAddr(addr: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr);
-  if (!m) throw new Error(`invalid address ${JSON.stringify(addr)}: want host:port`);
+  if (!m) throw new SignetError('USAGE', `invalid address ${JSON.stringify(addr)}: want host:port`);
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port: Number(m[3]) };
 }
 
@@ -71,7 +71,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       } else if (req.method === 'GET' && (path === '/' || path.startsWith('/ui/'))) {
         await renderWebView(storage, req, res);
       } else {
-        sendError(res, toRegistryError(Object.assign(new Error('not found'), {})));
+        sendError(res, toRegistryError(new SignetError('NOT_FOUND', 'not found')));
       }
     } catch (err) {
       const e = toRegistryError(err);

@@ -16,6 +16,7 @@ import {
 } from '../oci/index.ts';
 import type { Access, Authorizer } from './auth/types.ts';
 import { RegistryError } from './errors.ts';
+import type { ErrorCode } from '../util/index.ts';
 import type { RegistryStorage } from './storage.ts';
 
 export interface Limits {
@@ -150,7 +151,7 @@ function sendJson(res: ServerResponse, status: number, value: unknown, headers: 
   res.end(head ? undefined : body);
 }
 
-function validDigest(d: string, code = 'DIGEST_INVALID'): string {
+function validDigest(d: string, code: ErrorCode = 'DIGEST_INVALID'): string {
   try {
     parseDigest(d);
     return d;

@@ -310,7 +310,7 @@ class CountingHash extends Transform {
     cb(null, chunk);
   }
   digest(): string {
-    if (!this.hash) throw new Error('no hash');
+    if (!this.hash) throw new OciError('BLOB_UPLOAD_INVALID', 'the upload has no running digest');
     return this.hash.digest('hex');
   }
 }

@@ -39,7 +39,7 @@ export async function signCosign(ref: string, key: KeyObject, options: { open?: 
   const { reference, parsed } = opened;
   try {
     const target = requireWritable(opened.target);
-    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`, { kind: 'usage' });
+    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`);
     const root = await target.resolve(reference);
     const subject: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size };
     const payload = buildCosignPayload(cosignIdentity(parsed), subject.digest, options.annotations);

@@ -26,6 +26,6 @@ export async function signLayout(dir: string, options: { armoredKey: string; pas
   } finally {
     await t.close();
   }
-  if (!out.length) throw new SignetError('USAGE', `oci:${dir} has no named entries to sign`, { kind: 'usage' });
+  if (!out.length) throw new SignetError('USAGE', `oci:${dir} has no named entries to sign`);
   return out;
 }

@@ -53,7 +53,7 @@ export interface SignResult {
 function timestamper(options: SignOptions): SignOptions['timestamp'] {
   if (options.timestamp) return options.timestamp;
   if (!options.timestampUrl) return undefined;
-  if (!options.timestampRoots?.length) throw new SignetError('USAGE', 'a timestamp URL needs the TSA root certificate (--timestamp-root-cert)', { kind: 'usage' });
+  if (!options.timestampRoots?.length) throw new SignetError('USAGE', 'a timestamp URL needs the TSA root certificate (--timestamp-root-cert)');
   const url = options.timestampUrl;
   const roots = options.timestampRoots;
   return (signature, hash) => requestTimestamp(url, signature, hash, roots);
@@ -120,7 +120,7 @@ export async function sign(ref: string, options: SignOptions = {}): Promise<Sign
   const { reference, parsed } = opened;
   try {
     const target = requireWritable(opened.target);
-    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`, { kind: 'usage' });
+    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`);
     const root = await target.resolve(reference);
     const warnings: string[] = [];
     if (!parsed.digest) warnings.push(`${ref} is a tag, and tags are mutable: signing the digest it points to now, ${root.digest}`);

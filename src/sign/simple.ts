@@ -22,11 +22,11 @@ export async function signSimple(ref: string, options: { armoredKey: string; pas
   const parsed = parseRegistryReference(ref);
   const rd = typeof options.registriesD === 'string' ? await loadRegistriesD(options.registriesD) : options.registriesD;
   const base = lookasideFor(rd, parsed.registry, parsed.repository, true);
-  if (!base) throw new SignetError('CONFIG_INVALID', `registries.d names no lookaside for ${parsed.registry}/${parsed.repository}`, { kind: 'usage' });
+  if (!base) throw new SignetError('CONFIG_INVALID', `registries.d names no lookaside for ${parsed.registry}/${parsed.repository}`);
   const { target, reference } = await openTarget(parsed, options.open);
   let digest: string;
   try {
-    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`, { kind: 'usage' });
+    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`);
     digest = (await target.resolve(reference)).digest;
   } finally {
     await target.close();

@@ -80,7 +80,7 @@ export function isWritable(t: ReadableTarget): t is Target {
 
 /** The store as a writable one, or a coded error naming it as read-only. */
 export function requireWritable(t: ReadableTarget): Target {
-  if (!isWritable(t)) throw new OciError('UNSUPPORTED', `${t.name} is read-only (a layout served over HTTP cannot be written)`, { kind: 'usage' });
+  if (!isWritable(t)) throw new OciError('READ_ONLY', `${t.name} is read-only (a layout served over HTTP cannot be written)`);
   return t;
 }
 

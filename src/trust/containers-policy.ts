@@ -29,7 +29,7 @@ export interface ContainersPolicy {
 }
 
 function invalid(message: string): never {
-  throw new SignetError('CONTAINERS_POLICY_INVALID', `containers policy: ${message}`, { kind: 'failed' });
+  throw new SignetError('CONTAINERS_POLICY_INVALID', `containers policy: ${message}`);
 }
 
 // The document's shape, field for field as containers/image defines it (policy_types.go): an unknown
@@ -107,9 +107,9 @@ function checkShape(schema: z.ZodType, value: unknown, where: string): void {
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
     const fields = issue.keys.length > 1 ? 'fields' : 'field';
-    throw new SignetError('POLICY_INVALID', `unknown ${fields} ${keys} in ${at}`, { kind: 'usage' });
+    throw new SignetError('POLICY_INVALID', `unknown ${fields} ${keys} in ${at}`);
   }
-  throw new SignetError('POLICY_INVALID', `${at}: ${issue.message}`, { kind: 'usage' });
+  throw new SignetError('POLICY_INVALID', `${at}: ${issue.message}`);
 }
 
 async function keysOf(r: Record<string, unknown>, where: string, baseDir: string): Promise<Uint8Array[]> {
@@ -219,7 +219,7 @@ export async function loadContainersPolicy(path: string): Promise<ContainersPoli
   } catch (err) {
     // Shape errors name the field and its place; add the file.
     if (err instanceof SignetError && err.code === 'POLICY_INVALID') {
-      throw new SignetError(err.code, `containers policy ${path}: ${err.message}`, { kind: err.kind, cause: err });
+      throw new SignetError(err.code, `containers policy ${path}: ${err.message}`, { cause: err });
     }
     throw err;
   }

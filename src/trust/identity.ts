@@ -14,7 +14,7 @@ export function parseDistinguishedName(dn: string): Map<string, string> {
   for (let i = 0; i < dn.length; i++) {
     const ch = dn[i]!;
     if (ch === '\\') {
-      if (i + 1 >= dn.length) throw new Error('dangling escape');
+      if (i + 1 >= dn.length) throw new SignetError('POLICY_INVALID', 'dangling escape');
       cur += ch + dn[++i];
       continue;
     }
@@ -23,20 +23,20 @@ export function parseDistinguishedName(dn: string): Map<string, string> {
       cur = '';
       continue;
     }
-    if (ch === '+') throw new Error('multi-valued RDNs are not supported');
+    if (ch === '+') throw new SignetError('POLICY_INVALID', 'multi-valued RDNs are not supported');
     cur += ch;
   }
   rdns.push(cur);
   for (const rdn of rdns) {
     const eq = rdn.indexOf('=');
-    if (eq <= 0) throw new Error(`${JSON.stringify(rdn.trim())} is not type=value`);
+    if (eq <= 0) throw new SignetError('POLICY_INVALID', `${JSON.stringify(rdn.trim())} is not type=value`);
     let type = rdn.slice(0, eq).trim().toUpperCase();
     if (type === 'S') type = 'ST';
     const rawValue = rdn.slice(eq + 1).trim();
-    if (rawValue.startsWith('#')) throw new Error('hex-encoded values (=#) are not supported');
+    if (rawValue.startsWith('#')) throw new SignetError('POLICY_INVALID', 'hex-encoded values (=#) are not supported');
     const value = rawValue.replace(/\\(.)/g, '$1');
-    if (!type || !value) throw new Error(`${JSON.stringify(rdn.trim())} has an empty type or value`);
-    if (out.has(type)) throw new Error(`attribute ${type} appears twice`);
+    if (!type || !value) throw new SignetError('POLICY_INVALID', `${JSON.stringify(rdn.trim())} has an empty type or value`);
+    if (out.has(type)) throw new SignetError('POLICY_INVALID', `attribute ${type} appears twice`);
     out.set(type, value);
   }
   return out;
@@ -56,5 +56,5 @@ export function identityMatches(identity: Map<string, string>, subject: Map<stri
 }
 
 export function invalidIdentity(message: string): never {
-  throw new SignetError('POLICY_INVALID', message, { kind: 'input' });
+  throw new SignetError('POLICY_INVALID', message);
 }

@@ -62,7 +62,7 @@ export interface TrustPolicyDocument {
 
 // A policy that does not validate can verify nothing: reported as a verification failure (exit 1).
 function invalid(message: string): never {
-  throw new SignetError('POLICY_INVALID', `trust policy: ${message}`, { kind: 'failed' });
+  throw new SignetError('POLICY_INVALID', `trust policy: ${message}`);
 }
 
 const DOMAIN_RE = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?$/;
@@ -247,7 +247,7 @@ export async function loadTrustPolicyFile(path: string, kind: 'oci' | 'blob' = '
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new SignetError('POLICY_MISSING', `cannot read trust policy ${path}: ${(err as Error).message} (signet policy init or signet policy import)`, { kind: 'input' });
+    throw new SignetError('POLICY_UNREADABLE', `cannot read trust policy ${path}: ${(err as Error).message} (signet policy init or signet policy import)`);
   }
   return kind === 'oci' ? loadTrustPolicy(text) : loadBlobTrustPolicy(text);
 }
@@ -271,7 +271,7 @@ export function selectStatement(doc: TrustPolicyDocument, subject: PolicySubject
   st ??= doc.statements.find((s) => s.registryScopes?.includes('*'));
   if (!st) {
     const what = 'registryScope' in subject ? `"${subject.registryScope}"` : `the layout ${subject.layoutPaths[0]} (no oci: scope matches it; or verify it as a repository with --scope)`;
-    throw new SignetError('NO_APPLICABLE_POLICY', `${what} has no applicable trust policy statement (no matching scope and no "*")`, { kind: 'failed' });
+    throw new SignetError('NO_APPLICABLE_POLICY', `${what} has no applicable trust policy statement (no matching scope and no "*")`);
   }
   return st;
 }
@@ -279,7 +279,7 @@ export function selectStatement(doc: TrustPolicyDocument, subject: PolicySubject
 /** The statement for `registry/repository@digest` (or a layout path `…@digest`). */
 export function selectPolicy(doc: TrustPolicyDocument, reference: string): TrustPolicyStatement {
   const at = reference.lastIndexOf('@');
-  if (at < 0) throw new SignetError('REFERENCE_INVALID', `artifact reference ${reference} must name a digest (…@sha256:…)`, { kind: 'usage' });
+  if (at < 0) throw new SignetError('REFERENCE_INVALID', `artifact reference ${reference} must name a digest (…@sha256:…)`);
   const scope = reference.slice(0, at);
   const registry = doc.statements.some((s) => s.registryScopes?.includes(scope));
   return selectStatement(doc, registry || !/^[./]|^https?:/.test(scope) ? { registryScope: scope } : { layoutPaths: [scope] });
@@ -288,6 +288,6 @@ export function selectPolicy(doc: TrustPolicyDocument, reference: string): Trust
 /** The blob statement by name, else the global policy. */
 export function selectBlobPolicy(doc: TrustPolicyDocument, name?: string): TrustPolicyStatement {
   const st = name ? doc.statements.find((s) => s.name === name) : doc.statements.find((s) => s.globalPolicy);
-  if (!st) throw new SignetError('NO_APPLICABLE_POLICY', name ? `no blob trust policy statement named "${name}"` : 'no blob trust policy statement given and none is the globalPolicy', { kind: 'failed' });
+  if (!st) throw new SignetError('NO_APPLICABLE_POLICY', name ? `no blob trust policy statement named "${name}"` : 'no blob trust policy statement given and none is the globalPolicy');
   return st;
 }

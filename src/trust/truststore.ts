@@ -25,7 +25,7 @@ async function storeStamp(dir: string): Promise<string | null> {
 }
 
 function storeError(message: string): never {
-  throw new SignetError('TRUST_STORE_INVALID', message, { kind: 'failed' });
+  throw new SignetError('TRUST_STORE_INVALID', message);
 }
 
 /**
@@ -52,8 +52,8 @@ export class TrustStore {
   }
 
   static checkName(type: string, name: string): void {
-    if (!STORE_TYPES.includes(type as StoreType)) throw new SignetError('USAGE', `unknown trust store type ${JSON.stringify(type)} (ca, signingAuthority or tsa)`, { kind: 'usage' });
-    if (!NAME_RE.test(name)) throw new SignetError('USAGE', `invalid trust store name ${JSON.stringify(name)}: [a-zA-Z0-9_.-]+`, { kind: 'usage' });
+    if (!STORE_TYPES.includes(type as StoreType)) throw new SignetError('USAGE', `unknown trust store type ${JSON.stringify(type)} (ca, signingAuthority or tsa)`);
+    if (!NAME_RE.test(name)) throw new SignetError('USAGE', `invalid trust store name ${JSON.stringify(name)}: [a-zA-Z0-9_.-]+`);
   }
 
   /** The certificates of one named store, every rule of the spec checked (notary-spec §9). */
@@ -101,8 +101,8 @@ export class TrustStore {
       const certs = parseCertificates(await readFile(f), f);
       for (const c of certs) {
         const info = certInfo(c);
-        if (type === 'tsa' && !info.selfSigned) throw new SignetError('CERT_INVALID', `${f}: a tsa store takes self-signed root certificates only`, { kind: 'input' });
-        if (!c.ca && !info.selfSigned) throw new SignetError('CERT_INVALID', `${f}: not a CA certificate or a self-signed signing certificate`, { kind: 'input' });
+        if (type === 'tsa' && !info.selfSigned) throw new SignetError('CERT_FILE_INVALID', `${f}: a tsa store takes self-signed root certificates only`);
+        if (!c.ca && !info.selfSigned) throw new SignetError('CERT_FILE_INVALID', `${f}: not a CA certificate or a self-signed signing certificate`);
       }
     }
     const dir = join(await this.x509Dir(), type, name);
@@ -135,7 +135,7 @@ export class TrustStore {
     TrustStore.checkName(type, name);
     const dir = join(await this.x509Dir(), type, name);
     if (file) {
-      if (file !== basename(file)) throw new SignetError('USAGE', 'give the certificate file name only', { kind: 'usage' });
+      if (file !== basename(file)) throw new SignetError('USAGE', 'give the certificate file name only');
       await rm(join(dir, file));
     } else await rm(dir, { recursive: true });
   }

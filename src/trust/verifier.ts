@@ -135,7 +135,7 @@ export async function verifySignature(args: {
   options?: VerifyOptions;
 }): Promise<VerificationOutcome> {
   const { statement: st, options = {} } = args;
-  if (options.now !== undefined && !isValidDate(options.now)) throw new SignetError('INPUT_INVALID', 'the verification time must be a valid Date', { kind: 'usage' });
+  if (options.now !== undefined && !isValidDate(options.now)) throw new SignetError('INPUT_INVALID', 'the verification time must be a valid Date');
   const now = options.now ?? new Date();
   const results: ValidationResult[] = [];
   const outcome = (verified: boolean, content?: EnvelopeContent): VerificationOutcome => ({ verified, results, statement: st.name, ...(content ? { content } : {}) });
@@ -182,7 +182,7 @@ export async function verifySignature(args: {
     const rs = await check(chain, { now, ...(content.signerInfo.signingTime ? { signingTime: content.signerInfo.signingTime } : {}) });
     // A responder that cannot be reached makes an enforced check inconclusive (exit 3), not failed.
     if (rs.status === 'unavailable' && st.actions.revocation === 'enforce') {
-      throw new SignetError('VERIFICATION_INCONCLUSIVE', `revocation status could not be determined: ${rs.message ?? 'responder unavailable'}`, { kind: 'inconclusive' });
+      throw new SignetError('VERIFICATION_INCONCLUSIVE', `revocation status could not be determined: ${rs.message ?? 'responder unavailable'}`);
     }
     const r: { ok: boolean; message?: string } = rs.status === 'good' ? { ok: true, ...(rs.message ? { message: rs.message } : {}) } : { ok: false, message: rs.message ?? `certificate revocation status is ${rs.status}` };
     if (!apply('revocation', r)) return outcome(false, content);

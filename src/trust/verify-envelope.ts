@@ -38,7 +38,7 @@ export interface VerifyEnvelopeResult {
  */
 export async function verifyEnvelope(input: VerifyEnvelopeInput, extra: Omit<VerifyOptions, 'userMetadata' | 'now'> = {}): Promise<VerifyEnvelopeResult> {
   const bad = (message: string): never => {
-    throw new SignetError('INPUT_INVALID', message, { kind: 'usage' });
+    throw new SignetError('INPUT_INVALID', message);
   };
   if (typeof input !== 'object' || input === null || Array.isArray(input)) bad('verifyEnvelope takes an object { envelope, mediaType, subject, reference, trustPolicy, trustStore }');
   if (!(input.envelope instanceof Uint8Array)) bad('envelope must be a Uint8Array');
@@ -48,9 +48,9 @@ export async function verifyEnvelope(input: VerifyEnvelopeInput, extra: Omit<Ver
   if (input.now !== undefined && !isValidDate(input.now)) bad('now must be a valid Date');
   const s = input.subject;
   if (!s || !isValidMediaType(s.mediaType) || !isValidDigest(s.digest) || !Number.isSafeInteger(s.size) || s.size < 0) {
-    throw new SignetError('INPUT_INVALID', 'subject must be a descriptor { mediaType, digest, size }', { kind: 'usage' });
+    throw new SignetError('INPUT_INVALID', 'subject must be a descriptor { mediaType, digest, size }');
   }
-  if (typeof input.reference !== 'string' || !input.reference.includes('@')) throw new SignetError('INPUT_INVALID', 'reference must be registry/repository@digest', { kind: 'usage' });
+  if (typeof input.reference !== 'string' || !input.reference.includes('@')) throw new SignetError('INPUT_INVALID', 'reference must be registry/repository@digest');
   // The same parsed policy object is typically passed for every call (a webhook): validate it once.
   const key = JSON.stringify(input.trustPolicy);
   let doc = policies.get(key);

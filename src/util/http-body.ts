@@ -46,7 +46,7 @@ export async function readBodyBounded(
   }
   const what = options.what ?? 'response body';
   const exceeded = (message: string): Error =>
-    options.error ? options.error(message) : new SignetError('SIZE_EXCEEDED', message, { kind: 'input' });
+    options.error ? options.error(message) : new SignetError('SIZE_EXCEEDED', message);
   const declared = options.contentLength == null ? NaN : Number(options.contentLength);
   if (Number.isFinite(declared) && declared > maxBytes) {
     const err = exceeded(`${what} is ${declared} bytes, over the ${maxBytes}-byte limit`);

@@ -1,5 +1,6 @@
 export { SignetError, hasCode, exitCodeFor } from './errors.ts';
-export type { ErrorKind } from './errors.ts';
+export { ERROR_CATALOG } from './errors.ts';
+export type { ErrorKind, ErrorCode } from './errors.ts';
 export type { Logger } from './logger.ts';
 export { silentLogger } from './logger.ts';
 export { signetHome } from './home.ts';

@@ -14,7 +14,7 @@ import { check, overallVerdict, REPORT_VERSION, type VerificationReport } from '
  */
 export async function verifyBlob(file: string, signaturePath: string, options: { policyName?: string; trustPolicy?: TrustPolicyDocument | string; trustStore?: string; mediaType?: string; userMetadata?: Record<string, string>; now?: Date } = {}): Promise<VerificationReport> {
   const mediaType = signaturePath.endsWith('.cose.sig') ? COSE_MEDIA_TYPE : signaturePath.endsWith('.jws.sig') ? JWS_MEDIA_TYPE : undefined;
-  if (!mediaType) throw new SignetError('USAGE', 'the signature file name must end in .jws.sig or .cose.sig (it names the envelope format)', { kind: 'usage' });
+  if (!mediaType) throw new SignetError('USAGE', 'the signature file name must end in .jws.sig or .cose.sig (it names the envelope format)');
   const doc = typeof options.trustPolicy === 'object' ? options.trustPolicy : await loadTrustPolicyFile(options.trustPolicy ?? join(signetHome(), 'trustpolicy.blob.json'), 'blob');
   const statement = selectBlobPolicy(doc, options.policyName);
   const envelope = await readFile(signaturePath);

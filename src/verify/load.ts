@@ -36,7 +36,7 @@ export function defaultTrustPolicyPath(): string {
 }
 
 function named(path: string, what: string): string {
-  if (!existsSync(path)) throw new SignetError('USAGE', `${what} ${path} does not exist`, { kind: 'usage' });
+  if (!existsSync(path)) throw new SignetError('USAGE', `${what} ${path} does not exist`);
   return path;
 }
 
@@ -75,7 +75,7 @@ export async function loadRequirements(sources: RequirementSources = {}): Promis
     requirements.push({ kind: 'layout-key', keys, ...(sources.freshness ? { state: sources.freshness } : {}) });
   }
   if (!requirements.length) {
-    throw new SignetError('POLICY_MISSING', 'no policy is configured: signet policy init|import (Notary trust policy), --containers-policy FILE, --cosign-key FILE or --layout-key FILE', { kind: 'failed' });
+    throw new SignetError('POLICY_MISSING', 'no policy is configured: signet policy init|import (Notary trust policy), --containers-policy FILE, --cosign-key FILE or --layout-key FILE');
   }
   const rd = typeof sources.registriesD === 'string' ? await loadRegistriesD(sources.registriesD) : sources.registriesD;
   return { requirements, ...(rd ? { registriesD: rd } : {}) };

@@ -70,7 +70,7 @@ export async function check(ref: string): Promise<number> {
   await reg.close();
   const digest: string = signed[0]!.signature.digest;
   const ok = v.verdict === 'verified' && parsed.kind === 'registry' && digest && copied >= 0;
-  return ok ? 0 : exitCodeFor(new SignetError('X', 'y', { kind: 'failed' }));
+  return ok ? 0 : exitCodeFor(new SignetError('VERIFICATION_FAILED', 'y'));
 }
 `;
 

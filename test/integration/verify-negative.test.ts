@@ -27,7 +27,7 @@ function baseHeader(extra: Record<string, unknown> = {}): Record<string, unknown
   return { alg: 'ES256', crit: ['io.cncf.notary.signingScheme'], cty: 'application/vnd.cncf.notary.payload.v1+json', 'io.cncf.notary.signingScheme': 'notary.x509', 'io.cncf.notary.signingTime': new Date().toISOString().replace(/\.\d+Z$/, 'Z'), ...extra };
 }
 
-describe('signet verify refuses, with exit code 1 and the reason', () => {
+describe('signet verify refuses, with exit code 1 (2 for a malformed policy document) and the reason', () => {
   let work: string;
   let good: TestChain;
   let store: string;
@@ -73,10 +73,10 @@ describe('signet verify refuses, with exit code 1 and the reason', () => {
   });
   afterAll(async () => rm(work, { recursive: true, force: true }));
 
-  async function expectFail(ref: string, reason: RegExp, policy: unknown = basePolicy): Promise<void> {
+  async function expectFail(ref: string, reason: RegExp, policy: unknown = basePolicy, code = 1): Promise<void> {
     const r = await runSignet(['verify', ref, '--policy', await policyFile(policy), '--trust-store', store], { env: { SIGNET_HOME: join(work, 'home') } });
     expect(r.stdout + r.stderr).toMatch(reason);
-    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.code, r.stdout + r.stderr).toBe(code);
   }
 
   it('control: a good signature verifies (exit 0)', async () => {
@@ -184,7 +184,9 @@ describe('signet verify refuses, with exit code 1 and the reason', () => {
   }
 
   let goodLayout: string;
-  it.each(policyCases)('%s', async (_name, make, reason) => {
+  // A broken policy document is a malformed input (exit 2, POLICY_INVALID); the others fail verification (exit 1).
+  it.each(policyCases)('%s', async (name, make, reason) => {
+    const code = name.startsWith('policy: ') ? 2 : 1;
     goodLayout ??= await layoutWith(signed(good));
     const doc = make(basePolicy);
     if (typeof doc === 'string') {
@@ -192,10 +194,10 @@ describe('signet verify refuses, with exit code 1 and the reason', () => {
       await writeFile(p, doc);
       const r = await runSignet(['verify', goodLayout, '--policy', p, '--trust-store', store], { env: { SIGNET_HOME: join(work, 'home') } });
       expect(r.stdout + r.stderr).toMatch(reason);
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(code);
       return;
     }
-    await expectFail(goodLayout, reason, doc);
+    await expectFail(goodLayout, reason, doc, code);
   });
 
   it('has at least 40 cases', () => {

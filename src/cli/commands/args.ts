@@ -12,7 +12,7 @@ export function keyValues(list: string[], what: string): Record<string, string> 
   const out: Record<string, string> = {};
   for (const kv of list) {
     const i = kv.indexOf('=');
-    if (i <= 0) throw new SignetError('USAGE', `${what} takes key=value, got ${JSON.stringify(kv)}`, { kind: 'usage' });
+    if (i <= 0) throw new SignetError('USAGE', `${what} takes key=value, got ${JSON.stringify(kv)}`);
     out[kv.slice(0, i)] = kv.slice(i + 1);
   }
   return out;

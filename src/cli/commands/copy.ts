@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { SignetError, type CopyReport, type OpenedTarget, type Target } from '../../index.ts';
+import { SignetError } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
 
 export function registerCopy(program: Command): void {
@@ -31,35 +31,19 @@ Examples:
       // Every argument is checked before anything is opened, created or copied.
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1) {
-        throw new SignetError('USAGE', '--concurrency takes a positive whole number', { kind: 'usage' });
+        throw new SignetError('USAGE', '--concurrency takes a positive whole number');
       }
       const format = parseOutputFormat(opts.output, ['text', 'json']);
-      const { checkCopyReferences, copyTargets } = await import('../../copy/index.ts');
-      const plan = checkCopyReferences(srcRef, dstRef);
-      let registriesD;
-      if (opts.registriesD) {
-        const { stat } = await import('node:fs/promises');
-        if (!(await stat(opts.registriesD).then((s) => s.isDirectory(), () => false))) {
-          throw new SignetError('USAGE', `--registries-d ${opts.registriesD} is not a directory`, { kind: 'usage' });
-        }
-        registriesD = await (await import('../../signature/index.ts')).loadRegistriesD(opts.registriesD);
-      }
-      const { openTarget } = await import('../../store/index.ts');
+      const { copy } = await import('../../index.ts');
       const { copyProgress } = await import('../progress.ts');
-      const src = await openTarget(plan.src);
-      let dst: OpenedTarget<Target> | undefined;
       const progress = copyProgress(opts.quiet || format === 'json' ? 'quiet' : 'auto');
       try {
-        if (!src.reference) throw new SignetError('USAGE', `source ${srcRef} needs a tag or digest`, { kind: 'usage' });
-        await src.target.resolve(src.reference); // a missing source creates no destination
-        dst = await openTarget(plan.dst, { create: true });
-        const copyOptions = { referrers: opts.referrers, concurrency, onProgress: progress.onProgress };
-        const report: CopyReport & { simpleSignatures?: { attached: number; written: number } } =
-          await copyTargets(src.target, src.reference, dst.target, plan.dst.tag, copyOptions);
-        if (registriesD) {
-          const { carrySimpleSignatures } = await import('../../sign/index.ts');
-          report.simpleSignatures = await carrySimpleSignatures(src, dst, report.root, registriesD);
-        }
+        const report = await copy(srcRef, dstRef, {
+          referrers: opts.referrers,
+          concurrency,
+          onProgress: progress.onProgress,
+          ...(opts.registriesD ? { registriesD: opts.registriesD } : {}),
+        });
         progress.stop();
         if (format === 'json') printJson(report);
         else {
@@ -69,14 +53,12 @@ Examples:
             : '';
           const counts = `${report.copied} items (${report.copiedBytes} bytes), ${report.skipped} already there`;
           process.stdout.write(
-            `Copied ${report.root.digest} to ${dst.target.name}: ${counts}, ` +
+            `Copied ${report.root.digest} to ${report.destination}: ${counts}, ` +
               `${report.mounted} mounted, ${report.referrers} referrers${simple}\n`,
           );
         }
       } finally {
         progress.stop();
-        await src.target.close();
-        await dst?.target.close();
       }
     });
 }

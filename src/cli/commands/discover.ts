@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import type { ReferrerNode } from '../../copy/index.ts';
-import { SignetError } from '../../util/index.ts';
+import type { ReferrerNode } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
 
 function printTree(node: ReferrerNode, name: string): void {
@@ -30,17 +29,9 @@ export function registerDiscover(program: Command): void {
     .addHelpText('after', '\nExamples:\n  signet discover 127.0.0.1:5000/demo/app:v1\n  signet discover oci:./layout:v1 -o json --artifact-type application/vnd.cncf.notary.signature')
     .action(async (ref: string, opts: { output: string; artifactType?: string }) => {
       const format = parseOutputFormat(opts.output, ['tree', 'json']);
-      const { openTarget } = await import('../../store/index.ts');
-      const { discover } = await import('../../copy/index.ts');
-      const { target, reference } = await openTarget(ref);
-      if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`, { kind: 'usage' });
-      try {
-        const root = await target.resolve(reference);
-        const tree = await discover(target, root, opts.artifactType ? { artifactType: opts.artifactType } : {});
-        if (format === 'json') printJson(tree);
-        else printTree(tree, target.name);
-      } finally {
-        await target.close();
-      }
+      const { discover } = await import('../../index.ts');
+      const { name, tree } = await discover(ref, opts.artifactType ? { artifactType: opts.artifactType } : {});
+      if (format === 'json') printJson(tree);
+      else printTree(tree, name);
     });
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { SignetError } from '../../util/index.ts';
+import { SignetError } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
 import { collect, keyValues, readSecret } from './args.ts';
 import { parseDuration } from './sign.ts';
@@ -71,7 +71,7 @@ export function registerInspect(program: Command): void {
     .option('--passphrase-stdin', 'passphrase of an encrypted key')
     .addHelpText('after', '\nExample:\n  signet blob sign release.tar.gz --key release && signet blob verify release.tar.gz --signature release.tar.gz.jws.sig')
     .action(async (file: string, opts: { key?: string; signatureFormat: string; mediaType: string; expiry?: string; userMetadata: string[]; signature?: string; passphraseStdin?: boolean }) => {
-      if (opts.signatureFormat !== 'jws' && opts.signatureFormat !== 'cose') throw new SignetError('USAGE', '--signature-format must be jws or cose', { kind: 'usage' });
+      if (opts.signatureFormat !== 'jws' && opts.signatureFormat !== 'cose') throw new SignetError('USAGE', '--signature-format must be jws or cose');
       const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
       const { signBlob } = await import('../../index.ts');
       const r = await signBlob(file, {
@@ -106,7 +106,7 @@ export function registerInspect(program: Command): void {
       });
       if (format === 'json') printJson(o);
       else process.stdout.write(formatReport(o));
-      if (o.verdict === 'inconclusive') throw new SignetError('VERIFICATION_INCONCLUSIVE', `${file} could not be verified either way`, { kind: 'inconclusive' });
-      if (o.verdict !== 'verified') throw new SignetError('VERIFICATION_FAILED', `${file} failed verification`, { kind: 'failed' });
+      if (o.verdict === 'inconclusive') throw new SignetError('VERIFICATION_INCONCLUSIVE', `${file} could not be verified either way`);
+      if (o.verdict !== 'verified') throw new SignetError('VERIFICATION_FAILED', `${file} failed verification`);
     });
 }

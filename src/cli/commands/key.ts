@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { KEY_TYPES, type KeyType } from '../../pki/key-types.ts';
-import type { GpgKeyType, KeyDescription } from '../../pki/keystore.ts';
+import { KEY_TYPES, type GpgKeyType, type KeyDescription, type KeyType } from '../../index.ts';
 
-const pki = () => import('../../pki/index.ts');
+const pki = () => import('../../index.ts');
 import { SignetError } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
 import { collect, keyValues, readSecret } from './args.ts';
@@ -67,7 +66,7 @@ Examples:
     .action(async (name: string, opts: { type: string; subject?: string; issuer?: string; ca?: boolean; pathLength?: string; validityDays?: string; default?: boolean; passphraseStdin?: boolean }) => {
       if (!ALL_KEY_TYPES.includes(opts.type)) {
         const message = `unknown --type ${opts.type}; choose one of ${ALL_KEY_TYPES.join(', ')}`;
-        throw new SignetError('USAGE', message, { kind: 'usage' });
+        throw new SignetError('USAGE', message);
       }
       if ((GPG_KEY_TYPES as string[]).includes(opts.type)) {
         const type = opts.type as GpgKeyType;
@@ -106,7 +105,7 @@ Examples:
         const g = await new (await pki()).KeyStore().importGpg(name, await readFile(opts.gpgSecretKey), { isDefault: Boolean(opts.default) });
         return void process.stdout.write(`Imported OpenPGP key ${name}, fingerprint ${g.fingerprint}\n`);
       }
-      if (!opts.key || !opts.cert) throw new SignetError('USAGE', 'key import needs --key and --cert (or --gpg-secret-key)', { kind: 'usage' });
+      if (!opts.key || !opts.cert) throw new SignetError('USAGE', 'key import needs --key and --cert (or --gpg-secret-key)');
       const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
       await new (await pki()).KeyStore().import(name, { keyPem: await readFile(opts.key, 'utf8'), chainPem: await readFile(opts.cert, 'utf8'), isDefault: Boolean(opts.default), ...(passphrase ? { passphrase } : {}) });
       process.stdout.write(`Imported key ${name}\n`);
@@ -120,8 +119,7 @@ Examples:
     .option('--plugin-config <k=v>', 'plugin configuration (repeatable)', collect, [])
     .option('--default', 'make it the default signing key')
     .action(async (name: string, opts: { plugin: string; id: string; pluginConfig: string[]; default?: boolean }) => {
-      const { PluginClient } = await import('../../plugin/index.ts');
-      await (await PluginClient.open(opts.plugin)).metadata();
+      await (await import('../../index.ts')).pluginMetadata(opts.plugin);
       await new (await pki()).KeyStore().addPluginKey(name, { id: opts.id, pluginName: opts.plugin, pluginConfig: keyValues(opts.pluginConfig, '--plugin-config'), isDefault: Boolean(opts.default) });
       process.stdout.write(`Added key ${name} (plugin ${opts.plugin}, key id ${opts.id})
 `);
@@ -154,7 +152,7 @@ Examples:
     )
     .action(async (name: string, opts: { cert?: boolean; public?: boolean; gpgPublic?: boolean }) => {
       if ([opts.cert, opts.public, opts.gpgPublic].filter(Boolean).length > 1) {
-        throw new SignetError('USAGE', '--cert, --public and --gpg-public go one at a time', { kind: 'usage' });
+        throw new SignetError('USAGE', '--cert, --public and --gpg-public go one at a time');
       }
       const store = new (await pki()).KeyStore();
       if (opts.gpgPublic) return void process.stdout.write((await store.gpgKey(name)).publicKey);
@@ -164,7 +162,7 @@ Examples:
         if (d.kind !== 'x509') {
           const what = d.kind === 'gpg' ? 'an OpenPGP key' : `held by plugin ${d.plugin}`;
           const message = `key ${name} has no local certificate chain (it is ${what})`;
-          throw new SignetError('USAGE', message, { kind: 'usage' });
+          throw new SignetError('USAGE', message);
         }
         return void process.stdout.write((await pki()).toPem(d.chain));
       }

@@ -18,10 +18,10 @@ export function registerLogin(program: Command): void {
     .option('--plain-http', 'use HTTP instead of HTTPS')
     .addHelpText('after', '\nCredentials are read by every command from $DOCKER_CONFIG/config.json (or ~/.docker/config.json),\nincluding credHelpers and credsStore helper programs.\n\nExample:\n  echo "$TOKEN" | signet login registry.example.com -u ci --password-stdin')
     .action(async (registry: string, opts: { username?: string; password?: string; passwordStdin?: boolean; plainHttp?: boolean }) => {
-      if (!opts.username) throw new SignetError('USAGE', 'login needs --username', { kind: 'usage' });
-      if (opts.password && opts.passwordStdin) throw new SignetError('USAGE', 'use --password or --password-stdin, not both', { kind: 'usage' });
+      if (!opts.username) throw new SignetError('USAGE', 'login needs --username');
+      if (opts.password && opts.passwordStdin) throw new SignetError('USAGE', 'use --password or --password-stdin, not both');
       const password = opts.passwordStdin ? await readStdin() : opts.password;
-      if (!password) throw new SignetError('USAGE', 'login needs --password-stdin (or --password)', { kind: 'usage' });
+      if (!password) throw new SignetError('USAGE', 'login needs --password-stdin (or --password)');
       const { login } = await import('../../index.ts');
       await login(registry, { username: opts.username, password }, opts.plainHttp ? { plainHttp: true } : {});
       process.stdout.write(`Login succeeded: ${registry}\n`);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseOutputFormat, printJson } from '../output.ts';
 
-const plugins = () => import('../../plugin/index.ts');
+const plugins = () => import('../../index.ts');
 
 export function registerPlugin(program: Command): void {
   const plugin = program.command('plugin').description('External signers and verifiers (Notary Project plugin contract 1.0; notation plugins work unchanged).');
@@ -12,15 +12,7 @@ export function registerPlugin(program: Command): void {
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts: { output: string }) => {
       const format = parseOutputFormat(opts.output, ['text', 'json']);
-      const { listPluginNames, PluginClient } = await plugins();
-      const out = [];
-      for (const name of await listPluginNames()) {
-        try {
-          out.push(await (await PluginClient.open(name)).metadata());
-        } catch (err) {
-          out.push({ name, error: (err as Error).message });
-        }
-      }
+      const out = await (await plugins()).listPlugins();
       if (format === 'json') return printJson(out);
       if (!out.length) return void process.stdout.write('no plugins: signet plugin install --file notation-NAME\n');
       for (const p of out) process.stdout.write('error' in p ? `${p.name}  (broken: ${p.error})\n` : `${p.name}  ${p.version}  ${p.capabilities.join(', ')}  ${p.description ?? ''}\n`);

@@ -18,7 +18,7 @@ async function runFsck(root: string, json: boolean): Promise<void> {
   const report = await fsck(resolve(root));
   printFsck(report, json);
   if (report.corrupt.length || report.dangling.length) {
-    throw new SignetError('FSCK_FAILED', `store ${root} has ${report.corrupt.length} corrupt and ${report.dangling.length} dangling entries`, { kind: 'io' });
+    throw new SignetError('FSCK_FAILED', `store ${root} has ${report.corrupt.length} corrupt and ${report.dangling.length} dangling entries`);
   }
 }
 
@@ -47,12 +47,12 @@ Examples:
     .action(async (opts: { addr: string; root: string; auth?: string; logLevel: string; check?: boolean }) => {
       if (!LOG_LEVELS.includes(opts.logLevel)) {
         const message = `unknown --log-level ${JSON.stringify(opts.logLevel)}; choose one of ${LOG_LEVELS.join(', ')}`;
-        throw new SignetError('USAGE', message, { kind: 'usage' });
+        throw new SignetError('USAGE', message);
       }
       if (opts.check) return runFsck(opts.root, false);
       const { pino } = await import('pino');
       const { startRegistry } = await import('../../index.ts');
-      const { createAuthorizer } = await import('../../server/auth/index.ts');
+      const { createAuthorizer } = await import('../../index.ts');
       const logger = pino({ level: opts.logLevel, base: undefined }, pino.destination(2));
       const authorizer = opts.auth ? await createAuthorizer(resolve(opts.auth)) : undefined;
       const reg = await startRegistry({ addr: opts.addr, root: resolve(opts.root), logger, ...(authorizer ? { authorizer } : {}) });

@@ -6,7 +6,7 @@ import { collect, keyValues, readSecret } from './args.ts';
 /** Parses `90d`, `12h`, `30m`, `45s` or plain seconds. */
 export function parseDuration(s: string): number {
   const m = /^(\d+)([smhd]?)$/.exec(s.trim());
-  if (!m || Number(m[1]) <= 0) throw new SignetError('USAGE', `invalid duration ${JSON.stringify(s)}: want e.g. 30d, 12h, 45m, 90s`, { kind: 'usage' });
+  if (!m || Number(m[1]) <= 0) throw new SignetError('USAGE', `invalid duration ${JSON.stringify(s)}: want e.g. 30d, 12h, 45m, 90s`);
   return Number(m[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[m[2]!]!;
 }
 
@@ -41,8 +41,8 @@ Examples:
   signet sign 127.0.0.1:5000/app:v1 --timestamp-url http://tsa.example.com --timestamp-root-cert tsa-root.pem`,
     )
     .action(async (ref: string, opts: { key?: string; signatureFormat: string; expiry?: string; userMetadata: string[]; recursive?: boolean; passphraseStdin?: boolean; output: string; timestampUrl?: string; timestampRootCert?: string; plugin?: string; id?: string; pluginConfig: string[]; registriesD?: string; cosignReferrers?: boolean }) => {
-      if (Boolean(opts.plugin) !== Boolean(opts.id)) throw new SignetError('USAGE', '--plugin and --id go together', { kind: 'usage' });
-      if (Boolean(opts.timestampUrl) !== Boolean(opts.timestampRootCert)) throw new SignetError('USAGE', '--timestamp-url and --timestamp-root-cert go together', { kind: 'usage' });
+      if (Boolean(opts.plugin) !== Boolean(opts.id)) throw new SignetError('USAGE', '--plugin and --id go together');
+      if (Boolean(opts.timestampUrl) !== Boolean(opts.timestampRootCert)) throw new SignetError('USAGE', '--timestamp-url and --timestamp-root-cert go together');
       let timestampRoots;
       if (opts.timestampRootCert) {
         const { readFile } = await import('node:fs/promises');
@@ -52,7 +52,7 @@ Examples:
       if (opts.signatureFormat === 'layout') {
         const { parseReference } = await import('../../index.ts');
         const parsed = parseReference(ref);
-        if (parsed.kind !== 'layout' || /^https?:/.test(parsed.path) || parsed.path.endsWith('.tar')) throw new SignetError('USAGE', '--signature-format layout signs the index.json entries of an OCI layout directory (oci:DIR)', { kind: 'usage' });
+        if (parsed.kind !== 'layout' || /^https?:/.test(parsed.path) || parsed.path.endsWith('.tar')) throw new SignetError('USAGE', '--signature-format layout signs the index.json entries of an OCI layout directory (oci:DIR)');
         const { KeyStore } = await import('../../index.ts');
         const { signLayout } = await import('../../index.ts');
         const k = await new KeyStore().gpgKey(opts.key);
@@ -62,7 +62,7 @@ Examples:
         return;
       }
       if (opts.signatureFormat === 'simple') {
-        if (!opts.registriesD) throw new SignetError('USAGE', 'simple signing writes to lookaside storage: give --registries-d DIR', { kind: 'usage' });
+        if (!opts.registriesD) throw new SignetError('USAGE', 'simple signing writes to lookaside storage: give --registries-d DIR');
         const { KeyStore } = await import('../../index.ts');
         const { signSimple } = await import('../../index.ts');
         const k = await new KeyStore().gpgKey(opts.key);
@@ -82,9 +82,9 @@ Examples:
         process.stdout.write(`${r.manifest.digest}\n`);
         return;
       }
-      if (opts.signatureFormat !== 'jws' && opts.signatureFormat !== 'cose') throw new SignetError('USAGE', `--signature-format must be jws, cose, cosign, simple or layout, not ${opts.signatureFormat}`, { kind: 'usage' });
+      if (opts.signatureFormat !== 'jws' && opts.signatureFormat !== 'cose') throw new SignetError('USAGE', `--signature-format must be jws, cose, cosign, simple or layout, not ${opts.signatureFormat}`);
       const userMetadata = keyValues(opts.userMetadata, '--user-metadata');
-      for (const k of Object.keys(userMetadata)) if (k.startsWith('io.cncf.notary')) throw new SignetError('USAGE', `metadata key ${k} uses the reserved io.cncf.notary prefix`, { kind: 'usage' });
+      for (const k of Object.keys(userMetadata)) if (k.startsWith('io.cncf.notary')) throw new SignetError('USAGE', `metadata key ${k} uses the reserved io.cncf.notary prefix`);
       const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
       const { sign } = await import('../../index.ts');
       const results = await sign(ref, {

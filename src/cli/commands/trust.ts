@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StoreType } from '../../trust/index.ts';
+import type { StoreType } from '../../index.ts';
 
 const trust = () => import('../../index.ts');
 import { SignetError } from '../../index.ts';
-import { signetHome } from '../../util/index.ts';
+import { signetHome } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
 import { collect } from './args.ts';
 
@@ -53,7 +53,7 @@ export function registerTrust(program: Command): void {
     .option('--all', 'delete the whole store')
     .argument('[file]', 'certificate file name in the store')
     .action(async (file: string | undefined, opts: { type: string; store: string; all?: boolean }) => {
-      if (!file && !opts.all) throw new SignetError('USAGE', 'name a certificate file, or --all', { kind: 'usage' });
+      if (!file && !opts.all) throw new SignetError('USAGE', 'name a certificate file, or --all');
       await new (await trust()).TrustStore().delete(opts.type as StoreType, opts.store, opts.all ? undefined : file);
       process.stdout.write('Deleted\n');
     });
@@ -70,7 +70,7 @@ export function registerTrust(program: Command): void {
       await validatePolicy(text, Boolean(opts.blob), file);
       const dest = opts.blob ? join(signetHome(), 'trustpolicy.blob.json') : (await import('../../index.ts')).defaultTrustPolicyPath();
       const { existsSync } = await import('node:fs');
-      if (existsSync(dest) && !opts.force) throw new SignetError('USAGE', `${dest} exists; use --force to replace it`, { kind: 'usage' });
+      if (existsSync(dest) && !opts.force) throw new SignetError('USAGE', `${dest} exists; use --force to replace it`);
       await mkdir(signetHome(), { recursive: true });
       await writeFile(dest, text);
       process.stdout.write(`Trust policy imported to ${dest}\n`);
@@ -82,7 +82,7 @@ export function registerTrust(program: Command): void {
     .action(async (opts: { blob?: boolean }) => {
       const path = opts.blob ? join(signetHome(), 'trustpolicy.blob.json') : (await import('../../index.ts')).defaultTrustPolicyPath();
       const text = await readFile(path, 'utf8').catch(() => {
-        throw new SignetError('POLICY_MISSING', `no trust policy at ${path} (signet policy init or signet policy import)`, { kind: 'input' });
+        throw new SignetError('POLICY_NOT_FOUND', `no trust policy at ${path} (signet policy init or signet policy import)`);
       });
       if (opts.blob) (await trust()).loadBlobTrustPolicy(text);
       else (await trust()).loadTrustPolicy(text);
@@ -160,7 +160,7 @@ async function validatePolicy(doc: unknown, blob: boolean, what: string): Promis
     else t.loadTrustPolicy(doc);
   } catch (err) {
     if (err instanceof SignetError && err.code === 'POLICY_INVALID') {
-      throw new SignetError('POLICY_INVALID', `${what}: ${err.message}`, { kind: 'usage', cause: err });
+      throw new SignetError('POLICY_INVALID', `${what}: ${err.message}`, { cause: err });
     }
     throw err;
   }
@@ -173,7 +173,7 @@ async function readPolicy(path: string, blob: boolean): Promise<PolicyFile | und
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new SignetError('IO', `cannot read ${path}: ${(err as Error).message}`, { kind: 'io' });
+    throw new SignetError('IO', `cannot read ${path}: ${(err as Error).message}`);
   }
   try {
     const t = await trust();
@@ -182,7 +182,7 @@ async function readPolicy(path: string, blob: boolean): Promise<PolicyFile | und
   } catch (err) {
     const reason = (err as Error).message;
     const message = `the policy in place (${path}) is not valid: ${reason}; fix it, or start afresh with --force`;
-    throw new SignetError('POLICY_INVALID', message, { kind: 'input', cause: err });
+    throw new SignetError('POLICY_INVALID', message, { cause: err });
   }
   return JSON.parse(text) as PolicyFile;
 }
@@ -203,7 +203,6 @@ function mergeStatement(
         'POLICY_CONFLICT',
         `scope "${taken}" belongs to statement "${String(other.name)}" of ${path}; a scope may appear in one ` +
           `statement only: use --name ${String(other.name)} to replace that statement, or --force to start afresh`,
-        { kind: 'usage' },
       );
     }
   }

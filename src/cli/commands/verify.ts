@@ -67,7 +67,7 @@ Examples:
     .action(async (refs: string[], opts: VerifyFlags) => {
       const output = parseOutputFormat(opts.output, ['text', 'json']);
       const max = Number(opts.maxSignatures);
-      if (!Number.isInteger(max) || max < 1) throw new SignetError('USAGE', `--max-signatures takes a positive whole number, not ${JSON.stringify(opts.maxSignatures)}`, { kind: 'usage' });
+      if (!Number.isInteger(max) || max < 1) throw new SignetError('USAGE', `--max-signatures takes a positive whole number, not ${JSON.stringify(opts.maxSignatures)}`);
       const reports = await verifyArtifacts(refs, {
         sources: {
           ...(opts.policy ? { trustPolicy: opts.policy } : {}),
@@ -87,7 +87,7 @@ Examples:
       else for (const r of reports) process.stdout.write(formatReport(r));
       const failed = reports.filter((r) => r.verdict === 'failed').length;
       const inconclusive = reports.filter((r) => r.verdict === 'inconclusive').length;
-      if (failed) throw new SignetError('VERIFICATION_FAILED', `${failed} of ${reports.length} artifact(s) failed verification`, { kind: 'failed' });
-      if (inconclusive) throw new SignetError('VERIFICATION_INCONCLUSIVE', `${inconclusive} of ${reports.length} artifact(s) could not be verified either way`, { kind: 'inconclusive' });
+      if (failed) throw new SignetError('VERIFICATION_FAILED', `${failed} of ${reports.length} artifact(s) failed verification`);
+      if (inconclusive) throw new SignetError('VERIFICATION_INCONCLUSIVE', `${inconclusive} of ${reports.length} artifact(s) could not be verified either way`);
     });
 }

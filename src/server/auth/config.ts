@@ -41,7 +41,7 @@ export function parseHtpasswd(text: string, where = 'htpasswd'): Map<string, str
     const user = line.slice(0, colon);
     const hash = line.slice(colon + 1).trim();
     if (colon <= 0 || !/^\$2[aby]\$\d\d\$.{53}$/.test(hash)) {
-      throw new SignetError('AUTH_CONFIG_INVALID', `${where}:${i + 1}: want user:<bcrypt hash> (only bcrypt is supported)`, { kind: 'usage' });
+      throw new SignetError('AUTH_CONFIG_INVALID', `${where}:${i + 1}: want user:<bcrypt hash> (only bcrypt is supported)`);
     }
     users.set(user, hash);
   });
@@ -54,12 +54,12 @@ export function parseAuthConfig(text: string, baseDir = '.'): AuthConfig {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new SignetError('AUTH_CONFIG_INVALID', `auth config is not valid JSON: ${(err as Error).message}`, { kind: 'usage' });
+    throw new SignetError('AUTH_CONFIG_INVALID', `auth config is not valid JSON: ${(err as Error).message}`);
   }
   const r = schema.safeParse(json);
   if (!r.success) {
     const msg = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new SignetError('AUTH_CONFIG_INVALID', `auth config: ${msg}`, { kind: 'usage' });
+    throw new SignetError('AUTH_CONFIG_INVALID', `auth config: ${msg}`);
   }
   const users = new Map(Object.entries(r.data.users ?? {}));
   if (r.data.htpasswd) {
@@ -68,7 +68,7 @@ export function parseAuthConfig(text: string, baseDir = '.'): AuthConfig {
     try {
       text2 = readFileSync(path, 'utf8');
     } catch (err) {
-      throw new SignetError('AUTH_CONFIG_INVALID', `auth config: cannot read htpasswd ${path}: ${(err as Error).message}`, { kind: 'usage' });
+      throw new SignetError('AUTH_CONFIG_INVALID', `auth config: cannot read htpasswd ${path}: ${(err as Error).message}`);
     }
     for (const [u, h] of parseHtpasswd(text2, path)) users.set(u, h);
   }
@@ -79,7 +79,7 @@ export function parseAuthConfig(text: string, baseDir = '.'): AuthConfig {
   }));
   for (const a of access) {
     for (const u of a.users) {
-      if (u !== 'anonymous' && u !== '*' && !users.has(u)) throw new SignetError('AUTH_CONFIG_INVALID', `auth config: access rule for ${a.repository} names unknown user ${u}`, { kind: 'usage' });
+      if (u !== 'anonymous' && u !== '*' && !users.has(u)) throw new SignetError('AUTH_CONFIG_INVALID', `auth config: access rule for ${a.repository} names unknown user ${u}`);
     }
   }
   return { users, access };
@@ -90,7 +90,7 @@ export function loadAuthConfig(file: string): AuthConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new SignetError('AUTH_CONFIG_INVALID', `cannot read auth config ${file}: ${(err as Error).message}`, { kind: 'usage' });
+    throw new SignetError('AUTH_CONFIG_INVALID', `cannot read auth config ${file}: ${(err as Error).message}`);
   }
   return parseAuthConfig(text, dirname(file));
 }

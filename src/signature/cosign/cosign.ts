@@ -36,18 +36,18 @@ export interface CosignPayload {
 }
 
 export function parseCosignPayload(bytes: Uint8Array): CosignPayload {
-  if (bytes.length > MAX_PAYLOAD) throw new SignetError('COSIGN_INVALID', `cosign payload is over ${MAX_PAYLOAD} bytes`, { kind: 'failed' });
+  if (bytes.length > MAX_PAYLOAD) throw new SignetError('COSIGN_INVALID', `cosign payload is over ${MAX_PAYLOAD} bytes`);
   let j: { critical?: { identity?: { 'docker-reference'?: unknown }; image?: { 'docker-manifest-digest'?: unknown }; type?: unknown }; optional?: unknown };
   try {
     j = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof j;
   } catch (err) {
-    throw new SignetError('COSIGN_INVALID', `cosign payload is not JSON: ${(err as Error).message}`, { kind: 'failed' });
+    throw new SignetError('COSIGN_INVALID', `cosign payload is not JSON: ${(err as Error).message}`);
   }
   const c = j?.critical;
-  if (!c || c.type !== COSIGN_PAYLOAD_TYPE) throw new SignetError('COSIGN_INVALID', `cosign payload type is ${JSON.stringify(c?.type)}, not "${COSIGN_PAYLOAD_TYPE}"`, { kind: 'failed' });
+  if (!c || c.type !== COSIGN_PAYLOAD_TYPE) throw new SignetError('COSIGN_INVALID', `cosign payload type is ${JSON.stringify(c?.type)}, not "${COSIGN_PAYLOAD_TYPE}"`);
   const digest = c.image?.['docker-manifest-digest'];
   const ref = c.identity?.['docker-reference'];
-  if (typeof digest !== 'string' || typeof ref !== 'string') throw new SignetError('COSIGN_INVALID', 'cosign payload lacks critical.image.docker-manifest-digest or critical.identity.docker-reference', { kind: 'failed' });
+  if (typeof digest !== 'string' || typeof ref !== 'string') throw new SignetError('COSIGN_INVALID', 'cosign payload lacks critical.image.docker-manifest-digest or critical.identity.docker-reference');
   return { dockerReference: ref, digest, optional: (j.optional ?? null) as Record<string, unknown> | null };
 }
 
@@ -58,7 +58,7 @@ export function cosignSign(payload: Uint8Array, key: KeyObject): string {
 }
 
 export function cosignVerify(payload: Uint8Array, signatureB64: string, publicKey: KeyObject): boolean {
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(signatureB64)) throw new SignetError('COSIGN_INVALID', 'cosign signature annotation is not base64', { kind: 'failed' });
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(signatureB64)) throw new SignetError('COSIGN_INVALID', 'cosign signature annotation is not base64');
   const hash = publicKey.asymmetricKeyType === 'ed25519' ? null : publicKey.asymmetricKeyType === 'ec' && publicKey.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? 'sha384' : 'sha256';
   try {
     return cryptoVerify(hash, payload, publicKey, Buffer.from(signatureB64, 'base64'));
@@ -72,7 +72,7 @@ export function parseCosignPublicKey(pem: string | Uint8Array): KeyObject {
   try {
     return createPublicKey(typeof pem === 'string' ? pem : Buffer.from(pem));
   } catch (err) {
-    throw new SignetError('KEY_INVALID', `not a PEM public key: ${(err as Error).message}`, { kind: 'input' });
+    throw new SignetError('KEY_INVALID', `not a PEM public key: ${(err as Error).message}`);
   }
 }
 

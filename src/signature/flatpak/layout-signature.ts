@@ -26,11 +26,11 @@ export function parseLayoutStatement(bytes: Uint8Array): LayoutStatement {
   try {
     j = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof j;
   } catch {
-    throw new SignetError('LAYOUT_SIGNATURE_INVALID', 'the signed statement is not JSON', { kind: 'failed' });
+    throw new SignetError('LAYOUT_SIGNATURE_INVALID', 'the signed statement is not JSON');
   }
   const c = j.critical ?? {};
   if (c.type !== LAYOUT_STATEMENT_TYPE || typeof c['ref-name'] !== 'string' || typeof c['manifest-digest'] !== 'string' || typeof c.timestamp !== 'number') {
-    throw new SignetError('LAYOUT_SIGNATURE_INVALID', `the signed statement is not a "${LAYOUT_STATEMENT_TYPE}"`, { kind: 'failed' });
+    throw new SignetError('LAYOUT_SIGNATURE_INVALID', `the signed statement is not a "${LAYOUT_STATEMENT_TYPE}"`);
   }
   return { ref: c['ref-name'], digest: c['manifest-digest'], timestamp: c.timestamp };
 }

@@ -115,9 +115,9 @@ export function parseCose(bytes: Uint8Array): RawEnvelope & { protectedBytes: Ui
 /** Verifies the COSE signature over the Sig_structure, algorithm pinned to the key's. */
 export function verifyCoseSignature(raw: RawEnvelope & { protectedBytes: Uint8Array }, alg: AlgorithmInfo): void {
   if (algorithmByCose(raw.algorithmHeader)?.algorithm !== alg.algorithm) {
-    throw new SignetError('ALGORITHM_MISMATCH', `mismatch between signature algorithm derived from signing certificate (${alg.cose}) and signing algorithm specified (${String(raw.algorithmHeader)})`, { kind: 'failed' });
+    throw new SignetError('ALGORITHM_MISMATCH', `mismatch between signature algorithm derived from signing certificate (${alg.cose}) and signing algorithm specified (${String(raw.algorithmHeader)})`);
   }
   const key = raw.chain[0]!.publicKey;
   const data = toBeSigned(raw.protectedBytes, raw.payload);
-  if (!verifyPrimitive(alg, key, data, raw.signature)) throw new SignetError('SIGNATURE_INVALID', "the envelope signature does not verify with the signing certificate's key", { kind: 'failed' });
+  if (!verifyPrimitive(alg, key, data, raw.signature)) throw new SignetError('SIGNATURE_INVALID', "the envelope signature does not verify with the signing certificate's key");
 }

@@ -30,10 +30,10 @@ export interface ParseOptions {
 }
 
 function parseRaw(bytes: Uint8Array, mediaType: string, maxSize: number): RawEnvelope & { protectedBytes?: Uint8Array } {
-  if (bytes.length > maxSize) throw new SignetError('ENVELOPE_TOO_LARGE', `signature envelope is ${bytes.length} bytes, over the ${maxSize}-byte limit`, { kind: 'failed' });
+  if (bytes.length > maxSize) throw new SignetError('ENVELOPE_TOO_LARGE', `signature envelope is ${bytes.length} bytes, over the ${maxSize}-byte limit`);
   if (mediaType === JWS_MEDIA_TYPE) return parseJws(bytes);
   if (mediaType === COSE_MEDIA_TYPE) return parseCose(bytes);
-  throw new SignetError('ENVELOPE_UNSUPPORTED', `signature envelope format with media type ${JSON.stringify(mediaType)} is not supported`, { kind: 'failed' });
+  throw new SignetError('ENVELOPE_UNSUPPORTED', `signature envelope format with media type ${JSON.stringify(mediaType)} is not supported`);
 }
 
 function toContent(raw: RawEnvelope, mediaType: EnvelopeMediaType, alg: AlgorithmInfo, scheme: EnvelopeContent['signerInfo']['signingScheme']): EnvelopeContent {
@@ -105,11 +105,11 @@ export async function signPayload(
   const signingTime = truncateToSeconds(options.signingTime ?? new Date());
   const scheme = options.signingScheme ?? 'notary.x509';
   const valid = chainValidAt(chain, signingTime);
-  if (!valid.ok) throw new SignetError('CERT_EXPIRED', `cannot sign: ${valid.message}`, { kind: 'input' });
+  if (!valid.ok) throw new SignetError('CERT_EXPIRED', `cannot sign: ${valid.message}`);
   const expiry = options.expiry ? truncateToSeconds(options.expiry) : undefined;
-  if (expiry && expiry <= signingTime) throw new SignetError('USAGE', 'expiry must be after the signing time', { kind: 'usage' });
+  if (expiry && expiry <= signingTime) throw new SignetError('USAGE', 'expiry must be after the signing time');
   for (const a of options.extendedAttributes ?? []) {
-    if (a.key.startsWith('io.cncf.notary') && a.key !== 'io.cncf.notary.verificationPlugin' && a.key !== 'io.cncf.notary.verificationPluginMinVersion') throw new SignetError('USAGE', `extended attribute ${a.key} uses the reserved io.cncf.notary prefix`, { kind: 'usage' });
+    if (a.key.startsWith('io.cncf.notary') && a.key !== 'io.cncf.notary.verificationPlugin' && a.key !== 'io.cncf.notary.verificationPluginMinVersion') throw new SignetError('USAGE', `extended attribute ${a.key} uses the reserved io.cncf.notary prefix`);
   }
   const req: RawSignRequest = {
     payload,
@@ -129,7 +129,7 @@ export async function signPayload(
 /** Signs a target descriptor: the payload with notation's exact byte layout for the format. */
 export async function signEnvelope(request: SignRequest, mediaType: EnvelopeMediaType): Promise<Uint8Array> {
   for (const k of Object.keys(request.target.annotations ?? {})) {
-    if (k.startsWith('io.cncf.notary')) throw new SignetError('USAGE', `user metadata key ${k} uses the reserved io.cncf.notary prefix`, { kind: 'usage' });
+    if (k.startsWith('io.cncf.notary')) throw new SignetError('USAGE', `user metadata key ${k} uses the reserved io.cncf.notary prefix`);
   }
   const payload = buildPayload(request.target, mediaType === JWS_MEDIA_TYPE ? 'jws' : 'cose');
   return signPayload(payload, mediaType, request);

@@ -11,7 +11,7 @@ export const H = {
 } as const;
 
 export function malformed(message: string): never {
-  throw new SignetError('ENVELOPE_MALFORMED', message, { kind: 'failed' });
+  throw new SignetError('ENVELOPE_MALFORMED', message);
 }
 
 /** The signed attributes after the format-specific decoding. */
@@ -54,7 +54,7 @@ export function checkHeaders(h: DecodedHeaders, processed: ReadonlySet<string> |
   const known = new Set<string>([H.signingScheme, H.signingTime, H.authenticSigningTime, H.expiry]);
   const unknown = processed === 'all' ? [] : h.extended.filter((a) => a.critical && !known.has(a.key) && !processed.has(a.key)).map((a) => a.key);
   if (unknown.length) {
-    throw new SignetError('UNKNOWN_CRITICAL', `unknown critical attribute${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: no verifier here processes ${unknown.length > 1 ? 'them' : 'it'}`, { kind: 'failed' });
+    throw new SignetError('UNKNOWN_CRITICAL', `unknown critical attribute${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: no verifier here processes ${unknown.length > 1 ? 'them' : 'it'}`);
   }
   return scheme;
 }

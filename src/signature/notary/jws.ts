@@ -114,13 +114,13 @@ async function verificationKey(leaf: X509Certificate, alg: AlgorithmInfo): Promi
 /** Verifies the JWS signature with jose, the algorithm pinned to the one the key dictates. */
 export async function verifyJwsSignature(bytes: Uint8Array, raw: RawEnvelope, alg: AlgorithmInfo): Promise<void> {
   if (algorithmByJws(raw.algorithmHeader)?.algorithm !== alg.algorithm) {
-    throw new SignetError('ALGORITHM_MISMATCH', `mismatch between signature algorithm derived from signing certificate (${alg.jws}) and signing algorithm specified (${String(raw.algorithmHeader)})`, { kind: 'failed' });
+    throw new SignetError('ALGORITHM_MISMATCH', `mismatch between signature algorithm derived from signing certificate (${alg.jws}) and signing algorithm specified (${String(raw.algorithmHeader)})`);
   }
   const env = JSON.parse(Buffer.from(bytes).toString('utf8')) as Parameters<typeof flattenedVerify>[0];
   const crit = Object.fromEntries(raw.headers.crit.map((c) => [c, true]));
   try {
     await flattenedVerify(env, await verificationKey(raw.chain[0]!, alg), { algorithms: [alg.jws], crit });
   } catch (err) {
-    throw new SignetError('SIGNATURE_INVALID', `the envelope signature does not verify with the signing certificate's key (${(err as Error).message})`, { kind: 'failed' });
+    throw new SignetError('SIGNATURE_INVALID', `the envelope signature does not verify with the signing certificate's key (${(err as Error).message})`);
   }
 }

@@ -41,13 +41,13 @@ export function parseTargetArtifact(payload: Uint8Array): Descriptor {
   try {
     j = JSON.parse(Buffer.from(payload).toString('utf8'));
   } catch (err) {
-    throw new SignetError('ENVELOPE_MALFORMED', `signature payload is not JSON: ${(err as Error).message}`, { kind: 'failed' });
+    throw new SignetError('ENVELOPE_MALFORMED', `signature payload is not JSON: ${(err as Error).message}`);
   }
   const t = (j as { targetArtifact?: unknown })?.targetArtifact;
-  if (!t || typeof t !== 'object') throw new SignetError('ENVELOPE_MALFORMED', 'signature payload has no targetArtifact', { kind: 'failed' });
+  if (!t || typeof t !== 'object') throw new SignetError('ENVELOPE_MALFORMED', 'signature payload has no targetArtifact');
   try {
     return parseDescriptor(t, 'targetArtifact', { artifact: true });
   } catch (err) {
-    throw new SignetError('ENVELOPE_MALFORMED', `signature payload: ${(err as Error).message}`, { kind: 'failed' });
+    throw new SignetError('ENVELOPE_MALFORMED', `signature payload: ${(err as Error).message}`);
   }
 }

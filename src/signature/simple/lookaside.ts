@@ -3,7 +3,6 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getGlobalDispatcher, interceptors, request, type Dispatcher } from 'undici';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDigest } from '../../oci/index.ts';
 import { readBodyBounded, SignetError } from '../../util/index.ts';
@@ -47,7 +46,7 @@ function locate(path: ReadonlyArray<PropertyKey>): string {
 }
 
 function configInvalid(message: string): never {
-  throw new SignetError('CONFIG_INVALID', message, { kind: 'usage' });
+  throw new SignetError('CONFIG_INVALID', message);
 }
 
 /**
@@ -62,9 +61,11 @@ export async function loadRegistriesD(dir: string): Promise<RegistriesD> {
     const file = join(dir, f);
     let raw: unknown;
     try {
+      // yaml is loaded only when a registries.d is read (most commands never do).
+      const { parse: parseYaml } = await import('yaml');
       raw = parseYaml(await readFile(file, 'utf8')) ?? {};
     } catch (err) {
-      throw new SignetError('CONFIG_INVALID', `${file}: ${(err as Error).message}`, { kind: 'input' });
+      throw new SignetError('CONFIG_INVALID', `${file}: ${(err as Error).message}`);
     }
     if (typeof raw !== 'object' || Array.isArray(raw)) {
       configInvalid(`registries.d ${file}: the document must be a mapping`);
@@ -80,7 +81,7 @@ export async function loadRegistriesD(dir: string): Promise<RegistriesD> {
       configInvalid(`registries.d ${file}: ${at}: ${issue.message}`);
     }
     for (const [scope, v] of Object.entries(r.data.docker ?? {})) {
-      if (out.docker.has(scope)) throw new SignetError('CONFIG_INVALID', `registries.d: scope ${scope} is configured twice`, { kind: 'input' });
+      if (out.docker.has(scope)) throw new SignetError('CONFIG_INVALID', `registries.d: scope ${scope} is configured twice`);
       out.docker.set(scope, namespace(v));
     }
     const d = r.data['default-docker'];
@@ -167,7 +168,7 @@ export async function readLookaside(
   maxBytes = MAX_LOOKASIDE_SIGNATURE_SIZE,
 ): Promise<Uint8Array[]> {
   if (!base.startsWith('file://') && !/^https?:\/\//.test(base)) {
-    throw new SignetError('CONFIG_INVALID', `lookaside ${base} is neither file:// nor http(s)://`, { kind: 'input' });
+    throw new SignetError('CONFIG_INVALID', `lookaside ${base} is neither file:// nor http(s)://`);
   }
   const out: Uint8Array[] = [];
   for (let n = 1; n <= max; n++) {

@@ -20,7 +20,7 @@ export async function signOpenPgp(payload: Uint8Array, armoredPrivateKey: string
   const openpgp = await import('openpgp');
   let key = await openpgp.readPrivateKey({ armoredKey: armoredPrivateKey });
   if (!key.isDecrypted()) {
-    if (!passphrase) throw new SignetError('KEY_INVALID', 'the OpenPGP key is encrypted: give its passphrase', { kind: 'input' });
+    if (!passphrase) throw new SignetError('KEY_INVALID', 'the OpenPGP key is encrypted: give its passphrase');
     key = await openpgp.decryptKey({ privateKey: key, passphrase });
   }
   const message = await openpgp.createMessage({ binary: payload });
@@ -29,7 +29,7 @@ export async function signOpenPgp(payload: Uint8Array, armoredPrivateKey: string
 
 /** Writes a signature as the next free `signature-N` of a file:// lookaside, atomically. */
 export async function writeLookaside(base: string, repository: string, digest: string, signature: Uint8Array): Promise<string> {
-  if (!base.startsWith('file://')) throw new SignetError('CONFIG_INVALID', `can only write to a file:// lookaside, not ${base}`, { kind: 'input' });
+  if (!base.startsWith('file://')) throw new SignetError('CONFIG_INVALID', `can only write to a file:// lookaside, not ${base}`);
   const dir = dirname(fileURLToPath(lookasideUrl(base, repository, digest, 1)));
   await mkdir(dir, { recursive: true });
   const taken = new Set(await readdir(dir));

@@ -15,7 +15,7 @@ export interface SimplePayload {
 }
 
 function invalid(message: string): never {
-  throw new SignetError('SIMPLE_SIGNATURE_INVALID', message, { kind: 'failed' });
+  throw new SignetError('SIMPLE_SIGNATURE_INVALID', message);
 }
 
 export function parseSimplePayload(bytes: Uint8Array, expectedType = SIMPLE_SIGNING_TYPE): SimplePayload {
@@ -47,7 +47,7 @@ export async function verifyOpenPgpMessage(signature: Uint8Array, keys: Uint8Arr
     try {
       verificationKeys.push(...(text.includes('-----BEGIN PGP') ? await openpgp.readKeys({ armoredKeys: text }) : await openpgp.readKeys({ binaryKeys: k })));
     } catch (err) {
-      throw new SignetError('KEY_INVALID', `not an OpenPGP public key: ${(err as Error).message}`, { kind: 'input' });
+      throw new SignetError('KEY_INVALID', `not an OpenPGP public key: ${(err as Error).message}`);
     }
   }
   let message;

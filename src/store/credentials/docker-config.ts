@@ -37,12 +37,12 @@ async function readConfig(path: string): Promise<DockerConfig> {
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new SignetError('CONFIG_UNREADABLE', `cannot read ${path}: ${(err as Error).message}`, { kind: 'io' });
+    throw new SignetError('CONFIG_UNREADABLE', `cannot read ${path}: ${(err as Error).message}`);
   }
   try {
     return JSON.parse(text) as DockerConfig;
   } catch (err) {
-    throw new SignetError('CONFIG_INVALID', `${path} is not valid JSON: ${(err as Error).message}`, { kind: 'input' });
+    throw new SignetError('STATE_CORRUPT', `${path} is not valid JSON: ${(err as Error).message}`);
   }
 }
 
@@ -61,20 +61,20 @@ export async function runCredentialHelper(helper: string, registry: string): Pro
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', (err) => reject(new SignetError('CREDENTIAL_HELPER_FAILED', `credential helper ${bin} could not run: ${err.message}`, { kind: 'io' })));
+    child.on('error', (err) => reject(new SignetError('CREDENTIAL_HELPER_FAILED', `credential helper ${bin} could not run: ${err.message}`)));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(registry);
   });
   if (out.code !== 0) {
     if (/credentials not found/i.test(out.stdout + out.stderr)) return undefined;
-    throw new SignetError('CREDENTIAL_HELPER_FAILED', `credential helper ${bin} failed: ${(out.stderr || out.stdout).trim().slice(0, 300)}`, { kind: 'io' });
+    throw new SignetError('CREDENTIAL_HELPER_FAILED', `credential helper ${bin} failed: ${(out.stderr || out.stdout).trim().slice(0, 300)}`);
   }
   try {
     const j = JSON.parse(out.stdout) as { Username?: string; Secret?: string };
     if (!j.Secret) return undefined;
     return { username: j.Username ?? '', password: j.Secret };
   } catch {
-    throw new SignetError('CREDENTIAL_HELPER_FAILED', `credential helper ${bin} printed no JSON`, { kind: 'io' });
+    throw new SignetError('CREDENTIAL_HELPER_FAILED', `credential helper ${bin} printed no JSON`);
   }
 }
 

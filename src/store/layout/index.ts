@@ -16,7 +16,7 @@ export async function openLayout(path: string, options: { create: true }): Promi
 export async function openLayout(path: string, options?: { create?: boolean }): Promise<ReadableTarget>;
 export async function openLayout(path: string, options: { create?: boolean } = {}): Promise<ReadableTarget> {
   if (/^https?:\/\//i.test(path)) {
-    if (options.create) throw new OciError('UNSUPPORTED', `oci:${path} is a layout served over HTTP: read-only`, { kind: 'usage' });
+    if (options.create) throw new OciError('READ_ONLY', `oci:${path} is a layout served over HTTP: read-only`);
     return new HttpLayoutTarget(path);
   }
   // An existing directory is a directory layout whatever its name ends with.

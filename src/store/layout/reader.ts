@@ -65,7 +65,7 @@ export abstract class LayoutReader implements Pick<Target, 'resolve' | 'exists' 
   protected parseIndex(bytes: Uint8Array): ImageIndex {
     try {
       const idx = parseManifest(bytes, MediaType.ImageIndex);
-      if (!isImageIndex(idx)) throw new Error('not an index');
+      if (!isImageIndex(idx)) throw new OciError('MANIFEST_INVALID', 'not an index');
       return idx;
     } catch (err) {
       throw new OciError('MANIFEST_INVALID', `${this.name}: index.json is invalid: ${(err as Error).message}`);

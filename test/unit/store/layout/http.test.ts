@@ -69,7 +69,7 @@ describe('layout over HTTP (HttpLayoutTarget)', () => {
     expect(srv.requests.slice(seen)).toEqual(['GET /layout/index.json']);
     // No method that only throws: the store has no push, tag or delete at all.
     expect('push' in t || 'tag' in t || 'delete' in t).toBe(false);
-    expect(() => requireWritable(t)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED', message: expect.stringMatching(/read-only/) }));
+    expect(() => requireWritable(t)).toThrow(expect.objectContaining({ code: 'READ_ONLY', kind: 'usage', message: expect.stringMatching(/read-only/) }));
     await t.close();
   });
 

@@ -1,0 +1,50 @@
+import { stat } from 'node:fs/promises';
+import { checkCopyReferences, copyTargets, type CopyRefOptions, type CopyReport } from '../copy/index.ts';
+import { carrySimpleSignatures } from '../sign/index.ts';
+import { loadRegistriesD, type RegistriesD } from '../signature/index.ts';
+import { openTarget, type OpenedTarget, type Target } from '../store/index.ts';
+import { SignetError } from '../util/index.ts';
+
+export interface CopyArtifactOptions extends CopyRefOptions {
+  /**
+   * containers registries.d (a directory or loaded): simple signatures in the source's lookaside
+   * travel as referrers, and are written to the destination's lookaside when it has one.
+   */
+  registriesD?: string | RegistriesD;
+}
+
+export interface CopyArtifactReport extends CopyReport {
+  /** The destination store's name. */
+  destination: string;
+  simpleSignatures?: { attached: number; written: number };
+}
+
+/**
+ * `signet copy SRC DST`: the artifact with its whole referrers graph, between registries,
+ * layout directories and tars. Every argument is checked before anything is opened; a missing
+ * source creates no destination; both ends are closed on every path.
+ */
+export async function copyArtifact(srcRef: string, dstRef: string, options: CopyArtifactOptions = {}): Promise<CopyArtifactReport> {
+  const { open, registriesD: rdOption, ...copyOptions } = options;
+  const plan = checkCopyReferences(srcRef, dstRef);
+  let registriesD: RegistriesD | undefined;
+  if (typeof rdOption === 'string') {
+    if (!(await stat(rdOption).then((s) => s.isDirectory(), () => false))) {
+      throw new SignetError('USAGE', `--registries-d ${rdOption} is not a directory`);
+    }
+    registriesD = await loadRegistriesD(rdOption);
+  } else registriesD = rdOption;
+  const src = await openTarget(plan.src, open);
+  let dst: OpenedTarget<Target> | undefined;
+  try {
+    if (!src.reference) throw new SignetError('USAGE', `source ${srcRef} needs a tag or digest`);
+    await src.target.resolve(src.reference); // a missing source creates no destination
+    dst = await openTarget(plan.dst, { ...open, create: true });
+    const report: CopyArtifactReport = { ...(await copyTargets(src.target, src.reference, dst.target, plan.dst.tag, copyOptions)), destination: dst.target.name };
+    if (registriesD) report.simpleSignatures = await carrySimpleSignatures(src, dst, report.root, registriesD);
+    return report;
+  } finally {
+    await src.target.close();
+    await dst?.target.close();
+  }
+}
