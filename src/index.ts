@@ -13,7 +13,9 @@ import type * as Copy from './copy/index.ts';
 import type * as Artifact from './artifact/index.ts';
 import type * as Store from './store/index.ts';
 import type * as Server from './server/index.ts';
+import type { X509Certificate } from 'node:crypto';
 import type * as Trust from './trust/index.ts';
+import type * as Pki from './pki/index.ts';
 import type * as Plugin from './plugin/index.ts';
 import type * as Auth from './server/auth/index.ts';
 
@@ -197,14 +199,44 @@ export async function fsck(...a: Parameters<typeof Server.fsck>): ReturnType<typ
 }
 
 
-// Classes and small pure helpers are exported as they are.
-export { KeyStore, KEY_TYPES, createCertificate, generateKeyPair, parseCertificates, toPem, FileRevocationCache, MemoryRevocationCache } from './pki/index.ts';
-export type { KeyType, GpgKeyType, KeyDescription } from './pki/index.ts';
-export type { StoreType } from './trust/index.ts';
+/** The key store (`$SIGNET_HOME/keys` by default): generate, import, list, export keys. */
+export async function openKeyStore(home?: string): Promise<Pki.KeyStore> {
+  const { KeyStore } = await import('./pki/index.ts');
+  return new KeyStore(home);
+}
+
+/** The trust store (`$SIGNET_HOME/truststore` by default): `ca`, `signingAuthority` and `tsa` stores. */
+export async function openTrustStore(dir?: string): Promise<Trust.TrustStore> {
+  const { TrustStore } = await import('./trust/index.ts');
+  return new TrustStore(dir);
+}
+
+/** Parses and validates an OCI trust policy document (JSON text or object); a coded error names the broken rule. */
+export async function loadTrustPolicy(json: unknown): Promise<Trust.TrustPolicyDocument> {
+  return (await import('./trust/index.ts')).loadTrustPolicy(json);
+}
+
+/** Parses and validates a blob trust policy document. */
+export async function loadBlobTrustPolicy(json: unknown): Promise<Trust.TrustPolicyDocument> {
+  return (await import('./trust/index.ts')).loadBlobTrustPolicy(json);
+}
+
+/** X.509 certificates from PEM or DER bytes (`where` names the source in errors). */
+export async function parseCertificates(data: Uint8Array | string, where?: string): Promise<X509Certificate[]> {
+  return (await import('./pki/index.ts')).parseCertificates(data, where);
+}
+
+/** Certificates as PEM text. */
+export async function toPem(certs: X509Certificate[]): Promise<string> {
+  return (await import('./pki/index.ts')).toPem(certs);
+}
+
+// Light values only: the classes and low-level pieces live in the subpath entry points
+// (signet/pki, signet/trust, signet/signature, signet/store, signet/oci, signet/server), so that
+// importing this module loads none of them.
+export { defaultTrustPolicyPath } from './util/index.ts';
+export { KEY_TYPES } from './pki/key-types.ts';
+export { parseReference } from './oci/reference.ts';
+export type { KeyType, GpgKeyType, KeyDescription, KeyStore } from './pki/index.ts';
+export type { StoreType, TrustStore } from './trust/index.ts';
 export type { PluginMetadata } from './plugin/index.ts';
-export { defaultTrustPolicyPath } from './verify/load.ts';
-export { FreshnessState } from './freshness/index.ts';
-export { TrustStore, loadTrustPolicy, loadBlobTrustPolicy, selectPolicy, verifySignature } from './trust/index.ts';
-export { signEnvelope, verifyEnvelopeIntegrity, parseEnvelope, LocalKeySigner } from './signature/index.ts';
-export { MemoryTarget, RegistryTarget, LayoutTarget, TarLayoutTarget, HttpLayoutTarget, openLayout } from './store/index.ts';
-export { parseReference, MediaType } from './oci/index.ts';

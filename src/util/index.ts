@@ -3,7 +3,7 @@ export { ERROR_CATALOG } from './errors.ts';
 export type { ErrorKind, ErrorCode } from './errors.ts';
 export type { Logger } from './logger.ts';
 export { silentLogger } from './logger.ts';
-export { signetHome } from './home.ts';
+export { signetHome, defaultTrustPolicyPath } from './home.ts';
 export { Limiter } from './limiter.ts';
 export {
   writeFileAtomic,

@@ -8,5 +8,4 @@ export type { RequirementSources } from './load.ts';
 export { formatReport } from './format.ts';
 export { verify, verifyArtifacts, revocationSetup } from './batch.ts';
 export type { VerifyArtifactsOptions } from './batch.ts';
-export { defaultTrustPolicyPath } from './load.ts';
 export { verifyBlob } from './blob.ts';

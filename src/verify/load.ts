@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { FreshnessState } from '../freshness/index.ts';
 import { loadRegistriesD, parseCosignPublicKey, type RegistriesD } from '../signature/index.ts';
 import { loadContainersPolicy, loadTrustPolicyFile, TrustStore, type ContainersPolicy, type TrustPolicyDocument } from '../trust/index.ts';
-import { SignetError, signetHome } from '../util/index.ts';
+import { defaultTrustPolicyPath, SignetError, signetHome } from '../util/index.ts';
 import type { Requirement } from './requirements/types.ts';
 
 /** Where the requirements of one verification come from; paths are read here, objects used as they are. */
@@ -28,12 +28,6 @@ export interface RequirementSources {
   defaults?: boolean;
 }
 
-/** The default trust policy path: `$SIGNET_HOME/trustpolicy.oci.json`, else `trustpolicy.json`. */
-export function defaultTrustPolicyPath(): string {
-  const home = signetHome();
-  const oci = join(home, 'trustpolicy.oci.json');
-  return existsSync(oci) ? oci : join(home, 'trustpolicy.json');
-}
 
 function named(path: string, what: string): string {
   if (!existsSync(path)) throw new SignetError('USAGE', `${what} ${path} does not exist`);

@@ -18,7 +18,8 @@ const CONSUMER_SCRIPT = `
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KeyStore, TrustStore, copy, loadTrustPolicy, push, sign, startRegistry, verify } from 'signet';
+import { copy, loadTrustPolicy, openTrustStore, push, sign, startRegistry, verify } from 'signet';
+import { KeyStore } from 'signet/pki';
 import { parseReference } from 'signet/oci';
 
 const home = process.env.SIGNET_HOME;
@@ -37,14 +38,14 @@ try {
   const rootPem = join(work, 'root.pem');
   await writeFile(rootPem, release.chain.at(-1).toString());
   const trustStore = join(work, 'truststore');
-  await new TrustStore(trustStore).add('ca', 'consumer', [rootPem]);
+  await (await openTrustStore(trustStore)).add('ca', 'consumer', [rootPem]);
   const policy = (identity) => loadTrustPolicy({ version: '1.0', trustPolicies: [{ name: 'consumer',
     registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustStores: ['ca:consumer'],
     trustedIdentities: [identity] }] });
   const [signed] = await sign(ref, { key: 'release', keyStore: keys });
-  const trusted = policy('x509.subject: CN=release,O=Example,ST=WA,C=US');
+  const trusted = await policy('x509.subject: CN=release,O=Example,ST=WA,C=US');
   const good = await verify(ref, { sources: { trustPolicy: trusted, trustStore } });
-  const untrusted = policy('x509.subject: CN=someone else,O=Example,ST=WA,C=US');
+  const untrusted = await policy('x509.subject: CN=someone else,O=Example,ST=WA,C=US');
   const other = await verify(ref, { sources: { trustPolicy: untrusted, trustStore } });
   const copied = await copy(ref, 'oci:' + join(work, 'airgap.tar') + ':v1');
   console.log(JSON.stringify({ pushed: pushed.digest, signed: signed.subject.digest, signature: signed.signature.digest,

@@ -72,12 +72,12 @@ Examples:
         const type = opts.type as GpgKeyType;
         const userId = opts.subject ? { userId: opts.subject } : {};
         const gpgOptions = { type, isDefault: Boolean(opts.default), ...userId };
-        const g = await new (await pki()).KeyStore().generateGpg(name, gpgOptions);
+        const g = await (await (await pki()).openKeyStore()).generateGpg(name, gpgOptions);
         process.stdout.write(`Generated OpenPGP key ${name} (${opts.type}), fingerprint ${g.fingerprint}\n`);
         return;
       }
       const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
-      const k = await new (await pki()).KeyStore().generate(name, {
+      const k = await (await (await pki()).openKeyStore()).generate(name, {
         type: opts.type as KeyType,
         ...(opts.subject ? { subject: opts.subject } : {}),
         ...(opts.issuer ? { issuer: opts.issuer } : {}),
@@ -102,12 +102,12 @@ Examples:
     .addHelpText('after', '\nExample:\n  signet key import release --key release.key --cert release-chain.pem --default')
     .action(async (name: string, opts: { key?: string; cert?: string; gpgSecretKey?: string; default?: boolean; passphraseStdin?: boolean }) => {
       if (opts.gpgSecretKey) {
-        const g = await new (await pki()).KeyStore().importGpg(name, await readFile(opts.gpgSecretKey), { isDefault: Boolean(opts.default) });
+        const g = await (await (await pki()).openKeyStore()).importGpg(name, await readFile(opts.gpgSecretKey), { isDefault: Boolean(opts.default) });
         return void process.stdout.write(`Imported OpenPGP key ${name}, fingerprint ${g.fingerprint}\n`);
       }
       if (!opts.key || !opts.cert) throw new SignetError('USAGE', 'key import needs --key and --cert (or --gpg-secret-key)');
       const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
-      await new (await pki()).KeyStore().import(name, { keyPem: await readFile(opts.key, 'utf8'), chainPem: await readFile(opts.cert, 'utf8'), isDefault: Boolean(opts.default), ...(passphrase ? { passphrase } : {}) });
+      await (await (await pki()).openKeyStore()).import(name, { keyPem: await readFile(opts.key, 'utf8'), chainPem: await readFile(opts.cert, 'utf8'), isDefault: Boolean(opts.default), ...(passphrase ? { passphrase } : {}) });
       process.stdout.write(`Imported key ${name}\n`);
     });
   key
@@ -120,7 +120,7 @@ Examples:
     .option('--default', 'make it the default signing key')
     .action(async (name: string, opts: { plugin: string; id: string; pluginConfig: string[]; default?: boolean }) => {
       await (await import('../../index.ts')).pluginMetadata(opts.plugin);
-      await new (await pki()).KeyStore().addPluginKey(name, { id: opts.id, pluginName: opts.plugin, pluginConfig: keyValues(opts.pluginConfig, '--plugin-config'), isDefault: Boolean(opts.default) });
+      await (await (await pki()).openKeyStore()).addPluginKey(name, { id: opts.id, pluginName: opts.plugin, pluginConfig: keyValues(opts.pluginConfig, '--plugin-config'), isDefault: Boolean(opts.default) });
       process.stdout.write(`Added key ${name} (plugin ${opts.plugin}, key id ${opts.id})
 `);
     });
@@ -131,7 +131,7 @@ Examples:
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts: { output: string }) => {
       const format = parseOutputFormat(opts.output, ['text', 'json']);
-      const keys = await new (await pki()).KeyStore().list();
+      const keys = await (await (await pki()).openKeyStore()).list();
       if (format === 'json') return printJson(keys);
       if (!keys.length) return void process.stdout.write('no keys: signet key generate NAME\n');
       for (const k of keys) process.stdout.write(`${k.isDefault ? '* ' : '  '}${k.name.padEnd(20)} ${k.plugin ? `plugin ${k.plugin}` : `${(k.keySpec ?? '').padEnd(14)} ${k.ca ? 'CA ' : '   '}${k.subject ?? ''}  (until ${k.notAfter ?? '?'})`}\n`);
@@ -154,7 +154,7 @@ Examples:
       if ([opts.cert, opts.public, opts.gpgPublic].filter(Boolean).length > 1) {
         throw new SignetError('USAGE', '--cert, --public and --gpg-public go one at a time');
       }
-      const store = new (await pki()).KeyStore();
+      const store = await (await pki()).openKeyStore();
       if (opts.gpgPublic) return void process.stdout.write((await store.gpgKey(name)).publicKey);
       if (opts.public) return void process.stdout.write(await store.publicKey(name));
       const d = await store.describe(name);
@@ -164,7 +164,7 @@ Examples:
           const message = `key ${name} has no local certificate chain (it is ${what})`;
           throw new SignetError('USAGE', message);
         }
-        return void process.stdout.write((await pki()).toPem(d.chain));
+        return void process.stdout.write(await (await pki()).toPem(d.chain));
       }
       printKey(d);
     });
@@ -174,7 +174,7 @@ Examples:
     .description('Delete a key and its certificate files.')
     .argument('<name>', 'key name')
     .action(async (name: string) => {
-      await new (await pki()).KeyStore().delete(name);
+      await (await (await pki()).openKeyStore()).delete(name);
       process.stdout.write(`Deleted key ${name}\n`);
     });
 }

@@ -47,15 +47,15 @@ Examples:
       if (opts.timestampRootCert) {
         const { readFile } = await import('node:fs/promises');
         const { parseCertificates } = await import('../../index.ts');
-        timestampRoots = parseCertificates(await readFile(opts.timestampRootCert), opts.timestampRootCert);
+        timestampRoots = await parseCertificates(await readFile(opts.timestampRootCert), opts.timestampRootCert);
       }
       if (opts.signatureFormat === 'layout') {
         const { parseReference } = await import('../../index.ts');
         const parsed = parseReference(ref);
         if (parsed.kind !== 'layout' || /^https?:/.test(parsed.path) || parsed.path.endsWith('.tar')) throw new SignetError('USAGE', '--signature-format layout signs the index.json entries of an OCI layout directory (oci:DIR)');
-        const { KeyStore } = await import('../../index.ts');
+        const { openKeyStore } = await import('../../index.ts');
         const { signLayout } = await import('../../index.ts');
-        const k = await new KeyStore().gpgKey(opts.key);
+        const k = await (await openKeyStore()).gpgKey(opts.key);
         const r = await signLayout(parsed.path, { armoredKey: k.armored, ...(parsed.tag ? { refs: [parsed.tag] } : {}) });
         if (opts.output === 'json') return printJson(r);
         for (const x of r) process.stdout.write(`${x.ref} ${x.digest} signed: ${x.signature}\n`);
@@ -63,9 +63,9 @@ Examples:
       }
       if (opts.signatureFormat === 'simple') {
         if (!opts.registriesD) throw new SignetError('USAGE', 'simple signing writes to lookaside storage: give --registries-d DIR');
-        const { KeyStore } = await import('../../index.ts');
+        const { openKeyStore } = await import('../../index.ts');
         const { signSimple } = await import('../../index.ts');
-        const k = await new KeyStore().gpgKey(opts.key);
+        const k = await (await openKeyStore()).gpgKey(opts.key);
         const r = await signSimple(ref, { armoredKey: k.armored, registriesD: opts.registriesD, ...(opts.passphraseStdin ? { passphrase: await readSecret() } : {}) });
         if (opts.output === 'json') return printJson(r);
         process.stderr.write(`Signed ${r.dockerReference} (${r.digest}) with simple signing: ${r.path}\n`);
@@ -73,9 +73,9 @@ Examples:
         return;
       }
       if (opts.signatureFormat === 'cosign') {
-        const { KeyStore } = await import('../../index.ts');
+        const { openKeyStore } = await import('../../index.ts');
         const { signCosign } = await import('../../index.ts');
-        const key = await new KeyStore().get(opts.key, opts.passphraseStdin ? await readSecret() : undefined);
+        const key = await (await openKeyStore()).get(opts.key, opts.passphraseStdin ? await readSecret() : undefined);
         const r = await signCosign(ref, key.privateKey, { annotations: keyValues(opts.userMetadata, '--user-metadata'), referrers: Boolean(opts.cosignReferrers) });
         if (opts.output === 'json') return printJson(r);
         process.stderr.write(`Signed ${ref} (cosign, ${r.signatureTag ? `tag ${r.signatureTag}` : 'OCI 1.1 referrer'})\n`);

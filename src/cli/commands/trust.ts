@@ -19,7 +19,7 @@ export function registerTrust(program: Command): void {
     .argument('<files...>', 'PEM or DER certificate files')
     .addHelpText('after', '\nExample:\n  signet cert add --type ca --store acme acme-root.pem\n  (then trust it in the policy: "trustStores": ["ca:acme"])')
     .action(async (files: string[], opts: { type: string; store: string }) => {
-      const added = await new (await trust()).TrustStore().add(opts.type as StoreType, opts.store, files);
+      const added = await (await (await trust()).openTrustStore()).add(opts.type as StoreType, opts.store, files);
       process.stdout.write(`Added ${added.length} file(s) to ${opts.type}:${opts.store}\n`);
     });
   cert
@@ -29,7 +29,7 @@ export function registerTrust(program: Command): void {
     .option('-o, --output <format>', 'text or json', 'text')
     .action(async (opts: { output: string }) => {
       const format = parseOutputFormat(opts.output, ['text', 'json']);
-      const stores = await new (await trust()).TrustStore().list();
+      const stores = await (await (await trust()).openTrustStore()).list();
       if (format === 'json') return printJson(stores);
       if (!stores.length) return void process.stdout.write('no trust stores: signet cert add --type ca --store NAME FILE\n');
       for (const s of stores) process.stdout.write(`${s.type}:${s.name}\n${s.files.map((f) => `  ${f}\n`).join('')}`);
@@ -40,7 +40,7 @@ export function registerTrust(program: Command): void {
     .requiredOption('-t, --type <type>', 'ca, signingAuthority or tsa')
     .requiredOption('-s, --store <name>', 'named store')
     .action(async (opts: { type: string; store: string }) => {
-      for (const c of await new (await trust()).TrustStore().getCertificates(opts.type as StoreType, opts.store)) {
+      for (const c of await (await (await trust()).openTrustStore()).getCertificates(opts.type as StoreType, opts.store)) {
         process.stdout.write(`${c.subject.split('\n').reverse().join(', ')}\n  issuer: ${c.issuer.split('\n').reverse().join(', ')}\n  valid: ${new Date(c.validFrom).toISOString()} to ${new Date(c.validTo).toISOString()}\n  sha256: ${c.fingerprint256.replace(/:/g, '').toLowerCase()}\n`);
       }
     });
@@ -54,7 +54,7 @@ export function registerTrust(program: Command): void {
     .argument('[file]', 'certificate file name in the store')
     .action(async (file: string | undefined, opts: { type: string; store: string; all?: boolean }) => {
       if (!file && !opts.all) throw new SignetError('USAGE', 'name a certificate file, or --all');
-      await new (await trust()).TrustStore().delete(opts.type as StoreType, opts.store, opts.all ? undefined : file);
+      await (await (await trust()).openTrustStore()).delete(opts.type as StoreType, opts.store, opts.all ? undefined : file);
       process.stdout.write('Deleted\n');
     });
 
@@ -84,8 +84,8 @@ export function registerTrust(program: Command): void {
       const text = await readFile(path, 'utf8').catch(() => {
         throw new SignetError('POLICY_NOT_FOUND', `no trust policy at ${path} (signet policy init or signet policy import)`);
       });
-      if (opts.blob) (await trust()).loadBlobTrustPolicy(text);
-      else (await trust()).loadTrustPolicy(text);
+      if (opts.blob) await (await trust()).loadBlobTrustPolicy(text);
+      else await (await trust()).loadTrustPolicy(text);
       process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     });
   policy
@@ -156,8 +156,8 @@ async function policyPath(blob: boolean): Promise<string> {
 async function validatePolicy(doc: unknown, blob: boolean, what: string): Promise<void> {
   const t = await trust();
   try {
-    if (blob) t.loadBlobTrustPolicy(doc);
-    else t.loadTrustPolicy(doc);
+    if (blob) await t.loadBlobTrustPolicy(doc);
+    else await t.loadTrustPolicy(doc);
   } catch (err) {
     if (err instanceof SignetError && err.code === 'POLICY_INVALID') {
       throw new SignetError('POLICY_INVALID', `${what}: ${err.message}`, { cause: err });
@@ -177,8 +177,8 @@ async function readPolicy(path: string, blob: boolean): Promise<PolicyFile | und
   }
   try {
     const t = await trust();
-    if (blob) t.loadBlobTrustPolicy(text);
-    else t.loadTrustPolicy(text);
+    if (blob) await t.loadBlobTrustPolicy(text);
+    else await t.loadTrustPolicy(text);
   } catch (err) {
     const reason = (err as Error).message;
     const message = `the policy in place (${path}) is not valid: ${reason}; fix it, or start afresh with --force`;
