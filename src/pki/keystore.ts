@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SignetError, signetHome } from '../util/index.ts';
+import { SignetError, signetHome, writeFileAtomic } from '../util/index.ts';
 import { createCertificate, generateKeyPair, type KeyType } from './create.ts';
 import { parseCertificates, toPem } from './x509.ts';
 
@@ -85,9 +85,7 @@ export class KeyStore {
 
   private async writeIndex(index: SigningKeys): Promise<void> {
     await mkdir(this.home, { recursive: true, mode: 0o700 });
-    const tmp = `${this.indexPath}.tmp-${process.pid}`;
-    await writeFile(tmp, `${JSON.stringify(index, null, 2)}\n`, { mode: 0o600 });
-    await rename(tmp, this.indexPath);
+    await writeFileAtomic(this.indexPath, `${JSON.stringify(index, null, 2)}\n`, { mode: 0o600 });
   }
 
   private static checkName(name: string): void {

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { RevocationCache } from './revocation.ts';
+import { writeFileAtomic } from '../util/index.ts';
 
 /** `$SIGNET_HOME/cache/revocation` when SIGNET_HOME is set, else `$XDG_CACHE_HOME/signet/revocation` (or `~/.cache/…`). */
 export function defaultRevocationCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -40,11 +41,8 @@ export class FileRevocationCache implements RevocationCache {
     if (!nextUpdate) return; // without a nextUpdate there is no freshness to rely on
     await mkdir(this.dir, { recursive: true });
     const p = this.path(key);
-    const tmp = `${p}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    await writeFile(`${tmp}.der`, data);
-    await rename(`${tmp}.der`, `${p}.der`);
-    await writeFile(`${tmp}.json`, JSON.stringify({ key, nextUpdate: nextUpdate.toISOString(), fetched: this.now().toISOString() }));
-    await rename(`${tmp}.json`, `${p}.json`);
+    await writeFileAtomic(`${p}.der`, data);
+    await writeFileAtomic(`${p}.json`, JSON.stringify({ key, nextUpdate: nextUpdate.toISOString(), fetched: this.now().toISOString() }));
   }
 }
 

@@ -1,6 +1,6 @@
-import { chmod, copyFile, mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SignetError, signetHome } from '../util/index.ts';
+import { SignetError, signetHome, writeFileAtomic } from '../util/index.ts';
 import { PluginClient, pluginsDir, type PluginMetadata } from './client.ts';
 
 /**
@@ -26,10 +26,7 @@ export async function installPlugin(file: string, options: { name?: string; home
     }
   }
   await mkdir(dir, { recursive: true });
-  await copyFile(file, `${dest}.tmp`);
-  await chmod(`${dest}.tmp`, 0o755);
-  const { rename } = await import('node:fs/promises');
-  await rename(`${dest}.tmp`, dest);
+  await writeFileAtomic(dest, await readFile(file), { mode: 0o755 });
   return meta;
 }
 
