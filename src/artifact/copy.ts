@@ -30,7 +30,7 @@ export async function copyArtifact(srcRef: string, dstRef: string, options: Copy
   let registriesD: RegistriesD | undefined;
   if (typeof rdOption === 'string') {
     if (!(await stat(rdOption).then((s) => s.isDirectory(), () => false))) {
-      throw new SignetError('USAGE', `--registries-d ${rdOption} is not a directory`);
+      throw new SignetError('USAGE', `registries.d ${rdOption} is not a directory`);
     }
     registriesD = await loadRegistriesD(rdOption);
   } else registriesD = rdOption;

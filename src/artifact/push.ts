@@ -33,7 +33,7 @@ export async function push(ref: string, files: string[], options: PushOptions = 
   if (options.subject) {
     const s = parseReference(options.subject);
     subjectRef = s.digest ?? s.tag;
-    if (!subjectRef) throw new SignetError('USAGE', '--subject needs a tag or digest');
+    if (!subjectRef) throw new SignetError('USAGE', `subject ${options.subject} needs a tag or digest`);
   }
   const { target, parsed } = await openTarget(ref, { ...options.open, create: true });
   try {

@@ -123,7 +123,7 @@ export class KeyStore {
     let chain: X509Certificate[];
     if (opts.issuer) {
       const issuer = await this.get(opts.issuer, opts.issuerPassphrase);
-      if (!issuer.chain[0]!.ca) throw new SignetError('USAGE', `key ${opts.issuer} is not a CA key (generate it with --ca)`);
+      if (!issuer.chain[0]!.ca) throw new SignetError('USAGE', `key ${opts.issuer} is not a CA key (one generated as a CA can issue certificates)`);
       const cert = await createCertificate({ subject, publicKey: pair.publicKey, issuer: { cert: issuer.chain[0]!, privateKey: issuer.privateKey }, ca: Boolean(opts.ca), ...(opts.pathLength !== undefined ? { pathLength: opts.pathLength } : {}), notBefore, notAfter });
       chain = [cert, ...issuer.chain];
     } else {
@@ -185,7 +185,7 @@ export class KeyStore {
   async get(name?: string, passphrase?: string): Promise<StoredKey> {
     const index = await this.readIndex();
     const wanted = name ?? index.default;
-    if (!wanted) throw new SignetError('KEY_NOT_FOUND', 'no key given and no default key: signet key generate NAME --default');
+    if (!wanted) throw new SignetError('KEY_NOT_FOUND', 'no key given and no default key (generate or import one as the default key)');
     const entry = index.keys.find((k) => k.name === wanted);
     if (!entry || !entry.keyPath || !entry.certPath) throw new SignetError('KEY_NOT_FOUND', `no local key named ${wanted} (signet key list)`);
     const pem = await readFile(entry.keyPath, 'utf8');
@@ -250,7 +250,7 @@ export class KeyStore {
     const index = await this.readIndex();
     const wanted = name ?? index.default;
     const e = index.keys.find((k) => k.name === wanted);
-    if (!e || !e.gpg || !e.keyPath) throw new SignetError('KEY_NOT_FOUND', `no OpenPGP key named ${wanted ?? '(default)'} (signet key generate NAME --type gpg-ed25519)`);
+    if (!e || !e.gpg || !e.keyPath) throw new SignetError('KEY_NOT_FOUND', `no OpenPGP key named ${wanted ?? '(default)'} (generate one of type gpg-ed25519 or gpg-rsa4096)`);
     return { name: e.name, armored: await readFile(e.keyPath, 'utf8'), publicKey: await readFile(e.keyPath.replace(/\.gpg\.key$/, '.gpg.pub')) };
   }
 

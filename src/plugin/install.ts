@@ -12,7 +12,7 @@ export async function installPlugin(file: string, options: { name?: string; home
   const home = options.home ?? signetHome();
   const base = file.split('/').pop() ?? '';
   const name = options.name ?? (base.startsWith('notation-') ? base.slice('notation-'.length) : '');
-  if (!name) throw new SignetError('USAGE', 'cannot tell the plugin name from the file name (want notation-<name>); pass --name');
+  if (!name) throw new SignetError('USAGE', 'cannot tell the plugin name from the file name (want notation-<name>); give the name');
   const probe = new PluginClient(name, file);
   const meta = await probe.metadata();
   const dir = join(pluginsDir(home), name);
@@ -20,7 +20,7 @@ export async function installPlugin(file: string, options: { name?: string; home
   if (!options.force) {
     try {
       await PluginClient.open(name, { home });
-      throw new SignetError('PLUGIN_EXISTS', `plugin ${name} is already installed (use --force to replace it)`);
+      throw new SignetError('PLUGIN_EXISTS', `plugin ${name} is already installed (replace it with force)`);
     } catch (err) {
       if (err instanceof SignetError && err.code === 'PLUGIN_EXISTS') throw err;
     }

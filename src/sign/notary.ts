@@ -53,7 +53,7 @@ export interface SignResult {
 function timestamper(options: SignOptions): SignOptions['timestamp'] {
   if (options.timestamp) return options.timestamp;
   if (!options.timestampUrl) return undefined;
-  if (!options.timestampRoots?.length) throw new SignetError('USAGE', 'a timestamp URL needs the TSA root certificate (--timestamp-root-cert)');
+  if (!options.timestampRoots?.length) throw new SignetError('USAGE', 'a timestamp URL needs the TSA root certificates (timestampRoots) to check the token against');
   const url = options.timestampUrl;
   const roots = options.timestampRoots;
   return (signature, hash) => requestTimestamp(url, signature, hash, roots);

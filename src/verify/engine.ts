@@ -79,7 +79,7 @@ async function evaluate(subject: ResolvedSubject, requirements: Requirement[], o
 async function coverByIndex(report: VerificationReport, requirements: Requirement[], options: VerifyArtifactOptions): Promise<void> {
   const { target, reference, parsed } = await openTarget(options.coveringIndex!, options.open);
   try {
-    if (!reference) throw new SignetError('USAGE', `--index ${options.coveringIndex} needs a tag or digest`);
+    if (!reference) throw new SignetError('USAGE', `the covering index ${options.coveringIndex} needs a tag or digest`);
     const resolved = await target.resolve(reference);
     const idx: Descriptor = { mediaType: resolved.mediaType, digest: resolved.digest, size: resolved.size };
     const { manifest } = await fetchManifest(target, idx);
@@ -111,7 +111,7 @@ async function coverByIndex(report: VerificationReport, requirements: Requiremen
  */
 export async function verifyArtifact(artifact: string | ResolvedArtifact, requirements: Requirement[], options: VerifyArtifactOptions = {}): Promise<VerificationReport> {
   if (options.scope !== undefined && !/^[^/\s]+\/[^\s]+$/.test(options.scope)) {
-    throw new SignetError('USAGE', `--scope ${options.scope} must be REGISTRY/REPOSITORY`);
+    throw new SignetError('USAGE', `the scope ${options.scope} must be REGISTRY/REPOSITORY`);
   }
   if (typeof artifact !== 'string') {
     const report = await evaluate(artifact.subject, requirements, options);
@@ -122,7 +122,7 @@ export async function verifyArtifact(artifact: string | ResolvedArtifact, requir
   const { target, reference, parsed } = await openTarget(artifact, options.open);
   try {
     if (!reference) throw new SignetError('USAGE', `${artifact} needs a tag or digest`);
-    if (options.scope && parsed.kind === 'registry') throw new SignetError('USAGE', '--scope applies to OCI layouts (oci:…); a registry reference is its own scope');
+    if (options.scope && parsed.kind === 'registry') throw new SignetError('USAGE', 'a scope applies to OCI layouts (oci:…); a registry reference is its own scope');
     const root = await target.resolve(reference);
     const descriptor: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size };
     const report = await evaluate({ target, parsed, descriptor }, requirements, options);

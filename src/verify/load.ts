@@ -69,7 +69,7 @@ export async function loadRequirements(sources: RequirementSources = {}): Promis
     requirements.push({ kind: 'layout-key', keys, ...(sources.freshness ? { state: sources.freshness } : {}) });
   }
   if (!requirements.length) {
-    throw new SignetError('POLICY_MISSING', 'no policy is configured: signet policy init|import (Notary trust policy), --containers-policy FILE, --cosign-key FILE or --layout-key FILE');
+    throw new SignetError('POLICY_MISSING', 'no policy is configured: a Notary trust policy (signet policy init or import), a containers policy.json, cosign keys or layout keys');
   }
   const rd = typeof sources.registriesD === 'string' ? await loadRegistriesD(sources.registriesD) : sources.registriesD;
   return { requirements, ...(rd ? { registriesD: rd } : {}) };
