@@ -29,7 +29,9 @@ async function timeLoop(seconds: number, fn: () => Promise<unknown> | unknown): 
 }
 
 function rawSign(key: KeyObject, type: KeyType, data: Buffer): Buffer {
-  return type.startsWith('ecdsa') ? cryptoSign('sha256', data, { key, dsaEncoding: 'ieee-p1363' }) : cryptoSign('sha384', data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 });
+  return type.startsWith('ecdsa')
+    ? cryptoSign('sha256', data, { key, dsaEncoding: 'ieee-p1363' })
+    : cryptoSign('sha384', data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 });
 }
 
 export async function notarySection(): Promise<void> {
@@ -41,26 +43,52 @@ export async function notarySection(): Promise<void> {
     const store = join(work, 'truststore');
     await mkdir(join(store, 'x509', 'ca', 'bench'), { recursive: true });
     await writeFile(join(store, 'x509', 'ca', 'bench', 'root.pem'), toPem([(await keys.certificateChain('root'))[0]!]));
-    const policy = { version: '1.0', trustPolicies: [{ name: 'b', registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustStores: ['ca:bench'], trustedIdentities: ['*'] }] };
+    const policy = {
+      version: '1.0',
+      trustPolicies: [
+        {
+          name: 'b',
+          registryScopes: ['*'],
+          signatureVerification: { level: 'strict' },
+          trustStores: ['ca:bench'],
+          trustedIdentities: ['*'],
+        },
+      ],
+    };
     for (const type of ['ecdsa-p256', 'rsa-3072'] as const) {
       const k = await keys.generate(type, { type, issuer: 'root', subject: `CN=${type},O=Bench,ST=WA,C=US` });
       const signer = new LocalKeySigner(k.privateKey, k.chain);
-      const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${createHash('sha256').update(type).digest('hex')}`, size: 1234 };
+      const subject = {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: `sha256:${createHash('sha256').update(type).digest('hex')}`,
+        size: 1234,
+      };
       const data = Buffer.alloc(400, 7);
       const rawSignRate = await timeLoop(2, () => rawSign(k.privateKey, type, data));
       const envSignRate = await timeLoop(2, () => signEnvelope({ target: subject, signer }, JWS_MEDIA_TYPE));
       const sig = rawSign(k.privateKey, type, data);
       const pub = k.chain[0]!.publicKey;
       const rawVerifyRate = await timeLoop(2, () =>
-        type.startsWith('ecdsa') ? cryptoVerify('sha256', data, { key: pub, dsaEncoding: 'ieee-p1363' }, sig) : cryptoVerify('sha384', data, { key: pub, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 }, sig),
+        type.startsWith('ecdsa')
+          ? cryptoVerify('sha256', data, { key: pub, dsaEncoding: 'ieee-p1363' }, sig)
+          : cryptoVerify('sha384', data, { key: pub, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 }, sig)
       );
       const envelope = await signEnvelope({ target: subject, signer }, JWS_MEDIA_TYPE);
       const envVerifyRate = await timeLoop(2, async () => {
-        const r = await verifyEnvelope({ envelope, mediaType: JWS_MEDIA_TYPE, subject, reference: `bench.io/app@${subject.digest}`, trustPolicy: policy, trustStore: store });
+        const r = await verifyEnvelope({
+          envelope,
+          mediaType: JWS_MEDIA_TYPE,
+          subject,
+          reference: `bench.io/app@${subject.digest}`,
+          trustPolicy: policy,
+          trustStore: store,
+        });
         if (!r.verified) throw new Error('bench envelope did not verify');
       });
       const overhead = (raw: number, env: number): string => `${((raw / env - 1) * 100).toFixed(0)}% on top`;
-      console.log(`${type.padEnd(11)} sign: node:crypto ${rawSignRate.toFixed(0)}/s, signEnvelope ${envSignRate.toFixed(0)}/s (${overhead(rawSignRate, envSignRate)}); verify: node:crypto ${rawVerifyRate.toFixed(0)}/s, verifyEnvelope ${envVerifyRate.toFixed(0)}/s (${overhead(rawVerifyRate, envVerifyRate)}) (target < 30%)`);
+      console.log(
+        `${type.padEnd(11)} sign: node:crypto ${rawSignRate.toFixed(0)}/s, signEnvelope ${envSignRate.toFixed(0)}/s (${overhead(rawSignRate, envSignRate)}); verify: node:crypto ${rawVerifyRate.toFixed(0)}/s, verifyEnvelope ${envVerifyRate.toFixed(0)}/s (${overhead(rawVerifyRate, envVerifyRate)}) (target < 30%)`
+      );
     }
 
     // End to end: 200 signed artifacts in signet serve, verified in one process.
@@ -77,11 +105,15 @@ export async function notarySection(): Promise<void> {
       const doc = loadTrustPolicy(policy);
       const t0 = process.hrtime.bigint();
       for (const r of refs) {
-        const v = await verifyArtifact(r, [{ kind: 'trust-policy', document: doc, trustStore: new BenchTrustStore(store) }]);
+        const v = await verifyArtifact(r, [
+          { kind: 'trust-policy', document: doc, trustStore: new BenchTrustStore(store) },
+        ]);
         if (v.verdict !== 'verified') throw new Error(`${r} did not verify`);
       }
       const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-      console.log(`signet verify, 200 artifacts against signet serve in one process: ${(200 / secs).toFixed(0)} artifacts/s (${(secs * 1000 / 200).toFixed(1)} ms each)`);
+      console.log(
+        `signet verify, 200 artifacts against signet serve in one process: ${(200 / secs).toFixed(0)} artifacts/s (${((secs * 1000) / 200).toFixed(1)} ms each)`
+      );
       // One cold CLI process, wall time (includes Node start-up and module loading).
       await writeFile(join(work, 'policy.json'), JSON.stringify(policy));
       // Compiled output, as an installed package runs it.
@@ -89,11 +121,17 @@ export async function notarySection(): Promise<void> {
       const times: number[] = [];
       for (let i = 0; i < 5; i++) {
         const s = process.hrtime.bigint();
-        execFileSync(process.execPath, ['bin/signet.js', 'verify', refs[i]!, '--policy', join(work, 'policy.json'), '--trust-store', store], { env: { ...process.env, SIGNET_HOME: join(work, 'home'), SIGNET_USE_DIST: '1' }, stdio: 'ignore' });
+        execFileSync(
+          process.execPath,
+          ['bin/signet.js', 'verify', refs[i]!, '--policy', join(work, 'policy.json'), '--trust-store', store],
+          { env: { ...process.env, SIGNET_HOME: join(work, 'home'), SIGNET_USE_DIST: '1' }, stdio: 'ignore' }
+        );
         times.push(Number(process.hrtime.bigint() - s) / 1e6);
       }
       times.sort((a, b) => a - b);
-      console.log(`one cold signet verify process: median ${times[2]!.toFixed(0)} ms, best ${times[0]!.toFixed(0)} ms (target < 400 ms; compiled dist/)`);
+      console.log(
+        `one cold signet verify process: median ${times[2]!.toFixed(0)} ms, best ${times[0]!.toFixed(0)} ms (target < 400 ms; compiled dist/)`
+      );
     } finally {
       await reg.stop();
     }

@@ -14,7 +14,6 @@ export interface RegistryProcess {
   stop(): Promise<void>;
 }
 
-
 async function procStatusValue(pid: number, key: string): Promise<number> {
   const { readFile } = await import('node:fs/promises');
   const text = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -56,7 +55,11 @@ export async function startSignet(root?: string): Promise<RegistryProcess> {
   const dir = root ?? (await mkdtemp(join(tmpdir(), 'signet-bench-')));
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['bin/signet.js', 'serve', '--addr', host, '--root', dir, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    ['bin/signet.js', 'serve', '--addr', host, '--root', dir, '--log-level', 'warn'],
+    { stdio: ['ignore', 'ignore', 'inherit'] }
+  );
   await waitReady(host, child);
   return wrap('signet serve', host, child, () => rm(dir, { recursive: true, force: true }));
 }
@@ -69,7 +72,7 @@ export async function startDistribution(): Promise<RegistryProcess> {
   const config = join(dir, 'config.yml');
   await writeFile(
     config,
-    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${host}\n`,
+    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${host}\n`
   );
   const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'inherit'] });
   await waitReady(host, child);

@@ -75,7 +75,11 @@ async function timed(fn: () => Promise<void>): Promise<number> {
 }
 
 /** Push then pull `blob` `rounds` times; returns the best MB/s of each (fresh repository per round). */
-export async function blobThroughput(reg: RegistryProcess, blob: BlobSource, rounds: number): Promise<{ push: number; pull: number }> {
+export async function blobThroughput(
+  reg: RegistryProcess,
+  blob: BlobSource,
+  rounds: number
+): Promise<{ push: number; pull: number }> {
   let push = 0;
   let pull = 0;
   for (let i = 0; i < rounds; i++) {
@@ -99,12 +103,25 @@ export async function pushSmallManifest(host: string): Promise<string> {
   await start.body.dump();
   const loc = new URL(String(start.headers.location), `http://${host}`);
   loc.searchParams.set('digest', cfgDigest);
-  const put = await request(loc, { method: 'PUT', body: cfgBytes, headers: { 'content-type': 'application/octet-stream' } });
+  const put = await request(loc, {
+    method: 'PUT',
+    body: cfgBytes,
+    headers: { 'content-type': 'application/octet-stream' },
+  });
   await put.body.dump();
   const manifest = Buffer.from(
-    JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfgDigest, size: 2 }, layers: [] }),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfgDigest, size: 2 },
+      layers: [],
+    })
   );
-  const mput = await request(`http://${host}/v2/${repo}/manifests/v1`, { method: 'PUT', body: manifest, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+  const mput = await request(`http://${host}/v2/${repo}/manifests/v1`, {
+    method: 'PUT',
+    body: manifest,
+    headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+  });
   await mput.body.dump();
   if (mput.statusCode !== 201) throw new Error(`PUT manifest: ${mput.statusCode}`);
   return `http://${host}/v2/${repo}/manifests/v1`;
@@ -112,7 +129,14 @@ export async function pushSmallManifest(host: string): Promise<string> {
 
 /** Manifest GETs per second at 32 connections, measured with Debian's wrk. */
 export async function manifestRps(url: string, seconds: number): Promise<number> {
-  const { stdout } = await execFileP('wrk', ['-t2', '-c32', `-d${seconds}s`, '-H', 'Accept: application/vnd.oci.image.manifest.v1+json', url]);
+  const { stdout } = await execFileP('wrk', [
+    '-t2',
+    '-c32',
+    `-d${seconds}s`,
+    '-H',
+    'Accept: application/vnd.oci.image.manifest.v1+json',
+    url,
+  ]);
   const m = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
   const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout);
   if (!m) throw new Error(`wrk printed no rate:\n${stdout}`);

@@ -13,7 +13,9 @@ import { startSignet } from './peers.ts';
 
 /** 200 artifacts verified with revocation checking (OCSP, cold and warm cache) against without. */
 export async function revocationSection(): Promise<void> {
-  console.log('\n## verification with revocation checking (OCSP via openssl ocsp on 127.0.0.1), 200 artifacts, one process');
+  console.log(
+    '\n## verification with revocation checking (OCSP via openssl ocsp on 127.0.0.1), 200 artifacts, one process'
+  );
   const work = await mkdtemp(join(tmpdir(), 'signet-bench-rev-'));
   const pki = await startRevocationPki();
   const reg = await startSignet(join(work, 'registry'));
@@ -22,7 +24,21 @@ export async function revocationSection(): Promise<void> {
     await mkdir(join(store, 'x509', 'ca', 'r'), { recursive: true });
     await writeFile(join(store, 'x509', 'ca', 'r', 'root.pem'), toPem([pki.root]));
     const doc = (revocation: 'enforce' | 'skip') =>
-      loadTrustPolicy({ version: '1.0', trustPolicies: [{ name: 'r', registryScopes: ['*'], signatureVerification: { level: 'strict', ...(revocation === 'skip' ? { override: { revocation: 'skip' } } : {}) }, trustStores: ['ca:r'], trustedIdentities: ['*'] }] });
+      loadTrustPolicy({
+        version: '1.0',
+        trustPolicies: [
+          {
+            name: 'r',
+            registryScopes: ['*'],
+            signatureVerification: {
+              level: 'strict',
+              ...(revocation === 'skip' ? { override: { revocation: 'skip' } } : {}),
+            },
+            trustStores: ['ca:r'],
+            trustedIdentities: ['*'],
+          },
+        ],
+      });
     const t = new RegistryTarget({ registry: reg.host, repository: 'bench/rev' });
     const refs: string[] = [];
     for (let i = 0; i < 200; i++) {
@@ -34,7 +50,11 @@ export async function revocationSection(): Promise<void> {
     const pass = async (policy: ReturnType<typeof doc>, cache?: MemoryRevocationCache): Promise<number> => {
       const t0 = process.hrtime.bigint();
       for (const r of refs) {
-        const v = await verifyArtifact(r, [{ kind: 'trust-policy', document: policy, trustStore: new BenchTrustStore(store) }], { ...(cache ? { revocationOptions: { cache } } : {}) });
+        const v = await verifyArtifact(
+          r,
+          [{ kind: 'trust-policy', document: policy, trustStore: new BenchTrustStore(store) }],
+          { ...(cache ? { revocationOptions: { cache } } : {}) }
+        );
         if (v.verdict !== 'verified') throw new Error(`${r} did not verify`);
       }
       return 200 / (Number(process.hrtime.bigint() - t0) / 1e9);
@@ -43,9 +63,15 @@ export async function revocationSection(): Promise<void> {
     const without = await pass(doc('skip'));
     const cold = await pass(doc('enforce'));
     const cache = new MemoryRevocationCache();
-    await verifyArtifact(refs[0]!, [{ kind: 'trust-policy', document: doc('enforce'), trustStore: new BenchTrustStore(store) }], { revocationOptions: { cache } });
+    await verifyArtifact(
+      refs[0]!,
+      [{ kind: 'trust-policy', document: doc('enforce'), trustStore: new BenchTrustStore(store) }],
+      { revocationOptions: { cache } }
+    );
     const warm = await pass(doc('enforce'), cache);
-    console.log(`without revocation ${without.toFixed(0)}/s; OCSP cold cache (one OCSP request each) ${cold.toFixed(0)}/s (${(cold / without).toFixed(2)}x); OCSP warm cache ${warm.toFixed(0)}/s (${(warm / without).toFixed(2)}x)`);
+    console.log(
+      `without revocation ${without.toFixed(0)}/s; OCSP cold cache (one OCSP request each) ${cold.toFixed(0)}/s (${(cold / without).toFixed(2)}x); OCSP warm cache ${warm.toFixed(0)}/s (${(warm / without).toFixed(2)}x)`
+    );
   } finally {
     await reg.stop();
     await pki.close();

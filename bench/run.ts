@@ -25,14 +25,18 @@ async function registrySection(): Promise<void> {
       await manifestRps(url, 2); // warm-up
       const rps = await manifestRps(url, 8);
       results[reg.name] = { push, pull, rps };
-      console.log(`${reg.name.padEnd(16)} push ${push.toFixed(0).padStart(5)} MB/s   pull ${pull.toFixed(0).padStart(5)} MB/s   manifest GET ${rps.toFixed(0).padStart(6)} req/s (32 conns)`);
+      console.log(
+        `${reg.name.padEnd(16)} push ${push.toFixed(0).padStart(5)} MB/s   pull ${pull.toFixed(0).padStart(5)} MB/s   manifest GET ${rps.toFixed(0).padStart(6)} req/s (32 conns)`
+      );
     } finally {
       await reg.stop();
     }
   }
   const s = results['signet serve']!;
   const d = results['docker-registry']!;
-  console.log(`ratio signet/distribution: push ${ratio(s.push, d.push)}, pull ${ratio(s.pull, d.pull)}, manifest GETs ${ratio(s.rps, d.rps)} (target: >= 1.00x each)`);
+  console.log(
+    `ratio signet/distribution: push ${ratio(s.push, d.push)}, pull ${ratio(s.pull, d.pull)}, manifest GETs ${ratio(s.rps, d.rps)} (target: >= 1.00x each)`
+  );
 
   // Peak RSS of the server process while a 1 GiB blob is pushed and pulled (target < 150 MiB).
   const big = new BlobSource(1024 * MiB);
@@ -42,7 +46,9 @@ async function registrySection(): Promise<void> {
       await pushBlob(reg.host, 'bench/big', big);
       await pullBlob(reg.host, 'bench/big', big);
       const peak = await reg.peakRss();
-      console.log(`${reg.name.padEnd(16)} peak RSS during 1 GiB push+pull: ${(peak / MiB).toFixed(0)} MiB${reg.name === 'signet serve' ? ' (target < 150 MiB)' : ''}`);
+      console.log(
+        `${reg.name.padEnd(16)} peak RSS during 1 GiB push+pull: ${(peak / MiB).toFixed(0)} MiB${reg.name === 'signet serve' ? ' (target < 150 MiB)' : ''}`
+      );
     } finally {
       await reg.stop();
     }

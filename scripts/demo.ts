@@ -13,12 +13,19 @@ const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m`
 
 function signet(args: string[], expect: 'ok' | 'fail' = 'ok', input?: string): string {
   console.log(`\n${bold(`$ signet ${args.map((a) => (/[\s'"*]/.test(a) ? `'${a}'` : a)).join(' ')}`)}`);
-  const r = spawnSync(process.execPath, [join(root, 'bin/signet.js'), ...args], { env, cwd: work, encoding: 'utf8', input });
+  const r = spawnSync(process.execPath, [join(root, 'bin/signet.js'), ...args], {
+    env,
+    cwd: work,
+    encoding: 'utf8',
+    input,
+  });
   process.stdout.write(r.stdout);
   process.stdout.write(r.stderr);
   const ok = r.status === 0;
   if ((expect === 'ok') !== ok) {
-    throw new Error(`step ${expect === 'ok' ? 'failed' : 'passed but was expected to fail'}: signet ${args.join(' ')} (exit ${r.status})`);
+    throw new Error(
+      `step ${expect === 'ok' ? 'failed' : 'passed but was expected to fail'}: signet ${args.join(' ')} (exit ${r.status})`
+    );
   }
   if (expect === 'fail') console.log(`(exit code ${r.status}, as expected)`);
   return r.stdout.trim();
@@ -27,7 +34,11 @@ function signet(args: string[], expect: 'ok' | 'fail' = 'ok', input?: string): s
 async function main(): Promise<void> {
   console.log(bold('Signet: sign an artifact, store the signature beside it, move both, verify them.'));
   console.log(`working directory: ${work}`);
-  const server = spawn(process.execPath, [join(root, 'bin/signet.js'), 'serve', '--addr', '127.0.0.1:0', '--root', join(work, 'registry')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(
+    process.execPath,
+    [join(root, 'bin/signet.js'), 'serve', '--addr', '127.0.0.1:0', '--root', join(work, 'registry')],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] }
+  );
   const host = await new Promise<string>((res, rej) => {
     const onData = (b: Buffer): void => {
       const m = /listening on https?:\/\/([\d.]+:\d+)/.exec(b.toString());
@@ -44,7 +55,15 @@ async function main(): Promise<void> {
     writeFileSync(join(work, 'sbom.json'), JSON.stringify({ spdxVersion: 'SPDX-2.3', name: 'app' }));
     const ref = `${host}/demo/app:v1`;
     const digest = signet(['push', ref, 'app.txt', '--artifact-type', 'application/vnd.example.app']);
-    signet(['push', `${host}/demo/app`, 'sbom.json', '--artifact-type', 'application/spdx+json', '--subject', `${host}/demo/app@${digest.split(/\s+/).pop()}`]);
+    signet([
+      'push',
+      `${host}/demo/app`,
+      'sbom.json',
+      '--artifact-type',
+      'application/spdx+json',
+      '--subject',
+      `${host}/demo/app@${digest.split(/\s+/).pop()}`,
+    ]);
     await signingSteps(host, ref);
     signet(['discover', ref]);
     signet(['copy', ref, `oci:${join(work, 'layout')}:v1`]);
@@ -60,12 +79,43 @@ async function main(): Promise<void> {
 }
 
 async function signingSteps(host: string, ref: string): Promise<void> {
-  signet(['key', 'generate', 'demo-root', '--type', 'ecdsa-p384', '--ca', '--subject', 'CN=Demo Root CA,O=Demo,ST=WA,C=US']);
-  signet(['key', 'generate', 'release', '--type', 'ecdsa-p256', '--issuer', 'demo-root', '--subject', 'CN=release,O=Demo,ST=WA,C=US', '--default']);
+  signet([
+    'key',
+    'generate',
+    'demo-root',
+    '--type',
+    'ecdsa-p384',
+    '--ca',
+    '--subject',
+    'CN=Demo Root CA,O=Demo,ST=WA,C=US',
+  ]);
+  signet([
+    'key',
+    'generate',
+    'release',
+    '--type',
+    'ecdsa-p256',
+    '--issuer',
+    'demo-root',
+    '--subject',
+    'CN=release,O=Demo,ST=WA,C=US',
+    '--default',
+  ]);
   const rootCert = join(work, 'demo-root.crt');
   writeFileSync(rootCert, signet(['key', 'show', 'demo-root', '--cert']));
   signet(['cert', 'add', '--type', 'ca', '--store', 'demo', rootCert]);
-  signet(['policy', 'init', '--name', 'demo', '--scope', '*', '--trust-store', 'ca:demo', '--identity', 'x509.subject: CN=release,O=Demo,ST=WA,C=US']);
+  signet([
+    'policy',
+    'init',
+    '--name',
+    'demo',
+    '--scope',
+    '*',
+    '--trust-store',
+    'ca:demo',
+    '--identity',
+    'x509.subject: CN=release,O=Demo,ST=WA,C=US',
+  ]);
   signet(['sign', ref, '--signature-format', 'jws', '-m', 'build=42']);
   signet(['sign', ref, '--signature-format', 'cose']);
   signet(['ls', ref]);

@@ -29,7 +29,9 @@ if (missing.length === 0) {
 }
 const install = `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing.join(' ')}`;
 if (process.getuid?.() !== 0) {
-  console.error(`The tests need these Debian packages: ${missing.join(', ')}.\nInstall them with:\n  sudo sh -c '${install}'`);
+  console.error(
+    `The tests need these Debian packages: ${missing.join(', ')}.\nInstall them with:\n  sudo sh -c '${install}'`
+  );
   process.exit(1);
 }
 console.log(`installing peer tools: ${missing.join(', ')}`);

@@ -8,7 +8,14 @@ import { join } from 'node:path';
 
 const dir = mkdtempSync(join(tmpdir(), 'signet-test-report-'));
 const report = join(dir, 'report.json');
-const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
+const args = [
+  'vitest',
+  'run',
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${report}`,
+  ...process.argv.slice(2),
+];
 // The CLI under test is the one users get: dist/, built here from this tree (a stale dist/ can
 // never be tested), and each spawned `signet` starts without transpiling TypeScript.
 const build = spawnSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });

@@ -22,14 +22,35 @@ import type * as Auth from './server/auth/index.ts';
 export { SignetError, exitCodeFor, signetHome, SIGNET_VERSION } from './util/index.ts';
 export { formatReport } from './verify/format.ts';
 export { CHECK_NAMES, REPORT_VERSION } from './verify/report.ts';
-export type { Check, CheckName, CheckOutcome, Family, RequirementReport, SignatureReport, VerificationReport, Verdict } from './verify/report.ts';
-export type { Requirement, RequirementSources, VerifyArtifactOptions, VerifyArtifactsOptions, ResolvedArtifact } from './verify/index.ts';
+export type {
+  Check,
+  CheckName,
+  CheckOutcome,
+  Family,
+  RequirementReport,
+  SignatureReport,
+  VerificationReport,
+  Verdict,
+} from './verify/report.ts';
+export type {
+  Requirement,
+  RequirementSources,
+  VerifyArtifactOptions,
+  VerifyArtifactsOptions,
+  ResolvedArtifact,
+} from './verify/index.ts';
 export type { SignOptions, SignResult } from './sign/index.ts';
 export type { CopyEvent, CopyOptions, CopyReport, CopyRefOptions, ReferrerNode } from './copy/index.ts';
 export type { CopyArtifactOptions, CopyArtifactReport, PushOptions } from './artifact/index.ts';
 export type { Target, ReadableTarget, OpenOptions, OpenedTarget } from './store/index.ts';
 export type { Descriptor, Reference } from './oci/index.ts';
-export type { VerifyEnvelopeInput, VerifyEnvelopeResult, ValidationResult, VerificationOutcome, TrustPolicyDocument } from './trust/index.ts';
+export type {
+  VerifyEnvelopeInput,
+  VerifyEnvelopeResult,
+  ValidationResult,
+  VerificationOutcome,
+  TrustPolicyDocument,
+} from './trust/index.ts';
 export type { PrimitiveSigner, EnvelopeContent } from './signature/index.ts';
 export type { RegistryOptions, RunningRegistry, FsckReport } from './server/index.ts';
 
@@ -46,12 +67,16 @@ const pluginModule = (): Promise<typeof Plugin> => import('./plugin/index.ts');
  * reference once, finds every family's signatures, returns one {@link VerificationReport}.
  * @example const report = await verifyArtifact('127.0.0.1:5000/app:v1', (await loadRequirements()).requirements);
  */
-export async function verifyArtifact(...a: Parameters<typeof Verify.verifyArtifact>): ReturnType<typeof Verify.verifyArtifact> {
+export async function verifyArtifact(
+  ...a: Parameters<typeof Verify.verifyArtifact>
+): ReturnType<typeof Verify.verifyArtifact> {
   return (await verifyModule()).verifyArtifact(...a);
 }
 
 /** `signet verify REF...`: loads the requirements once (policies in `$SIGNET_HOME`, keys), one report per reference. */
-export async function verifyArtifacts(...a: Parameters<typeof Verify.verifyArtifacts>): ReturnType<typeof Verify.verifyArtifacts> {
+export async function verifyArtifacts(
+  ...a: Parameters<typeof Verify.verifyArtifacts>
+): ReturnType<typeof Verify.verifyArtifacts> {
   return (await verifyModule()).verifyArtifacts(...a);
 }
 
@@ -61,7 +86,9 @@ export async function verify(...a: Parameters<typeof Verify.verify>): ReturnType
 }
 
 /** Builds the requirements of a verification from policy files, documents and keys (flags add to policies). */
-export async function loadRequirements(...a: Parameters<typeof Verify.loadRequirements>): ReturnType<typeof Verify.loadRequirements> {
+export async function loadRequirements(
+  ...a: Parameters<typeof Verify.loadRequirements>
+): ReturnType<typeof Verify.loadRequirements> {
   return (await verifyModule()).loadRequirements(...a);
 }
 
@@ -86,7 +113,9 @@ export async function signLayout(...a: Parameters<typeof Sign.signLayout>): Retu
 }
 
 /** Attaches any referrer (a signature, an SBOM) to any artifact in any target. */
-export async function attachReferrer(...a: Parameters<typeof Sign.attachReferrer>): ReturnType<typeof Sign.attachReferrer> {
+export async function attachReferrer(
+  ...a: Parameters<typeof Sign.attachReferrer>
+): ReturnType<typeof Sign.attachReferrer> {
   return (await signModule()).attachReferrer(...a);
 }
 
@@ -111,7 +140,9 @@ export async function copyGraph(...a: Parameters<typeof Copy.copyGraph>): Return
 }
 
 /** The referrers graph of an artifact (signatures, SBOMs, their signatures). */
-export async function discover(...a: Parameters<typeof Artifact.discoverReference>): ReturnType<typeof Artifact.discoverReference> {
+export async function discover(
+  ...a: Parameters<typeof Artifact.discoverReference>
+): ReturnType<typeof Artifact.discoverReference> {
   return (await artifactModule()).discoverReference(...a);
 }
 
@@ -131,25 +162,34 @@ export async function verifyBlob(...a: Parameters<typeof Verify.verifyBlob>): Re
 }
 
 /** Verifies one Notary Project envelope against a policy statement and trust store (no registry). */
-export async function verifyEnvelope(...a: Parameters<typeof Trust.verifyEnvelope>): ReturnType<typeof Trust.verifyEnvelope> {
+export async function verifyEnvelope(
+  ...a: Parameters<typeof Trust.verifyEnvelope>
+): ReturnType<typeof Trust.verifyEnvelope> {
   const m: typeof Trust = await import('./trust/index.ts');
   return m.verifyEnvelope(...a);
 }
 
 /** Opens the store a reference names (registry repository or OCI layout); close it when done. */
-export async function openTarget(ref: string, options: Store.OpenOptions & { create: true }): Promise<Store.OpenedTarget<Store.Target>>;
+export async function openTarget(
+  ref: string,
+  options: Store.OpenOptions & { create: true }
+): Promise<Store.OpenedTarget<Store.Target>>;
 export async function openTarget(ref: string, options?: Store.OpenOptions): Promise<Store.OpenedTarget>;
 export async function openTarget(ref: string, options?: Store.OpenOptions): Promise<Store.OpenedTarget> {
   return (await storeModule()).openTarget(ref, options);
 }
 
 /** Installs a Notary Project plugin executable under `$SIGNET_HOME/plugins/<name>/`. */
-export async function installPlugin(...a: Parameters<typeof Plugin.installPlugin>): ReturnType<typeof Plugin.installPlugin> {
+export async function installPlugin(
+  ...a: Parameters<typeof Plugin.installPlugin>
+): ReturnType<typeof Plugin.installPlugin> {
   return (await pluginModule()).installPlugin(...a);
 }
 
 /** Removes an installed plugin. */
-export async function uninstallPlugin(...a: Parameters<typeof Plugin.uninstallPlugin>): ReturnType<typeof Plugin.uninstallPlugin> {
+export async function uninstallPlugin(
+  ...a: Parameters<typeof Plugin.uninstallPlugin>
+): ReturnType<typeof Plugin.uninstallPlugin> {
   return (await pluginModule()).uninstallPlugin(...a);
 }
 
@@ -174,7 +214,9 @@ export async function pluginMetadata(name: string): Promise<Plugin.PluginMetadat
 }
 
 /** The embedded registry's authorizer from a `signet serve --auth` file. */
-export async function createAuthorizer(...a: Parameters<typeof Auth.createAuthorizer>): ReturnType<typeof Auth.createAuthorizer> {
+export async function createAuthorizer(
+  ...a: Parameters<typeof Auth.createAuthorizer>
+): ReturnType<typeof Auth.createAuthorizer> {
   return (await import('./server/auth/index.ts')).createAuthorizer(...a);
 }
 
@@ -189,7 +231,9 @@ export async function logout(...a: Parameters<typeof Store.logout>): ReturnType<
 }
 
 /** Starts the embedded OCI registry (`signet serve`). */
-export async function startRegistry(...a: Parameters<typeof Server.startRegistry>): ReturnType<typeof Server.startRegistry> {
+export async function startRegistry(
+  ...a: Parameters<typeof Server.startRegistry>
+): ReturnType<typeof Server.startRegistry> {
   return (await serverModule()).startRegistry(...a);
 }
 
@@ -197,7 +241,6 @@ export async function startRegistry(...a: Parameters<typeof Server.startRegistry
 export async function fsck(...a: Parameters<typeof Server.fsck>): ReturnType<typeof Server.fsck> {
   return (await serverModule()).fsck(...a);
 }
-
 
 /** The key store (`$SIGNET_HOME/keys` by default): generate, import, list, export keys. */
 export async function openKeyStore(home?: string): Promise<Pki.KeyStore> {

@@ -24,12 +24,21 @@ export interface CopyArtifactReport extends CopyReport {
  * layout directories and tars. Every argument is checked before anything is opened; a missing
  * source creates no destination; both ends are closed on every path.
  */
-export async function copyArtifact(srcRef: string, dstRef: string, options: CopyArtifactOptions = {}): Promise<CopyArtifactReport> {
+export async function copyArtifact(
+  srcRef: string,
+  dstRef: string,
+  options: CopyArtifactOptions = {}
+): Promise<CopyArtifactReport> {
   const { open, registriesD: rdOption, ...copyOptions } = options;
   const plan = checkCopyReferences(srcRef, dstRef);
   let registriesD: RegistriesD | undefined;
   if (typeof rdOption === 'string') {
-    if (!(await stat(rdOption).then((s) => s.isDirectory(), () => false))) {
+    if (
+      !(await stat(rdOption).then(
+        (s) => s.isDirectory(),
+        () => false
+      ))
+    ) {
       throw new SignetError('USAGE', `registries.d ${rdOption} is not a directory`);
     }
     registriesD = await loadRegistriesD(rdOption);
@@ -40,7 +49,10 @@ export async function copyArtifact(srcRef: string, dstRef: string, options: Copy
     if (!src.reference) throw new SignetError('USAGE', `source ${srcRef} needs a tag or digest`);
     await src.target.resolve(src.reference); // a missing source creates no destination
     dst = await openTarget(plan.dst, { ...open, create: true });
-    const report: CopyArtifactReport = { ...(await copyTargets(src.target, src.reference, dst.target, plan.dst.tag, copyOptions)), destination: dst.target.name };
+    const report: CopyArtifactReport = {
+      ...(await copyTargets(src.target, src.reference, dst.target, plan.dst.tag, copyOptions)),
+      destination: dst.target.name,
+    };
     if (registriesD) report.simpleSignatures = await carrySimpleSignatures(src, dst, report.root, registriesD);
     return report;
   } finally {

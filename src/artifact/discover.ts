@@ -3,7 +3,10 @@ import { openTarget, type OpenOptions } from '../store/index.ts';
 import { SignetError } from '../util/index.ts';
 
 /** `signet discover`: the referrers graph of the artifact a reference names (resolved once). */
-export async function discoverReference(ref: string, options: { artifactType?: string; maxDepth?: number; maxNodes?: number; open?: OpenOptions } = {}): Promise<{ name: string; tree: ReferrerNode }> {
+export async function discoverReference(
+  ref: string,
+  options: { artifactType?: string; maxDepth?: number; maxNodes?: number; open?: OpenOptions } = {}
+): Promise<{ name: string; tree: ReferrerNode }> {
   const { open, ...rest } = options;
   const { target, reference } = await openTarget(ref, open);
   try {

@@ -1,5 +1,14 @@
 import { isNotFound, type Descriptor, type ImageManifest } from '../oci/index.ts';
-import { COSIGN_PAYLOAD_MEDIA_TYPE, SIGNATURE_ARTIFACT_TYPE, cosignSignatureTag, isNotarySignatureManifest, MAX_ENVELOPE_SIZE, parseCosignPayload, parseEnvelope, parseSimplePayload } from '../signature/index.ts';
+import {
+  COSIGN_PAYLOAD_MEDIA_TYPE,
+  SIGNATURE_ARTIFACT_TYPE,
+  cosignSignatureTag,
+  isNotarySignatureManifest,
+  MAX_ENVELOPE_SIZE,
+  parseCosignPayload,
+  parseEnvelope,
+  parseSimplePayload,
+} from '../signature/index.ts';
 import { fetchAll, fetchManifest, openTarget, type OpenOptions, type ReadableTarget } from '../store/index.ts';
 import { SignetError } from '../util/index.ts';
 
@@ -32,19 +41,30 @@ export interface OtherSignatureInfo {
   error?: string;
 }
 
-export async function inspect(ref: string, options: { open?: OpenOptions; maxSignatures?: number } = {}): Promise<{ reference: string; subject: Descriptor; signatures: SignatureInfo[]; otherSignatures: OtherSignatureInfo[] }> {
+export async function inspect(
+  ref: string,
+  options: { open?: OpenOptions; maxSignatures?: number } = {}
+): Promise<{
+  reference: string;
+  subject: Descriptor;
+  signatures: SignatureInfo[];
+  otherSignatures: OtherSignatureInfo[];
+}> {
   const { target, reference } = await openTarget(ref, options.open);
   try {
     if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`);
     const root = await target.resolve(reference);
     const subject: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size };
     const signatures: SignatureInfo[] = [];
-    for (const sig of await (await target.referrers(subject, SIGNATURE_ARTIFACT_TYPE)).slice(0, options.maxSignatures ?? 100)) {
+    for (const sig of await (
+      await target.referrers(subject, SIGNATURE_ARTIFACT_TYPE)
+    ).slice(0, options.maxSignatures ?? 100)) {
       const info: SignatureInfo = { digest: sig.digest };
       signatures.push(info);
       try {
         const { manifest } = await fetchManifest(target, sig);
-        if (!isNotarySignatureManifest(manifest) || manifest.layers.length !== 1) throw new SignetError('SIGNATURE_INVALID', 'not a Notary Project signature manifest');
+        if (!isNotarySignatureManifest(manifest) || manifest.layers.length !== 1)
+          throw new SignetError('SIGNATURE_INVALID', 'not a Notary Project signature manifest');
         const layer = manifest.layers[0]!;
         info.envelopeMediaType = layer.mediaType;
         const c = parseEnvelope(await fetchAll(target, layer, MAX_ENVELOPE_SIZE), layer.mediaType);
@@ -68,7 +88,12 @@ export async function inspect(ref: string, options: { open?: OpenOptions; maxSig
         info.error = (err as Error).message;
       }
     }
-    return { reference: `${target.name}@${subject.digest}`, subject, signatures, otherSignatures: await otherFamilies(target, subject) };
+    return {
+      reference: `${target.name}@${subject.digest}`,
+      subject,
+      signatures,
+      otherSignatures: await otherFamilies(target, subject),
+    };
   } finally {
     await target.close();
   }
@@ -98,7 +123,8 @@ async function otherFamilies(target: ReadableTarget, subject: Descriptor): Promi
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
-  for (const r of await target.referrers(subject, 'application/vnd.dev.cosign.artifact.sig.v1+json')) await cosignLayers(r, r.digest);
+  for (const r of await target.referrers(subject, 'application/vnd.dev.cosign.artifact.sig.v1+json'))
+    await cosignLayers(r, r.digest);
   for (const r of await target.referrers(subject, 'application/vnd.signet.containers.simple-signature.v1')) {
     const info: OtherSignatureInfo = { family: 'simple', location: r.digest };
     try {

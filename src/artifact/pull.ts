@@ -12,7 +12,11 @@ import { TITLE_ANNOTATION } from './push.ts';
  * digest while it streams into a temp file, fsynced, and only then renamed into place; a title is
  * attacker-controlled and must be a plain file name.
  */
-export async function pull(ref: string, dir: string, options: { open?: OpenOptions } = {}): Promise<Array<{ path: string; size: number }>> {
+export async function pull(
+  ref: string,
+  dir: string,
+  options: { open?: OpenOptions } = {}
+): Promise<Array<{ path: string; size: number }>> {
   const { target, reference } = await openTarget(ref, options.open);
   try {
     if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`);
@@ -25,7 +29,13 @@ export async function pull(ref: string, dir: string, options: { open?: OpenOptio
     for (const layer of manifest.layers) {
       const title = layer.annotations?.[TITLE_ANNOTATION];
       if (!title) continue;
-      if (title !== basename(title) || title === '..' || title === '.' || title.includes('\\') || title.includes('\0')) {
+      if (
+        title !== basename(title) ||
+        title === '..' ||
+        title === '.' ||
+        title.includes('\\') ||
+        title.includes('\0')
+      ) {
         throw new OciError('MANIFEST_INVALID', `layer title ${JSON.stringify(title)} is not a plain file name`);
       }
       const dest = join(out, title);

@@ -1,6 +1,15 @@
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
-import { Digester, EMPTY_JSON, MediaType, descriptorFor, encodeManifest, parseReference, type Descriptor, type ImageManifest } from '../oci/index.ts';
+import {
+  Digester,
+  EMPTY_JSON,
+  MediaType,
+  descriptorFor,
+  encodeManifest,
+  parseReference,
+  type Descriptor,
+  type ImageManifest,
+} from '../oci/index.ts';
 import { openTarget, type OpenOptions } from '../store/index.ts';
 import { SignetError } from '../util/index.ts';
 

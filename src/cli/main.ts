@@ -6,7 +6,9 @@ import { printError } from './output.ts';
 /** Builds the `signet` program; exported so tests can run commands in-process. */
 export function buildProgram(): Command {
   const program = new Command('signet')
-    .description('Sign OCI artifacts, keep the signatures beside them, move both together, verify them under a trust policy.')
+    .description(
+      'Sign OCI artifacts, keep the signatures beside them, move both together, verify them under a trust policy.'
+    )
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .configureHelp({ sortSubcommands: true })
@@ -26,7 +28,7 @@ Examples:
   signet serve --addr 127.0.0.1:5000 --root ./registry
   signet push 127.0.0.1:5000/app:v1 ./app.tar --artifact-type application/vnd.example.app
   signet copy 127.0.0.1:5000/app:v1 oci:./app-layout:v1
-  signet discover 127.0.0.1:5000/app:v1`,
+  signet discover 127.0.0.1:5000/app:v1`
   );
   registerCommands(program);
   return program;
@@ -42,7 +44,8 @@ export async function run(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
+        return 0;
       return 2;
     }
     printError(err);
@@ -64,6 +67,6 @@ if (isMain) {
     (err: unknown) => {
       printError(err instanceof Error ? err : new SignetError('INTERNAL', String(err)));
       process.exitCode = 3;
-    },
+    }
   );
 }

@@ -20,7 +20,15 @@ export function copyProgress(mode: 'auto' | 'quiet'): { onProgress: (e: CopyEven
   let expected = 0;
   const partial = new Map<string, number>();
   if (tty) {
-    bar = new cliProgress.MultiBar({ format: ' {bar} {percentage}% | {value}/{total} bytes | {rate} MB/s', stream: process.stderr, hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
+    bar = new cliProgress.MultiBar(
+      {
+        format: ' {bar} {percentage}% | {value}/{total} bytes | {rate} MB/s',
+        stream: process.stderr,
+        hideCursor: true,
+        clearOnComplete: false,
+      },
+      cliProgress.Presets.shades_classic
+    );
     total = bar.create(1, 0, { rate: '0.0' });
   }
   const started = Date.now();

@@ -50,7 +50,12 @@ export interface CopyReport {
  * a manifest whose blobs or child manifests are missing; content the destination has is skipped;
  * blobs stream from source to destination (verified on both sides), a few at a time.
  */
-export async function copyGraph(src: ReadableTarget, dst: Target, root: Descriptor, options: CopyOptions = {}): Promise<CopyReport> {
+export async function copyGraph(
+  src: ReadableTarget,
+  dst: Target,
+  root: Descriptor,
+  options: CopyOptions = {}
+): Promise<CopyReport> {
   const report: CopyReport = { root, copied: 0, copiedBytes: 0, skipped: 0, mounted: 0, referrers: 0, manifests: 0 };
   const emit = options.onProgress ?? (() => {});
   const limit = new Limiter(options.concurrency ?? 4);
@@ -96,7 +101,8 @@ export async function copyGraph(src: ReadableTarget, dst: Target, root: Descript
   const copyNode = (desc: Descriptor, depth: number): Promise<void> => {
     const existing = done.get(desc.digest);
     if (existing) return existing;
-    if (++nodes > maxNodes) throw new OciError('SIZE_EXCEEDED', `graph under ${root.digest} has more than ${maxNodes} nodes`);
+    if (++nodes > maxNodes)
+      throw new OciError('SIZE_EXCEEDED', `graph under ${root.digest} has more than ${maxNodes} nodes`);
     const p = (async () => {
       if (!isManifestMediaType(desc.mediaType)) return copyBlob(desc);
       const { manifest, bytes } = await fetchManifest(src, desc);
@@ -126,7 +132,7 @@ export async function copyGraph(src: ReadableTarget, dst: Target, root: Descript
         // A referrer's subject is pushed first (above), so registries with the tag-schema
         // fallback can index it, and it is never a dangling subject in the destination.
         await copyNode({ mediaType: r.mediaType, digest: r.digest, size: r.size }, depth + 1);
-      }),
+      })
     );
   };
 
@@ -173,7 +179,7 @@ function acceptsName(dst: Target | Reference, name: string): boolean {
 function refuseName(dstName: string, name: string): never {
   throw usage(
     `cannot name the copy ${JSON.stringify(name)} in ${dstName}: a registry tag is [A-Za-z0-9_][A-Za-z0-9._-]{0,127} ` +
-      '(Flatpak refs name manifests of OCI layouts only); give the destination a tag',
+      '(Flatpak refs name manifests of OCI layouts only); give the destination a tag'
   );
 }
 
@@ -206,7 +212,7 @@ export async function copyTargets(
   srcRef: string,
   dst: Target,
   dstTag: string | undefined,
-  options: CopyOptions = {},
+  options: CopyOptions = {}
 ): Promise<CopyReport> {
   return copyBetween(src, srcRef, dst, dstTag, options);
 }
@@ -217,7 +223,7 @@ export async function copy(
   srcRef: string,
   dst: Target,
   dstTag: string | undefined,
-  options?: CopyOptions,
+  options?: CopyOptions
 ): Promise<CopyReport>;
 /**
  * Copies the artifact `srcRef` names, with its referrers graph, to `dstRef` (registry or `oci:`
@@ -231,7 +237,7 @@ export async function copy(
   b: string,
   c?: Target | CopyRefOptions,
   d?: string,
-  e?: CopyOptions,
+  e?: CopyOptions
 ): Promise<CopyReport> {
   if (typeof a === 'string') return copyReferences(a, b, (c ?? {}) as CopyRefOptions);
   return copyBetween(a, b, c as Target, d, e ?? {});
@@ -262,7 +268,7 @@ async function copyBetween(
   srcRef: string,
   dst: Target,
   dstTag: string | undefined,
-  options: CopyOptions,
+  options: CopyOptions
 ): Promise<CopyReport> {
   const tag = dstTag ?? (srcRef.includes(':') ? undefined : srcRef);
   // Checked before a byte moves: a name the destination cannot hold would fail only at the end.
@@ -285,7 +291,13 @@ async function nameManifest(dst: Target, desc: Descriptor, name: string): Promis
  * cosign keeps signatures under a `sha256-<hex>.sig` tag rather than as referrers: it travels
  * with the artifact too (its manifest, config and payload layers), tag included.
  */
-async function copyCosignTag(src: ReadableTarget, dst: Target, root: Descriptor, options: CopyOptions, report: CopyReport): Promise<void> {
+async function copyCosignTag(
+  src: ReadableTarget,
+  dst: Target,
+  root: Descriptor,
+  options: CopyOptions,
+  report: CopyReport
+): Promise<void> {
   const { algorithm, hex } = parseDigest(root.digest);
   const sigTag = `${algorithm}-${hex}.sig`;
   let sig: Descriptor;

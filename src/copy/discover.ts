@@ -12,7 +12,11 @@ export interface ReferrerNode {
 }
 
 /** The referrers graph under `root`, recursively (bounded in depth and size). */
-export async function discover(target: ReadableTarget, root: Descriptor, options: { artifactType?: string; maxDepth?: number; maxNodes?: number } = {}): Promise<ReferrerNode> {
+export async function discover(
+  target: ReadableTarget,
+  root: Descriptor,
+  options: { artifactType?: string; maxDepth?: number; maxNodes?: number } = {}
+): Promise<ReferrerNode> {
   const maxDepth = options.maxDepth ?? 16;
   const maxNodes = options.maxNodes ?? 10_000;
   let nodes = 0;

@@ -27,10 +27,16 @@ export class FreshnessState {
   async accept(signer: string, name: string, timestamp: number, digest: string): Promise<void> {
     const prev = await this.last(signer, name);
     if (prev && timestamp < prev.timestamp) {
-      throw new SignetError('ROLLBACK', `${name}: the signed timestamp ${new Date(timestamp * 1000).toISOString()} is older than the one last accepted (${new Date(prev.timestamp * 1000).toISOString()}): refusing a downgrade`);
+      throw new SignetError(
+        'ROLLBACK',
+        `${name}: the signed timestamp ${new Date(timestamp * 1000).toISOString()} is older than the one last accepted (${new Date(prev.timestamp * 1000).toISOString()}): refusing a downgrade`
+      );
     }
     if (prev && timestamp === prev.timestamp && digest !== prev.digest) {
-      throw new SignetError('ROLLBACK', `${name}: another digest with the same signed timestamp as the one last accepted`);
+      throw new SignetError(
+        'ROLLBACK',
+        `${name}: another digest with the same signed timestamp as the one last accepted`
+      );
     }
     await writeFileAtomic(this.path(signer, name), JSON.stringify({ name, timestamp, digest }));
   }

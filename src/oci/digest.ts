@@ -130,7 +130,12 @@ export class VerifyingStream extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.digester.update(chunk);
     if (this.digester.size > this.expectedSize) {
-      cb(new OciError('SIZE_EXCEEDED', `content of ${this.expectedDigest} is larger than its declared size ${this.expectedSize}`));
+      cb(
+        new OciError(
+          'SIZE_EXCEEDED',
+          `content of ${this.expectedDigest} is larger than its declared size ${this.expectedSize}`
+        )
+      );
       return;
     }
     cb(null, chunk);
@@ -138,7 +143,12 @@ export class VerifyingStream extends Transform {
 
   override _flush(cb: TransformCallback): void {
     if (this.digester.size !== this.expectedSize) {
-      cb(new OciError('SIZE_INVALID', `content of ${this.expectedDigest} has ${this.digester.size} bytes, declared ${this.expectedSize}`));
+      cb(
+        new OciError(
+          'SIZE_INVALID',
+          `content of ${this.expectedDigest} has ${this.digester.size} bytes, declared ${this.expectedSize}`
+        )
+      );
       return;
     }
     const actual = this.digester.digest();
@@ -153,7 +163,10 @@ export class VerifyingStream extends Transform {
 /** Checks bytes already in memory against a descriptor's size and digest. */
 export function verifyBytes(data: Uint8Array, expected: { digest: string; size: number }): void {
   if (data.length !== expected.size) {
-    throw new OciError('SIZE_INVALID', `content of ${expected.digest} has ${data.length} bytes, declared ${expected.size}`);
+    throw new OciError(
+      'SIZE_INVALID',
+      `content of ${expected.digest} has ${data.length} bytes, declared ${expected.size}`
+    );
   }
   const { algorithm } = parseDigest(expected.digest);
   const actual = digestOf(data, algorithm);
@@ -163,7 +176,10 @@ export function verifyBytes(data: Uint8Array, expected: { digest: string; size: 
 }
 
 /** A file's digest and size, streamed (detached blob signatures). */
-export async function digestFile(path: string, algorithm: ArtifactDigestAlgorithm = 'sha256'): Promise<{ digest: string; size: number }> {
+export async function digestFile(
+  path: string,
+  algorithm: ArtifactDigestAlgorithm = 'sha256'
+): Promise<{ digest: string; size: number }> {
   const { createReadStream } = await import('node:fs');
   const h = new Digester(algorithm);
   for await (const c of createReadStream(path)) h.update(c as Buffer);

@@ -1,6 +1,13 @@
 export { OciError, isNotFound } from './errors.ts';
 export type { OciErrorCode } from './errors.ts';
-export { MediaType, EMPTY_JSON, MANIFEST_ACCEPT, isManifestMediaType, isIndexMediaType, isValidMediaType } from './mediatype.ts';
+export {
+  MediaType,
+  EMPTY_JSON,
+  MANIFEST_ACCEPT,
+  isManifestMediaType,
+  isIndexMediaType,
+  isValidMediaType,
+} from './mediatype.ts';
 export { parseDigest, isValidDigest, digestOf, digestFile, Digester, VerifyingStream, verifyBytes } from './digest.ts';
 export type { DigestAlgorithm, ArtifactDigestAlgorithm, ParsedDigest } from './digest.ts';
 export {

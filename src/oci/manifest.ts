@@ -24,7 +24,10 @@ export const descriptorSchema = z.looseObject({
   size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
   urls: z.array(z.string()).optional(),
   annotations: annotations.optional(),
-  data: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64').optional(),
+  data: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64')
+    .optional(),
   artifactType: mediaTypeField.optional(),
   platform: platformSchema.optional(),
 });
@@ -70,7 +73,11 @@ function describeZodError(err: z.ZodError): string {
 }
 
 /** Validates a descriptor object, naming the bad field. */
-export function parseDescriptor(value: unknown, where = 'descriptor', options: { artifact?: boolean } = {}): Descriptor {
+export function parseDescriptor(
+  value: unknown,
+  where = 'descriptor',
+  options: { artifact?: boolean } = {}
+): Descriptor {
   const r = (options.artifact ? artifactDescriptorSchema : descriptorSchema).safeParse(value);
   if (!r.success) throw new OciError('MANIFEST_INVALID', `${where}: ${describeZodError(r.error)}`);
   return r.data;
@@ -82,7 +89,10 @@ export function parseDescriptor(value: unknown, where = 'descriptor', options: {
  */
 export function parseManifest(bytes: Uint8Array, mediaType: string): Manifest {
   if (bytes.length > MAX_MANIFEST_SIZE) {
-    throw new OciError('MANIFEST_INVALID', `manifest is ${bytes.length} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`);
+    throw new OciError(
+      'MANIFEST_INVALID',
+      `manifest is ${bytes.length} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`
+    );
   }
   let json: unknown;
   try {
@@ -138,7 +148,6 @@ export function encodeManifest(m: Manifest): Uint8Array {
 export function descriptorFor(mediaType: string, bytes: Uint8Array, extra: Partial<Descriptor> = {}): Descriptor {
   return { mediaType, digest: digestOfBytes(bytes), size: bytes.length, ...extra };
 }
-
 
 /** The descriptor for a referrer, as the referrers API lists it. */
 export function referrerDescriptor(desc: Descriptor, m: Manifest): Descriptor {

@@ -78,7 +78,7 @@ export function validateRepositoryName(name: string): void {
     throw usage(
       'NAME_INVALID',
       `invalid repository name ${JSON.stringify(name.slice(0, 300))}: lower-case components [a-z0-9] joined by '.', ` +
-        `'_', '__' or '-', separated by '/', at most ${MAX_REPO_NAME} characters`,
+        `'_', '__' or '-', separated by '/', at most ${MAX_REPO_NAME} characters`
     );
   }
 }
@@ -96,7 +96,7 @@ export function validateLayoutRefName(name: string): void {
     throw usage(
       'TAG_INVALID',
       `invalid layout ref ${JSON.stringify(name.slice(0, 200))}: want an OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127}) ` +
-        'or a Flatpak ref (app|runtime/ID/ARCH/BRANCH)',
+        'or a Flatpak ref (app|runtime/ID/ARCH/BRANCH)'
     );
   }
 }
@@ -145,7 +145,7 @@ function refuseLayoutWithoutPrefix(input: string): void {
     throw usage(
       'REFERENCE_INVALID',
       `${JSON.stringify(input)} looks like a path: an OCI image layout is named with oci:, ` +
-        `write oci:${input} (registry references are host[:port]/repository[:tag][@digest])`,
+        `write oci:${input} (registry references are host[:port]/repository[:tag][@digest])`
     );
   }
   const url = /^([a-z][a-z0-9+.-]*):\/\//i.exec(input);

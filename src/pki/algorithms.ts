@@ -25,12 +25,57 @@ export interface AlgorithmInfo {
 }
 
 const TABLE: AlgorithmInfo[] = [
-  { algorithm: 'RSASSA-PSS-SHA-256', hash: 'SHA-256', nodeHash: 'sha256', jws: 'PS256', cose: -37, keySpec: 'RSA-2048' },
-  { algorithm: 'RSASSA-PSS-SHA-384', hash: 'SHA-384', nodeHash: 'sha384', jws: 'PS384', cose: -38, keySpec: 'RSA-3072' },
-  { algorithm: 'RSASSA-PSS-SHA-512', hash: 'SHA-512', nodeHash: 'sha512', jws: 'PS512', cose: -39, keySpec: 'RSA-4096' },
-  { algorithm: 'ECDSA-SHA-256', hash: 'SHA-256', nodeHash: 'sha256', jws: 'ES256', cose: -7, keySpec: 'EC-256', ecSize: 32 },
-  { algorithm: 'ECDSA-SHA-384', hash: 'SHA-384', nodeHash: 'sha384', jws: 'ES384', cose: -35, keySpec: 'EC-384', ecSize: 48 },
-  { algorithm: 'ECDSA-SHA-512', hash: 'SHA-512', nodeHash: 'sha512', jws: 'ES512', cose: -36, keySpec: 'EC-521', ecSize: 66 },
+  {
+    algorithm: 'RSASSA-PSS-SHA-256',
+    hash: 'SHA-256',
+    nodeHash: 'sha256',
+    jws: 'PS256',
+    cose: -37,
+    keySpec: 'RSA-2048',
+  },
+  {
+    algorithm: 'RSASSA-PSS-SHA-384',
+    hash: 'SHA-384',
+    nodeHash: 'sha384',
+    jws: 'PS384',
+    cose: -38,
+    keySpec: 'RSA-3072',
+  },
+  {
+    algorithm: 'RSASSA-PSS-SHA-512',
+    hash: 'SHA-512',
+    nodeHash: 'sha512',
+    jws: 'PS512',
+    cose: -39,
+    keySpec: 'RSA-4096',
+  },
+  {
+    algorithm: 'ECDSA-SHA-256',
+    hash: 'SHA-256',
+    nodeHash: 'sha256',
+    jws: 'ES256',
+    cose: -7,
+    keySpec: 'EC-256',
+    ecSize: 32,
+  },
+  {
+    algorithm: 'ECDSA-SHA-384',
+    hash: 'SHA-384',
+    nodeHash: 'sha384',
+    jws: 'ES384',
+    cose: -35,
+    keySpec: 'EC-384',
+    ecSize: 48,
+  },
+  {
+    algorithm: 'ECDSA-SHA-512',
+    hash: 'SHA-512',
+    nodeHash: 'sha512',
+    jws: 'ES512',
+    cose: -36,
+    keySpec: 'EC-521',
+    ecSize: 66,
+  },
 ];
 
 export function algorithmInfo(alg: SignatureAlgorithm): AlgorithmInfo {
@@ -60,11 +105,21 @@ export function signatureAlgorithmFor(key: KeyObject | X509Certificate): Algorit
     const spec = `RSA-${details.modulusLength}`;
     const info = algorithmByKeySpec(spec);
     if (info) return info;
-    throw new SignetError('ALGORITHM_UNSUPPORTED', `RSA keys of ${details.modulusLength} bits are not allowed (2048, 3072 or 4096)`);
+    throw new SignetError(
+      'ALGORITHM_UNSUPPORTED',
+      `RSA keys of ${details.modulusLength} bits are not allowed (2048, 3072 or 4096)`
+    );
   }
   if (pub.asymmetricKeyType === 'ec') {
     const curve = details.namedCurve;
-    const spec = curve === 'prime256v1' || curve === 'P-256' ? 'EC-256' : curve === 'secp384r1' || curve === 'P-384' ? 'EC-384' : curve === 'secp521r1' || curve === 'P-521' ? 'EC-521' : undefined;
+    const spec =
+      curve === 'prime256v1' || curve === 'P-256'
+        ? 'EC-256'
+        : curve === 'secp384r1' || curve === 'P-384'
+          ? 'EC-384'
+          : curve === 'secp521r1' || curve === 'P-521'
+            ? 'EC-521'
+            : undefined;
     const info = spec ? algorithmByKeySpec(spec) : undefined;
     if (info) return info;
     throw new SignetError('ALGORITHM_UNSUPPORTED', `EC curve ${curve} is not allowed (P-256, P-384 or P-521)`);
@@ -79,11 +134,20 @@ export function signatureAlgorithmFor(key: KeyObject | X509Certificate): Algorit
 export function signPrimitive(info: AlgorithmInfo, key: KeyObject, data: Uint8Array): Uint8Array {
   return info.ecSize
     ? cryptoSign(info.nodeHash, data, { key, dsaEncoding: 'ieee-p1363' })
-    : cryptoSign(info.nodeHash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(info.hash.slice(4)) / 8 });
+    : cryptoSign(info.nodeHash, data, {
+        key,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: Number(info.hash.slice(4)) / 8,
+      });
 }
 
 export function verifyPrimitive(info: AlgorithmInfo, key: KeyObject, data: Uint8Array, signature: Uint8Array): boolean {
   return info.ecSize
     ? cryptoVerify(info.nodeHash, data, { key, dsaEncoding: 'ieee-p1363' }, signature)
-    : cryptoVerify(info.nodeHash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(info.hash.slice(4)) / 8 }, signature);
+    : cryptoVerify(
+        info.nodeHash,
+        data,
+        { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(info.hash.slice(4)) / 8 },
+        signature
+      );
 }

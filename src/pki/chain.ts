@@ -7,7 +7,15 @@ function fail(message: string): never {
   throw new SignetError('CERT_CHAIN_INVALID', message);
 }
 
-const LEAF_FORBIDDEN_KU: KeyUsageName[] = ['keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'];
+const LEAF_FORBIDDEN_KU: KeyUsageName[] = [
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'keyCertSign',
+  'cRLSign',
+  'encipherOnly',
+  'decipherOnly',
+];
 const LEAF_FORBIDDEN_EKU: Record<string, string> = {
   [OID.serverAuth]: 'serverAuth',
   [OID.clientAuth]: 'clientAuth',
@@ -19,14 +27,17 @@ const LEAF_FORBIDDEN_EKU: Record<string, string> = {
 function checkLeaf(leaf: X509Certificate): void {
   const info = certInfo(leaf);
   const name = describeCert(leaf);
-  if (info.basicConstraints?.ca) fail(`signing certificate ${name} is a CA certificate (basicConstraints cA=true); a CA cannot be the signer`);
+  if (info.basicConstraints?.ca)
+    fail(`signing certificate ${name} is a CA certificate (basicConstraints cA=true); a CA cannot be the signer`);
   if (!info.keyUsage) fail(`signing certificate ${name} has no keyUsage extension; it must have digitalSignature`);
   if (!info.keyUsage.critical) fail(`signing certificate ${name}: the keyUsage extension must be critical`);
-  if (!info.keyUsage.usages.has('digitalSignature')) fail(`signing certificate ${name}: keyUsage lacks digitalSignature`);
+  if (!info.keyUsage.usages.has('digitalSignature'))
+    fail(`signing certificate ${name}: keyUsage lacks digitalSignature`);
   const bad = LEAF_FORBIDDEN_KU.filter((u) => info.keyUsage!.usages.has(u));
   if (bad.length) fail(`signing certificate ${name}: keyUsage must not include ${bad.join(', ')}`);
   for (const p of info.extKeyUsage?.purposes ?? []) {
-    if (LEAF_FORBIDDEN_EKU[p]) fail(`signing certificate ${name}: extendedKeyUsage must not include ${LEAF_FORBIDDEN_EKU[p]}`);
+    if (LEAF_FORBIDDEN_EKU[p])
+      fail(`signing certificate ${name}: extendedKeyUsage must not include ${LEAF_FORBIDDEN_EKU[p]}`);
   }
   signatureAlgorithmFor(leaf); // key type and size must be one the spec allows
 }
@@ -34,27 +45,40 @@ function checkLeaf(leaf: X509Certificate): void {
 function checkCa(cert: X509Certificate, index: number): void {
   const info = certInfo(cert);
   const name = describeCert(cert);
-  if (!info.basicConstraints?.ca) fail(`certificate ${name} issues another certificate of the chain but is not a CA (basicConstraints cA=true missing)`);
+  if (!info.basicConstraints?.ca)
+    fail(
+      `certificate ${name} issues another certificate of the chain but is not a CA (basicConstraints cA=true missing)`
+    );
   if (!info.keyUsage) fail(`CA certificate ${name} has no keyUsage extension; it must have keyCertSign`);
   if (!info.keyUsage.critical) fail(`CA certificate ${name}: the keyUsage extension must be critical`);
   if (!info.keyUsage.usages.has('keyCertSign')) fail(`CA certificate ${name}: keyUsage lacks keyCertSign`);
   // pathLen counts the CA certificates below this one (index i has i-1 CAs under it).
   const below = index - 1;
   if (info.basicConstraints.pathLength !== undefined && info.basicConstraints.pathLength < below) {
-    fail(`CA certificate ${name}: pathLenConstraint ${info.basicConstraints.pathLength} allows fewer than the ${below} CA certificate(s) below it`);
+    fail(
+      `CA certificate ${name}: pathLenConstraint ${info.basicConstraints.pathLength} allows fewer than the ${below} CA certificate(s) below it`
+    );
   }
 }
 
 function checkChainShape(chain: X509Certificate[], what: string): void {
   if (chain.length === 0) fail(`${what}: the certificate chain is empty`);
-  for (const c of chain) if (certInfo(c).sha1Signature) fail(`${what}: certificate ${describeCert(c)} is signed with SHA-1`);
+  for (const c of chain)
+    if (certInfo(c).sha1Signature) fail(`${what}: certificate ${describeCert(c)} is signed with SHA-1`);
   const last = chain[chain.length - 1]!;
   if (!certInfo(last).selfSigned) {
-    fail(chain.length === 1 ? `${what}: a single certificate must be self-signed (${describeCert(last)} is not)` : `${what}: the chain must end with a self-signed root (${describeCert(last)} is not)`);
+    fail(
+      chain.length === 1
+        ? `${what}: a single certificate must be self-signed (${describeCert(last)} is not)`
+        : `${what}: the chain must end with a self-signed root (${describeCert(last)} is not)`
+    );
   }
   for (let i = 0; i < chain.length - 1; i++) {
     const cert = chain[i]!;
-    if (certInfo(cert).selfSigned) fail(`${what}: ${i === 0 ? 'leaf' : 'intermediate'} certificate ${describeCert(cert)} is self-signed but is not the last one`);
+    if (certInfo(cert).selfSigned)
+      fail(
+        `${what}: ${i === 0 ? 'leaf' : 'intermediate'} certificate ${describeCert(cert)} is self-signed but is not the last one`
+      );
   }
 }
 
@@ -65,7 +89,8 @@ function checkChainShape(chain: X509Certificate[], what: string): void {
 function checkIssuance(chain: X509Certificate[], what: string): void {
   for (let i = 0; i < chain.length - 1; i++) {
     const cert = chain[i]!;
-    if (!issuedBy(cert, chain[i + 1]!)) fail(`${what}: certificate ${describeCert(cert)} is not issued by the next one, ${describeCert(chain[i + 1]!)}`);
+    if (!issuedBy(cert, chain[i + 1]!))
+      fail(`${what}: certificate ${describeCert(cert)} is not issued by the next one, ${describeCert(chain[i + 1]!)}`);
   }
 }
 
@@ -90,7 +115,12 @@ export function validateTimestampingChain(chain: X509Certificate[]): void {
   const leaf = chain[0]!;
   const info = certInfo(leaf);
   const name = describeCert(leaf);
-  if (!info.extKeyUsage || !info.extKeyUsage.critical || info.extKeyUsage.purposes.length !== 1 || info.extKeyUsage.purposes[0] !== OID.timeStamping) {
+  if (
+    !info.extKeyUsage ||
+    !info.extKeyUsage.critical ||
+    info.extKeyUsage.purposes.length !== 1 ||
+    info.extKeyUsage.purposes[0] !== OID.timeStamping
+  ) {
     fail(`TSA certificate ${name}: extendedKeyUsage must be critical and contain only timeStamping`);
   }
   if (!info.keyUsage?.usages.has('digitalSignature')) fail(`TSA certificate ${name}: keyUsage lacks digitalSignature`);
@@ -103,8 +133,16 @@ export function chainValidAt(chain: X509Certificate[], time: Date): { ok: boolea
   for (const c of chain) {
     const from = new Date(c.validFrom);
     const to = new Date(c.validTo);
-    if (time < from) return { ok: false, message: `${time.toISOString()} is before the validity period of certificate ${describeCert(c)} (${from.toISOString()} to ${to.toISOString()})` };
-    if (time > to) return { ok: false, message: `${time.toISOString()} is after the validity period of certificate ${describeCert(c)} (${from.toISOString()} to ${to.toISOString()})` };
+    if (time < from)
+      return {
+        ok: false,
+        message: `${time.toISOString()} is before the validity period of certificate ${describeCert(c)} (${from.toISOString()} to ${to.toISOString()})`,
+      };
+    if (time > to)
+      return {
+        ok: false,
+        message: `${time.toISOString()} is after the validity period of certificate ${describeCert(c)} (${from.toISOString()} to ${to.toISOString()})`,
+      };
   }
   return { ok: true };
 }

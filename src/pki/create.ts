@@ -26,7 +26,18 @@ export function generateKeyPair(type: KeyType): { privateKey: KeyObject; publicK
   }
 }
 
-const DN_OIDS: Record<string, string> = { CN: '2.5.4.3', OU: '2.5.4.11', O: '2.5.4.10', L: '2.5.4.7', ST: '2.5.4.8', S: '2.5.4.8', C: '2.5.4.6', STREET: '2.5.4.9', POSTALCODE: '2.5.4.17', SERIALNUMBER: '2.5.4.5' };
+const DN_OIDS: Record<string, string> = {
+  CN: '2.5.4.3',
+  OU: '2.5.4.11',
+  O: '2.5.4.10',
+  L: '2.5.4.7',
+  ST: '2.5.4.8',
+  S: '2.5.4.8',
+  C: '2.5.4.6',
+  STREET: '2.5.4.9',
+  POSTALCODE: '2.5.4.17',
+  SERIALNUMBER: '2.5.4.5',
+};
 
 /** Parses `CN=x,O=y,ST=WA,C=US` (escaped commas allowed) into RDN pairs, in the given order. */
 export function parseDn(dn: string): Array<{ type: string; value: string }> {
@@ -49,7 +60,11 @@ export function parseDn(dn: string): Array<{ type: string; value: string }> {
     const i = p.indexOf('=');
     const type = p.slice(0, i).trim().toUpperCase();
     const value = p.slice(i + 1).trim();
-    if (i <= 0 || !DN_OIDS[type] || !value) throw new SignetError('USAGE', `invalid subject ${JSON.stringify(dn)}: want attributes like CN=name,O=org,ST=WA,C=US (known: ${Object.keys(DN_OIDS).join(', ')})`);
+    if (i <= 0 || !DN_OIDS[type] || !value)
+      throw new SignetError(
+        'USAGE',
+        `invalid subject ${JSON.stringify(dn)}: want attributes like CN=name,O=org,ST=WA,C=US (known: ${Object.keys(DN_OIDS).join(', ')})`
+      );
     out.push({ type: type === 'S' ? 'ST' : type, value });
   }
   return out;
@@ -62,7 +77,17 @@ function rdn(dn: string): pkijs.RelativeDistinguishedNames {
   const seq = new asn1js.Sequence({
     value: parseDn(dn)
       .reverse()
-      .map(({ type, value }) => new asn1js.Set({ value: [new pkijs.AttributeTypeAndValue({ type: DN_OIDS[type]!, value: type === 'C' ? new asn1js.PrintableString({ value }) : new asn1js.Utf8String({ value }) }).toSchema()] })),
+      .map(
+        ({ type, value }) =>
+          new asn1js.Set({
+            value: [
+              new pkijs.AttributeTypeAndValue({
+                type: DN_OIDS[type]!,
+                value: type === 'C' ? new asn1js.PrintableString({ value }) : new asn1js.Utf8String({ value }),
+              }).toSchema(),
+            ],
+          })
+      ),
   });
   return pkijs.RelativeDistinguishedNames.fromBER(seq.toBER(false));
 }
@@ -72,12 +97,20 @@ async function toWebKey(key: KeyObject, usage: 'sign' | 'verify'): Promise<{ key
   const der = key.export({ format: 'der', type: isPrivate ? 'pkcs8' : 'spki' });
   if (key.asymmetricKeyType === 'rsa') {
     const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
-    return { key: await webcrypto.subtle.importKey(isPrivate ? 'pkcs8' : 'spki', der, alg, true, [usage]), hash: 'SHA-256' };
+    return {
+      key: await webcrypto.subtle.importKey(isPrivate ? 'pkcs8' : 'spki', der, alg, true, [usage]),
+      hash: 'SHA-256',
+    };
   }
   const curve = key.asymmetricKeyDetails?.namedCurve;
   const namedCurve = curve === 'prime256v1' ? 'P-256' : curve === 'secp384r1' ? 'P-384' : 'P-521';
   const hash = namedCurve === 'P-256' ? 'SHA-256' : namedCurve === 'P-384' ? 'SHA-384' : 'SHA-512';
-  return { key: await webcrypto.subtle.importKey(isPrivate ? 'pkcs8' : 'spki', der, { name: 'ECDSA', namedCurve }, true, [usage]), hash };
+  return {
+    key: await webcrypto.subtle.importKey(isPrivate ? 'pkcs8' : 'spki', der, { name: 'ECDSA', namedCurve }, true, [
+      usage,
+    ]),
+    hash,
+  };
 }
 
 export interface CertificateRequest {
@@ -95,7 +128,9 @@ export interface CertificateRequest {
   /** Default: codeSigning for leaves, none for CAs. */
   extendedKeyUsage?: 'codeSigning' | 'timeStamping' | 'none' | string[];
   /** Override key usages (tests build bad certificates with this). */
-  keyUsage?: Array<'digitalSignature' | 'keyEncipherment' | 'keyCertSign' | 'cRLSign' | 'dataEncipherment' | 'keyAgreement'>;
+  keyUsage?: Array<
+    'digitalSignature' | 'keyEncipherment' | 'keyCertSign' | 'cRLSign' | 'dataEncipherment' | 'keyAgreement'
+  >;
   keyUsageCritical?: boolean;
   /** Leave basicConstraints out of a leaf (it is optional there). */
   omitBasicConstraints?: boolean;
@@ -103,7 +138,14 @@ export interface CertificateRequest {
   extraExtensions?: pkijs.Extension[];
 }
 
-const KU_BITS: Record<string, number> = { digitalSignature: 0x80, keyEncipherment: 0x20, dataEncipherment: 0x10, keyAgreement: 0x08, keyCertSign: 0x04, cRLSign: 0x02 };
+const KU_BITS: Record<string, number> = {
+  digitalSignature: 0x80,
+  keyEncipherment: 0x20,
+  dataEncipherment: 0x10,
+  keyAgreement: 0x08,
+  keyCertSign: 0x04,
+  cRLSign: 0x02,
+};
 
 /** Creates an X.509 v3 certificate with pkijs (self-signed, or issued by a local CA key). */
 export async function createCertificate(req: CertificateRequest): Promise<X509Certificate> {
@@ -124,19 +166,37 @@ export async function createCertificate(req: CertificateRequest): Promise<X509Ce
 
   const exts: pkijs.Extension[] = [];
   if (req.ca || !req.omitBasicConstraints) {
-    const bc = new pkijs.BasicConstraints({ cA: Boolean(req.ca), ...(req.ca && req.pathLength !== undefined ? { pathLenConstraint: req.pathLength } : {}) });
-    exts.push(new pkijs.Extension({ extnID: OID.basicConstraints, critical: true, extnValue: bc.toSchema().toBER(false), parsedValue: bc }));
+    const bc = new pkijs.BasicConstraints({
+      cA: Boolean(req.ca),
+      ...(req.ca && req.pathLength !== undefined ? { pathLenConstraint: req.pathLength } : {}),
+    });
+    exts.push(
+      new pkijs.Extension({
+        extnID: OID.basicConstraints,
+        critical: true,
+        extnValue: bc.toSchema().toBER(false),
+        parsedValue: bc,
+      })
+    );
   }
   const usages = req.keyUsage ?? (req.ca ? ['keyCertSign', 'cRLSign'] : ['digitalSignature']);
   let b0 = 0;
   for (const u of usages) b0 |= KU_BITS[u] ?? 0;
   const ku = new asn1js.BitString({ valueHex: new Uint8Array([b0]).buffer, unusedBits: 0 });
-  exts.push(new pkijs.Extension({ extnID: OID.keyUsage, critical: req.keyUsageCritical ?? true, extnValue: ku.toBER(false) }));
+  exts.push(
+    new pkijs.Extension({ extnID: OID.keyUsage, critical: req.keyUsageCritical ?? true, extnValue: ku.toBER(false) })
+  );
   const eku = req.extendedKeyUsage ?? (req.ca ? 'none' : 'codeSigning');
   if (eku !== 'none') {
     const purposes = eku === 'codeSigning' ? [OID.codeSigning] : eku === 'timeStamping' ? [OID.timeStamping] : eku;
     const v = new pkijs.ExtKeyUsage({ keyPurposes: purposes });
-    exts.push(new pkijs.Extension({ extnID: OID.extKeyUsage, critical: eku === 'timeStamping', extnValue: v.toSchema().toBER(false) }));
+    exts.push(
+      new pkijs.Extension({
+        extnID: OID.extKeyUsage,
+        critical: eku === 'timeStamping',
+        extnValue: v.toSchema().toBER(false),
+      })
+    );
   }
   exts.push(...(req.extraExtensions ?? []));
   cert.extensions = exts;

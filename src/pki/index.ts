@@ -1,4 +1,12 @@
-export { signatureAlgorithmFor, algorithmInfo, algorithmByJws, algorithmByCose, algorithmByKeySpec, signPrimitive, verifyPrimitive } from './algorithms.ts';
+export {
+  signatureAlgorithmFor,
+  algorithmInfo,
+  algorithmByJws,
+  algorithmByCose,
+  algorithmByKeySpec,
+  signPrimitive,
+  verifyPrimitive,
+} from './algorithms.ts';
 export type { SignatureAlgorithm, HashName, AlgorithmInfo } from './algorithms.ts';
 export { validateCodeSigningChain, validateTimestampingChain, chainValidAt } from './chain.ts';
 export { certInfo, certificateFromDer, describeCert, issuedBy, parseCertificates, toPem, OID } from './x509.ts';

@@ -89,13 +89,20 @@ export class KeyStore {
   }
 
   private static checkName(name: string): void {
-    if (!NAME_RE.test(name)) throw new SignetError('USAGE', `invalid key name ${JSON.stringify(name)}: letters, digits, '.', '_' and '-'`);
+    if (!NAME_RE.test(name))
+      throw new SignetError('USAGE', `invalid key name ${JSON.stringify(name)}: letters, digits, '.', '_' and '-'`);
   }
 
-  private async save(name: string, privateKey: KeyObject, chain: X509Certificate[], opts: { passphrase?: string; isDefault?: boolean; overwrite?: boolean }): Promise<void> {
+  private async save(
+    name: string,
+    privateKey: KeyObject,
+    chain: X509Certificate[],
+    opts: { passphrase?: string; isDefault?: boolean; overwrite?: boolean }
+  ): Promise<void> {
     KeyStore.checkName(name);
     const index = await this.readIndex();
-    if (!opts.overwrite && index.keys.some((k) => k.name === name)) throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`);
+    if (!opts.overwrite && index.keys.some((k) => k.name === name))
+      throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`);
     const dir = join(this.home, 'keys');
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const keyPath = join(dir, `${name}.key`);
@@ -113,9 +120,23 @@ export class KeyStore {
   }
 
   /** Generates a key and its certificate: self-signed, or issued by another local CA key. */
-  async generate(name: string, opts: { type: KeyType; subject?: string; issuer?: string; ca?: boolean; pathLength?: number; isDefault?: boolean; passphrase?: string; issuerPassphrase?: string; validityDays?: number }): Promise<StoredKey> {
+  async generate(
+    name: string,
+    opts: {
+      type: KeyType;
+      subject?: string;
+      issuer?: string;
+      ca?: boolean;
+      pathLength?: number;
+      isDefault?: boolean;
+      passphrase?: string;
+      issuerPassphrase?: string;
+      validityDays?: number;
+    }
+  ): Promise<StoredKey> {
     KeyStore.checkName(name);
-    if ((await this.readIndex()).keys.some((k) => k.name === name)) throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`);
+    if ((await this.readIndex()).keys.some((k) => k.name === name))
+      throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`);
     const pair = generateKeyPair(opts.type);
     const subject = opts.subject ?? `CN=${name},O=Signet,ST=WA,C=US`;
     const notBefore = new Date(Date.now() - 60_000);
@@ -123,23 +144,51 @@ export class KeyStore {
     let chain: X509Certificate[];
     if (opts.issuer) {
       const issuer = await this.get(opts.issuer, opts.issuerPassphrase);
-      if (!issuer.chain[0]!.ca) throw new SignetError('USAGE', `key ${opts.issuer} is not a CA key (one generated as a CA can issue certificates)`);
-      const cert = await createCertificate({ subject, publicKey: pair.publicKey, issuer: { cert: issuer.chain[0]!, privateKey: issuer.privateKey }, ca: Boolean(opts.ca), ...(opts.pathLength !== undefined ? { pathLength: opts.pathLength } : {}), notBefore, notAfter });
+      if (!issuer.chain[0]!.ca)
+        throw new SignetError(
+          'USAGE',
+          `key ${opts.issuer} is not a CA key (one generated as a CA can issue certificates)`
+        );
+      const cert = await createCertificate({
+        subject,
+        publicKey: pair.publicKey,
+        issuer: { cert: issuer.chain[0]!, privateKey: issuer.privateKey },
+        ca: Boolean(opts.ca),
+        ...(opts.pathLength !== undefined ? { pathLength: opts.pathLength } : {}),
+        notBefore,
+        notAfter,
+      });
       chain = [cert, ...issuer.chain];
     } else {
-      chain = [await createCertificate({ subject, publicKey: pair.publicKey, signingKey: pair.privateKey, ca: Boolean(opts.ca), ...(opts.pathLength !== undefined ? { pathLength: opts.pathLength } : {}), notBefore, notAfter })];
+      chain = [
+        await createCertificate({
+          subject,
+          publicKey: pair.publicKey,
+          signingKey: pair.privateKey,
+          ca: Boolean(opts.ca),
+          ...(opts.pathLength !== undefined ? { pathLength: opts.pathLength } : {}),
+          notBefore,
+          notAfter,
+        }),
+      ];
     }
     await this.save(name, pair.privateKey, chain, opts);
     return { name, privateKey: pair.privateKey, chain };
   }
 
   /** Imports a PKCS#8/PEM key with its chain (leaf first); the key must match the leaf. */
-  async import(name: string, opts: { keyPem: string; chainPem: string; passphrase?: string; isDefault?: boolean }): Promise<StoredKey> {
+  async import(
+    name: string,
+    opts: { keyPem: string; chainPem: string; passphrase?: string; isDefault?: boolean }
+  ): Promise<StoredKey> {
     let privateKey: KeyObject;
     try {
       privateKey = createPrivateKey(opts.passphrase ? { key: opts.keyPem, passphrase: opts.passphrase } : opts.keyPem);
     } catch (err) {
-      throw new SignetError('KEY_INVALID', `the key cannot be read${opts.passphrase ? '' : ' (encrypted? pass its passphrase)'}: ${(err as Error).message}`);
+      throw new SignetError(
+        'KEY_INVALID',
+        `the key cannot be read${opts.passphrase ? '' : ' (encrypted? pass its passphrase)'}: ${(err as Error).message}`
+      );
     }
     const chain = parseCertificates(opts.chainPem, 'certificate chain');
     if (chain.length === 0) throw new SignetError('CERT_FILE_INVALID', 'the certificate file holds no certificate');
@@ -147,7 +196,10 @@ export class KeyStore {
     if (!Buffer.from(pub).equals(Buffer.from(chain[0]!.publicKey.export({ format: 'der', type: 'spki' })))) {
       throw new SignetError('KEY_MISMATCH', 'the private key does not belong to the first certificate of the chain');
     }
-    await this.save(name, privateKey, chain, { isDefault: opts.isDefault ?? false, ...(opts.passphrase ? { passphrase: opts.passphrase } : {}) });
+    await this.save(name, privateKey, chain, {
+      isDefault: opts.isDefault ?? false,
+      ...(opts.passphrase ? { passphrase: opts.passphrase } : {}),
+    });
     return { name, privateKey, chain };
   }
 
@@ -185,15 +237,23 @@ export class KeyStore {
   async get(name?: string, passphrase?: string): Promise<StoredKey> {
     const index = await this.readIndex();
     const wanted = name ?? index.default;
-    if (!wanted) throw new SignetError('KEY_NOT_FOUND', 'no key given and no default key (generate or import one as the default key)');
+    if (!wanted)
+      throw new SignetError(
+        'KEY_NOT_FOUND',
+        'no key given and no default key (generate or import one as the default key)'
+      );
     const entry = index.keys.find((k) => k.name === wanted);
-    if (!entry || !entry.keyPath || !entry.certPath) throw new SignetError('KEY_NOT_FOUND', `no local key named ${wanted} (signet key list)`);
+    if (!entry || !entry.keyPath || !entry.certPath)
+      throw new SignetError('KEY_NOT_FOUND', `no local key named ${wanted} (signet key list)`);
     const pem = await readFile(entry.keyPath, 'utf8');
     let privateKey: KeyObject;
     try {
       privateKey = createPrivateKey(passphrase ? { key: pem, passphrase } : pem);
     } catch (err) {
-      throw new SignetError('KEY_INVALID', `key ${wanted} cannot be read${pem.includes('ENCRYPTED') && !passphrase ? ': it is encrypted (give its passphrase)' : `: ${(err as Error).message}`}`);
+      throw new SignetError(
+        'KEY_INVALID',
+        `key ${wanted} cannot be read${pem.includes('ENCRYPTED') && !passphrase ? ': it is encrypted (give its passphrase)' : `: ${(err as Error).message}`}`
+      );
     }
     const chain = parseCertificates(await readFile(entry.certPath), entry.certPath);
     return { name: wanted, privateKey, chain };
@@ -202,35 +262,47 @@ export class KeyStore {
   /** A new OpenPGP key for containers simple signing (gpg-rsa4096 or gpg-ed25519). */
   async generateGpg(
     name: string,
-    opts: { type: GpgKeyType; userId?: string; isDefault?: boolean },
+    opts: { type: GpgKeyType; userId?: string; isDefault?: boolean }
   ): Promise<{ fingerprint: string; publicKey: Uint8Array }> {
     KeyStore.checkName(name);
     const openpgp = await import('openpgp');
     const userIDs = [{ name: opts.userId ?? name, email: `${name}@signet.invalid` }];
-    const { privateKey } = opts.type === 'gpg-rsa4096'
-      ? await openpgp.generateKey({ type: 'rsa', rsaBits: 4096, userIDs, format: 'armored' })
-      : await openpgp.generateKey({ type: 'ecc', curve: 'ed25519Legacy', userIDs, format: 'armored' });
+    const { privateKey } =
+      opts.type === 'gpg-rsa4096'
+        ? await openpgp.generateKey({ type: 'rsa', rsaBits: 4096, userIDs, format: 'armored' })
+        : await openpgp.generateKey({ type: 'ecc', curve: 'ed25519Legacy', userIDs, format: 'armored' });
     return this.saveGpg(name, privateKey, opts.isDefault);
   }
 
   /** Imports an OpenPGP secret key as `gpg --export-secret-keys` writes it (armored or binary). */
-  async importGpg(name: string, data: Uint8Array, opts: { isDefault?: boolean } = {}): Promise<{ fingerprint: string; publicKey: Uint8Array }> {
+  async importGpg(
+    name: string,
+    data: Uint8Array,
+    opts: { isDefault?: boolean } = {}
+  ): Promise<{ fingerprint: string; publicKey: Uint8Array }> {
     KeyStore.checkName(name);
     const openpgp = await import('openpgp');
     const text = Buffer.from(data).toString('latin1');
     let key;
     try {
-      key = text.includes('-----BEGIN PGP') ? await openpgp.readPrivateKey({ armoredKey: text }) : await openpgp.readPrivateKey({ binaryKey: data });
+      key = text.includes('-----BEGIN PGP')
+        ? await openpgp.readPrivateKey({ armoredKey: text })
+        : await openpgp.readPrivateKey({ binaryKey: data });
     } catch (err) {
       throw new SignetError('KEY_INVALID', `not an OpenPGP secret key: ${(err as Error).message}`);
     }
     return this.saveGpg(name, key.armor(), opts.isDefault);
   }
 
-  private async saveGpg(name: string, armored: string, isDefault?: boolean): Promise<{ fingerprint: string; publicKey: Uint8Array }> {
+  private async saveGpg(
+    name: string,
+    armored: string,
+    isDefault?: boolean
+  ): Promise<{ fingerprint: string; publicKey: Uint8Array }> {
     const openpgp = await import('openpgp');
     const index = await this.readIndex();
-    if (index.keys.some((k) => k.name === name)) throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`);
+    if (index.keys.some((k) => k.name === name))
+      throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`);
     const key = await openpgp.readPrivateKey({ armoredKey: armored });
     const dir = join(this.home, 'keys');
     await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -250,25 +322,46 @@ export class KeyStore {
     const index = await this.readIndex();
     const wanted = name ?? index.default;
     const e = index.keys.find((k) => k.name === wanted);
-    if (!e || !e.gpg || !e.keyPath) throw new SignetError('KEY_NOT_FOUND', `no OpenPGP key named ${wanted ?? '(default)'} (generate one of type gpg-ed25519 or gpg-rsa4096)`);
-    return { name: e.name, armored: await readFile(e.keyPath, 'utf8'), publicKey: await readFile(e.keyPath.replace(/\.gpg\.key$/, '.gpg.pub')) };
+    if (!e || !e.gpg || !e.keyPath)
+      throw new SignetError(
+        'KEY_NOT_FOUND',
+        `no OpenPGP key named ${wanted ?? '(default)'} (generate one of type gpg-ed25519 or gpg-rsa4096)`
+      );
+    return {
+      name: e.name,
+      armored: await readFile(e.keyPath, 'utf8'),
+      publicKey: await readFile(e.keyPath.replace(/\.gpg\.key$/, '.gpg.pub')),
+    };
   }
 
   /** Registers a key held by a plugin (`signet key add NAME --plugin P --id KEY_ID`). */
-  async addPluginKey(name: string, opts: { id: string; pluginName: string; pluginConfig?: Record<string, string>; isDefault?: boolean }): Promise<void> {
+  async addPluginKey(
+    name: string,
+    opts: { id: string; pluginName: string; pluginConfig?: Record<string, string>; isDefault?: boolean }
+  ): Promise<void> {
     KeyStore.checkName(name);
     const index = await this.readIndex();
-    if (index.keys.some((k) => k.name === name)) throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`);
-    index.keys.push({ name, id: opts.id, pluginName: opts.pluginName, ...(opts.pluginConfig && Object.keys(opts.pluginConfig).length ? { pluginConfig: opts.pluginConfig } : {}) });
+    if (index.keys.some((k) => k.name === name))
+      throw new SignetError('KEY_EXISTS', `a key named ${name} already exists (delete it first)`);
+    index.keys.push({
+      name,
+      id: opts.id,
+      pluginName: opts.pluginName,
+      ...(opts.pluginConfig && Object.keys(opts.pluginConfig).length ? { pluginConfig: opts.pluginConfig } : {}),
+    });
     if (opts.isDefault || !index.default) index.default = name;
     await this.writeIndex(index);
   }
 
   /** The plugin that holds a key, if the key is a plugin key (default key when no name). */
-  async pluginKey(name?: string): Promise<{ id: string; pluginName: string; pluginConfig: Record<string, string> } | undefined> {
+  async pluginKey(
+    name?: string
+  ): Promise<{ id: string; pluginName: string; pluginConfig: Record<string, string> } | undefined> {
     const index = await this.readIndex();
     const e = index.keys.find((k) => k.name === (name ?? index.default));
-    return e?.pluginName && e.id ? { id: e.id, pluginName: e.pluginName, pluginConfig: e.pluginConfig ?? {} } : undefined;
+    return e?.pluginName && e.id
+      ? { id: e.id, pluginName: e.pluginName, pluginConfig: e.pluginConfig ?? {} }
+      : undefined;
   }
 
   /** Any key `list()` shows (local X.509, plugin-held, OpenPGP), described from the key store alone. */
@@ -307,7 +400,7 @@ export class KeyStore {
     }
     throw new SignetError(
       'KEY_UNSUPPORTED',
-      `key ${name} is held by plugin ${d.plugin}: its public key is in the certificate chain of its signatures`,
+      `key ${name} is held by plugin ${d.plugin}: its public key is in the certificate chain of its signatures`
     );
   }
 

@@ -19,7 +19,7 @@ export function defaultRevocationCacheDir(env: NodeJS.ProcessEnv = process.env):
 export class FileRevocationCache implements RevocationCache {
   constructor(
     readonly dir: string = defaultRevocationCacheDir(),
-    private readonly now: () => Date = () => new Date(),
+    private readonly now: () => Date = () => new Date()
   ) {}
 
   private path(key: string): string {
@@ -42,7 +42,10 @@ export class FileRevocationCache implements RevocationCache {
     await mkdir(this.dir, { recursive: true });
     const p = this.path(key);
     await writeFileAtomic(`${p}.der`, data);
-    await writeFileAtomic(`${p}.json`, JSON.stringify({ key, nextUpdate: nextUpdate.toISOString(), fetched: this.now().toISOString() }));
+    await writeFileAtomic(
+      `${p}.json`,
+      JSON.stringify({ key, nextUpdate: nextUpdate.toISOString(), fetched: this.now().toISOString() })
+    );
   }
 }
 

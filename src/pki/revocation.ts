@@ -49,10 +49,13 @@ function revokedResult(
   cert: X509Certificate,
   where: string,
   invalidity: Date | undefined,
-  options: CertCheckOptions,
+  options: CertCheckOptions
 ): RevocationResult {
   if (options.notRevokedBefore && invalidity && invalidity > options.notRevokedBefore) {
-    return { status: 'good', message: `${describeCert(cert)} is revoked with invalidity date ${invalidity.toISOString()}, after the authentic signing time ${options.notRevokedBefore.toISOString()}: it was good when it signed` };
+    return {
+      status: 'good',
+      message: `${describeCert(cert)} is revoked with invalidity date ${invalidity.toISOString()}, after the authentic signing time ${options.notRevokedBefore.toISOString()}: it was good when it signed`,
+    };
   }
   return { status: 'revoked', message: `${options.role} with subject "${describeCert(cert)}" is revoked (${where})` };
 }
@@ -79,7 +82,8 @@ export function revocationUrls(cert: X509Certificate): { ocsp: string[]; crl: st
   for (const ext of pk(cert).extensions ?? []) {
     if (ext.extnID === AIA) {
       for (const d of (ext.parsedValue as pkijs.InfoAccess).accessDescriptions) {
-        if (d.accessMethod === OCSP_METHOD && d.accessLocation.type === 6) out.ocsp.push(String(d.accessLocation.value));
+        if (d.accessMethod === OCSP_METHOD && d.accessLocation.type === 6)
+          out.ocsp.push(String(d.accessLocation.value));
       }
     } else if (ext.extnID === CDP) {
       for (const dp of (ext.parsedValue as pkijs.CRLDistributionPoints).distributionPoints) {
@@ -92,7 +96,11 @@ export function revocationUrls(cert: X509Certificate): { ocsp: string[]; crl: st
   return { ocsp: out.ocsp.filter(http), crl: out.crl.filter(http) };
 }
 
-async function fetchBytes(url: string, init: { method: 'GET' | 'POST'; body?: Uint8Array; contentType?: string }, timeoutMs: number): Promise<Uint8Array> {
+async function fetchBytes(
+  url: string,
+  init: { method: 'GET' | 'POST'; body?: Uint8Array; contentType?: string },
+  timeoutMs: number
+): Promise<Uint8Array> {
   const res = await request(url, {
     method: init.method,
     ...(init.body ? { body: Buffer.from(init.body) } : {}),
@@ -120,7 +128,7 @@ async function ocspCheck(
   cert: X509Certificate,
   issuer: X509Certificate,
   url: string,
-  options: CertCheckOptions,
+  options: CertCheckOptions
 ): Promise<RevocationResult> {
   const now = options.now ?? new Date();
   const cacheKey = `ocsp|${url}|${cert.serialNumber}|${issuer.fingerprint256}`;
@@ -132,11 +140,25 @@ async function ocspCheck(
   const req = new pkijs.OCSPRequest();
   await req.createForCertificate(pk(cert), { hashAlgorithm: 'SHA-256', issuerCertificate: pk(issuer) });
   const nonce = randomBytes(16);
-  req.tbsRequest.requestExtensions = [new pkijs.Extension({ extnID: OCSP_NONCE, extnValue: new asn1js.OctetString({ valueHex: nonce }).toBER(false) })];
+  req.tbsRequest.requestExtensions = [
+    new pkijs.Extension({ extnID: OCSP_NONCE, extnValue: new asn1js.OctetString({ valueHex: nonce }).toBER(false) }),
+  ];
   if (!bytes) {
-    if (options.offline) return { status: 'unavailable', message: `offline: no cached OCSP response for ${describeCert(cert)} from ${url}` };
+    if (options.offline)
+      return {
+        status: 'unavailable',
+        message: `offline: no cached OCSP response for ${describeCert(cert)} from ${url}`,
+      };
     try {
-      bytes = await fetchBytes(url, { method: 'POST', body: new Uint8Array(req.toSchema(true).toBER(false)), contentType: 'application/ocsp-request' }, options.ocspTimeoutMs ?? 2000);
+      bytes = await fetchBytes(
+        url,
+        {
+          method: 'POST',
+          body: new Uint8Array(req.toSchema(true).toBER(false)),
+          contentType: 'application/ocsp-request',
+        },
+        options.ocspTimeoutMs ?? 2000
+      );
     } catch (err) {
       return { status: 'unavailable', message: `OCSP responder ${url} is unreachable: ${(err as Error).message}` };
     }
@@ -144,14 +166,21 @@ async function ocspCheck(
   let basic: pkijs.BasicOCSPResponse;
   try {
     const resp = pkijs.OCSPResponse.fromBER(bytes);
-    if (resp.responseStatus.valueBlock.valueDec !== 0 || !resp.responseBytes) return { status: 'unknown', message: `OCSP responder ${url} answered status ${resp.responseStatus.valueBlock.valueDec}` };
+    if (resp.responseStatus.valueBlock.valueDec !== 0 || !resp.responseBytes)
+      return {
+        status: 'unknown',
+        message: `OCSP responder ${url} answered status ${resp.responseStatus.valueBlock.valueDec}`,
+      };
     basic = pkijs.BasicOCSPResponse.fromBER(resp.responseBytes.response.valueBlock.valueHexView);
   } catch (err) {
     return { status: 'unknown', message: `OCSP response from ${url} is malformed: ${(err as Error).message}` };
   }
   // The response must be signed by the issuer, or by a responder the issuer delegated (EKU OCSPSigning).
   const issuerPk = pk(issuer);
-  const candidates = [issuer, ...(basic.certs ?? []).map((c) => new X509Certificate(Buffer.from(c.toSchema().toBER(false))))];
+  const candidates = [
+    issuer,
+    ...(basic.certs ?? []).map((c) => new X509Certificate(Buffer.from(c.toSchema().toBER(false)))),
+  ];
   let signerOk = false;
   for (const c of candidates) {
     const delegated = c !== issuer;
@@ -165,23 +194,43 @@ async function ocspCheck(
       // try the next candidate
     }
   }
-  if (!signerOk) return { status: 'unknown', message: `OCSP response from ${url} is not signed by the issuer of ${describeCert(cert)} or a responder it authorised` };
+  if (!signerOk)
+    return {
+      status: 'unknown',
+      message: `OCSP response from ${url} is not signed by the issuer of ${describeCert(cert)} or a responder it authorised`,
+    };
   // A cached response answers an earlier request: its nonce is that request's, so only freshness counts.
-  const respNonce = fromCache ? undefined : basic.tbsResponseData.responseExtensions?.find((e) => e.extnID === OCSP_NONCE);
+  const respNonce = fromCache
+    ? undefined
+    : basic.tbsResponseData.responseExtensions?.find((e) => e.extnID === OCSP_NONCE);
   if (respNonce) {
     const v = asn1js.fromBER(respNonce.extnValue.valueBlock.valueHexView).result as asn1js.OctetString;
-    if (!Buffer.from(v.valueBlock.valueHexView).equals(nonce)) return { status: 'unknown', message: `OCSP response from ${url} carries another request's nonce` };
+    if (!Buffer.from(v.valueBlock.valueHexView).equals(nonce))
+      return { status: 'unknown', message: `OCSP response from ${url} carries another request's nonce` };
   }
   const status = await basic.getCertificateStatus(pk(cert), issuerPk);
   const single = basic.tbsResponseData.responses.find((r) => r.certID);
   if (single) {
-    if (single.thisUpdate > new Date(now.getTime() + 5 * 60_000)) return { status: 'unknown', message: `OCSP response from ${url} is from the future (thisUpdate ${single.thisUpdate.toISOString()})` };
-    if (single.nextUpdate && single.nextUpdate < now) return { status: 'unknown', message: `OCSP response from ${url} is stale (nextUpdate ${single.nextUpdate.toISOString()})` };
+    if (single.thisUpdate > new Date(now.getTime() + 5 * 60_000))
+      return {
+        status: 'unknown',
+        message: `OCSP response from ${url} is from the future (thisUpdate ${single.thisUpdate.toISOString()})`,
+      };
+    if (single.nextUpdate && single.nextUpdate < now)
+      return {
+        status: 'unknown',
+        message: `OCSP response from ${url} is stale (nextUpdate ${single.nextUpdate.toISOString()})`,
+      };
   }
-  if (!status.isForCertificate) return { status: 'unknown', message: `OCSP response from ${url} is not about ${describeCert(cert)}` };
+  if (!status.isForCertificate)
+    return { status: 'unknown', message: `OCSP response from ${url} is not about ${describeCert(cert)}` };
   if (!fromCache && status.status !== 2) await options.cache?.set(cacheKey, bytes, single?.nextUpdate);
   const result: RevocationResult | undefined =
-    status.status === 0 ? { status: 'good' } : status.status === 1 ? revokedResult(cert, `OCSP ${url}`, invalidityDate(single?.singleExtensions), options) : undefined;
+    status.status === 0
+      ? { status: 'good' }
+      : status.status === 1
+        ? revokedResult(cert, `OCSP ${url}`, invalidityDate(single?.singleExtensions), options)
+        : undefined;
   if (result) {
     if (fromCache && single?.nextUpdate) {
       if (evaluated.size >= 4096) evaluated.delete(evaluated.keys().next().value!);
@@ -197,13 +246,14 @@ async function crlCheck(
   cert: X509Certificate,
   issuer: X509Certificate,
   url: string,
-  options: CertCheckOptions,
+  options: CertCheckOptions
 ): Promise<RevocationResult> {
   const now = options.now ?? new Date();
   let bytes = await options.cache?.get(`crl:${url}`);
   if (!bytes && options.bundle?.length) bytes = bundledCrlFor(issuer, options.bundle);
   if (!bytes) {
-    if (options.offline) return { status: 'unavailable', message: `offline: no cached or bundled CRL for ${describeCert(cert)} (${url})` };
+    if (options.offline)
+      return { status: 'unavailable', message: `offline: no cached or bundled CRL for ${describeCert(cert)} (${url})` };
     try {
       bytes = await fetchBytes(url, { method: 'GET' }, options.crlTimeoutMs ?? 5000);
     } catch (err) {
@@ -224,10 +274,18 @@ async function crlCheck(
   }
   if (!signed) return { status: 'unknown', message: `CRL ${url} is not signed by the issuer of ${describeCert(cert)}` };
   const next = crl.nextUpdate?.value;
-  if (next && next < now) return { status: 'unknown', message: `CRL ${url} has expired (nextUpdate ${next.toISOString()})` };
-  if (crl.thisUpdate.value > new Date(now.getTime() + 5 * 60_000)) return { status: 'unknown', message: `CRL ${url} is from the future` };
+  if (next && next < now)
+    return { status: 'unknown', message: `CRL ${url} has expired (nextUpdate ${next.toISOString()})` };
+  if (crl.thisUpdate.value > new Date(now.getTime() + 5 * 60_000))
+    return { status: 'unknown', message: `CRL ${url} is from the future` };
   await options.cache?.set(`crl:${url}`, bytes, next);
-  if (crl.isCertificateRevoked(pk(cert))) return revokedResult(cert, `CRL ${url}`, invalidityDate(crlEntry(crl, cert)?.crlEntryExtensions?.extensions), options);
+  if (crl.isCertificateRevoked(pk(cert)))
+    return revokedResult(
+      cert,
+      `CRL ${url}`,
+      invalidityDate(crlEntry(crl, cert)?.crlEntryExtensions?.extensions),
+      options
+    );
   // Delta CRLs (RFC 5280 §5.2.6): revocations since the base, named by FreshestCRL in the
   // certificate or in the base CRL. A delta that cannot be had or trusted leaves the status unknown.
   for (const deltaUrl of freshestCrlUrls(cert, crl)) {
@@ -250,14 +308,19 @@ function distributionUrls(value: unknown): string[] {
   const out: string[] = [];
   for (const dp of (value as pkijs.CRLDistributionPoints | undefined)?.distributionPoints ?? []) {
     const names = Array.isArray(dp.distributionPoint) ? dp.distributionPoint : [];
-    for (const n of names as pkijs.GeneralName[]) if (n.type === 6 && /^http:\/\//i.test(String(n.value))) out.push(String(n.value));
+    for (const n of names as pkijs.GeneralName[])
+      if (n.type === 6 && /^http:\/\//i.test(String(n.value))) out.push(String(n.value));
   }
   return out;
 }
 
 function freshestCrlUrls(cert: X509Certificate, crl: pkijs.CertificateRevocationList): string[] {
-  const fromCert = (pk(cert).extensions ?? []).filter((e) => e.extnID === FRESHEST_CRL).flatMap((e) => distributionUrls(pkijs.CRLDistributionPoints.fromBER(e.extnValue.valueBlock.valueHexView)));
-  const fromCrl = (crl.crlExtensions?.extensions ?? []).filter((e) => e.extnID === FRESHEST_CRL).flatMap((e) => distributionUrls(pkijs.CRLDistributionPoints.fromBER(e.extnValue.valueBlock.valueHexView)));
+  const fromCert = (pk(cert).extensions ?? [])
+    .filter((e) => e.extnID === FRESHEST_CRL)
+    .flatMap((e) => distributionUrls(pkijs.CRLDistributionPoints.fromBER(e.extnValue.valueBlock.valueHexView)));
+  const fromCrl = (crl.crlExtensions?.extensions ?? [])
+    .filter((e) => e.extnID === FRESHEST_CRL)
+    .flatMap((e) => distributionUrls(pkijs.CRLDistributionPoints.fromBER(e.extnValue.valueBlock.valueHexView)));
   return [...new Set([...fromCert, ...fromCrl])];
 }
 
@@ -273,7 +336,7 @@ async function deltaCheck(
   issuer: X509Certificate,
   base: pkijs.CertificateRevocationList,
   url: string,
-  options: CertCheckOptions,
+  options: CertCheckOptions
 ): Promise<RevocationResult> {
   const now = options.now ?? new Date();
   let bytes = await options.cache?.get(`crl:${url}`);
@@ -292,26 +355,38 @@ async function deltaCheck(
     return { status: 'unknown', message: `delta CRL ${url} is malformed: ${(err as Error).message}` };
   }
   const baseNumber = crlNumber(delta, DELTA_CRL_INDICATOR);
-  if (baseNumber === undefined) return { status: 'unknown', message: `${url} is not a delta CRL (no deltaCRLIndicator)` };
+  if (baseNumber === undefined)
+    return { status: 'unknown', message: `${url} is not a delta CRL (no deltaCRLIndicator)` };
   const have = crlNumber(base, CRL_NUMBER);
-  if (have === undefined || have < baseNumber) return { status: 'unknown', message: `delta CRL ${url} needs base CRL number ${baseNumber} or later` };
+  if (have === undefined || have < baseNumber)
+    return { status: 'unknown', message: `delta CRL ${url} needs base CRL number ${baseNumber} or later` };
   let signed = false;
   try {
     signed = await delta.verify({ issuerCertificate: pk(issuer) });
   } catch {
     signed = false;
   }
-  if (!signed) return { status: 'unknown', message: `delta CRL ${url} is not signed by the issuer of ${describeCert(cert)}` };
+  if (!signed)
+    return { status: 'unknown', message: `delta CRL ${url} is not signed by the issuer of ${describeCert(cert)}` };
   const next = delta.nextUpdate?.value;
-  if (next && next < now) return { status: 'unknown', message: `delta CRL ${url} has expired (nextUpdate ${next.toISOString()})` };
+  if (next && next < now)
+    return { status: 'unknown', message: `delta CRL ${url} has expired (nextUpdate ${next.toISOString()})` };
   await options.cache?.set(`crl:${url}`, bytes, next);
-  if (delta.isCertificateRevoked(pk(cert))) return revokedResult(cert, `delta CRL ${url}`, invalidityDate(crlEntry(delta, cert)?.crlEntryExtensions?.extensions), options);
+  if (delta.isCertificateRevoked(pk(cert)))
+    return revokedResult(
+      cert,
+      `delta CRL ${url}`,
+      invalidityDate(crlEntry(delta, cert)?.crlEntryExtensions?.extensions),
+      options
+    );
   return { status: 'good' };
 }
 
 function crlDer(bytes: Uint8Array): Buffer {
   const text = Buffer.from(bytes).toString('latin1');
-  return text.includes('-----BEGIN X509 CRL-----') ? Buffer.from(text.replace(/-----(BEGIN|END) X509 CRL-----|\s/g, ''), 'base64') : Buffer.from(bytes);
+  return text.includes('-----BEGIN X509 CRL-----')
+    ? Buffer.from(text.replace(/-----(BEGIN|END) X509 CRL-----|\s/g, ''), 'base64')
+    : Buffer.from(bytes);
 }
 
 /** The bundled CRL whose issuer name is the certificate issuer's (its signature is checked on use). */
@@ -334,7 +409,10 @@ function bundledCrlFor(issuer: X509Certificate, bundle: Uint8Array[]): Uint8Arra
  * is not revocable. Any revoked → revoked; then any unknown → unknown; then any unreachable →
  * unavailable (inconclusive).
  */
-export async function checkRevocation(chain: X509Certificate[], options: RevocationOptions = {}): Promise<RevocationResult> {
+export async function checkRevocation(
+  chain: X509Certificate[],
+  options: RevocationOptions = {}
+): Promise<RevocationResult> {
   const results: RevocationResult[] = [];
   for (let i = 0; i < chain.length - 1; i++) {
     const cert = chain[i]!;
@@ -359,7 +437,9 @@ export async function checkRevocation(chain: X509Certificate[], options: Revocat
         if (c.status === 'good' || c.status === 'revoked') break;
       }
     }
-    results.push(r ?? { status: 'good', message: `${describeCert(cert)} names no OCSP responder or CRL: not revocable` });
+    results.push(
+      r ?? { status: 'good', message: `${describeCert(cert)} names no OCSP responder or CRL: not revocable` }
+    );
   }
   for (const s of ['revoked', 'unknown', 'unavailable'] as const) {
     const hit = results.find((r) => r.status === s);

@@ -7,8 +7,16 @@ import type { HashName } from './algorithms.ts';
 import { chainValidAt, validateTimestampingChain } from './chain.ts';
 import { certificateFromDer, describeCert, issuedBy } from './x509.ts';
 
-const HASH_OIDS: Record<HashName, string> = { 'SHA-256': '2.16.840.1.101.3.4.2.1', 'SHA-384': '2.16.840.1.101.3.4.2.2', 'SHA-512': '2.16.840.1.101.3.4.2.3' };
-const OID_TO_NODE: Record<string, string> = { '2.16.840.1.101.3.4.2.1': 'sha256', '2.16.840.1.101.3.4.2.2': 'sha384', '2.16.840.1.101.3.4.2.3': 'sha512' };
+const HASH_OIDS: Record<HashName, string> = {
+  'SHA-256': '2.16.840.1.101.3.4.2.1',
+  'SHA-384': '2.16.840.1.101.3.4.2.2',
+  'SHA-512': '2.16.840.1.101.3.4.2.3',
+};
+const OID_TO_NODE: Record<string, string> = {
+  '2.16.840.1.101.3.4.2.1': 'sha256',
+  '2.16.840.1.101.3.4.2.2': 'sha384',
+  '2.16.840.1.101.3.4.2.3': 'sha512',
+};
 const ID_CT_TSTINFO = '1.2.840.113549.1.9.16.1.4';
 const SIGNING_CERTIFICATE_V2 = '1.2.840.113549.1.9.16.2.47';
 const SIGNING_CERTIFICATE = '1.2.840.113549.1.9.16.2.12';
@@ -32,14 +40,20 @@ export interface TimestampInfo {
  * message imprint, CMS signature, signing-certificate attribute, and the TSA chain up to one of
  * `roots` under the timestamping rules, valid at genTime. pkijs does the CMS/TSP work.
  */
-export async function verifyTimestampToken(token: Uint8Array, signature: Uint8Array, roots: X509Certificate[], expectedNonce?: Uint8Array): Promise<TimestampInfo> {
+export async function verifyTimestampToken(
+  token: Uint8Array,
+  signature: Uint8Array,
+  roots: X509Certificate[],
+  expectedNonce?: Uint8Array
+): Promise<TimestampInfo> {
   let signed: pkijs.SignedData;
   let tst: pkijs.TSTInfo;
   try {
     const ci = pkijs.ContentInfo.fromBER(token);
     if (ci.contentType !== pkijs.ContentInfo.SIGNED_DATA) tspError('timestamp token is not CMS SignedData');
     signed = new pkijs.SignedData({ schema: ci.content });
-    if (signed.encapContentInfo.eContentType !== ID_CT_TSTINFO) tspError(`timestamp token content type is ${signed.encapContentInfo.eContentType}, not id-ct-TSTInfo`);
+    if (signed.encapContentInfo.eContentType !== ID_CT_TSTINFO)
+      tspError(`timestamp token content type is ${signed.encapContentInfo.eContentType}, not id-ct-TSTInfo`);
     const econtent = signed.encapContentInfo.eContent;
     if (!econtent) tspError('timestamp token has no TSTInfo');
     tst = pkijs.TSTInfo.fromBER(econtent.getValue());
@@ -54,28 +68,41 @@ export async function verifyTimestampToken(token: Uint8Array, signature: Uint8Ar
   if (!Buffer.from(tst.messageImprint.hashedMessage.valueBlock.valueHexView).equals(expected)) {
     tspError('the timestamp is for another signature: its message imprint does not match');
   }
-  if (expectedNonce && (!tst.nonce || !Buffer.from(tst.nonce.valueBlock.valueHexView).equals(Buffer.from(expectedNonce)))) tspError('timestamp nonce does not match the request');
+  if (
+    expectedNonce &&
+    (!tst.nonce || !Buffer.from(tst.nonce.valueBlock.valueHexView).equals(Buffer.from(expectedNonce)))
+  )
+    tspError('timestamp nonce does not match the request');
   const signerInfo = signed.signerInfos[0];
   if (!signerInfo || signed.signerInfos.length !== 1) tspError('timestamp token must have exactly one signer');
   const attrs = signerInfo.signedAttrs?.attributes ?? [];
-  if (!attrs.some((a) => a.type === SIGNING_CERTIFICATE_V2 || a.type === SIGNING_CERTIFICATE)) tspError('timestamp token lacks the signing-certificate attribute');
+  if (!attrs.some((a) => a.type === SIGNING_CERTIFICATE_V2 || a.type === SIGNING_CERTIFICATE))
+    tspError('timestamp token lacks the signing-certificate attribute');
   let verified: { signatureVerified?: boolean | null; signerCertificate?: pkijs.Certificate | null };
   try {
     // For a TSTInfo, pkijs takes the timestamped data itself and checks the imprint against it too.
-    verified = (await signed.verify({ signer: 0, data: new Uint8Array(signature).buffer, checkChain: false, extendedMode: true })) as typeof verified;
+    verified = (await signed.verify({
+      signer: 0,
+      data: new Uint8Array(signature).buffer,
+      checkChain: false,
+      extendedMode: true,
+    })) as typeof verified;
   } catch (err) {
     tspError(`timestamp signature does not verify: ${(err as { message?: string }).message ?? String(err)}`);
   }
   if (!verified.signatureVerified || !verified.signerCertificate) tspError('timestamp signature does not verify');
   // Build the TSA chain from the token's certificates up to a trusted root (byte-equal).
-  const pool = (signed.certificates ?? []).filter((c): c is pkijs.Certificate => c instanceof pkijs.Certificate).map((c) => certificateFromDer(new Uint8Array(c.toSchema().toBER(false))));
+  const pool = (signed.certificates ?? [])
+    .filter((c): c is pkijs.Certificate => c instanceof pkijs.Certificate)
+    .map((c) => certificateFromDer(new Uint8Array(c.toSchema().toBER(false))));
   const leaf = certificateFromDer(new Uint8Array(verified.signerCertificate.toSchema().toBER(false)));
   const chain: X509Certificate[] = [leaf];
   const isRoot = (c: X509Certificate): boolean => roots.some((r) => Buffer.from(r.raw).equals(Buffer.from(c.raw)));
   while (!isRoot(chain[chain.length - 1]!)) {
     const cur = chain[chain.length - 1]!;
     const next = [...pool, ...roots].find((c) => !chain.includes(c) && issuedBy(cur, c));
-    if (!next || chain.length > 8) tspError(`the TSA certificate ${describeCert(leaf)} does not chain to a certificate of the tsa trust store`);
+    if (!next || chain.length > 8)
+      tspError(`the TSA certificate ${describeCert(leaf)} does not chain to a certificate of the tsa trust store`);
     chain.push(next);
   }
   validateTimestampingChain(chain);
@@ -91,21 +118,34 @@ export async function verifyTimestampToken(token: Uint8Array, signature: Uint8Ar
  * Asks an RFC 3161 TSA (HTTP POST application/timestamp-query) for a token over `signature`,
  * and checks the answer before returning it: status, nonce, imprint, TSA chain to `roots`.
  */
-export async function requestTimestamp(url: string, signature: Uint8Array, hash: HashName, roots: X509Certificate[]): Promise<Uint8Array> {
+export async function requestTimestamp(
+  url: string,
+  signature: Uint8Array,
+  hash: HashName,
+  roots: X509Certificate[]
+): Promise<Uint8Array> {
   const nonce = randomBytes(8);
   nonce[0] = (nonce[0]! & 0x7f) | 0x01;
   const req = new pkijs.TimeStampReq({
     version: 1,
     messageImprint: new pkijs.MessageImprint({
       hashAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: HASH_OIDS[hash] }),
-      hashedMessage: new asn1js.OctetString({ valueHex: createHash(hash.replace('-', '').toLowerCase()).update(signature).digest() }),
+      hashedMessage: new asn1js.OctetString({
+        valueHex: createHash(hash.replace('-', '').toLowerCase()).update(signature).digest(),
+      }),
     }),
     nonce: new asn1js.Integer({ valueHex: nonce }),
     certReq: true,
   });
   let res;
   try {
-    res = await request(url, { method: 'POST', body: Buffer.from(req.toSchema().toBER(false)), headers: { 'content-type': 'application/timestamp-query' }, headersTimeout: 10_000, bodyTimeout: 10_000 });
+    res = await request(url, {
+      method: 'POST',
+      body: Buffer.from(req.toSchema().toBER(false)),
+      headers: { 'content-type': 'application/timestamp-query' },
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    });
   } catch (err) {
     tspError(`timestamp authority ${url} is unreachable: ${(err as Error).message}`, 'inconclusive');
   }
@@ -123,7 +163,8 @@ export async function requestTimestamp(url: string, signature: Uint8Array, hash:
   } catch (err) {
     tspError(`timestamp authority ${url} answered something that is not a TimeStampResp: ${(err as Error).message}`);
   }
-  if (resp.status.status > 1 || !resp.timeStampToken) tspError(`timestamp authority ${url} refused the request (status ${resp.status.status})`);
+  if (resp.status.status > 1 || !resp.timeStampToken)
+    tspError(`timestamp authority ${url} refused the request (status ${resp.status.status})`);
   const token = new Uint8Array(resp.timeStampToken.toSchema().toBER(false));
   await verifyTimestampToken(token, signature, roots, nonce);
   return token;

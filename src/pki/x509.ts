@@ -78,28 +78,40 @@ export function certInfo(cert: X509Certificate): CertInfo {
   try {
     parsed = pkijs.Certificate.fromBER(cert.raw);
   } catch (err) {
-    throw new SignetError('CERT_INVALID', `certificate ${cert.subject.replace(/\n/g, ', ')} cannot be parsed: ${(err as Error).message}`);
+    throw new SignetError(
+      'CERT_INVALID',
+      `certificate ${cert.subject.replace(/\n/g, ', ')} cannot be parsed: ${(err as Error).message}`
+    );
   }
   const info: CertInfo = {
     cert,
     signatureAlgorithmOid: parsed.signatureAlgorithm.algorithmId,
     sha1Signature: SHA1_SIGNATURES.has(parsed.signatureAlgorithm.algorithmId),
-    subject: parsed.subject.typesAndValues.map((tv) => ({ type: SHORT_NAMES[tv.type] ?? tv.type, value: String((tv.value.valueBlock as { value?: unknown }).value ?? '') })),
+    subject: parsed.subject.typesAndValues.map((tv) => ({
+      type: SHORT_NAMES[tv.type] ?? tv.type,
+      value: String((tv.value.valueBlock as { value?: unknown }).value ?? ''),
+    })),
     revocationInfo: (parsed.extensions ?? []).some((e) => e.extnID === '2.5.29.31' || e.extnID === '1.3.6.1.5.5.7.1.1'),
-    selfSigned: Buffer.from(parsed.subject.toSchema().toBER()).equals(Buffer.from(parsed.issuer.toSchema().toBER())) && safeVerify(cert, cert),
+    selfSigned:
+      Buffer.from(parsed.subject.toSchema().toBER()).equals(Buffer.from(parsed.issuer.toSchema().toBER())) &&
+      safeVerify(cert, cert),
   };
   for (const ext of parsed.extensions ?? []) {
     const critical = ext.critical ?? false;
     if (ext.extnID === OID.keyUsage) {
       const bits = (ext.parsedValue as asn1js.BitString).valueBlock.valueHexView;
       const usages = new Set<KeyUsageName>();
-      for (const [name, bit] of Object.entries(KU) as Array<[KeyUsageName, number]>) if (bitSet(bits, bit)) usages.add(name);
+      for (const [name, bit] of Object.entries(KU) as Array<[KeyUsageName, number]>)
+        if (bitSet(bits, bit)) usages.add(name);
       info.keyUsage = { critical, usages };
     } else if (ext.extnID === OID.basicConstraints) {
       const bc = ext.parsedValue as pkijs.BasicConstraints;
       info.basicConstraints = { critical, ca: Boolean(bc.cA) };
       if (bc.pathLenConstraint !== undefined) {
-        info.basicConstraints.pathLength = typeof bc.pathLenConstraint === 'number' ? bc.pathLenConstraint : (bc.pathLenConstraint as asn1js.Integer).valueBlock.valueDec;
+        info.basicConstraints.pathLength =
+          typeof bc.pathLenConstraint === 'number'
+            ? bc.pathLenConstraint
+            : (bc.pathLenConstraint as asn1js.Integer).valueBlock.valueDec;
       }
     } else if (ext.extnID === OID.extKeyUsage) {
       info.extKeyUsage = { critical, purposes: (ext.parsedValue as pkijs.ExtKeyUsage).keyPurposes };
@@ -204,7 +216,10 @@ export function parseCertificates(data: Uint8Array | string, where = 'certificat
       try {
         return new X509Certificate(b);
       } catch (err) {
-        throw new SignetError('CERT_FILE_INVALID', `${where}: certificate ${i + 1} is not valid: ${(err as Error).message}`);
+        throw new SignetError(
+          'CERT_FILE_INVALID',
+          `${where}: certificate ${i + 1} is not valid: ${(err as Error).message}`
+        );
       }
     });
   }

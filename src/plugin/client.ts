@@ -5,8 +5,16 @@ import { join } from 'node:path';
 import { SignetError, signetHome } from '../util/index.ts';
 
 /** Error codes of the Notary Project plugin contract 1.0. */
-export type PluginErrorCode = 'VALIDATION_ERROR' | 'UNSUPPORTED_CONTRACT_VERSION' | 'ACCESS_DENIED' | 'TIMEOUT' | 'THROTTLED' | 'ERROR';
-const CODES = new Set<string>(['VALIDATION_ERROR', 'UNSUPPORTED_CONTRACT_VERSION', 'ACCESS_DENIED', 'TIMEOUT', 'THROTTLED', 'ERROR']);
+export type PluginErrorCode =
+  'VALIDATION_ERROR' | 'UNSUPPORTED_CONTRACT_VERSION' | 'ACCESS_DENIED' | 'TIMEOUT' | 'THROTTLED' | 'ERROR';
+const CODES = new Set<string>([
+  'VALIDATION_ERROR',
+  'UNSUPPORTED_CONTRACT_VERSION',
+  'ACCESS_DENIED',
+  'TIMEOUT',
+  'THROTTLED',
+  'ERROR',
+]);
 export const CONTRACT_VERSION = '1.0';
 const MAX_OUTPUT = 64 * 1024 * 1024;
 
@@ -43,7 +51,8 @@ export async function pluginPath(name: string, home = signetHome()): Promise<str
   } catch {
     throw new SignetError('PLUGIN_NOT_FOUND', `plugin ${name} is not installed (${path}); see signet plugin install`);
   }
-  if (!st.isFile()) throw new SignetError('PLUGIN_INVALID', `${path} is not a regular file (symbolic links are refused)`);
+  if (!st.isFile())
+    throw new SignetError('PLUGIN_INVALID', `${path} is not a regular file (symbolic links are refused)`);
   try {
     await access(path, constants.X_OK);
   } catch {
@@ -75,7 +84,7 @@ export class PluginClient {
   constructor(
     readonly name: string,
     readonly path: string,
-    private readonly timeoutMs = 30_000,
+    private readonly timeoutMs = 30_000
   ) {}
 
   static async open(name: string, options: { home?: string; timeoutMs?: number } = {}): Promise<PluginClient> {
@@ -83,7 +92,12 @@ export class PluginClient {
   }
 
   async run<T>(command: string, request: unknown): Promise<T> {
-    const { code, stdout, stderr, timedOut } = await new Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }>((resolve, reject) => {
+    const { code, stdout, stderr, timedOut } = await new Promise<{
+      code: number | null;
+      stdout: string;
+      stderr: string;
+      timedOut: boolean;
+    }>((resolve, reject) => {
       const child = spawn(this.path, [command], { stdio: ['pipe', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
@@ -133,11 +147,21 @@ export class PluginClient {
   /** get-plugin-metadata; the metadata name must be the plugin's name, and contract 1.0 supported. */
   async metadata(pluginConfig?: Record<string, string>): Promise<PluginMetadata> {
     const m = await this.run<PluginMetadata>('get-plugin-metadata', pluginConfig ? { pluginConfig } : {});
-    if (!m || m.name !== this.name) throw new PluginError(this.name, 'VALIDATION_ERROR', `get-plugin-metadata names the plugin ${JSON.stringify(m?.name)}, not ${this.name}`);
+    if (!m || m.name !== this.name)
+      throw new PluginError(
+        this.name,
+        'VALIDATION_ERROR',
+        `get-plugin-metadata names the plugin ${JSON.stringify(m?.name)}, not ${this.name}`
+      );
     if (!Array.isArray(m.supportedContractVersions) || !m.supportedContractVersions.includes(CONTRACT_VERSION)) {
-      throw new PluginError(this.name, 'UNSUPPORTED_CONTRACT_VERSION', `the plugin does not support contract ${CONTRACT_VERSION}`);
+      throw new PluginError(
+        this.name,
+        'UNSUPPORTED_CONTRACT_VERSION',
+        `the plugin does not support contract ${CONTRACT_VERSION}`
+      );
     }
-    if (!Array.isArray(m.capabilities)) throw new PluginError(this.name, 'VALIDATION_ERROR', 'metadata has no capabilities');
+    if (!Array.isArray(m.capabilities))
+      throw new PluginError(this.name, 'VALIDATION_ERROR', 'metadata has no capabilities');
     return m;
   }
 }

@@ -8,11 +8,18 @@ import { PluginClient, pluginsDir, type PluginMetadata } from './client.ts';
  * layout, so notation plugins work unchanged), after asking it for its metadata: the name it
  * reports must be the name it is installed under.
  */
-export async function installPlugin(file: string, options: { name?: string; home?: string; force?: boolean } = {}): Promise<PluginMetadata> {
+export async function installPlugin(
+  file: string,
+  options: { name?: string; home?: string; force?: boolean } = {}
+): Promise<PluginMetadata> {
   const home = options.home ?? signetHome();
   const base = file.split('/').pop() ?? '';
   const name = options.name ?? (base.startsWith('notation-') ? base.slice('notation-'.length) : '');
-  if (!name) throw new SignetError('USAGE', 'cannot tell the plugin name from the file name (want notation-<name>); give the name');
+  if (!name)
+    throw new SignetError(
+      'USAGE',
+      'cannot tell the plugin name from the file name (want notation-<name>); give the name'
+    );
   const probe = new PluginClient(name, file);
   const meta = await probe.metadata();
   const dir = join(pluginsDir(home), name);

@@ -1,7 +1,22 @@
 import type { X509Certificate } from 'node:crypto';
-import { algorithmByKeySpec, algorithmInfo, certificateFromDer, signatureAlgorithmFor, validateCodeSigningChain, verifyPrimitive } from '../pki/index.ts';
+import {
+  algorithmByKeySpec,
+  algorithmInfo,
+  certificateFromDer,
+  signatureAlgorithmFor,
+  validateCodeSigningChain,
+  verifyPrimitive,
+} from '../pki/index.ts';
 import type { Descriptor } from '../oci/index.ts';
-import { buildPayload, JWS_MEDIA_TYPE, PAYLOAD_CONTENT_TYPE, verifyEnvelopeIntegrity, type EnvelopeMediaType, type PrimitiveSigner, type SignatureAlgorithm } from '../signature/index.ts';
+import {
+  buildPayload,
+  JWS_MEDIA_TYPE,
+  PAYLOAD_CONTENT_TYPE,
+  verifyEnvelopeIntegrity,
+  type EnvelopeMediaType,
+  type PrimitiveSigner,
+  type SignatureAlgorithm,
+} from '../signature/index.ts';
 import { PluginClient, PluginError, CONTRACT_VERSION } from './client.ts';
 
 interface GenerateSignatureResponse {
@@ -22,7 +37,7 @@ export class PluginSigner implements PrimitiveSigner {
   constructor(
     private readonly client: PluginClient,
     private readonly keyId: string,
-    private readonly pluginConfig: Record<string, string> = {},
+    private readonly pluginConfig: Record<string, string> = {}
   ) {}
 
   /** A signing agent suffix as notation writes it: `<plugin>/<version>`. */
@@ -33,15 +48,33 @@ export class PluginSigner implements PrimitiveSigner {
 
   private async describeKey(): Promise<SignatureAlgorithm> {
     const m = await this.client.metadata(this.pluginConfig);
-    if (!m.capabilities.includes('SIGNATURE_GENERATOR.RAW')) throw new PluginError(this.client.name, 'VALIDATION_ERROR', 'the plugin cannot generate raw signatures (SIGNATURE_GENERATOR.RAW)');
-    const d = await this.client.run<{ keyId: string; keySpec: string }>('describe-key', { contractVersion: CONTRACT_VERSION, keyId: this.keyId, pluginConfig: this.pluginConfig });
-    if (d.keyId !== this.keyId) throw new PluginError(this.client.name, 'VALIDATION_ERROR', `describe-key answered for key ${d.keyId}, not ${this.keyId}`);
+    if (!m.capabilities.includes('SIGNATURE_GENERATOR.RAW'))
+      throw new PluginError(
+        this.client.name,
+        'VALIDATION_ERROR',
+        'the plugin cannot generate raw signatures (SIGNATURE_GENERATOR.RAW)'
+      );
+    const d = await this.client.run<{ keyId: string; keySpec: string }>('describe-key', {
+      contractVersion: CONTRACT_VERSION,
+      keyId: this.keyId,
+      pluginConfig: this.pluginConfig,
+    });
+    if (d.keyId !== this.keyId)
+      throw new PluginError(
+        this.client.name,
+        'VALIDATION_ERROR',
+        `describe-key answered for key ${d.keyId}, not ${this.keyId}`
+      );
     const info = algorithmByKeySpec(d.keySpec);
-    if (!info) throw new PluginError(this.client.name, 'VALIDATION_ERROR', `unsupported keySpec ${JSON.stringify(d.keySpec)}`);
+    if (!info)
+      throw new PluginError(this.client.name, 'VALIDATION_ERROR', `unsupported keySpec ${JSON.stringify(d.keySpec)}`);
     return info.algorithm;
   }
 
-  private async generate(data: Uint8Array, algorithm: SignatureAlgorithm): Promise<{ signature: Uint8Array; chain: X509Certificate[] }> {
+  private async generate(
+    data: Uint8Array,
+    algorithm: SignatureAlgorithm
+  ): Promise<{ signature: Uint8Array; chain: X509Certificate[] }> {
     const info = algorithmInfo(algorithm);
     const r = await this.client.run<GenerateSignatureResponse>('generate-signature', {
       contractVersion: CONTRACT_VERSION,
@@ -51,16 +84,27 @@ export class PluginSigner implements PrimitiveSigner {
       payload: Buffer.from(data).toString('base64'),
       pluginConfig: this.pluginConfig,
     });
-    if (r.keyId !== this.keyId) throw new PluginError(this.client.name, 'VALIDATION_ERROR', `generate-signature answered for key ${r.keyId}`);
-    if (!Array.isArray(r.certificateChain) || !r.certificateChain.length) throw new PluginError(this.client.name, 'VALIDATION_ERROR', 'generate-signature returned no certificate chain');
+    if (r.keyId !== this.keyId)
+      throw new PluginError(this.client.name, 'VALIDATION_ERROR', `generate-signature answered for key ${r.keyId}`);
+    if (!Array.isArray(r.certificateChain) || !r.certificateChain.length)
+      throw new PluginError(this.client.name, 'VALIDATION_ERROR', 'generate-signature returned no certificate chain');
     const chain = r.certificateChain.map((c) => certificateFromDer(c));
     validateCodeSigningChain(chain);
     const leafAlg = signatureAlgorithmFor(chain[0]!);
     if (r.signingAlgorithm !== leafAlg.algorithm || leafAlg.algorithm !== algorithm) {
-      throw new PluginError(this.client.name, 'VALIDATION_ERROR', `signing algorithm ${r.signingAlgorithm} does not match the certificate key (${leafAlg.algorithm})`);
+      throw new PluginError(
+        this.client.name,
+        'VALIDATION_ERROR',
+        `signing algorithm ${r.signingAlgorithm} does not match the certificate key (${leafAlg.algorithm})`
+      );
     }
     const signature = Buffer.from(r.signature, 'base64');
-    if (!verifyPrimitive(info, chain[0]!.publicKey, data, signature)) throw new PluginError(this.client.name, 'VALIDATION_ERROR', 'the signature the plugin returned does not verify with its certificate');
+    if (!verifyPrimitive(info, chain[0]!.publicKey, data, signature))
+      throw new PluginError(
+        this.client.name,
+        'VALIDATION_ERROR',
+        'the signature the plugin returned does not verify with its certificate'
+      );
     return { signature, chain };
   }
 
@@ -75,7 +119,8 @@ export class PluginSigner implements PrimitiveSigner {
 
   async sign(data: Uint8Array, algorithm: SignatureAlgorithm): Promise<Uint8Array> {
     const { signature, chain } = await this.generate(data, algorithm);
-    if (this.chain && chain[0]!.fingerprint256 !== this.chain[0]!.fingerprint256) throw new PluginError(this.client.name, 'VALIDATION_ERROR', 'the plugin changed its certificate between calls');
+    if (this.chain && chain[0]!.fingerprint256 !== this.chain[0]!.fingerprint256)
+      throw new PluginError(this.client.name, 'VALIDATION_ERROR', 'the plugin changed its certificate between calls');
     return signature;
   }
 }
@@ -89,12 +134,25 @@ export class PluginEnvelopeGenerator {
   constructor(
     private readonly client: PluginClient,
     private readonly keyId: string,
-    private readonly pluginConfig: Record<string, string> = {},
+    private readonly pluginConfig: Record<string, string> = {}
   ) {}
 
-  async generateEnvelope(target: Descriptor, mediaType: EnvelopeMediaType, expirySeconds?: number): Promise<{ envelope: Uint8Array; annotations: Record<string, string>; chain: X509Certificate[]; signingTime: Date }> {
+  async generateEnvelope(
+    target: Descriptor,
+    mediaType: EnvelopeMediaType,
+    expirySeconds?: number
+  ): Promise<{
+    envelope: Uint8Array;
+    annotations: Record<string, string>;
+    chain: X509Certificate[];
+    signingTime: Date;
+  }> {
     const payload = buildPayload(target, mediaType === JWS_MEDIA_TYPE ? 'jws' : 'cose');
-    const r = await this.client.run<{ signatureEnvelope: string; signatureEnvelopeType: string; annotations?: Record<string, string> }>('generate-envelope', {
+    const r = await this.client.run<{
+      signatureEnvelope: string;
+      signatureEnvelopeType: string;
+      annotations?: Record<string, string>;
+    }>('generate-envelope', {
       contractVersion: CONTRACT_VERSION,
       keyId: this.keyId,
       payloadType: PAYLOAD_CONTENT_TYPE,
@@ -103,18 +161,32 @@ export class PluginEnvelopeGenerator {
       ...(expirySeconds ? { expiryDurationInSeconds: expirySeconds } : {}),
       pluginConfig: this.pluginConfig,
     });
-    if (r.signatureEnvelopeType !== mediaType) throw new PluginError(this.client.name, 'VALIDATION_ERROR', `asked for ${mediaType}, got ${r.signatureEnvelopeType}`);
+    if (r.signatureEnvelopeType !== mediaType)
+      throw new PluginError(
+        this.client.name,
+        'VALIDATION_ERROR',
+        `asked for ${mediaType}, got ${r.signatureEnvelopeType}`
+      );
     const envelope = Buffer.from(r.signatureEnvelope ?? '', 'base64');
     let content;
     try {
       content = await verifyEnvelopeIntegrity(envelope, mediaType);
     } catch (err) {
-      throw new PluginError(this.client.name, 'VALIDATION_ERROR', `the envelope it returned is invalid: ${(err as Error).message}`);
+      throw new PluginError(
+        this.client.name,
+        'VALIDATION_ERROR',
+        `the envelope it returned is invalid: ${(err as Error).message}`
+      );
     }
     const got = content.targetArtifact;
     const sameField = got.mediaType === target.mediaType && got.digest === target.digest && got.size === target.size;
     const keptAnnotations = Object.entries(target.annotations ?? {}).every(([k, v]) => got.annotations?.[k] === v);
-    if (!sameField || !keptAnnotations) throw new PluginError(this.client.name, 'VALIDATION_ERROR', 'the envelope signs another target than the one requested');
+    if (!sameField || !keptAnnotations)
+      throw new PluginError(
+        this.client.name,
+        'VALIDATION_ERROR',
+        'the envelope signs another target than the one requested'
+      );
     const signingTime = content.signerInfo.signingTime ?? content.signerInfo.authenticSigningTime ?? new Date();
     return { envelope, annotations: r.annotations ?? {}, chain: content.signerInfo.certificateChain, signingTime };
   }

@@ -26,7 +26,7 @@ export class RegistryError extends SignetError {
     message: string,
     readonly status: number = STATUS[code] ?? 400,
     readonly headers: Record<string, string> = {},
-    detail?: unknown,
+    detail?: unknown
   ) {
     super(code, message, detail === undefined ? {} : { detail });
     this.name = 'RegistryError';
@@ -37,7 +37,8 @@ export class RegistryError extends SignetError {
 export function toRegistryError(err: unknown): RegistryError {
   if (err instanceof RegistryError) return err;
   if (err instanceof SignetError) {
-    const code = err.code === 'DIGEST_MISMATCH' ? 'DIGEST_INVALID' : err.code === 'SIZE_EXCEEDED' ? 'SIZE_INVALID' : err.code;
+    const code =
+      err.code === 'DIGEST_MISMATCH' ? 'DIGEST_INVALID' : err.code === 'SIZE_EXCEEDED' ? 'SIZE_INVALID' : err.code;
     if (code in STATUS) return new RegistryError(code, err.message);
     return new RegistryError('UNSUPPORTED', err.message, 400);
   }
@@ -53,7 +54,13 @@ export function sendError(res: ServerResponse, err: RegistryError): void {
     res.destroy();
     return;
   }
-  const body = JSON.stringify({ errors: [{ code: err.code, message: err.message, ...(err.detail !== undefined ? { detail: err.detail } : {}) }] });
-  res.writeHead(err.status, { ...err.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  const body = JSON.stringify({
+    errors: [{ code: err.code, message: err.message, ...(err.detail !== undefined ? { detail: err.detail } : {}) }],
+  });
+  res.writeHead(err.status, {
+    ...err.headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }

@@ -29,7 +29,9 @@ export async function flatpakIndex(storage: RegistryStorage, req: IncomingMessag
   for (const [k, v] of url.searchParams) {
     const m = /^label:(.+?)(?::exists)?$/.exec(k);
     if (!m) continue;
-    labelFilters.push(k.endsWith(':exists') ? { name: m[1]!, exists: v === '1' || v === 'true' } : { name: m[1]!, value: v });
+    labelFilters.push(
+      k.endsWith(':exists') ? { name: m[1]!, exists: v === '1' || v === 'true' } : { name: m[1]!, value: v }
+    );
   }
   const results: Array<{ Name: string; Images: ImageEntry[]; Lists: unknown[] }> = [];
   for (const repo of await storage.listRepositories()) {
@@ -48,12 +50,29 @@ export async function flatpakIndex(storage: RegistryStorage, req: IncomingMessag
         const m = parseManifest(await storage.readManifest(digest), info.mediaType);
         if (isImageIndex(m)) continue;
         if ((await storage.blobSize(repo, m.config.digest)) === null || m.config.size > MAX_MANIFEST_SIZE) continue;
-        const config = JSON.parse((await storage.readManifest(m.config.digest)).toString('utf8')) as { architecture?: string; os?: string; config?: { Labels?: Record<string, string> } };
+        const config = JSON.parse((await storage.readManifest(m.config.digest)).toString('utf8')) as {
+          architecture?: string;
+          os?: string;
+          config?: { Labels?: Record<string, string> };
+        };
         const labels = config.config?.Labels ?? {};
-        const entry: ImageEntry = { Tags: [tag], Digest: digest, MediaType: info.mediaType, OS: config.os ?? '', Architecture: config.architecture ?? '', Annotations: m.annotations ?? {}, Labels: labels };
+        const entry: ImageEntry = {
+          Tags: [tag],
+          Digest: digest,
+          MediaType: info.mediaType,
+          OS: config.os ?? '',
+          Architecture: config.architecture ?? '',
+          Annotations: m.annotations ?? {},
+          Labels: labels,
+        };
         if (archs.length && !archs.includes(entry.Architecture)) continue;
         if (oses.length && !oses.includes(entry.OS)) continue;
-        if (!labelFilters.every((f) => (f.exists !== undefined ? (f.name in labels) === f.exists : labels[f.name] === f.value))) continue;
+        if (
+          !labelFilters.every((f) =>
+            f.exists !== undefined ? f.name in labels === f.exists : labels[f.name] === f.value
+          )
+        )
+          continue;
         byDigest.set(digest, entry);
       } catch {
         // not an image with a readable config: not listed

@@ -86,7 +86,16 @@ function linkToDigest(name: string): string {
 export async function fsck(root: string): Promise<FsckReport> {
   await checkStoreRoot(root);
   const storage = new RegistryStorage(root);
-  const report: FsckReport = { objects: 0, manifests: 0, tags: 0, referrers: 0, corrupt: [], dangling: [], tempFiles: 0, uploads: 0 };
+  const report: FsckReport = {
+    objects: 0,
+    manifests: 0,
+    tags: 0,
+    referrers: 0,
+    corrupt: [],
+    dangling: [],
+    tempFiles: 0,
+    uploads: 0,
+  };
   for (const alg of await list(join(root, 'blobs'))) {
     for (const hex of await list(join(root, 'blobs', alg))) {
       if (hex.startsWith('.tmp-')) {
@@ -95,7 +104,10 @@ export async function fsck(root: string): Promise<FsckReport> {
       }
       report.objects++;
       const actual = await hashFile(join(root, 'blobs', alg, hex), alg).catch(() => '');
-      if (actual !== hex) report.corrupt.push(`blob ${alg}:${hex} (content hashes to ${actual ? `${alg}:${actual}` : 'nothing readable'})`);
+      if (actual !== hex)
+        report.corrupt.push(
+          `blob ${alg}:${hex} (content hashes to ${actual ? `${alg}:${actual}` : 'nothing readable'})`
+        );
     }
   }
   report.uploads = (await list(join(root, 'uploads'))).length;
@@ -130,9 +142,13 @@ export async function fsck(root: string): Promise<FsckReport> {
       }
       try {
         const m = parseManifest(bytes, mediaType);
-        const refs = isImageIndex(m) ? m.manifests.map((x) => x.digest) : [m.config, ...m.layers].filter((x) => !x.urls?.length && x.size !== 2).map((x) => x.digest);
+        const refs = isImageIndex(m)
+          ? m.manifests.map((x) => x.digest)
+          : [m.config, ...m.layers].filter((x) => !x.urls?.length && x.size !== 2).map((x) => x.digest);
         for (const ref of refs) {
-          const ok = isImageIndex(m) ? await isFile(join(dir, '_manifests', 'revisions', ref.replace(':', '-'))) : layers.has(ref) || (await isFile(join(dir, '_layers', ref.replace(':', '-'))));
+          const ok = isImageIndex(m)
+            ? await isFile(join(dir, '_manifests', 'revisions', ref.replace(':', '-')))
+            : layers.has(ref) || (await isFile(join(dir, '_layers', ref.replace(':', '-'))));
           if (!ok) report.dangling.push(`${repo}: manifest ${d} references missing ${ref}`);
         }
       } catch (err) {
@@ -155,7 +171,8 @@ export async function fsck(root: string): Promise<FsckReport> {
           continue;
         }
         report.referrers++;
-        if (!revisions.has(linkToDigest(r))) report.dangling.push(`${repo}: referrer entry ${linkToDigest(r)} of ${linkToDigest(s)} has no manifest`);
+        if (!revisions.has(linkToDigest(r)))
+          report.dangling.push(`${repo}: referrer entry ${linkToDigest(r)} of ${linkToDigest(s)} has no manifest`);
       }
     }
   }

@@ -41,9 +41,12 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
   const ctx: RouteContext = { storage, limits: { ...DEFAULT_LIMITS, ...options.limits }, activeUploads: { n: 0 } };
   if (options.authorizer) ctx.authorizer = options.authorizer;
 
-  const server = createServer({ requestTimeout: 30 * 60_000, headersTimeout: 60_000, keepAliveTimeout: 30_000 }, (req, res) => {
-    void serve(req, res);
-  });
+  const server = createServer(
+    { requestTimeout: 30 * 60_000, headersTimeout: 60_000, keepAliveTimeout: 30_000 },
+    (req, res) => {
+      void serve(req, res);
+    }
+  );
   server.maxRequestsPerSocket = 0;
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -58,14 +61,26 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
         // Flatpak's index is a listing of repositories: it needs the same right as the catalog.
         if (options.authorizer) {
           const r = await options.authorizer.check(req, [{ type: 'registry', name: 'catalog', actions: ['*'] }]);
-          if (!r.ok) throw new RegistryError(r.code, r.message, r.status, r.challenge ? { 'WWW-Authenticate': r.challenge } : {});
+          if (!r.ok)
+            throw new RegistryError(
+              r.code,
+              r.message,
+              r.status,
+              r.challenge ? { 'WWW-Authenticate': r.challenge } : {}
+            );
         }
         await flatpakIndex(storage, req, res);
       } else if (req.method === 'GET' && path.startsWith('/lookaside/')) {
         const repo = /^\/lookaside\/(.+)@/.exec(path)?.[1] ?? '';
         if (options.authorizer) {
           const r = await options.authorizer.check(req, [{ type: 'repository', name: repo, actions: ['pull'] }]);
-          if (!r.ok) throw new RegistryError(r.code, r.message, r.status, r.challenge ? { 'WWW-Authenticate': r.challenge } : {});
+          if (!r.ok)
+            throw new RegistryError(
+              r.code,
+              r.message,
+              r.status,
+              r.challenge ? { 'WWW-Authenticate': r.challenge } : {}
+            );
         }
         await serveLookaside(storage, path, res, req);
       } else if (req.method === 'GET' && (path === '/' || path.startsWith('/ui/'))) {
@@ -75,13 +90,17 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
       }
     } catch (err) {
       const e = toRegistryError(err);
-      if (e.status >= 500) logger.error({ err: (err as Error)?.message, stack: (err as Error)?.stack }, 'request failed');
+      if (e.status >= 500)
+        logger.error({ err: (err as Error)?.message, stack: (err as Error)?.stack }, 'request failed');
       // Drain what the client is still sending so the error reaches it on a kept-alive socket.
       if (!req.complete) req.resume();
       sendError(res, e);
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.info({ method: req.method, path: req.url, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      logger.info(
+        { method: req.method, path: req.url, status: res.statusCode, ms: Math.round(ms * 10) / 10 },
+        'request'
+      );
     }
   }
 

@@ -86,11 +86,18 @@ function accessFor(route: Route, method: string, url: URL): Access[] {
     case 'uploads': {
       const out: Access[] = [{ type: 'repository', name: route.name, actions: ['pull', 'push'] }];
       const from = url.searchParams.get('from');
-      if (url.searchParams.has('mount') && from && isValidRepositoryName(from)) out.push({ type: 'repository', name: from, actions: ['pull'] });
+      if (url.searchParams.has('mount') && from && isValidRepositoryName(from))
+        out.push({ type: 'repository', name: from, actions: ['pull'] });
       return out;
     }
     default:
-      return [{ type: 'repository', name: route.name, actions: read ? ['pull'] : method === 'DELETE' ? ['delete'] : ['pull', 'push'] }];
+      return [
+        {
+          type: 'repository',
+          name: route.name,
+          actions: read ? ['pull'] : method === 'DELETE' ? ['delete'] : ['pull', 'push'],
+        },
+      ];
   }
 }
 
@@ -108,7 +115,12 @@ export async function handle(ctx: RouteContext, req: IncomingMessage, res: Serve
   if (ctx.authorizer) {
     const result = await ctx.authorizer.check(req, accessFor(route, method, url));
     if (!result.ok) {
-      throw new RegistryError(result.code, result.message, result.status, result.challenge ? { 'WWW-Authenticate': result.challenge } : {});
+      throw new RegistryError(
+        result.code,
+        result.message,
+        result.status,
+        result.challenge ? { 'WWW-Authenticate': result.challenge } : {}
+      );
     }
   }
   switch (route.kind) {
@@ -119,12 +131,14 @@ export async function handle(ctx: RouteContext, req: IncomingMessage, res: Serve
     case 'tags':
       return allow(method, ['GET'], () => tags(ctx, route.name, url, res));
     case 'manifest':
-      if (method === 'GET' || method === 'HEAD') return getManifest(ctx, route.name, route.reference, method === 'HEAD', res);
+      if (method === 'GET' || method === 'HEAD')
+        return getManifest(ctx, route.name, route.reference, method === 'HEAD', res);
       if (method === 'PUT') return putManifest(ctx, route.name, route.reference, req, res);
       if (method === 'DELETE') return deleteManifest(ctx, route.name, route.reference, res);
       throw notAllowed(method);
     case 'blob':
-      if (method === 'GET' || method === 'HEAD') return getBlob(ctx, route.name, route.digest, method === 'HEAD', req, res);
+      if (method === 'GET' || method === 'HEAD')
+        return getBlob(ctx, route.name, route.digest, method === 'HEAD', req, res);
       if (method === 'DELETE') return deleteBlob(ctx, route.name, route.digest, res);
       throw notAllowed(method);
     case 'uploads':
@@ -145,7 +159,13 @@ async function allow(method: string, methods: string[], fn: () => Promise<void> 
   await fn();
 }
 
-function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}, head = false): void {
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+  head = false
+): void {
   const body = Buffer.from(JSON.stringify(value));
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length, ...headers });
   res.end(head ? undefined : body);
@@ -195,7 +215,11 @@ async function tags(ctx: RouteContext, name: string, url: URL, res: ServerRespon
 }
 
 /** Resolves a tag or digest in a repository to {digest, mediaType, size}, or throws MANIFEST_UNKNOWN. */
-async function resolveManifest(ctx: RouteContext, name: string, reference: string): Promise<{ digest: string; mediaType: string; size: number }> {
+async function resolveManifest(
+  ctx: RouteContext,
+  name: string,
+  reference: string
+): Promise<{ digest: string; mediaType: string; size: number }> {
   let digest: string | null;
   if (reference.includes(':')) {
     digest = validDigest(reference);
@@ -203,13 +227,25 @@ async function resolveManifest(ctx: RouteContext, name: string, reference: strin
     digest = isValidTag(reference) ? await ctx.storage.tagDigest(name, reference) : null;
   }
   const info = digest ? await ctx.storage.manifestInfo(name, digest) : null;
-  if (!digest || !info) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not known to repository ${name}`);
+  if (!digest || !info)
+    throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not known to repository ${name}`);
   return { digest, ...info };
 }
 
-async function getManifest(ctx: RouteContext, name: string, reference: string, head: boolean, res: ServerResponse): Promise<void> {
+async function getManifest(
+  ctx: RouteContext,
+  name: string,
+  reference: string,
+  head: boolean,
+  res: ServerResponse
+): Promise<void> {
   const m = await resolveManifest(ctx, name, reference);
-  const headers = { 'content-type': m.mediaType, 'content-length': String(m.size), 'Docker-Content-Digest': m.digest, ETag: `"${m.digest}"` };
+  const headers = {
+    'content-type': m.mediaType,
+    'content-length': String(m.size),
+    'Docker-Content-Digest': m.digest,
+    ETag: `"${m.digest}"`,
+  };
   if (head) {
     res.writeHead(200, headers);
     res.end();
@@ -239,15 +275,25 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return Buffer.concat(chunks, total);
 }
 
-async function putManifest(ctx: RouteContext, name: string, reference: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function putManifest(
+  ctx: RouteContext,
+  name: string,
+  reference: string,
+  req: IncomingMessage,
+  res: ServerResponse
+): Promise<void> {
   const mediaType = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
   let tag: string | undefined;
   if (reference.includes(':')) validDigest(reference);
-  else if (!isValidTag(reference)) throw new RegistryError('MANIFEST_INVALID', `invalid tag ${JSON.stringify(reference.slice(0, 200))}`);
+  else if (!isValidTag(reference))
+    throw new RegistryError('MANIFEST_INVALID', `invalid tag ${JSON.stringify(reference.slice(0, 200))}`);
   else tag = reference;
   const bytes = await readBody(req, ctx.limits.maxManifestSize);
   if (!isManifestMediaType(mediaType)) {
-    throw new RegistryError('MANIFEST_INVALID', `unsupported manifest media type ${JSON.stringify(mediaType)} (Content-Type)`);
+    throw new RegistryError(
+      'MANIFEST_INVALID',
+      `unsupported manifest media type ${JSON.stringify(mediaType)} (Content-Type)`
+    );
   }
   const algorithm = tag === undefined ? parseDigest(reference).algorithm : 'sha256';
   const digest = digestOf(bytes, algorithm);
@@ -262,7 +308,11 @@ async function putManifest(ctx: RouteContext, name: string, reference: string, r
   }
   await checkReferences(ctx, name, manifest);
   await ctx.storage.putManifest(name, bytes, mediaType, digest, manifest, tag);
-  const headers: Record<string, string> = { Location: `/v2/${name}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'content-length': '0' };
+  const headers: Record<string, string> = {
+    Location: `/v2/${name}/manifests/${digest}`,
+    'Docker-Content-Digest': digest,
+    'content-length': '0',
+  };
   if (manifest.subject) headers['OCI-Subject'] = manifest.subject.digest;
   res.writeHead(201, headers);
   res.end();
@@ -273,7 +323,13 @@ async function checkReferences(ctx: RouteContext, name: string, manifest: Manife
   if (isImageIndex(manifest)) {
     for (const d of manifest.manifests) {
       if (!(await ctx.storage.manifestInfo(name, d.digest))) {
-        throw new RegistryError('MANIFEST_UNKNOWN', `index references manifest ${d.digest}, which is not in repository ${name}`, 400, {}, { digest: d.digest });
+        throw new RegistryError(
+          'MANIFEST_UNKNOWN',
+          `index references manifest ${d.digest}, which is not in repository ${name}`,
+          400,
+          {},
+          { digest: d.digest }
+        );
       }
     }
     return;
@@ -283,8 +339,21 @@ async function checkReferences(ctx: RouteContext, name: string, manifest: Manife
     if (d.urls && d.urls.length) continue; // foreign layers live elsewhere by design
     const size = await ctx.storage.blobSize(name, d.digest);
     // The empty JSON config is so common that clients may omit pushing it; it is known content.
-    if (size === null && !(d.digest === 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a' && d.size === 2 && d.mediaType === MediaType.Empty)) {
-      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest references blob ${d.digest}, which is not in repository ${name}`, 400, {}, { digest: d.digest });
+    if (
+      size === null &&
+      !(
+        d.digest === 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a' &&
+        d.size === 2 &&
+        d.mediaType === MediaType.Empty
+      )
+    ) {
+      throw new RegistryError(
+        'MANIFEST_BLOB_UNKNOWN',
+        `manifest references blob ${d.digest}, which is not in repository ${name}`,
+        400,
+        {},
+        { digest: d.digest }
+      );
     }
     if (size !== null && size !== d.size) {
       throw new RegistryError('MANIFEST_INVALID', `manifest says blob ${d.digest} has ${d.size} bytes; it has ${size}`);
@@ -331,16 +400,35 @@ function parseRange(header: string, size: number): { start: number; end: number 
   return { start, end };
 }
 
-async function getBlob(ctx: RouteContext, name: string, digest: string, head: boolean, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function getBlob(
+  ctx: RouteContext,
+  name: string,
+  digest: string,
+  head: boolean,
+  req: IncomingMessage,
+  res: ServerResponse
+): Promise<void> {
   validDigest(digest);
   const size = await ctx.storage.blobSize(name, digest);
   if (size === null) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not known to repository ${name}`);
-  const base = { 'Docker-Content-Digest': digest, 'Accept-Ranges': 'bytes', 'content-type': 'application/octet-stream', ETag: `"${digest}"` };
+  const base = {
+    'Docker-Content-Digest': digest,
+    'Accept-Ranges': 'bytes',
+    'content-type': 'application/octet-stream',
+    ETag: `"${digest}"`,
+  };
   const rangeHeader = req.headers.range;
   if (rangeHeader) {
     const range = parseRange(rangeHeader, size);
-    if (!range) throw new RegistryError('BLOB_UNKNOWN', `range ${rangeHeader} is not satisfiable for ${size} bytes`, 416, { 'Content-Range': `bytes */${size}` });
-    res.writeHead(206, { ...base, 'content-length': String(range.end - range.start + 1), 'Content-Range': `bytes ${range.start}-${range.end}/${size}` });
+    if (!range)
+      throw new RegistryError('BLOB_UNKNOWN', `range ${rangeHeader} is not satisfiable for ${size} bytes`, 416, {
+        'Content-Range': `bytes */${size}`,
+      });
+    res.writeHead(206, {
+      ...base,
+      'content-length': String(range.end - range.start + 1),
+      'Content-Range': `bytes ${range.start}-${range.end}/${size}`,
+    });
     if (head) return void res.end();
     await pipeline(ctx.storage.openBlob(digest, range), res);
     return;
@@ -352,7 +440,8 @@ async function getBlob(ctx: RouteContext, name: string, digest: string, head: bo
 
 async function deleteBlob(ctx: RouteContext, name: string, digest: string, res: ServerResponse): Promise<void> {
   validDigest(digest);
-  if (!(await ctx.storage.unlinkBlob(name, digest))) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not known to repository ${name}`);
+  if (!(await ctx.storage.unlinkBlob(name, digest)))
+    throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not known to repository ${name}`);
   res.writeHead(202, { 'content-length': '0' });
   res.end();
 }
@@ -368,7 +457,9 @@ function uploadHeaders(name: string, uuid: string, offset: number): Record<strin
 
 async function withUploadSlot<T>(ctx: RouteContext, fn: () => Promise<T>): Promise<T> {
   if (ctx.activeUploads.n >= ctx.limits.maxConcurrentUploads) {
-    throw new RegistryError('TOOMANYREQUESTS', 'too many uploads in progress; retry later', 429, { 'Retry-After': '1' });
+    throw new RegistryError('TOOMANYREQUESTS', 'too many uploads in progress; retry later', 429, {
+      'Retry-After': '1',
+    });
   }
   ctx.activeUploads.n++;
   try {
@@ -378,14 +469,24 @@ async function withUploadSlot<T>(ctx: RouteContext, fn: () => Promise<T>): Promi
   }
 }
 
-async function startUpload(ctx: RouteContext, name: string, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function startUpload(
+  ctx: RouteContext,
+  name: string,
+  url: URL,
+  req: IncomingMessage,
+  res: ServerResponse
+): Promise<void> {
   const mount = url.searchParams.get('mount');
   const from = url.searchParams.get('from');
   if (mount !== null) {
     validDigest(mount);
     if (from && isValidRepositoryName(from) && (await ctx.storage.mountBlob(name, from, mount))) {
       req.resume();
-      res.writeHead(201, { Location: `/v2/${name}/blobs/${mount}`, 'Docker-Content-Digest': mount, 'content-length': '0' });
+      res.writeHead(201, {
+        Location: `/v2/${name}/blobs/${mount}`,
+        'Docker-Content-Digest': mount,
+        'content-length': '0',
+      });
       res.end();
       return;
     }
@@ -395,7 +496,11 @@ async function startUpload(ctx: RouteContext, name: string, url: URL, req: Incom
   if (digest !== null) {
     validDigest(digest);
     await withUploadSlot(ctx, () => ctx.storage.putBlob(name, digest, req, ctx.limits.maxBlobSize));
-    res.writeHead(201, { Location: `/v2/${name}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'content-length': '0' });
+    res.writeHead(201, {
+      Location: `/v2/${name}/blobs/${digest}`,
+      'Docker-Content-Digest': digest,
+      'content-length': '0',
+    });
     res.end();
     return;
   }
@@ -405,9 +510,18 @@ async function startUpload(ctx: RouteContext, name: string, url: URL, req: Incom
   res.end();
 }
 
-async function upload(ctx: RouteContext, name: string, uuid: string, method: string, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function upload(
+  ctx: RouteContext,
+  name: string,
+  uuid: string,
+  method: string,
+  url: URL,
+  req: IncomingMessage,
+  res: ServerResponse
+): Promise<void> {
   const state = await ctx.storage.uploadState(uuid);
-  if (!state || state.repo !== name) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${uuid.slice(0, 64)} is not known to repository ${name}`);
+  if (!state || state.repo !== name)
+    throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${uuid.slice(0, 64)} is not known to repository ${name}`);
   switch (method) {
     case 'GET':
       res.writeHead(204, uploadHeaders(name, uuid, state.offset));
@@ -423,9 +537,19 @@ async function upload(ctx: RouteContext, name: string, uuid: string, method: str
       if (cr !== undefined) {
         const m = /^(?:bytes[ =])?(\d+)-(\d+)$/.exec(cr.trim());
         const len = req.headers['content-length'];
-        if (!m || Number(m[1]) !== state.offset || Number(m[2]) < Number(m[1]) || (len !== undefined && Number(m[2]) - Number(m[1]) + 1 !== Number(len))) {
+        if (
+          !m ||
+          Number(m[1]) !== state.offset ||
+          Number(m[2]) < Number(m[1]) ||
+          (len !== undefined && Number(m[2]) - Number(m[1]) + 1 !== Number(len))
+        ) {
           req.resume();
-          throw new RegistryError('BLOB_UPLOAD_INVALID', `Content-Range ${cr} does not continue the upload at offset ${state.offset}`, 416, uploadHeaders(name, uuid, state.offset));
+          throw new RegistryError(
+            'BLOB_UPLOAD_INVALID',
+            `Content-Range ${cr} does not continue the upload at offset ${state.offset}`,
+            416,
+            uploadHeaders(name, uuid, state.offset)
+          );
         }
       }
       const offset = await withUploadSlot(ctx, () => ctx.storage.appendUpload(uuid, req, ctx.limits.maxBlobSize));
@@ -444,7 +568,11 @@ async function upload(ctx: RouteContext, name: string, uuid: string, method: str
         await ctx.storage.appendUpload(uuid, req, ctx.limits.maxBlobSize);
         await ctx.storage.finishUpload(uuid, name, digest);
       });
-      res.writeHead(201, { Location: `/v2/${name}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'content-length': '0' });
+      res.writeHead(201, {
+        Location: `/v2/${name}/blobs/${digest}`,
+        'Docker-Content-Digest': digest,
+        'content-length': '0',
+      });
       res.end();
       return;
     }
@@ -453,7 +581,13 @@ async function upload(ctx: RouteContext, name: string, uuid: string, method: str
   }
 }
 
-async function referrers(ctx: RouteContext, name: string, digest: string, url: URL, res: ServerResponse): Promise<void> {
+async function referrers(
+  ctx: RouteContext,
+  name: string,
+  digest: string,
+  url: URL,
+  res: ServerResponse
+): Promise<void> {
   validDigest(digest);
   let list = await ctx.storage.referrers(name, digest);
   const headers: Record<string, string> = { 'content-type': MediaType.ImageIndex };

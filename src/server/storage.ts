@@ -52,7 +52,7 @@ export class RegistryStorage {
   }
 
   async repoExists(repo: string): Promise<boolean> {
-    return exists(join(this.repoDir(repo), '_layers')) .then((a) => a || exists(join(this.repoDir(repo), '_manifests')));
+    return exists(join(this.repoDir(repo), '_layers')).then((a) => a || exists(join(this.repoDir(repo), '_manifests')));
   }
 
   /** Size of a blob visible in `repo`, or null. */
@@ -68,7 +68,10 @@ export class RegistryStorage {
   openBlob(digest: string, range?: { start: number; end: number }): ReadStream {
     // 1 MiB reads: far fewer syscalls and event-loop turns than the 64 KiB default on large blobs,
     // while memory stays bounded by backpressure.
-    return createReadStream(this.blobPath(digest), { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
+    return createReadStream(this.blobPath(digest), {
+      highWaterMark: 1024 * 1024,
+      ...(range ? { start: range.start, end: range.end } : {}),
+    });
   }
 
   async linkBlob(repo: string, digest: string): Promise<void> {
@@ -102,7 +105,9 @@ export class RegistryStorage {
   async uploadState(uuid: string): Promise<{ repo: string; offset: number } | null> {
     if (!/^[0-9a-f-]{36}$/.test(uuid)) return null;
     try {
-      const state = JSON.parse(await readFile(join(this.root, 'uploads', uuid, 'state.json'), 'utf8')) as { repo: string };
+      const state = JSON.parse(await readFile(join(this.root, 'uploads', uuid, 'state.json'), 'utf8')) as {
+        repo: string;
+      };
       const { size } = await stat(join(this.root, 'uploads', uuid, 'data'));
       return { repo: state.repo, offset: size };
     } catch {
@@ -177,7 +182,8 @@ export class RegistryStorage {
     try {
       await pipeline(body, counter, out);
       const actual = `${algorithm}:${counter.digest()}`;
-      if (actual !== digest) throw new OciError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${digest}`);
+      if (actual !== digest)
+        throw new OciError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${digest}`);
       await commitFile(tmp, target);
     } catch (err) {
       // The temp file is opened asynchronously: unlink only once the stream has closed.
@@ -191,14 +197,24 @@ export class RegistryStorage {
   // ---- manifests -----------------------------------------------------------------------------
 
   /** Stores a manifest (already validated by the caller) and, when given, points a tag at it. */
-  async putManifest(repo: string, bytes: Uint8Array, mediaType: string, digest: string, manifest: Manifest, tag?: string): Promise<void> {
+  async putManifest(
+    repo: string,
+    bytes: Uint8Array,
+    mediaType: string,
+    digest: string,
+    manifest: Manifest,
+    tag?: string
+  ): Promise<void> {
     const target = this.blobPath(digest);
     if (!(await exists(target))) await writeFileAtomic(target, bytes);
     const repoDir = this.repoDir(repo);
     await writeFileAtomic(join(repoDir, '_manifests', 'revisions', this.linkName(digest)), mediaType);
     if (manifest.subject) {
       const desc = referrerDescriptor({ mediaType, digest, size: bytes.length }, manifest);
-      await writeFileAtomic(join(repoDir, '_referrers', this.linkName(manifest.subject.digest), this.linkName(digest)), JSON.stringify(desc));
+      await writeFileAtomic(
+        join(repoDir, '_referrers', this.linkName(manifest.subject.digest), this.linkName(digest)),
+        JSON.stringify(desc)
+      );
     }
     if (tag !== undefined) await writeFileAtomic(join(repoDir, '_manifests', 'tags', tag), digest);
   }
@@ -206,7 +222,9 @@ export class RegistryStorage {
   /** Media type and size of a manifest in `repo`, or null. */
   async manifestInfo(repo: string, digest: string): Promise<{ mediaType: string; size: number } | null> {
     try {
-      const mediaType = (await readFile(join(this.repoDir(repo), '_manifests', 'revisions', this.linkName(digest)), 'utf8')).trim();
+      const mediaType = (
+        await readFile(join(this.repoDir(repo), '_manifests', 'revisions', this.linkName(digest)), 'utf8')
+      ).trim();
       const { size } = await stat(this.blobPath(digest));
       return { mediaType, size };
     } catch {
@@ -233,10 +251,11 @@ export class RegistryStorage {
     const repoDir = this.repoDir(repo);
     const removed = await removeIfExists(join(repoDir, '_manifests', 'revisions', this.linkName(digest)));
     if (!removed) return false;
-    for (const tag of await this.listTags(repo) ?? []) {
+    for (const tag of (await this.listTags(repo)) ?? []) {
       if ((await this.tagDigest(repo, tag)) === digest) await removeIfExists(join(repoDir, '_manifests', 'tags', tag));
     }
-    if (subjectDigest) await removeIfExists(join(repoDir, '_referrers', this.linkName(subjectDigest), this.linkName(digest)));
+    if (subjectDigest)
+      await removeIfExists(join(repoDir, '_referrers', this.linkName(subjectDigest), this.linkName(digest)));
     return true;
   }
 
@@ -284,7 +303,9 @@ export class RegistryStorage {
         return;
       }
       if (entries.some((e) => e.name === '_manifests' || e.name === '_layers')) out.push(prefix.join('/'));
-      for (const e of entries) if (e.isDirectory() && !e.name.startsWith('_') && !e.name.startsWith('.')) await walk(join(dir, e.name), [...prefix, e.name]);
+      for (const e of entries)
+        if (e.isDirectory() && !e.name.startsWith('_') && !e.name.startsWith('.'))
+          await walk(join(dir, e.name), [...prefix, e.name]);
     };
     await walk(join(this.root, 'repositories'), []);
     return out.sort();
@@ -296,7 +317,7 @@ class CountingHash extends Transform {
   bytes = 0;
   constructor(
     private readonly hash: Hash | null,
-    private readonly cap: number,
+    private readonly cap: number
   ) {
     super();
   }

@@ -1,5 +1,12 @@
 import type { KeyObject } from 'node:crypto';
-import { descriptorFor, isNotFound, MediaType, type Descriptor, type ImageManifest, type Reference } from '../oci/index.ts';
+import {
+  descriptorFor,
+  isNotFound,
+  MediaType,
+  type Descriptor,
+  type ImageManifest,
+  type Reference,
+} from '../oci/index.ts';
 import {
   appendCosignLayer,
   buildCosignPayload,
@@ -34,7 +41,11 @@ async function existingSignatures(target: ReadableTarget, subject: Descriptor): 
  * manifest, a layer per signature), or with `referrers` in cosign's OCI 1.1 form (one referrer
  * per signature, config media type as artifact type).
  */
-export async function signCosign(ref: string, key: KeyObject, options: { open?: OpenOptions; annotations?: Record<string, string>; referrers?: boolean } = {}): Promise<{ subject: Descriptor; signatureTag: string; manifest: Descriptor }> {
+export async function signCosign(
+  ref: string,
+  key: KeyObject,
+  options: { open?: OpenOptions; annotations?: Record<string, string>; referrers?: boolean } = {}
+): Promise<{ subject: Descriptor; signatureTag: string; manifest: Descriptor }> {
   const opened = await openTarget(ref, options.open);
   const { reference, parsed } = opened;
   try {
@@ -44,17 +55,29 @@ export async function signCosign(ref: string, key: KeyObject, options: { open?: 
     const subject: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size };
     const payload = buildCosignPayload(cosignIdentity(parsed), subject.digest, options.annotations);
     const payloadDesc = descriptorFor(COSIGN_PAYLOAD_MEDIA_TYPE, payload);
-    const layer: Descriptor = { ...payloadDesc, annotations: { [COSIGN_SIGNATURE_ANNOTATION]: cosignSign(payload, key) } };
+    const layer: Descriptor = {
+      ...payloadDesc,
+      annotations: { [COSIGN_SIGNATURE_ANNOTATION]: cosignSign(payload, key) },
+    };
     const payloadBlob = { descriptor: payloadDesc, data: payload };
     if (options.referrers) {
       const { config } = appendCosignLayer(undefined, layer);
       const cfg = descriptorFor(COSIGN_REFERRER_ARTIFACT_TYPE, config);
-      const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.ImageManifest, config: { mediaType: cfg.mediaType, size: cfg.size, digest: cfg.digest }, layers: [layer], subject };
+      const manifest: ImageManifest = {
+        schemaVersion: 2,
+        mediaType: MediaType.ImageManifest,
+        config: { mediaType: cfg.mediaType, size: cfg.size, digest: cfg.digest },
+        layers: [layer],
+        subject,
+      };
       const desc = await attachReferrer(target, manifest, [payloadBlob, { descriptor: cfg, data: config }]);
       return { subject, signatureTag: '', manifest: desc };
     }
     const { manifest, config } = appendCosignLayer(await existingSignatures(target, subject), layer);
-    const desc = await pushManifest(target, manifest, [payloadBlob, { descriptor: descriptorFor(MediaType.ImageConfig, config), data: config }]);
+    const desc = await pushManifest(target, manifest, [
+      payloadBlob,
+      { descriptor: descriptorFor(MediaType.ImageConfig, config), data: config },
+    ]);
     const tag = cosignSignatureTag(subject.digest);
     await target.tag(desc, tag);
     return { subject, signatureTag: tag, manifest: desc };

@@ -1,5 +1,10 @@
 import { descriptorFor } from '../oci/index.ts';
-import { buildLayoutStatement, FLATPAK_SIGNATURE_ANNOTATION, LAYOUT_SIGNATURE_MEDIA_TYPE, signOpenPgp } from '../signature/index.ts';
+import {
+  buildLayoutStatement,
+  FLATPAK_SIGNATURE_ANNOTATION,
+  LAYOUT_SIGNATURE_MEDIA_TYPE,
+  signOpenPgp,
+} from '../signature/index.ts';
 import { LayoutTarget, REF_NAME } from '../store/index.ts';
 import { SignetError } from '../util/index.ts';
 
@@ -8,7 +13,10 @@ import { SignetError } from '../util/index.ts';
  * a blob of the layout and its digest goes into the entry's `org.flatpak.signature-digest`, so a
  * plain static web server can host a signed repository.
  */
-export async function signLayout(dir: string, options: { armoredKey: string; passphrase?: string; refs?: string[]; now?: Date }): Promise<Array<{ ref: string; digest: string; signature: string }>> {
+export async function signLayout(
+  dir: string,
+  options: { armoredKey: string; passphrase?: string; refs?: string[]; now?: Date }
+): Promise<Array<{ ref: string; digest: string; signature: string }>> {
   const t = await LayoutTarget.open(dir);
   const out: Array<{ ref: string; digest: string; signature: string }> = [];
   try {
@@ -17,7 +25,11 @@ export async function signLayout(dir: string, options: { armoredKey: string; pas
     for (const e of index.manifests) {
       const ref = e.annotations?.[REF_NAME];
       if (!ref || (options.refs && !options.refs.includes(ref))) continue;
-      const sig = await signOpenPgp(buildLayoutStatement({ ref, digest: e.digest, timestamp: now }), options.armoredKey, options.passphrase);
+      const sig = await signOpenPgp(
+        buildLayoutStatement({ ref, digest: e.digest, timestamp: now }),
+        options.armoredKey,
+        options.passphrase
+      );
       const desc = descriptorFor(LAYOUT_SIGNATURE_MEDIA_TYPE, sig);
       await t.push(desc, sig);
       await t.annotateRef(ref, { [FLATPAK_SIGNATURE_ANNOTATION]: desc.digest });

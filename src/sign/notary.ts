@@ -53,7 +53,11 @@ export interface SignResult {
 function timestamper(options: SignOptions): SignOptions['timestamp'] {
   if (options.timestamp) return options.timestamp;
   if (!options.timestampUrl) return undefined;
-  if (!options.timestampRoots?.length) throw new SignetError('USAGE', 'a timestamp URL needs the TSA root certificates (timestampRoots) to check the token against');
+  if (!options.timestampRoots?.length)
+    throw new SignetError(
+      'USAGE',
+      'a timestamp URL needs the TSA root certificates (timestampRoots) to check the token against'
+    );
   const url = options.timestampUrl;
   const roots = options.timestampRoots;
   return (signature, hash) => requestTimestamp(url, signature, hash, roots);
@@ -61,7 +65,16 @@ function timestamper(options: SignOptions): SignOptions['timestamp'] {
 
 /** A signer that returns whole envelopes (a plugin with SIGNATURE_GENERATOR.ENVELOPE). */
 export interface EnvelopeGenerator {
-  generateEnvelope(target: Descriptor, mediaType: 'application/jose+json' | 'application/cose', expirySeconds?: number): Promise<{ envelope: Uint8Array; annotations: Record<string, string>; chain: X509Certificate[]; signingTime: Date }>;
+  generateEnvelope(
+    target: Descriptor,
+    mediaType: 'application/jose+json' | 'application/cose',
+    expirySeconds?: number
+  ): Promise<{
+    envelope: Uint8Array;
+    annotations: Record<string, string>;
+    chain: X509Certificate[];
+    signingTime: Date;
+  }>;
 }
 
 async function resolveSigner(options: SignOptions): Promise<PrimitiveSigner | EnvelopeGenerator> {
@@ -74,7 +87,8 @@ async function resolveSigner(options: SignOptions): Promise<PrimitiveSigner | En
     const config = { ...viaPlugin.pluginConfig, ...options.pluginConfig };
     const caps = (await client.metadata(config)).capabilities;
     // RAW keeps the envelope in Signet's hands; ENVELOPE is used when that is all the plugin offers.
-    if (!caps.includes('SIGNATURE_GENERATOR.RAW') && caps.includes('SIGNATURE_GENERATOR.ENVELOPE')) return new PluginEnvelopeGenerator(client, viaPlugin.id, config);
+    if (!caps.includes('SIGNATURE_GENERATOR.RAW') && caps.includes('SIGNATURE_GENERATOR.ENVELOPE'))
+      return new PluginEnvelopeGenerator(client, viaPlugin.id, config);
     return new PluginSigner(client, viaPlugin.id, config);
   }
   const key = await store.get(options.key, options.passphrase);
@@ -82,16 +96,25 @@ async function resolveSigner(options: SignOptions): Promise<PrimitiveSigner | En
 }
 
 /** Signs one descriptor in a target and pushes the signature beside it as a referrer. */
-export async function signArtifact(target: Target, subject: Descriptor, signer: PrimitiveSigner | EnvelopeGenerator, options: SignOptions = {}): Promise<{ signature: Descriptor; envelopeMediaType: string }> {
+export async function signArtifact(
+  target: Target,
+  subject: Descriptor,
+  signer: PrimitiveSigner | EnvelopeGenerator,
+  options: SignOptions = {}
+): Promise<{ signature: Descriptor; envelopeMediaType: string }> {
   const mediaType = (options.signatureFormat ?? 'jws') === 'cose' ? COSE_MEDIA_TYPE : JWS_MEDIA_TYPE;
   const targetDesc: Descriptor = { mediaType: subject.mediaType, digest: subject.digest, size: subject.size };
-  if (options.userMetadata && Object.keys(options.userMetadata).length) targetDesc.annotations = { ...options.userMetadata };
+  if (options.userMetadata && Object.keys(options.userMetadata).length)
+    targetDesc.annotations = { ...options.userMetadata };
   if ('generateEnvelope' in signer) {
     // The plugin builds the envelope; it was checked on the way back (signature, chain, target).
     const g = await signer.generateEnvelope(targetDesc, mediaType, options.expirySeconds);
     const envDesc = descriptorFor(mediaType, g.envelope);
     const { manifest } = signatureManifest(envDesc, subject, g.chain, g.signingTime, g.annotations);
-    const signature = await attachReferrer(target, manifest, [{ descriptor: EMPTY_JSON, data: Buffer.from('{}') }, { descriptor: envDesc, data: g.envelope }]);
+    const signature = await attachReferrer(target, manifest, [
+      { descriptor: EMPTY_JSON, data: Buffer.from('{}') },
+      { descriptor: envDesc, data: g.envelope },
+    ]);
     return { signature, envelopeMediaType: mediaType };
   }
   const signingTime = new Date(Math.floor((options.now ?? new Date()).getTime() / 1000) * 1000);
@@ -103,11 +126,14 @@ export async function signArtifact(target: Target, subject: Descriptor, signer: 
       ...(options.expirySeconds ? { expiry: new Date(signingTime.getTime() + options.expirySeconds * 1000) } : {}),
       ...(timestamper(options) ? { timestamp: timestamper(options)! } : {}),
     },
-    mediaType,
+    mediaType
   );
   const envDesc = descriptorFor(mediaType, envelope);
   const { manifest } = signatureManifest(envDesc, subject, await signer.certificateChain(), signingTime);
-  const signature = await attachReferrer(target, manifest, [{ descriptor: EMPTY_JSON, data: Buffer.from('{}') }, { descriptor: envDesc, data: envelope }]);
+  const signature = await attachReferrer(target, manifest, [
+    { descriptor: EMPTY_JSON, data: Buffer.from('{}') },
+    { descriptor: envDesc, data: envelope },
+  ]);
   return { signature, envelopeMediaType: mediaType };
 }
 
@@ -123,22 +149,29 @@ export async function sign(ref: string, options: SignOptions = {}): Promise<Sign
     if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`);
     const root = await target.resolve(reference);
     const warnings: string[] = [];
-    if (!parsed.digest) warnings.push(`${ref} is a tag, and tags are mutable: signing the digest it points to now, ${root.digest}`);
+    if (!parsed.digest)
+      warnings.push(`${ref} is a tag, and tags are mutable: signing the digest it points to now, ${root.digest}`);
     const subject: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size };
     const signer = await resolveSigner(options);
     const subjects = [subject];
     if (options.recursive) {
       const { manifest } = await fetchManifest(target, subject);
-      if (isImageIndex(manifest)) subjects.push(...manifest.manifests.map((m) => ({ mediaType: m.mediaType, digest: m.digest, size: m.size })));
+      if (isImageIndex(manifest))
+        subjects.push(...manifest.manifests.map((m) => ({ mediaType: m.mediaType, digest: m.digest, size: m.size })));
     }
     const out: SignResult[] = [];
     for (const s of subjects) {
       const { signature, envelopeMediaType } = await signArtifact(target, s, signer, options);
-      out.push({ reference: formatReference({ ...parsed, tag: undefined, digest: s.digest } as never), subject: s, signature, envelopeMediaType, warnings: s === subject ? warnings : [] });
+      out.push({
+        reference: formatReference({ ...parsed, tag: undefined, digest: s.digest } as never),
+        subject: s,
+        signature,
+        envelopeMediaType,
+        warnings: s === subject ? warnings : [],
+      });
     }
     return out;
   } finally {
     await opened.target.close();
   }
 }
-

@@ -1,4 +1,12 @@
-import { EMPTY_JSON, MediaType, descriptorFor, parseRegistryReference, type Descriptor, type ImageManifest, type Reference } from '../oci/index.ts';
+import {
+  EMPTY_JSON,
+  MediaType,
+  descriptorFor,
+  parseRegistryReference,
+  type Descriptor,
+  type ImageManifest,
+  type Reference,
+} from '../oci/index.ts';
 import {
   buildSimplePayload,
   loadRegistriesD,
@@ -10,7 +18,14 @@ import {
   writeLookaside,
   type RegistriesD,
 } from '../signature/index.ts';
-import { fetchAll, fetchManifest, openTarget, type OpenOptions, type ReadableTarget, type Target } from '../store/index.ts';
+import {
+  fetchAll,
+  fetchManifest,
+  openTarget,
+  type OpenOptions,
+  type ReadableTarget,
+  type Target,
+} from '../store/index.ts';
 import { SignetError } from '../util/index.ts';
 import { attachReferrer } from './attach.ts';
 
@@ -18,11 +33,18 @@ import { attachReferrer } from './attach.ts';
  * Signs a registry image with containers simple signing (GPG) and writes the signature to the
  * lookaside (staging) storage registries.d names for it, as `skopeo copy --sign-by` does.
  */
-export async function signSimple(ref: string, options: { armoredKey: string; passphrase?: string; registriesD: string | RegistriesD; open?: OpenOptions }): Promise<{ digest: string; dockerReference: string; path: string }> {
+export async function signSimple(
+  ref: string,
+  options: { armoredKey: string; passphrase?: string; registriesD: string | RegistriesD; open?: OpenOptions }
+): Promise<{ digest: string; dockerReference: string; path: string }> {
   const parsed = parseRegistryReference(ref);
   const rd = typeof options.registriesD === 'string' ? await loadRegistriesD(options.registriesD) : options.registriesD;
   const base = lookasideFor(rd, parsed.registry, parsed.repository, true);
-  if (!base) throw new SignetError('CONFIG_INVALID', `registries.d names no lookaside for ${parsed.registry}/${parsed.repository}`);
+  if (!base)
+    throw new SignetError(
+      'CONFIG_INVALID',
+      `registries.d names no lookaside for ${parsed.registry}/${parsed.repository}`
+    );
   const { target, reference } = await openTarget(parsed, options.open);
   let digest: string;
   try {
@@ -33,13 +55,21 @@ export async function signSimple(ref: string, options: { armoredKey: string; pas
   }
   // The signed identity is the reference as given (with its tag), what matchRepoDigestOrExact checks.
   const dockerReference = `${parsed.registry}/${parsed.repository}${parsed.tag ? `:${parsed.tag}` : ''}`;
-  const signature = await signOpenPgp(buildSimplePayload(dockerReference, digest), options.armoredKey, options.passphrase);
+  const signature = await signOpenPgp(
+    buildSimplePayload(dockerReference, digest),
+    options.armoredKey,
+    options.passphrase
+  );
   const path = await writeLookaside(base, parsed.repository, digest, signature);
   return { digest, dockerReference, path };
 }
 
 /** Attaches a simple signature (OpenPGP message) to `subject` in `target` as a referrer. */
-export async function attachSimpleSignature(target: Target, subject: Descriptor, signature: Uint8Array): Promise<Descriptor> {
+export async function attachSimpleSignature(
+  target: Target,
+  subject: Descriptor,
+  signature: Uint8Array
+): Promise<Descriptor> {
   const layer = descriptorFor(SIMPLE_SIGNATURE_MEDIA_TYPE, signature);
   const manifest: ImageManifest = {
     schemaVersion: 2,
@@ -49,7 +79,10 @@ export async function attachSimpleSignature(target: Target, subject: Descriptor,
     layers: [layer],
     subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
   };
-  return attachReferrer(target, manifest, [{ descriptor: layer, data: signature }, { descriptor: EMPTY_JSON, data: Buffer.from('{}') }]);
+  return attachReferrer(target, manifest, [
+    { descriptor: layer, data: signature },
+    { descriptor: EMPTY_JSON, data: Buffer.from('{}') },
+  ]);
 }
 
 /** The simple signatures attached to `subject` as referrers (each fetched and digest-checked). */
@@ -57,7 +90,10 @@ async function simpleSignatureReferrers(target: ReadableTarget, subject: Descrip
   const out: Uint8Array[] = [];
   for (const r of await target.referrers(subject, SIMPLE_SIGNATURE_ARTIFACT_TYPE)) {
     const { manifest } = await fetchManifest(target, r);
-    const layer = 'layers' in manifest ? (manifest as ImageManifest).layers.find((l) => l.mediaType === SIMPLE_SIGNATURE_MEDIA_TYPE) : undefined;
+    const layer =
+      'layers' in manifest
+        ? (manifest as ImageManifest).layers.find((l) => l.mediaType === SIMPLE_SIGNATURE_MEDIA_TYPE)
+        : undefined;
     if (layer) out.push(await fetchAll(target, layer, 4 * 1024 * 1024));
   }
   return out;
@@ -68,7 +104,12 @@ async function simpleSignatureReferrers(target: ReadableTarget, subject: Descrip
  * source's lookaside holds are attached to the destination as referrers, and when registries.d
  * names a writable lookaside for the destination, every referrer signature is written there too.
  */
-export async function carrySimpleSignatures(src: { target: ReadableTarget; parsed: Reference }, dst: { target: Target; parsed: Reference }, subject: Descriptor, registriesD: RegistriesD): Promise<{ attached: number; written: number }> {
+export async function carrySimpleSignatures(
+  src: { target: ReadableTarget; parsed: Reference },
+  dst: { target: Target; parsed: Reference },
+  subject: Descriptor,
+  registriesD: RegistriesD
+): Promise<{ attached: number; written: number }> {
   let attached = 0;
   let written = 0;
   const key = (s: Uint8Array): string => Buffer.from(s).toString('base64');

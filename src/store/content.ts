@@ -6,9 +6,17 @@ import type { FetchOptions, ReadStore } from './target.ts';
  * Reads a whole piece of content into memory, refusing anything over `maxSize` before reading
  * (the descriptor's size is checked first, and the verifying stream stops at desc.size).
  */
-export async function fetchAll(target: ReadStore, desc: Descriptor, maxSize = MAX_MANIFEST_SIZE, options?: FetchOptions): Promise<Uint8Array> {
+export async function fetchAll(
+  target: ReadStore,
+  desc: Descriptor,
+  maxSize = MAX_MANIFEST_SIZE,
+  options?: FetchOptions
+): Promise<Uint8Array> {
   if (desc.size > maxSize) {
-    throw new OciError('SIZE_EXCEEDED', `${desc.digest} is ${desc.size} bytes, over the ${maxSize}-byte limit for in-memory content`);
+    throw new OciError(
+      'SIZE_EXCEEDED',
+      `${desc.digest} is ${desc.size} bytes, over the ${maxSize}-byte limit for in-memory content`
+    );
   }
   const stream = await target.fetch(desc, options);
   return readAll(stream, maxSize);
@@ -30,12 +38,18 @@ export async function readAll(stream: Readable | AsyncIterable<Uint8Array>, maxS
 }
 
 /** Fetches and parses a manifest, verified against its descriptor. */
-export async function fetchManifest(target: ReadStore, desc: Descriptor, options?: FetchOptions): Promise<{ manifest: Manifest; bytes: Uint8Array }> {
+export async function fetchManifest(
+  target: ReadStore,
+  desc: Descriptor,
+  options?: FetchOptions
+): Promise<{ manifest: Manifest; bytes: Uint8Array }> {
   const bytes = await fetchAll(target, desc, MAX_MANIFEST_SIZE, options);
   return { manifest: parseVerifiedManifest(bytes, desc), bytes };
 }
 
 /** Turns push input into a stream. */
 export function toStream(content: Readable | Uint8Array): Readable {
-  return content instanceof Uint8Array ? Readable.from([Buffer.from(content.buffer, content.byteOffset, content.length)]) : content;
+  return content instanceof Uint8Array
+    ? Readable.from([Buffer.from(content.buffer, content.byteOffset, content.length)])
+    : content;
 }

@@ -1,4 +1,15 @@
-export type { Target, ReadableTarget, ReadStore, ReferrerLister, Pusher, Tagger, Deleter, Mounter, LayoutIndexReader, FetchOptions } from './target.ts';
+export type {
+  Target,
+  ReadableTarget,
+  ReadStore,
+  ReferrerLister,
+  Pusher,
+  Tagger,
+  Deleter,
+  Mounter,
+  LayoutIndexReader,
+  FetchOptions,
+} from './target.ts';
 export { isWritable, requireWritable, hasLayoutIndex } from './target.ts';
 export { fetchAll, fetchManifest, readAll, toStream } from './content.ts';
 export { MemoryTarget } from './memory.ts';

@@ -51,13 +51,18 @@ export class MemoryTarget implements Target {
 
   async fetch(desc: Descriptor): Promise<Readable> {
     const e = this.content.get(desc.digest);
-    if (!e) throw new OciError(isManifestMediaType(desc.mediaType) ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN', `${this.name}: ${desc.digest} not found`);
+    if (!e)
+      throw new OciError(
+        isManifestMediaType(desc.mediaType) ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN',
+        `${this.name}: ${desc.digest} not found`
+      );
     verifyBytes(e.bytes, desc);
     return Readable.from([Buffer.from(e.bytes)]);
   }
 
   async push(desc: Descriptor, content: Readable | Uint8Array): Promise<void> {
-    const bytes = content instanceof Uint8Array ? content : await readAll(content, Math.min(desc.size, this.maxBlobSize));
+    const bytes =
+      content instanceof Uint8Array ? content : await readAll(content, Math.min(desc.size, this.maxBlobSize));
     verifyBytes(bytes, desc);
     const entry: Entry = { desc: { mediaType: desc.mediaType, digest: desc.digest, size: desc.size }, bytes };
     if (isManifestMediaType(desc.mediaType)) entry.manifest = parseManifest(bytes, desc.mediaType);

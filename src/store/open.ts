@@ -26,7 +26,10 @@ export interface OpenedTarget<T extends ReadableTarget = ReadableTarget> {
  * `create` the store is writable (a layout over HTTP is refused); otherwise it is what it is:
  * `requireWritable()` before writing.
  */
-export async function openTarget(ref: string | Reference, options: OpenOptions & { create: true }): Promise<OpenedTarget<Target>>;
+export async function openTarget(
+  ref: string | Reference,
+  options: OpenOptions & { create: true }
+): Promise<OpenedTarget<Target>>;
 export async function openTarget(ref: string | Reference, options?: OpenOptions): Promise<OpenedTarget>;
 export async function openTarget(ref: string | Reference, options: OpenOptions = {}): Promise<OpenedTarget> {
   const parsed = typeof ref === 'string' ? parseReference(ref) : ref;

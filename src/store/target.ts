@@ -80,7 +80,8 @@ export function isWritable(t: ReadableTarget): t is Target {
 
 /** The store as a writable one, or a coded error naming it as read-only. */
 export function requireWritable(t: ReadableTarget): Target {
-  if (!isWritable(t)) throw new OciError('READ_ONLY', `${t.name} is read-only (a layout served over HTTP cannot be written)`);
+  if (!isWritable(t))
+    throw new OciError('READ_ONLY', `${t.name} is read-only (a layout served over HTTP cannot be written)`);
   return t;
 }
 

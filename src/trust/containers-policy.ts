@@ -113,9 +113,17 @@ function checkShape(schema: z.ZodType, value: unknown, where: string): void {
 }
 
 async function keysOf(r: Record<string, unknown>, where: string, baseDir: string): Promise<Uint8Array[]> {
-  const paths = [...(typeof r.keyPath === 'string' ? [r.keyPath] : []), ...(Array.isArray(r.keyPaths) ? (r.keyPaths as string[]) : [])];
+  const paths = [
+    ...(typeof r.keyPath === 'string' ? [r.keyPath] : []),
+    ...(Array.isArray(r.keyPaths) ? (r.keyPaths as string[]) : []),
+  ];
   const out: Uint8Array[] = [];
-  for (const p of paths) out.push(await readFile(isAbsolute(p) ? p : join(baseDir, p)).catch((e: Error) => invalid(`${where}: cannot read key ${p}: ${e.message}`)));
+  for (const p of paths)
+    out.push(
+      await readFile(isAbsolute(p) ? p : join(baseDir, p)).catch((e: Error) =>
+        invalid(`${where}: cannot read key ${p}: ${e.message}`)
+      )
+    );
   if (typeof r.keyData === 'string') out.push(Buffer.from(r.keyData, 'base64'));
   if (Array.isArray(r.keyDatas)) for (const k of r.keyDatas as string[]) out.push(Buffer.from(k, 'base64'));
   if (!out.length) invalid(`${where}: needs keyPath, keyPaths or keyData`);
@@ -140,8 +148,13 @@ function parseIdentity(v: unknown, where: string): SignedIdentity {
       if (typeof o.dockerRepository !== 'string') invalid(`${where}: exactRepository needs dockerRepository`);
       return { type: 'exactRepository', dockerRepository: o.dockerRepository };
     case 'remapIdentity':
-      if (typeof o.prefix !== 'string' || typeof o.signedPrefix !== 'string') invalid(`${where}: remapIdentity needs prefix and signedPrefix`);
-      for (const v of [o.prefix, o.signedPrefix]) if (!v || v.endsWith('/') || /[:@]$/.test(v)) invalid(`${where}: remapIdentity prefix ${JSON.stringify(v)} is not valid (host[:port] or a repository, without a trailing '/')`);
+      if (typeof o.prefix !== 'string' || typeof o.signedPrefix !== 'string')
+        invalid(`${where}: remapIdentity needs prefix and signedPrefix`);
+      for (const v of [o.prefix, o.signedPrefix])
+        if (!v || v.endsWith('/') || /[:@]$/.test(v))
+          invalid(
+            `${where}: remapIdentity prefix ${JSON.stringify(v)} is not valid (host[:port] or a repository, without a trailing '/')`
+          );
       return { type: 'remapIdentity', prefix: o.prefix, signedPrefix: o.signedPrefix };
     default:
       return invalid(`${where}: unknown signedIdentity type ${JSON.stringify(o?.type)}`);
@@ -177,10 +190,18 @@ async function parseRequirements(list: unknown, where: string, baseDir: string):
         break;
       case 'signedBy':
         if (r.keyType !== 'GPGKeys') invalid(`${w}: keyType ${JSON.stringify(r.keyType)} is not supported (GPGKeys)`);
-        out.push({ type: 'signedBy', keys: await keysOf(r, w, baseDir), signedIdentity: parseIdentity(r.signedIdentity, w) });
+        out.push({
+          type: 'signedBy',
+          keys: await keysOf(r, w, baseDir),
+          signedIdentity: parseIdentity(r.signedIdentity, w),
+        });
         break;
       case 'sigstoreSigned':
-        out.push({ type: 'sigstoreSigned', keys: await keysOf(r, w, baseDir), signedIdentity: parseIdentity(r.signedIdentity, w) });
+        out.push({
+          type: 'sigstoreSigned',
+          keys: await keysOf(r, w, baseDir),
+          signedIdentity: parseIdentity(r.signedIdentity, w),
+        });
         break;
     }
   }
@@ -226,7 +247,10 @@ export async function loadContainersPolicy(path: string): Promise<ContainersPoli
 }
 
 /** The requirements for a reference: the most specific docker scope, else `default`. */
-export function requirementsFor(policy: ContainersPolicy, ref: RegistryReference): { scope: string; requirements: Requirement[] } {
+export function requirementsFor(
+  policy: ContainersPolicy,
+  ref: RegistryReference
+): { scope: string; requirements: Requirement[] } {
   const repo = `${ref.registry}/${ref.repository}`;
   const candidates: string[] = [];
   if (ref.digest) candidates.push(`${repo}@${ref.digest}`);

@@ -35,7 +35,8 @@ export function parseDistinguishedName(dn: string): Map<string, string> {
     const rawValue = rdn.slice(eq + 1).trim();
     if (rawValue.startsWith('#')) throw new SignetError('POLICY_INVALID', 'hex-encoded values (=#) are not supported');
     const value = rawValue.replace(/\\(.)/g, '$1');
-    if (!type || !value) throw new SignetError('POLICY_INVALID', `${JSON.stringify(rdn.trim())} has an empty type or value`);
+    if (!type || !value)
+      throw new SignetError('POLICY_INVALID', `${JSON.stringify(rdn.trim())} has an empty type or value`);
     if (out.has(type)) throw new SignetError('POLICY_INVALID', `attribute ${type} appears twice`);
     out.set(type, value);
   }

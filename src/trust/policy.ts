@@ -12,8 +12,20 @@ export const CHECKS: CheckType[] = ['integrity', 'authenticity', 'authenticTimes
 
 /** Verification levels as data (notary-spec §11); `override` edits a copy. */
 export const LEVELS: Record<LevelName, Record<CheckType, Action>> = {
-  strict: { integrity: 'enforce', authenticity: 'enforce', authenticTimestamp: 'enforce', expiry: 'enforce', revocation: 'enforce' },
-  permissive: { integrity: 'enforce', authenticity: 'enforce', authenticTimestamp: 'log', expiry: 'log', revocation: 'log' },
+  strict: {
+    integrity: 'enforce',
+    authenticity: 'enforce',
+    authenticTimestamp: 'enforce',
+    expiry: 'enforce',
+    revocation: 'enforce',
+  },
+  permissive: {
+    integrity: 'enforce',
+    authenticity: 'enforce',
+    authenticTimestamp: 'log',
+    expiry: 'log',
+    revocation: 'log',
+  },
   audit: { integrity: 'enforce', authenticity: 'log', authenticTimestamp: 'log', expiry: 'log', revocation: 'log' },
   skip: { integrity: 'skip', authenticity: 'skip', authenticTimestamp: 'skip', expiry: 'skip', revocation: 'skip' },
 };
@@ -32,8 +44,14 @@ const statementShape = {
   signatureThreshold: z.number().int().min(1).max(100).optional(),
   requiredIdentities: z.array(z.string()).optional(),
 };
-const ociSchema = z.strictObject({ version: z.string(), trustPolicies: z.array(z.strictObject({ ...statementShape, registryScopes: z.array(z.string()) })) });
-const blobSchema = z.strictObject({ version: z.string(), trustPolicies: z.array(z.strictObject({ ...statementShape, globalPolicy: z.boolean().optional() })) });
+const ociSchema = z.strictObject({
+  version: z.string(),
+  trustPolicies: z.array(z.strictObject({ ...statementShape, registryScopes: z.array(z.string()) })),
+});
+const blobSchema = z.strictObject({
+  version: z.string(),
+  trustPolicies: z.array(z.strictObject({ ...statementShape, globalPolicy: z.boolean().optional() })),
+});
 
 export interface TrustPolicyStatement {
   name: string;
@@ -65,7 +83,8 @@ function invalid(message: string): never {
   throw new SignetError('POLICY_INVALID', `trust policy: ${message}`);
 }
 
-const DOMAIN_RE = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?$/;
+const DOMAIN_RE =
+  /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?$/;
 
 /** Signet's layout scopes: `oci:<path glob>` (`*` within one path segment, `**` across segments). */
 export const LAYOUT_SCOPE_PREFIX = 'oci:';
@@ -87,13 +106,19 @@ function globToRegExp(glob: string): RegExp {
 function validateScope(scope: string, statement: string): void {
   if (scope === '*') return;
   if (scope.startsWith(LAYOUT_SCOPE_PREFIX)) {
-    if (scope.length === LAYOUT_SCOPE_PREFIX.length) invalid(`statement "${statement}": layout scope "${scope}" names no path`);
+    if (scope.length === LAYOUT_SCOPE_PREFIX.length)
+      invalid(`statement "${statement}": layout scope "${scope}" names no path`);
     return;
   }
-  if (scope.includes('*')) invalid(`statement "${statement}": registry scope "${scope}" contains a wildcard; only "*" alone is allowed (no prefix or namespace wildcards)`);
+  if (scope.includes('*'))
+    invalid(
+      `statement "${statement}": registry scope "${scope}" contains a wildcard; only "*" alone is allowed (no prefix or namespace wildcards)`
+    );
   const slash = scope.indexOf('/');
   if (slash <= 0 || !DOMAIN_RE.test(scope.slice(0, slash)) || !isValidRepositoryName(scope.slice(slash + 1))) {
-    invalid(`statement "${statement}": registry scope "${scope}" is not of the form domain[:port]/repository (references are not expanded: write docker.io/library/alpine, not alpine)`);
+    invalid(
+      `statement "${statement}": registry scope "${scope}" is not of the form domain[:port]/repository (references are not expanded: write docker.io/library/alpine, not alpine)`
+    );
   }
 }
 
@@ -105,7 +130,10 @@ function validateIdentities(list: string[], statement: string): Array<'*' | Map<
   const out: Map<string, string>[] = [];
   for (const id of list) {
     const colon = id.indexOf(':');
-    if (colon <= 0) invalid(`statement "${statement}": trusted identity "${id}" must be "*" or "<prefix>:<value>" (e.g. x509.subject: C=US, ST=WA, O=Acme)`);
+    if (colon <= 0)
+      invalid(
+        `statement "${statement}": trusted identity "${id}" must be "*" or "<prefix>:<value>" (e.g. x509.subject: C=US, ST=WA, O=Acme)`
+      );
     const prefix = id.slice(0, colon).trim();
     const value = id.slice(colon + 1).trim();
     if (prefix !== 'x509.subject') continue; // tolerated, ignored at match time (as the reference does)
@@ -113,10 +141,13 @@ function validateIdentities(list: string[], statement: string): Array<'*' | Map<
     try {
       dn = parseDistinguishedName(value);
     } catch (err) {
-      invalid(`statement "${statement}": trusted identity "${id}" is not a valid distinguished name: ${(err as Error).message}`);
+      invalid(
+        `statement "${statement}": trusted identity "${id}" is not a valid distinguished name: ${(err as Error).message}`
+      );
     }
     for (const required of ['C', 'ST', 'O']) {
-      if (!dn.has(required)) invalid(`statement "${statement}": trusted identity "${id}" must contain C, ST and O (missing ${required})`);
+      if (!dn.has(required))
+        invalid(`statement "${statement}": trusted identity "${id}" must contain C, ST and O (missing ${required})`);
     }
     out.push(dn);
   }
@@ -126,48 +157,70 @@ function validateIdentities(list: string[], statement: string): Array<'*' | Map<
       if (i === j) continue;
       const a = out[i]!;
       const b = out[j]!;
-      if ([...a].every(([k, v]) => b.get(k) === v)) invalid(`statement "${statement}": trusted identities overlap (one is a subset of another)`);
+      if ([...a].every(([k, v]) => b.get(k) === v))
+        invalid(`statement "${statement}": trusted identities overlap (one is a subset of another)`);
     }
   }
   return out;
 }
 
-function parseStatement(raw: z.infer<typeof ociSchema>['trustPolicies'][number] | z.infer<typeof blobSchema>['trustPolicies'][number], names: Set<string>): TrustPolicyStatement {
+function parseStatement(
+  raw: z.infer<typeof ociSchema>['trustPolicies'][number] | z.infer<typeof blobSchema>['trustPolicies'][number],
+  names: Set<string>
+): TrustPolicyStatement {
   const name = raw.name;
   if (!name) invalid('a statement has an empty name');
   if (names.has(name)) invalid(`statement name "${name}" is used more than once`);
   names.add(name);
   const sv = raw.signatureVerification;
   if (!sv.level) invalid(`statement "${name}": signatureVerification.level is required`);
-  if (!(sv.level in LEVELS)) invalid(`statement "${name}": unknown verification level "${sv.level}" (strict, permissive, audit or skip)`);
+  if (!(sv.level in LEVELS))
+    invalid(`statement "${name}": unknown verification level "${sv.level}" (strict, permissive, audit or skip)`);
   const level = sv.level as LevelName;
   const actions = { ...LEVELS[level] };
   const override = sv.override ?? {};
-  if (level === 'skip' && Object.keys(override).length) invalid(`statement "${name}": a "skip" level cannot have overrides`);
+  if (level === 'skip' && Object.keys(override).length)
+    invalid(`statement "${name}": a "skip" level cannot have overrides`);
   for (const [check, action] of Object.entries(override)) {
-    if (!CHECKS.includes(check as CheckType)) invalid(`statement "${name}": unknown validation type "${check}" in override (${CHECKS.join(', ')})`);
-    if (!['enforce', 'log', 'skip'].includes(action)) invalid(`statement "${name}": unknown action "${action}" for ${check} (enforce, log or skip)`);
+    if (!CHECKS.includes(check as CheckType))
+      invalid(`statement "${name}": unknown validation type "${check}" in override (${CHECKS.join(', ')})`);
+    if (!['enforce', 'log', 'skip'].includes(action))
+      invalid(`statement "${name}": unknown action "${action}" for ${check} (enforce, log or skip)`);
     if (check === 'integrity') invalid(`statement "${name}": the integrity check cannot be overridden`);
-    if (action === 'skip' && check !== 'revocation') invalid(`statement "${name}": ${check} cannot be skipped; only revocation may be set to "skip"`);
+    if (action === 'skip' && check !== 'revocation')
+      invalid(`statement "${name}": ${check} cannot be skipped; only revocation may be set to "skip"`);
     actions[check as CheckType] = action as Action;
   }
   const vt = sv.verifyTimestamp ?? '';
-  if (!['', 'always', 'afterCertExpiry'].includes(vt)) invalid(`statement "${name}": verifyTimestamp must be "always" or "afterCertExpiry", not "${vt}"`);
+  if (!['', 'always', 'afterCertExpiry'].includes(vt))
+    invalid(`statement "${name}": verifyTimestamp must be "always" or "afterCertExpiry", not "${vt}"`);
   const stores = raw.trustStores ?? [];
   const identities = raw.trustedIdentities ?? [];
   if (level === 'skip') {
-    if (stores.length || identities.length) invalid(`statement "${name}": a "skip" statement must not have trustStores or trustedIdentities`);
+    if (stores.length || identities.length)
+      invalid(`statement "${name}": a "skip" statement must not have trustStores or trustedIdentities`);
   } else {
     if (!stores.length) invalid(`statement "${name}": trustStores must not be empty`);
-    if (!identities.length) invalid(`statement "${name}": trustedIdentities must not be empty (use "*" to trust any signer of the stores)`);
+    if (!identities.length)
+      invalid(`statement "${name}": trustedIdentities must not be empty (use "*" to trust any signer of the stores)`);
   }
   const trustStores = stores.map((s) => {
     const m = /^([^:]+):(.+)$/.exec(s);
-    if (!m || !STORE_TYPES.includes(m[1] as never)) invalid(`statement "${name}": trust store "${s}" must be <ca|signingAuthority|tsa>:<name>`);
-    if (!/^[a-zA-Z0-9_.-]+$/.test(m[2]!)) invalid(`statement "${name}": trust store name "${m[2]}" must match [a-zA-Z0-9_.-]+`);
+    if (!m || !STORE_TYPES.includes(m[1] as never))
+      invalid(`statement "${name}": trust store "${s}" must be <ca|signingAuthority|tsa>:<name>`);
+    if (!/^[a-zA-Z0-9_.-]+$/.test(m[2]!))
+      invalid(`statement "${name}": trust store name "${m[2]}" must match [a-zA-Z0-9_.-]+`);
     return { type: m[1] as 'ca' | 'signingAuthority' | 'tsa', name: m[2]! };
   });
-  const st: TrustPolicyStatement = { name, level, actions, verifyTimestamp: vt === 'afterCertExpiry' ? 'afterCertExpiry' : 'always', trustStores, trustedIdentities: validateIdentities(identities, name), rawTrustedIdentities: identities };
+  const st: TrustPolicyStatement = {
+    name,
+    level,
+    actions,
+    verifyTimestamp: vt === 'afterCertExpiry' ? 'afterCertExpiry' : 'always',
+    trustStores,
+    trustedIdentities: validateIdentities(identities, name),
+    rawTrustedIdentities: identities,
+  };
   if (raw.signatureThreshold !== undefined) {
     if (level === 'skip') invalid(`statement "${name}": a "skip" statement cannot have a signatureThreshold`);
     st.signatureThreshold = raw.signatureThreshold;
@@ -175,7 +228,8 @@ function parseStatement(raw: z.infer<typeof ociSchema>['trustPolicies'][number] 
   if (raw.requiredIdentities?.length) {
     if (level === 'skip') invalid(`statement "${name}": a "skip" statement cannot have requiredIdentities`);
     const foreign = raw.requiredIdentities.find((r) => !/^x509\.subject\s*:/.test(r.trim()));
-    if (foreign !== undefined) invalid(`statement "${name}": required identity "${foreign}" must be "x509.subject: <DN>"`);
+    if (foreign !== undefined)
+      invalid(`statement "${name}": required identity "${foreign}" must be "x509.subject: <DN>"`);
     const dns = validateIdentities(raw.requiredIdentities, name);
     if (dns.includes('*')) invalid(`statement "${name}": requiredIdentities name signers; "*" is not one`);
     st.requiredIdentities = raw.requiredIdentities.map((r, i) => ({ raw: r, dn: dns[i] as Map<string, string> }));
@@ -193,7 +247,12 @@ function parseJson(input: unknown): unknown {
 }
 
 function shapeError(err: z.ZodError): never {
-  invalid(err.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+  invalid(
+    err.issues
+      .slice(0, 3)
+      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+      .join('; ')
+  );
 }
 
 /** Loads and validates an OCI trust policy document (every rule of notary-spec §10.3). */
@@ -209,11 +268,15 @@ export function loadTrustPolicy(input: unknown): TrustPolicyDocument {
   const statements = doc.trustPolicies.map((raw) => {
     const st = parseStatement(raw, names);
     if (!raw.registryScopes.length) invalid(`statement "${st.name}": registryScopes must not be empty`);
-    if (raw.registryScopes.includes('*') && raw.registryScopes.length > 1) invalid(`statement "${st.name}": the wildcard scope "*" must be the only scope of its statement`);
+    if (raw.registryScopes.includes('*') && raw.registryScopes.length > 1)
+      invalid(`statement "${st.name}": the wildcard scope "*" must be the only scope of its statement`);
     for (const scope of raw.registryScopes) {
       validateScope(scope, st.name);
       const other = scopes.get(scope);
-      if (other) invalid(`registry scope "${scope}" appears in statements "${other}" and "${st.name}"; a scope may appear in one statement only`);
+      if (other)
+        invalid(
+          `registry scope "${scope}" appears in statements "${other}" and "${st.name}"; a scope may appear in one statement only`
+        );
       scopes.set(scope, st.name);
     }
     st.registryScopes = raw.registryScopes;
@@ -247,7 +310,10 @@ export async function loadTrustPolicyFile(path: string, kind: 'oci' | 'blob' = '
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new SignetError('POLICY_UNREADABLE', `cannot read trust policy ${path}: ${(err as Error).message} (signet policy init or signet policy import)`);
+    throw new SignetError(
+      'POLICY_UNREADABLE',
+      `cannot read trust policy ${path}: ${(err as Error).message} (signet policy init or signet policy import)`
+    );
   }
   return kind === 'oci' ? loadTrustPolicy(text) : loadBlobTrustPolicy(text);
 }
@@ -265,13 +331,20 @@ export function selectStatement(doc: TrustPolicyDocument, subject: PolicySubject
   if ('registryScope' in subject) st = doc.statements.find((s) => s.registryScopes?.includes(subject.registryScope));
   else {
     const matches = (scope: string): boolean =>
-      scope.startsWith(LAYOUT_SCOPE_PREFIX) && subject.layoutPaths.some((p) => globToRegExp(scope.slice(LAYOUT_SCOPE_PREFIX.length)).test(p));
+      scope.startsWith(LAYOUT_SCOPE_PREFIX) &&
+      subject.layoutPaths.some((p) => globToRegExp(scope.slice(LAYOUT_SCOPE_PREFIX.length)).test(p));
     st = doc.statements.find((s) => s.registryScopes?.some(matches));
   }
   st ??= doc.statements.find((s) => s.registryScopes?.includes('*'));
   if (!st) {
-    const what = 'registryScope' in subject ? `"${subject.registryScope}"` : `the layout ${subject.layoutPaths[0]} (no oci: scope matches it; or verify it as a repository with --scope)`;
-    throw new SignetError('NO_APPLICABLE_POLICY', `${what} has no applicable trust policy statement (no matching scope and no "*")`);
+    const what =
+      'registryScope' in subject
+        ? `"${subject.registryScope}"`
+        : `the layout ${subject.layoutPaths[0]} (no oci: scope matches it; or verify it as a repository with --scope)`;
+    throw new SignetError(
+      'NO_APPLICABLE_POLICY',
+      `${what} has no applicable trust policy statement (no matching scope and no "*")`
+    );
   }
   return st;
 }
@@ -279,15 +352,25 @@ export function selectStatement(doc: TrustPolicyDocument, subject: PolicySubject
 /** The statement for `registry/repository@digest` (or a layout path `…@digest`). */
 export function selectPolicy(doc: TrustPolicyDocument, reference: string): TrustPolicyStatement {
   const at = reference.lastIndexOf('@');
-  if (at < 0) throw new SignetError('REFERENCE_INVALID', `artifact reference ${reference} must name a digest (…@sha256:…)`);
+  if (at < 0)
+    throw new SignetError('REFERENCE_INVALID', `artifact reference ${reference} must name a digest (…@sha256:…)`);
   const scope = reference.slice(0, at);
   const registry = doc.statements.some((s) => s.registryScopes?.includes(scope));
-  return selectStatement(doc, registry || !/^[./]|^https?:/.test(scope) ? { registryScope: scope } : { layoutPaths: [scope] });
+  return selectStatement(
+    doc,
+    registry || !/^[./]|^https?:/.test(scope) ? { registryScope: scope } : { layoutPaths: [scope] }
+  );
 }
 
 /** The blob statement by name, else the global policy. */
 export function selectBlobPolicy(doc: TrustPolicyDocument, name?: string): TrustPolicyStatement {
   const st = name ? doc.statements.find((s) => s.name === name) : doc.statements.find((s) => s.globalPolicy);
-  if (!st) throw new SignetError('NO_APPLICABLE_POLICY', name ? `no blob trust policy statement named "${name}"` : 'no blob trust policy statement given and none is the globalPolicy');
+  if (!st)
+    throw new SignetError(
+      'NO_APPLICABLE_POLICY',
+      name
+        ? `no blob trust policy statement named "${name}"`
+        : 'no blob trust policy statement given and none is the globalPolicy'
+    );
   return st;
 }

@@ -52,8 +52,10 @@ export class TrustStore {
   }
 
   static checkName(type: string, name: string): void {
-    if (!STORE_TYPES.includes(type as StoreType)) throw new SignetError('USAGE', `unknown trust store type ${JSON.stringify(type)} (ca, signingAuthority or tsa)`);
-    if (!NAME_RE.test(name)) throw new SignetError('USAGE', `invalid trust store name ${JSON.stringify(name)}: [a-zA-Z0-9_.-]+`);
+    if (!STORE_TYPES.includes(type as StoreType))
+      throw new SignetError('USAGE', `unknown trust store type ${JSON.stringify(type)} (ca, signingAuthority or tsa)`);
+    if (!NAME_RE.test(name))
+      throw new SignetError('USAGE', `invalid trust store name ${JSON.stringify(name)}: [a-zA-Z0-9_.-]+`);
   }
 
   /** The certificates of one named store, every rule of the spec checked (notary-spec §9). */
@@ -81,12 +83,20 @@ export class TrustStore {
     const certs: X509Certificate[] = [];
     for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = join(dir, entry.name);
-      if (entry.isSymbolicLink()) storeError(`trust store "${name}" of type "${type}": ${entry.name} is a symbolic link`);
-      if (entry.isDirectory()) storeError(`trust store "${name}" of type "${type}": ${entry.name} is a directory; a named store holds certificate files only`);
+      if (entry.isSymbolicLink())
+        storeError(`trust store "${name}" of type "${type}": ${entry.name} is a symbolic link`);
+      if (entry.isDirectory())
+        storeError(
+          `trust store "${name}" of type "${type}": ${entry.name} is a directory; a named store holds certificate files only`
+        );
       for (const cert of parseCertificates(await readFile(p), `trust store "${name}" file ${entry.name}`)) {
         const info = certInfo(cert);
-        if (type === 'tsa' && !info.selfSigned) storeError(`trust store "${name}" of type "tsa": ${entry.name} is not a self-signed root certificate`);
-        if (!cert.ca && !info.selfSigned) storeError(`trust store "${name}" of type "${type}": certificate in ${entry.name} is not a CA certificate or self-signed signing certificate`);
+        if (type === 'tsa' && !info.selfSigned)
+          storeError(`trust store "${name}" of type "tsa": ${entry.name} is not a self-signed root certificate`);
+        if (!cert.ca && !info.selfSigned)
+          storeError(
+            `trust store "${name}" of type "${type}": certificate in ${entry.name} is not a CA certificate or self-signed signing certificate`
+          );
         certs.push(cert);
       }
     }
@@ -101,8 +111,10 @@ export class TrustStore {
       const certs = parseCertificates(await readFile(f), f);
       for (const c of certs) {
         const info = certInfo(c);
-        if (type === 'tsa' && !info.selfSigned) throw new SignetError('CERT_FILE_INVALID', `${f}: a tsa store takes self-signed root certificates only`);
-        if (!c.ca && !info.selfSigned) throw new SignetError('CERT_FILE_INVALID', `${f}: not a CA certificate or a self-signed signing certificate`);
+        if (type === 'tsa' && !info.selfSigned)
+          throw new SignetError('CERT_FILE_INVALID', `${f}: a tsa store takes self-signed root certificates only`);
+        if (!c.ca && !info.selfSigned)
+          throw new SignetError('CERT_FILE_INVALID', `${f}: not a CA certificate or a self-signed signing certificate`);
       }
     }
     const dir = join(await this.x509Dir(), type, name);
@@ -126,7 +138,8 @@ export class TrustStore {
       } catch {
         continue;
       }
-      for (const name of names) out.push({ type, name, files: (await readdir(join(base, type, name)).catch(() => [])).sort() });
+      for (const name of names)
+        out.push({ type, name, files: (await readdir(join(base, type, name)).catch(() => [])).sort() });
     }
     return out;
   }

@@ -29,11 +29,15 @@ function atLeast(v: number[], min: number[]): boolean {
  * installed, at least the minimum version, and able to verify something. Any problem is
  * inconclusive (it fails whatever the level). Returns undefined for envelopes without a plugin.
  */
-export async function loadVerificationPlugin(content: EnvelopeContent, home?: string): Promise<LoadedVerificationPlugin | undefined> {
+export async function loadVerificationPlugin(
+  content: EnvelopeContent,
+  home?: string
+): Promise<LoadedVerificationPlugin | undefined> {
   const attrs = content.signerInfo.extendedAttributes;
   const name = attrs.find((a) => a.key === VERIFICATION_PLUGIN)?.value;
   if (name === undefined) return undefined;
-  if (typeof name !== 'string') throw new PluginError(String(name), 'VALIDATION_ERROR', 'verificationPlugin must be a plugin name');
+  if (typeof name !== 'string')
+    throw new PluginError(String(name), 'VALIDATION_ERROR', 'verificationPlugin must be a plugin name');
   const client = await PluginClient.open(name, home ? { home } : {}).catch((err: Error) => {
     throw new PluginError(name, 'ERROR', `the signature requires verification plugin ${name}: ${err.message}`);
   });
@@ -42,11 +46,25 @@ export async function loadVerificationPlugin(content: EnvelopeContent, home?: st
   if (min !== undefined) {
     const have = semver(meta.version);
     const want = semver(String(min));
-    if (!have || !want) throw new PluginError(name, 'VALIDATION_ERROR', `plugin version ${meta.version} or minimum ${String(min)} is not SemVer`);
-    if (!atLeast(have, want)) throw new PluginError(name, 'VALIDATION_ERROR', `plugin version ${meta.version} is older than the required ${String(min)}`);
+    if (!have || !want)
+      throw new PluginError(
+        name,
+        'VALIDATION_ERROR',
+        `plugin version ${meta.version} or minimum ${String(min)} is not SemVer`
+      );
+    if (!atLeast(have, want))
+      throw new PluginError(
+        name,
+        'VALIDATION_ERROR',
+        `plugin version ${meta.version} is older than the required ${String(min)}`
+      );
   }
-  const capabilities = { trustedIdentity: meta.capabilities.includes(TRUSTED_IDENTITY), revocation: meta.capabilities.includes(REVOCATION_CHECK) };
-  if (!capabilities.trustedIdentity && !capabilities.revocation) throw new PluginError(name, 'VALIDATION_ERROR', 'the plugin has no SIGNATURE_VERIFIER capability');
+  const capabilities = {
+    trustedIdentity: meta.capabilities.includes(TRUSTED_IDENTITY),
+    revocation: meta.capabilities.includes(REVOCATION_CHECK),
+  };
+  if (!capabilities.trustedIdentity && !capabilities.revocation)
+    throw new PluginError(name, 'VALIDATION_ERROR', 'the plugin has no SIGNATURE_VERIFIER capability');
   return { client, capabilities, criticalAttributes: attrs.filter((a) => a.critical).map((a) => a.key) };
 }
 
@@ -58,11 +76,21 @@ export interface PluginVerdict {
 }
 
 /** `verify-signature` (notary-spec §12.8): the plugin's word on identity and/or revocation. */
-export async function runVerificationPlugin(p: LoadedVerificationPlugin, content: EnvelopeContent, statement: TrustPolicyStatement): Promise<PluginVerdict> {
+export async function runVerificationPlugin(
+  p: LoadedVerificationPlugin,
+  content: EnvelopeContent,
+  statement: TrustPolicyStatement
+): Promise<PluginVerdict> {
   const si = content.signerInfo;
-  const wanted = [...(p.capabilities.trustedIdentity ? [TRUSTED_IDENTITY] : []), ...(p.capabilities.revocation && statement.actions.revocation !== 'skip' ? [REVOCATION_CHECK] : [])];
+  const wanted = [
+    ...(p.capabilities.trustedIdentity ? [TRUSTED_IDENTITY] : []),
+    ...(p.capabilities.revocation && statement.actions.revocation !== 'skip' ? [REVOCATION_CHECK] : []),
+  ];
   const extended = Object.fromEntries(si.extendedAttributes.filter((a) => a.critical).map((a) => [a.key, a.value]));
-  const response = await p.client.run<{ verificationResults?: Record<string, { success: boolean; reason?: string }>; processedAttributes?: string[] }>('verify-signature', {
+  const response = await p.client.run<{
+    verificationResults?: Record<string, { success: boolean; reason?: string }>;
+    processedAttributes?: string[];
+  }>('verify-signature', {
     contractVersion: CONTRACT_VERSION,
     signature: {
       criticalAttributes: {
@@ -78,11 +106,16 @@ export async function runVerificationPlugin(p: LoadedVerificationPlugin, content
     trustPolicy: { trustedIdentities: statement.rawTrustedIdentities, signatureVerification: wanted },
   });
   const results = response.verificationResults ?? {};
-  const verdict: PluginVerdict = { unprocessed: p.criticalAttributes.filter((a) => !(response.processedAttributes ?? []).includes(a)) };
+  const verdict: PluginVerdict = {
+    unprocessed: p.criticalAttributes.filter((a) => !(response.processedAttributes ?? []).includes(a)),
+  };
   for (const cap of wanted) {
     const r = results[cap];
-    if (!r || typeof r.success !== 'boolean') throw new PluginError(p.client.name, 'VALIDATION_ERROR', `verify-signature returned no result for ${cap}`);
-    const v = r.success ? { ok: true } : { ok: false, message: `verification plugin ${p.client.name}: ${r.reason ?? `${cap} failed`}` };
+    if (!r || typeof r.success !== 'boolean')
+      throw new PluginError(p.client.name, 'VALIDATION_ERROR', `verify-signature returned no result for ${cap}`);
+    const v = r.success
+      ? { ok: true }
+      : { ok: false, message: `verification plugin ${p.client.name}: ${r.reason ?? `${cap} failed`}` };
     if (cap === TRUSTED_IDENTITY) verdict.trustedIdentity = v;
     else verdict.revocation = v;
   }

@@ -1,6 +1,12 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Descriptor } from '../oci/index.ts';
-import { chainValidAt, checkRevocation, describeCert, verifyTimestampToken, type RevocationOptions } from '../pki/index.ts';
+import {
+  chainValidAt,
+  checkRevocation,
+  describeCert,
+  verifyTimestampToken,
+  type RevocationOptions,
+} from '../pki/index.ts';
 import { verifyEnvelopeIntegrity, type EnvelopeContent } from '../signature/index.ts';
 import { isValidDate, SignetError } from '../util/index.ts';
 import { identityMatches, subjectAttributes } from './identity.ts';
@@ -32,7 +38,11 @@ export interface VerifyOptions {
   userMetadata?: Record<string, string>;
   now?: Date;
   /** RFC 3161 countersignature check (the PKI work provides it); without one, a triggered check fails. */
-  timestampVerifier?: (content: EnvelopeContent, tsaRoots: X509Certificate[], now: Date) => Promise<{ ok: boolean; message?: string; time?: Date }>;
+  timestampVerifier?: (
+    content: EnvelopeContent,
+    tsaRoots: X509Certificate[],
+    now: Date
+  ) => Promise<{ ok: boolean; message?: string; time?: Date }>;
   /** OCSP/CRL checker (the PKI work provides it). */
   revocation?: (chain: X509Certificate[], options: { now: Date; signingTime?: Date }) => Promise<RevocationStatus>;
   /** Cache, offline mode and bundled CRLs for the built-in OCSP/CRL checker. */
@@ -47,11 +57,20 @@ function result(type: ResultType, action: Action, ok: boolean, message?: string)
   return message === undefined ? { type, action, ok } : { type, action, ok, message };
 }
 
-async function authenticity(content: EnvelopeContent, st: TrustPolicyStatement, store: TrustStore, identityByPlugin = false): Promise<{ ok: boolean; message?: string }> {
+async function authenticity(
+  content: EnvelopeContent,
+  st: TrustPolicyStatement,
+  store: TrustStore,
+  identityByPlugin = false
+): Promise<{ ok: boolean; message?: string }> {
   // The store type follows the signing scheme: a signingAuthority signature is never trusted through a ca store.
   const type = content.signerInfo.signingScheme === 'notary.x509' ? 'ca' : 'signingAuthority';
   const names = st.trustStores.filter((s) => s.type === type);
-  if (!names.length) return { ok: false, message: `the policy "${st.name}" names no trust store of type "${type}" (needed for ${content.signerInfo.signingScheme} signatures)` };
+  if (!names.length)
+    return {
+      ok: false,
+      message: `the policy "${st.name}" names no trust store of type "${type}" (needed for ${content.signerInfo.signingScheme} signatures)`,
+    };
   const anchors: X509Certificate[] = [];
   for (const s of names) {
     try {
@@ -62,19 +81,32 @@ async function authenticity(content: EnvelopeContent, st: TrustPolicyStatement, 
   }
   const chain = content.signerInfo.certificateChain;
   const trusted = chain.some((c) => anchors.some((a) => Buffer.from(a.raw).equals(Buffer.from(c.raw))));
-  if (!trusted) return { ok: false, message: `the signature's certificate chain does not chain to any certificate of trust store(s) ${names.map((n) => `${n.type}:${n.name}`).join(', ')}` };
+  if (!trusted)
+    return {
+      ok: false,
+      message: `the signature's certificate chain does not chain to any certificate of trust store(s) ${names.map((n) => `${n.type}:${n.name}`).join(', ')}`,
+    };
   const ids = st.trustedIdentities;
   if (ids.includes('*') || identityByPlugin) return { ok: true };
   const subject = subjectAttributes(chain[0]!);
   const x509Ids = ids.filter((i): i is Map<string, string> => i !== '*');
   if (!x509Ids.length) return { ok: false, message: 'no x509 trusted identities are configured' };
   if (!x509Ids.some((id) => identityMatches(id, subject))) {
-    return { ok: false, message: `signing certificate subject "${describeCert(chain[0]!)}" does not match any trusted identity of policy "${st.name}"` };
+    return {
+      ok: false,
+      message: `signing certificate subject "${describeCert(chain[0]!)}" does not match any trusted identity of policy "${st.name}"`,
+    };
   }
   return { ok: true };
 }
 
-async function authenticTimestamp(content: EnvelopeContent, st: TrustPolicyStatement, store: TrustStore, now: Date, options: VerifyOptions): Promise<{ ok: boolean; message?: string }> {
+async function authenticTimestamp(
+  content: EnvelopeContent,
+  st: TrustPolicyStatement,
+  store: TrustStore,
+  now: Date,
+  options: VerifyOptions
+): Promise<{ ok: boolean; message?: string }> {
   const chain = content.signerInfo.certificateChain;
   if (content.signerInfo.signingScheme === 'notary.x509.signingAuthority') {
     const r = chainValidAt(chain, content.signerInfo.authenticSigningTime!);
@@ -87,7 +119,11 @@ async function authenticTimestamp(content: EnvelopeContent, st: TrustPolicyState
     const r = chainValidAt(chain, now);
     return r.ok ? { ok: true } : { ok: false, message: `verification time ${r.message}` };
   }
-  if (!content.signerInfo.timestampSignature) return { ok: false, message: 'no timestamp countersignature was found in the signature envelope, and the policy requires one' };
+  if (!content.signerInfo.timestampSignature)
+    return {
+      ok: false,
+      message: 'no timestamp countersignature was found in the signature envelope, and the policy requires one',
+    };
   const roots: X509Certificate[] = [];
   for (const s of tsaStores) {
     try {
@@ -101,7 +137,12 @@ async function authenticTimestamp(content: EnvelopeContent, st: TrustPolicyState
 }
 
 /** RFC 3161 countersignature (notary-spec §12.6): token valid, and genTime ± accuracy inside every signing certificate's validity. */
-async function verifyCountersignature(content: EnvelopeContent, roots: X509Certificate[], now: Date, revocationOptions?: VerifyOptions['revocationOptions']): Promise<{ ok: boolean; message?: string }> {
+async function verifyCountersignature(
+  content: EnvelopeContent,
+  roots: X509Certificate[],
+  now: Date,
+  revocationOptions?: VerifyOptions['revocationOptions']
+): Promise<{ ok: boolean; message?: string }> {
   let ts;
   try {
     ts = await verifyTimestampToken(content.signerInfo.timestampSignature!, content.signerInfo.signature, roots);
@@ -112,12 +153,21 @@ async function verifyCountersignature(content: EnvelopeContent, roots: X509Certi
   const earliest = new Date(ts.genTime.getTime() - ts.accuracyMs);
   const latest = new Date(ts.genTime.getTime() + ts.accuracyMs);
   for (const c of content.signerInfo.certificateChain) {
-    if (earliest < new Date(c.validFrom)) return { ok: false, message: `timestamp ${ts.genTime.toISOString()} (±${ts.accuracyMs} ms) can be before certificate ${describeCert(c)} validity period` };
-    if (latest > new Date(c.validTo)) return { ok: false, message: `timestamp ${ts.genTime.toISOString()} (±${ts.accuracyMs} ms) can be after certificate ${describeCert(c)} validity period` };
+    if (earliest < new Date(c.validFrom))
+      return {
+        ok: false,
+        message: `timestamp ${ts.genTime.toISOString()} (±${ts.accuracyMs} ms) can be before certificate ${describeCert(c)} validity period`,
+      };
+    if (latest > new Date(c.validTo))
+      return {
+        ok: false,
+        message: `timestamp ${ts.genTime.toISOString()} (±${ts.accuracyMs} ms) can be after certificate ${describeCert(c)} validity period`,
+      };
   }
   // The TSA's own chain must not be revoked (notary-spec §12.6 vii): revoked or undeterminable fails.
   const tsaRevocation = await checkRevocation(ts.chain, { ...revocationOptions, now });
-  if (tsaRevocation.status !== 'good') return { ok: false, message: `TSA certificate revocation: ${tsaRevocation.message ?? tsaRevocation.status}` };
+  if (tsaRevocation.status !== 'good')
+    return { ok: false, message: `TSA certificate revocation: ${tsaRevocation.message ?? tsaRevocation.status}` };
   return { ok: true, message: `timestamped at ${ts.genTime.toISOString()} by ${describeCert(ts.chain[0]!)}` };
 }
 
@@ -135,12 +185,19 @@ export async function verifySignature(args: {
   options?: VerifyOptions;
 }): Promise<VerificationOutcome> {
   const { statement: st, options = {} } = args;
-  if (options.now !== undefined && !isValidDate(options.now)) throw new SignetError('INPUT_INVALID', 'the verification time must be a valid Date');
+  if (options.now !== undefined && !isValidDate(options.now))
+    throw new SignetError('INPUT_INVALID', 'the verification time must be a valid Date');
   const now = options.now ?? new Date();
   const results: ValidationResult[] = [];
-  const outcome = (verified: boolean, content?: EnvelopeContent): VerificationOutcome => ({ verified, results, statement: st.name, ...(content ? { content } : {}) });
+  const outcome = (verified: boolean, content?: EnvelopeContent): VerificationOutcome => ({
+    verified,
+    results,
+    statement: st.name,
+    ...(content ? { content } : {}),
+  });
   if (st.level === 'skip') {
-    for (const t of ['integrity', 'authenticity', 'authenticTimestamp', 'expiry', 'revocation'] as const) results.push(result(t, 'skip', true, 'verification level is skip'));
+    for (const t of ['integrity', 'authenticity', 'authenticTimestamp', 'expiry', 'revocation'] as const)
+      results.push(result(t, 'skip', true, 'verification level is skip'));
     return outcome(true);
   }
   let content: EnvelopeContent;
@@ -156,9 +213,18 @@ export async function verifySignature(args: {
   // without one, any critical attribute nobody here understands fails integrity.
   const plugin = await loadVerificationPlugin(content, options.pluginHome);
   const processed = new Set(plugin ? plugin.criticalAttributes : (options.processedCriticalAttributes ?? []));
-  const unknown = content.signerInfo.extendedAttributes.filter((a) => a.critical && !processed.has(a.key)).map((a) => a.key);
+  const unknown = content.signerInfo.extendedAttributes
+    .filter((a) => a.critical && !processed.has(a.key))
+    .map((a) => a.key);
   if (unknown.length) {
-    results.push(result('integrity', 'enforce', false, `unknown critical attribute${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: no verifier here processes ${unknown.length > 1 ? 'them' : 'it'}`));
+    results.push(
+      result(
+        'integrity',
+        'enforce',
+        false,
+        `unknown critical attribute${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: no verifier here processes ${unknown.length > 1 ? 'them' : 'it'}`
+      )
+    );
     return outcome(false, content);
   }
   results.push(result('integrity', 'enforce', true));
@@ -168,29 +234,62 @@ export async function verifySignature(args: {
     results.push(result(type, action, r.ok, r.message));
     return !(action === 'enforce' && !r.ok);
   };
-  if (st.actions.authenticity !== 'skip' && !apply('authenticity', await authenticity(content, st, args.trustStore, plugin?.capabilities.trustedIdentity))) return outcome(false, content);
+  if (
+    st.actions.authenticity !== 'skip' &&
+    !apply('authenticity', await authenticity(content, st, args.trustStore, plugin?.capabilities.trustedIdentity))
+  )
+    return outcome(false, content);
   if (st.actions.expiry !== 'skip') {
     const exp = content.signerInfo.expiry;
     const expired = exp !== undefined && now.getTime() >= exp.getTime();
-    if (!apply('expiry', expired ? { ok: false, message: `digital signature has expired on "${exp!.toUTCString()}"` } : { ok: true })) return outcome(false, content);
+    if (
+      !apply(
+        'expiry',
+        expired ? { ok: false, message: `digital signature has expired on "${exp!.toUTCString()}"` } : { ok: true }
+      )
+    )
+      return outcome(false, content);
   }
-  if (st.actions.authenticTimestamp !== 'skip' && !apply('authenticTimestamp', await authenticTimestamp(content, st, args.trustStore, now, options))) return outcome(false, content);
+  if (
+    st.actions.authenticTimestamp !== 'skip' &&
+    !apply('authenticTimestamp', await authenticTimestamp(content, st, args.trustStore, now, options))
+  )
+    return outcome(false, content);
   if (st.actions.revocation !== 'skip' && !plugin?.capabilities.revocation) {
     const chain = content.signerInfo.certificateChain;
     const sa = content.signerInfo.authenticSigningTime;
-    const check = options.revocation ?? ((c: X509Certificate[], o: { now: Date }) => checkRevocation(c, { ...options.revocationOptions, now: o.now, ...(sa ? { notRevokedBefore: sa } : {}) }));
-    const rs = await check(chain, { now, ...(content.signerInfo.signingTime ? { signingTime: content.signerInfo.signingTime } : {}) });
+    const check =
+      options.revocation ??
+      ((c: X509Certificate[], o: { now: Date }) =>
+        checkRevocation(c, { ...options.revocationOptions, now: o.now, ...(sa ? { notRevokedBefore: sa } : {}) }));
+    const rs = await check(chain, {
+      now,
+      ...(content.signerInfo.signingTime ? { signingTime: content.signerInfo.signingTime } : {}),
+    });
     // A responder that cannot be reached makes an enforced check inconclusive (exit 3), not failed.
     if (rs.status === 'unavailable' && st.actions.revocation === 'enforce') {
-      throw new SignetError('VERIFICATION_INCONCLUSIVE', `revocation status could not be determined: ${rs.message ?? 'responder unavailable'}`);
+      throw new SignetError(
+        'VERIFICATION_INCONCLUSIVE',
+        `revocation status could not be determined: ${rs.message ?? 'responder unavailable'}`
+      );
     }
-    const r: { ok: boolean; message?: string } = rs.status === 'good' ? { ok: true, ...(rs.message ? { message: rs.message } : {}) } : { ok: false, message: rs.message ?? `certificate revocation status is ${rs.status}` };
+    const r: { ok: boolean; message?: string } =
+      rs.status === 'good'
+        ? { ok: true, ...(rs.message ? { message: rs.message } : {}) }
+        : { ok: false, message: rs.message ?? `certificate revocation status is ${rs.status}` };
     if (!apply('revocation', r)) return outcome(false, content);
   }
   if (plugin) {
     const verdict = await runVerificationPlugin(plugin, content, st);
     if (verdict.unprocessed.length) {
-      results.push(result('integrity', 'enforce', false, `verification plugin ${plugin.client.name} did not process the critical attribute(s) ${verdict.unprocessed.join(', ')}`));
+      results.push(
+        result(
+          'integrity',
+          'enforce',
+          false,
+          `verification plugin ${plugin.client.name} did not process the critical attribute(s) ${verdict.unprocessed.join(', ')}`
+        )
+      );
       return outcome(false, content);
     }
     if (verdict.trustedIdentity && !apply('authenticity', verdict.trustedIdentity)) return outcome(false, content);
@@ -199,7 +298,14 @@ export async function verifySignature(args: {
   const t = content.targetArtifact;
   const s = args.subject;
   if (t.mediaType !== s.mediaType || t.digest !== s.digest || t.size !== s.size) {
-    results.push(result('payload', 'enforce', false, `content descriptor mismatch: the signature is for ${t.mediaType} ${t.digest} (${t.size} bytes), the artifact is ${s.mediaType} ${s.digest} (${s.size} bytes)`));
+    results.push(
+      result(
+        'payload',
+        'enforce',
+        false,
+        `content descriptor mismatch: the signature is for ${t.mediaType} ${t.digest} (${t.size} bytes), the artifact is ${s.mediaType} ${s.digest} (${s.size} bytes)`
+      )
+    );
     return outcome(false, content);
   }
   results.push(result('payload', 'enforce', true));
@@ -208,7 +314,14 @@ export async function verifySignature(args: {
     const have = t.annotations ?? {};
     const missing = Object.entries(wanted).filter(([k, v]) => have[k] !== v);
     if (missing.length) {
-      results.push(result('userMetadata', 'enforce', false, `the signature does not carry the required metadata ${missing.map(([k, v]) => `${k}=${v}`).join(', ')}`));
+      results.push(
+        result(
+          'userMetadata',
+          'enforce',
+          false,
+          `the signature does not carry the required metadata ${missing.map(([k, v]) => `${k}=${v}`).join(', ')}`
+        )
+      );
       return outcome(false, content);
     }
     results.push(result('userMetadata', 'enforce', true));

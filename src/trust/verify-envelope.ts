@@ -36,13 +36,18 @@ export interface VerifyEnvelopeResult {
  * const { verified, results } = await verifyEnvelope({ envelope, mediaType: 'application/jose+json',
  *   subject, reference: 'registry.example.com/app@sha256:…', trustPolicy, trustStore: '/etc/signet/truststore' });
  */
-export async function verifyEnvelope(input: VerifyEnvelopeInput, extra: Omit<VerifyOptions, 'userMetadata' | 'now'> = {}): Promise<VerifyEnvelopeResult> {
+export async function verifyEnvelope(
+  input: VerifyEnvelopeInput,
+  extra: Omit<VerifyOptions, 'userMetadata' | 'now'> = {}
+): Promise<VerifyEnvelopeResult> {
   const bad = (message: string): never => {
     throw new SignetError('INPUT_INVALID', message);
   };
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) bad('verifyEnvelope takes an object { envelope, mediaType, subject, reference, trustPolicy, trustStore }');
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    bad('verifyEnvelope takes an object { envelope, mediaType, subject, reference, trustPolicy, trustStore }');
   if (!(input.envelope instanceof Uint8Array)) bad('envelope must be a Uint8Array');
-  if (typeof input.trustPolicy !== 'object' || input.trustPolicy === null) bad('trustPolicy must be the parsed trust policy document');
+  if (typeof input.trustPolicy !== 'object' || input.trustPolicy === null)
+    bad('trustPolicy must be the parsed trust policy document');
   if (typeof input.trustStore !== 'string') bad('trustStore must be the trust store directory');
   // An invalid Date compares false with everything: it would switch the expiry and validity checks off.
   if (input.now !== undefined && !isValidDate(input.now)) bad('now must be a valid Date');
@@ -50,7 +55,8 @@ export async function verifyEnvelope(input: VerifyEnvelopeInput, extra: Omit<Ver
   if (!s || !isValidMediaType(s.mediaType) || !isValidDigest(s.digest) || !Number.isSafeInteger(s.size) || s.size < 0) {
     throw new SignetError('INPUT_INVALID', 'subject must be a descriptor { mediaType, digest, size }');
   }
-  if (typeof input.reference !== 'string' || !input.reference.includes('@')) throw new SignetError('INPUT_INVALID', 'reference must be registry/repository@digest');
+  if (typeof input.reference !== 'string' || !input.reference.includes('@'))
+    throw new SignetError('INPUT_INVALID', 'reference must be registry/repository@digest');
   // The same parsed policy object is typically passed for every call (a webhook): validate it once.
   const key = JSON.stringify(input.trustPolicy);
   let doc = policies.get(key);
@@ -63,12 +69,20 @@ export async function verifyEnvelope(input: VerifyEnvelopeInput, extra: Omit<Ver
   try {
     statement = selectPolicy(doc, input.reference);
   } catch (err) {
-    if (err instanceof SignetError && err.code === 'NO_APPLICABLE_POLICY') return { verified: false, results: [{ type: 'policy', action: 'enforce', ok: false, message: err.message }] };
+    if (err instanceof SignetError && err.code === 'NO_APPLICABLE_POLICY')
+      return { verified: false, results: [{ type: 'policy', action: 'enforce', ok: false, message: err.message }] };
     throw err;
   }
   const options: VerifyOptions = { ...extra };
   if (input.userMetadata) options.userMetadata = input.userMetadata;
   if (input.now) options.now = input.now;
-  const outcome = await verifySignature({ envelope: input.envelope, mediaType: input.mediaType, subject: s, statement, trustStore: new TrustStore(input.trustStore), options });
+  const outcome = await verifySignature({
+    envelope: input.envelope,
+    mediaType: input.mediaType,
+    subject: s,
+    statement,
+    trustStore: new TrustStore(input.trustStore),
+    options,
+  });
   return { verified: outcome.verified, results: outcome.results };
 }

@@ -75,7 +75,7 @@ export interface WriteAtomicOptions extends CommitOptions {
 export async function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
-  options: WriteAtomicOptions = {},
+  options: WriteAtomicOptions = {}
 ): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempPathFor(path);

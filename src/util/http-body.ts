@@ -39,7 +39,7 @@ function release(body: BodySource, err: Error): void {
 export async function readBodyBounded(
   body: BodySource,
   maxBytes: number,
-  options: ReadBoundedOptions = {},
+  options: ReadBoundedOptions = {}
 ): Promise<Buffer> {
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
     throw new RangeError(`maxBytes must be a non-negative integer, got ${maxBytes}`);

@@ -17,11 +17,14 @@ export interface VerifyArtifactsOptions extends Omit<VerifyArtifactOptions, 'reg
 }
 
 /** Revocation options as the CLI and a webhook configure them. */
-export async function revocationSetup(r: VerifyArtifactsOptions["revocationData"] = {}): Promise<Omit<RevocationOptions, 'now'>> {
+export async function revocationSetup(
+  r: VerifyArtifactsOptions['revocationData'] = {}
+): Promise<Omit<RevocationOptions, 'now'>> {
   const out: Omit<RevocationOptions, 'now'> = {};
   if (r.cache ?? true) out.cache = new FileRevocationCache();
   if (r.offline) out.offline = true;
-  if (r.bundleDir) out.bundle = await Promise.all((await readdir(r.bundleDir)).map((f) => readFile(join(r.bundleDir!, f))));
+  if (r.bundleDir)
+    out.bundle = await Promise.all((await readdir(r.bundleDir)).map((f) => readFile(join(r.bundleDir!, f))));
   return out;
 }
 
@@ -30,13 +33,23 @@ export async function revocationSetup(r: VerifyArtifactsOptions["revocationData"
  * one engine (`verifyArtifact`). Returns one report per reference; never throws for a failed
  * verification (the reports say so), only for usage errors and trouble reaching a store.
  */
-export async function verifyArtifacts(refs: string[], options: VerifyArtifactsOptions = {}): Promise<VerificationReport[]> {
+export async function verifyArtifacts(
+  refs: string[],
+  options: VerifyArtifactsOptions = {}
+): Promise<VerificationReport[]> {
   const { sources, revocationData: revocation, ...rest } = options;
   const { requirements, registriesD } = await loadRequirements(sources);
   const revocationOptions = await revocationSetup(revocation);
   const out: VerificationReport[] = [];
   for (const ref of refs) {
-    out.push(await verifyArtifact(ref, requirements, { ...rest, revocationOptions, ...(revocation?.offline ? { offline: true } : {}), ...(registriesD ? { registriesD } : {}) }));
+    out.push(
+      await verifyArtifact(ref, requirements, {
+        ...rest,
+        revocationOptions,
+        ...(revocation?.offline ? { offline: true } : {}),
+        ...(registriesD ? { registriesD } : {}),
+      })
+    );
   }
   return out;
 }

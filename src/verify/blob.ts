@@ -12,10 +12,32 @@ import { check, overallVerdict, REPORT_VERSION, type VerificationReport } from '
  * Verifies a detached signature of a file under the blob trust policy, through the same Notary
  * family verifier as every artifact, into the same report.
  */
-export async function verifyBlob(file: string, signaturePath: string, options: { policyName?: string; trustPolicy?: TrustPolicyDocument | string; trustStore?: string; mediaType?: string; userMetadata?: Record<string, string>; now?: Date } = {}): Promise<VerificationReport> {
-  const mediaType = signaturePath.endsWith('.cose.sig') ? COSE_MEDIA_TYPE : signaturePath.endsWith('.jws.sig') ? JWS_MEDIA_TYPE : undefined;
-  if (!mediaType) throw new SignetError('USAGE', 'the signature file name must end in .jws.sig or .cose.sig (it names the envelope format)');
-  const doc = typeof options.trustPolicy === 'object' ? options.trustPolicy : await loadTrustPolicyFile(options.trustPolicy ?? join(signetHome(), 'trustpolicy.blob.json'), 'blob');
+export async function verifyBlob(
+  file: string,
+  signaturePath: string,
+  options: {
+    policyName?: string;
+    trustPolicy?: TrustPolicyDocument | string;
+    trustStore?: string;
+    mediaType?: string;
+    userMetadata?: Record<string, string>;
+    now?: Date;
+  } = {}
+): Promise<VerificationReport> {
+  const mediaType = signaturePath.endsWith('.cose.sig')
+    ? COSE_MEDIA_TYPE
+    : signaturePath.endsWith('.jws.sig')
+      ? JWS_MEDIA_TYPE
+      : undefined;
+  if (!mediaType)
+    throw new SignetError(
+      'USAGE',
+      'the signature file name must end in .jws.sig or .cose.sig (it names the envelope format)'
+    );
+  const doc =
+    typeof options.trustPolicy === 'object'
+      ? options.trustPolicy
+      : await loadTrustPolicyFile(options.trustPolicy ?? join(signetHome(), 'trustpolicy.blob.json'), 'blob');
   const statement = selectBlobPolicy(doc, options.policyName);
   const envelope = await readFile(signaturePath);
   await stat(file);
@@ -37,7 +59,10 @@ export async function verifyBlob(file: string, signaturePath: string, options: {
     subject,
     statement,
     trustStore: new TrustStore(options.trustStore),
-    options: { ...(options.userMetadata ? { userMetadata: options.userMetadata } : {}), ...(options.now ? { now: options.now } : {}) },
+    options: {
+      ...(options.userMetadata ? { userMetadata: options.userMetadata } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    },
     requirement: name,
   });
   const sigDigest = digestOf(envelope);
@@ -49,8 +74,33 @@ export async function verifyBlob(file: string, signaturePath: string, options: {
     size,
     verdict: 'failed',
     checks: [],
-    signatures: [{ family: 'notary', digest: sigDigest, source: signaturePath, mediaType, verdict: v.verdict, checks: v.checks, ...(v.signer ? { signer: v.signer } : {}), ...(v.leaf ? { keyId: keyIdOf(v.leaf) } : {}), ...(v.signingTime ? { signingTime: v.signingTime } : {}) }],
-    requirements: [{ name, satisfied: v.verdict === 'verified', by: v.verdict === 'verified' ? [sigDigest] : [], checks: [check('policy', statement.level === 'skip' ? 'skipped' : 'pass', `statement "${statement.name}", level ${statement.level}`)] }],
+    signatures: [
+      {
+        family: 'notary',
+        digest: sigDigest,
+        source: signaturePath,
+        mediaType,
+        verdict: v.verdict,
+        checks: v.checks,
+        ...(v.signer ? { signer: v.signer } : {}),
+        ...(v.leaf ? { keyId: keyIdOf(v.leaf) } : {}),
+        ...(v.signingTime ? { signingTime: v.signingTime } : {}),
+      },
+    ],
+    requirements: [
+      {
+        name,
+        satisfied: v.verdict === 'verified',
+        by: v.verdict === 'verified' ? [sigDigest] : [],
+        checks: [
+          check(
+            'policy',
+            statement.level === 'skip' ? 'skipped' : 'pass',
+            `statement "${statement.name}", level ${statement.level}`
+          ),
+        ],
+      },
+    ],
   };
   report.verdict = v.verdict === 'inconclusive' ? 'inconclusive' : overallVerdict(report);
   return report;

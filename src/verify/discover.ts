@@ -20,7 +20,14 @@ import type { Family } from './report.ts';
 /** Cosign payloads, simple and layout signatures are small; a larger one is refused unread. */
 const MAX_SMALL_SIGNATURE = 1024 * 1024;
 
-const UNREADABLE = new Set(['BLOB_UNKNOWN', 'NOT_FOUND', 'DIGEST_MISMATCH', 'SIZE_EXCEEDED', 'SIZE_INVALID', 'DIGEST_INVALID']);
+const UNREADABLE = new Set([
+  'BLOB_UNKNOWN',
+  'NOT_FOUND',
+  'DIGEST_MISMATCH',
+  'SIZE_EXCEEDED',
+  'SIZE_INVALID',
+  'DIGEST_INVALID',
+]);
 
 interface CandidateBase {
   family: Family;
@@ -70,7 +77,12 @@ function layerOf(manifest: ImageManifest, mediaType: string): Descriptor | undef
   return manifest.layers.find((l) => l.mediaType === mediaType);
 }
 
-async function cosignLayers(target: ReadableTarget, manifest: ImageManifest, source: string, out: Candidate[]): Promise<void> {
+async function cosignLayers(
+  target: ReadableTarget,
+  manifest: ImageManifest,
+  source: string,
+  out: Candidate[]
+): Promise<void> {
   for (const layer of manifest.layers) {
     const signature = layer.annotations?.[COSIGN_SIGNATURE_ANNOTATION];
     const c: CosignCandidate = { family: 'cosign', digest: layer.digest, source };
@@ -109,7 +121,10 @@ export async function discoverSignatures(subject: ResolvedSubject, options: Disc
       const c: NotaryCandidate = { family: 'notary', digest: r.digest, source: 'referrers' };
       out.push(c);
       const manifest = await manifestOf();
-      const layer = manifest && isNotarySignatureManifest(manifest) && manifest.layers.length === 1 ? manifest.layers[0] : undefined;
+      const layer =
+        manifest && isNotarySignatureManifest(manifest) && manifest.layers.length === 1
+          ? manifest.layers[0]
+          : undefined;
       if (!layer || manifest?.subject?.digest !== descriptor.digest) {
         c.unreadable = 'not a Notary Project signature manifest (one envelope layer, subject = the artifact)';
       } else if (layer.size > MAX_ENVELOPE_SIZE) {
@@ -127,7 +142,13 @@ export async function discoverSignatures(subject: ResolvedSubject, options: Disc
       if (layer && layer.size <= MAX_SMALL_SIGNATURE) {
         const message = await fetchAll(target, layer, MAX_SMALL_SIGNATURE);
         out.push({ family: 'simple', digest: digestOf(message), source: 'referrers', message });
-      } else out.push({ family: 'simple', digest: r.digest, source: 'referrers', unreadable: 'no simple signature layer within the size limit' });
+      } else
+        out.push({
+          family: 'simple',
+          digest: r.digest,
+          source: 'referrers',
+          unreadable: 'no simple signature layer within the size limit',
+        });
     }
     if (out.length >= options.maxSignatures) return out.slice(0, options.maxSignatures);
   }
@@ -140,7 +161,10 @@ export async function discoverSignatures(subject: ResolvedSubject, options: Disc
     if (!isNotFound(err)) throw err;
   }
   const parsed = subject.parsed;
-  const base = parsed.kind === 'registry' && options.registriesD ? lookasideFor(options.registriesD, parsed.registry, parsed.repository) : undefined;
+  const base =
+    parsed.kind === 'registry' && options.registriesD
+      ? lookasideFor(options.registriesD, parsed.registry, parsed.repository)
+      : undefined;
   if (base && parsed.kind === 'registry' && !(options.offline && /^https?:/i.test(base))) {
     const seen = new Set(out.map((c) => c.digest));
     for (const [i, message] of (await readLookaside(base, parsed.repository, descriptor.digest)).entries()) {

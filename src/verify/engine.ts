@@ -39,13 +39,37 @@ function pinned(parsed: Reference, digest: string): string {
   return formatReference({ ...parsed, tag: undefined, digest } as Reference);
 }
 
-async function evaluate(subject: ResolvedSubject, requirements: Requirement[], options: VerifyArtifactOptions): Promise<VerificationReport> {
+async function evaluate(
+  subject: ResolvedSubject,
+  requirements: Requirement[],
+  options: VerifyArtifactOptions
+): Promise<VerificationReport> {
   const d = subject.descriptor;
-  const report: VerificationReport = { version: REPORT_VERSION, reference: pinned(subject.parsed, d.digest), digest: d.digest, mediaType: d.mediaType, size: d.size, verdict: 'failed', checks: [], signatures: [], requirements: [] };
-  const candidates = await discoverSignatures(subject, { maxSignatures: options.maxSignatures ?? 50, offline: Boolean(options.offline), ...(options.registriesD ? { registriesD: options.registriesD } : {}) });
+  const report: VerificationReport = {
+    version: REPORT_VERSION,
+    reference: pinned(subject.parsed, d.digest),
+    digest: d.digest,
+    mediaType: d.mediaType,
+    size: d.size,
+    verdict: 'failed',
+    checks: [],
+    signatures: [],
+    requirements: [],
+  };
+  const candidates = await discoverSignatures(subject, {
+    maxSignatures: options.maxSignatures ?? 50,
+    offline: Boolean(options.offline),
+    ...(options.registriesD ? { registriesD: options.registriesD } : {}),
+  });
   const entries = new Map<Candidate, SignatureReport>();
   for (const c of candidates) {
-    const s: SignatureReport = { family: c.family, digest: c.digest, source: c.source, verdict: 'unevaluated', checks: [] };
+    const s: SignatureReport = {
+      family: c.family,
+      digest: c.digest,
+      source: c.source,
+      verdict: 'unevaluated',
+      checks: [],
+    };
     if (c.family === 'notary' && c.mediaType) s.mediaType = c.mediaType;
     entries.set(c, s);
     report.signatures.push(s);
@@ -58,7 +82,16 @@ async function evaluate(subject: ResolvedSubject, requirements: Requirement[], o
     if (s.verdict === 'verified' || j.verdict === 'verified') s.verdict = 'verified';
     else if (s.verdict === 'unevaluated' || j.verdict === 'failed') s.verdict = j.verdict;
   };
-  const { registriesD: _r, maxSignatures: _m, scope, coveringIndex: _c, acceptIndexSignature: _a, open: _o, offline: _f, ...verifyOptions } = options;
+  const {
+    registriesD: _r,
+    maxSignatures: _m,
+    scope,
+    coveringIndex: _c,
+    acceptIndexSignature: _a,
+    open: _o,
+    offline: _f,
+    ...verifyOptions
+  } = options;
   const ctx: EvaluationContext = { subject, candidates, verifyOptions, record, ...(scope ? { scope } : {}) };
   for (const r of requirements) {
     if (r.kind === 'trust-policy') report.requirements.push(...(await evaluateTrustPolicy(r, ctx)));
@@ -66,7 +99,8 @@ async function evaluate(subject: ResolvedSubject, requirements: Requirement[], o
     else if (r.kind === 'cosign-key') report.requirements.push(...(await evaluateCosignKey(r, ctx)));
     else report.requirements.push(...(await evaluateLayoutKey(r, ctx)));
   }
-  if (!requirements.length) report.checks.push(check('policy', 'fail', 'no requirement is configured: a verification never passes by default'));
+  if (!requirements.length)
+    report.checks.push(check('policy', 'fail', 'no requirement is configured: a verification never passes by default'));
   report.verdict = overallVerdict(report);
   return report;
 }
@@ -76,7 +110,11 @@ async function evaluate(subject: ResolvedSubject, requirements: Requirement[], o
  * its bytes (checked against that digest) must list this manifest, and the index is verified by
  * that same digest — so a tag that moves between two requests cannot lend its signature.
  */
-async function coverByIndex(report: VerificationReport, requirements: Requirement[], options: VerifyArtifactOptions): Promise<void> {
+async function coverByIndex(
+  report: VerificationReport,
+  requirements: Requirement[],
+  options: VerifyArtifactOptions
+): Promise<void> {
   const { target, reference, parsed } = await openTarget(options.coveringIndex!, options.open);
   try {
     if (!reference) throw new SignetError('USAGE', `the covering index ${options.coveringIndex} needs a tag or digest`);
@@ -91,12 +129,26 @@ async function coverByIndex(report: VerificationReport, requirements: Requiremen
     const v = await evaluate({ target, parsed, descriptor: idx }, requirements, options);
     for (const s of v.signatures) report.signatures.push({ ...s, source: `index ${idx.digest}: ${s.source}` });
     if (v.verdict !== 'verified') {
-      report.checks.push(check('subject', 'fail', `no valid signature of its own, and the index ${name} that lists it does not verify either`));
+      report.checks.push(
+        check(
+          'subject',
+          'fail',
+          `no valid signature of its own, and the index ${name} that lists it does not verify either`
+        )
+      );
     } else if (!options.acceptIndexSignature) {
-      report.checks.push(check('subject', 'fail', `no valid signature of its own; it is covered by the signed index ${name} (accept that with --accept-index-signature)`));
+      report.checks.push(
+        check(
+          'subject',
+          'fail',
+          `no valid signature of its own; it is covered by the signed index ${name} (accept that with --accept-index-signature)`
+        )
+      );
     } else {
       report.requirements = v.requirements.map((r) => ({ ...r, name: `${r.name} (via index ${idx.digest})` }));
-      report.checks.push(check('subject', 'pass', `no valid signature of its own; accepted because the signed index ${name} lists it`));
+      report.checks.push(
+        check('subject', 'pass', `no valid signature of its own; accepted because the signed index ${name} lists it`)
+      );
     }
   } finally {
     await target.close();
@@ -109,7 +161,11 @@ async function coverByIndex(report: VerificationReport, requirements: Requiremen
  * requirement, no signature, no match: a failure, never a pass. Store or network trouble throws
  * (inconclusive); a responder that cannot be reached makes the report inconclusive.
  */
-export async function verifyArtifact(artifact: string | ResolvedArtifact, requirements: Requirement[], options: VerifyArtifactOptions = {}): Promise<VerificationReport> {
+export async function verifyArtifact(
+  artifact: string | ResolvedArtifact,
+  requirements: Requirement[],
+  options: VerifyArtifactOptions = {}
+): Promise<VerificationReport> {
   if (options.scope !== undefined && !/^[^/\s]+\/[^\s]+$/.test(options.scope)) {
     throw new SignetError('USAGE', `the scope ${options.scope} must be REGISTRY/REPOSITORY`);
   }
@@ -122,7 +178,8 @@ export async function verifyArtifact(artifact: string | ResolvedArtifact, requir
   const { target, reference, parsed } = await openTarget(artifact, options.open);
   try {
     if (!reference) throw new SignetError('USAGE', `${artifact} needs a tag or digest`);
-    if (options.scope && parsed.kind === 'registry') throw new SignetError('USAGE', 'a scope applies to OCI layouts (oci:…); a registry reference is its own scope');
+    if (options.scope && parsed.kind === 'registry')
+      throw new SignetError('USAGE', 'a scope applies to OCI layouts (oci:…); a registry reference is its own scope');
     const root = await target.resolve(reference);
     const descriptor: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size };
     const report = await evaluate({ target, parsed, descriptor }, requirements, options);

@@ -20,7 +20,9 @@ function tree(lines: string[], items: Array<{ head: string; children: string[] }
   items.forEach((it, i) => {
     const last = i === items.length - 1;
     lines.push(`${indent}${last ? '└─' : '├─'} ${it.head}`);
-    it.children.forEach((c, j) => lines.push(`${indent}${last ? '   ' : '│  '}${j === it.children.length - 1 ? '└─' : '├─'} ${c}`));
+    it.children.forEach((c, j) =>
+      lines.push(`${indent}${last ? '   ' : '│  '}${j === it.children.length - 1 ? '└─' : '├─'} ${c}`)
+    );
   });
 }
 
@@ -31,7 +33,12 @@ function tree(lines: string[], items: Array<{ head: string; children: string[] }
 export function formatReport(r: VerificationReport): string {
   const lines: string[] = [];
   const reqs = r.requirements.map((q) => q.name).join(', ');
-  const head = r.verdict === 'verified' ? '✓ Verified' : r.verdict === 'failed' ? '✗ Verification failed for' : '? Verification inconclusive for';
+  const head =
+    r.verdict === 'verified'
+      ? '✓ Verified'
+      : r.verdict === 'failed'
+        ? '✗ Verification failed for'
+        : '? Verification inconclusive for';
   lines.push(`${head} ${r.reference}${reqs ? ` (${reqs})` : ''}`);
   for (const c of r.checks) lines.push(`  ${checkLine(c)}`);
   tree(
@@ -40,7 +47,7 @@ export function formatReport(r: VerificationReport): string {
       head: `requirement ${q.name}: ${q.satisfied ? `satisfied${q.by.length ? ` by ${q.by.join(', ')}` : ''}` : 'NOT satisfied'}`,
       children: q.checks.map(checkLine),
     })),
-    '  ',
+    '  '
   );
   if (!r.signatures.length) lines.push('  no signature of any family was found');
   else lines.push(`  signatures (${r.signatures.length}):`);
@@ -48,9 +55,14 @@ export function formatReport(r: VerificationReport): string {
     lines,
     r.signatures.map((s) => ({
       head: `${s.family} ${s.digest} (${s.source})${s.signer ? ` by ${s.signer}` : ''}${s.signingTime ? `, signed ${s.signingTime}` : ''}: ${s.verdict}`,
-      children: s.verdict === 'unevaluated' ? ['no configured requirement covers this family'] : s.checks.map((c) => `${checkLine(c)}${r.requirements.length > 1 && c.requirement ? `  [${c.requirement}]` : ''}`),
+      children:
+        s.verdict === 'unevaluated'
+          ? ['no configured requirement covers this family']
+          : s.checks.map(
+              (c) => `${checkLine(c)}${r.requirements.length > 1 && c.requirement ? `  [${c.requirement}]` : ''}`
+            ),
     })),
-    '    ',
+    '    '
   );
   return `${lines.join('\n')}\n`;
 }

@@ -2,7 +2,16 @@ export { verifyArtifact } from './engine.ts';
 export type { VerifyArtifactOptions, ResolvedArtifact } from './engine.ts';
 export type { Requirement } from './requirements/types.ts';
 export { CHECK_NAMES, REPORT_VERSION } from './report.ts';
-export type { Check, CheckName, CheckOutcome, Family, RequirementReport, SignatureReport, VerificationReport, Verdict } from './report.ts';
+export type {
+  Check,
+  CheckName,
+  CheckOutcome,
+  Family,
+  RequirementReport,
+  SignatureReport,
+  VerificationReport,
+  Verdict,
+} from './report.ts';
 export { loadRequirements } from './load.ts';
 export type { RequirementSources } from './load.ts';
 export { formatReport } from './format.ts';

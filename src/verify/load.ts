@@ -4,7 +4,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FreshnessState } from '../freshness/index.ts';
 import { loadRegistriesD, parseCosignPublicKey, type RegistriesD } from '../signature/index.ts';
-import { loadContainersPolicy, loadTrustPolicyFile, TrustStore, type ContainersPolicy, type TrustPolicyDocument } from '../trust/index.ts';
+import {
+  loadContainersPolicy,
+  loadTrustPolicyFile,
+  TrustStore,
+  type ContainersPolicy,
+  type TrustPolicyDocument,
+} from '../trust/index.ts';
 import { defaultTrustPolicyPath, SignetError, signetHome } from '../util/index.ts';
 import type { Requirement } from './requirements/types.ts';
 
@@ -28,7 +34,6 @@ export interface RequirementSources {
   defaults?: boolean;
 }
 
-
 function named(path: string, what: string): string {
   if (!existsSync(path)) throw new SignetError('USAGE', `${what} ${path} does not exist`);
   return path;
@@ -44,24 +49,36 @@ async function bytesOf(x: string | Uint8Array): Promise<Uint8Array> {
  * keys and one for layout keys. Flags add to the policies; with no policy at all the flags alone
  * are the requirements; nothing at all is an error (a verification never passes by default).
  */
-export async function loadRequirements(sources: RequirementSources = {}): Promise<{ requirements: Requirement[]; registriesD?: RegistriesD }> {
+export async function loadRequirements(
+  sources: RequirementSources = {}
+): Promise<{ requirements: Requirement[]; registriesD?: RegistriesD }> {
   const defaults = sources.defaults ?? true;
   const requirements: Requirement[] = [];
   let trustPolicy = sources.trustPolicy;
   if (typeof trustPolicy === 'string') named(trustPolicy, 'trust policy file');
-  else if (trustPolicy === undefined && defaults && existsSync(defaultTrustPolicyPath())) trustPolicy = defaultTrustPolicyPath();
+  else if (trustPolicy === undefined && defaults && existsSync(defaultTrustPolicyPath()))
+    trustPolicy = defaultTrustPolicyPath();
   if (trustPolicy !== undefined) {
     const document = typeof trustPolicy === 'string' ? await loadTrustPolicyFile(trustPolicy) : trustPolicy;
-    const trustStore = sources.trustStore instanceof TrustStore ? sources.trustStore : new TrustStore(sources.trustStore);
+    const trustStore =
+      sources.trustStore instanceof TrustStore ? sources.trustStore : new TrustStore(sources.trustStore);
     requirements.push({ kind: 'trust-policy', document, trustStore });
   }
   let containers = sources.containersPolicy;
   const homeContainers = join(signetHome(), 'policy.json');
   if (typeof containers === 'string') named(containers, 'containers policy file');
   else if (containers === undefined && defaults && existsSync(homeContainers)) containers = homeContainers;
-  if (containers !== undefined) requirements.push({ kind: 'containers-policy', policy: typeof containers === 'string' ? await loadContainersPolicy(containers) : containers });
+  if (containers !== undefined)
+    requirements.push({
+      kind: 'containers-policy',
+      policy: typeof containers === 'string' ? await loadContainersPolicy(containers) : containers,
+    });
   if (sources.cosignKeys?.length) {
-    const keys = await Promise.all(sources.cosignKeys.map(async (k) => (typeof k === 'object' && !(k instanceof Uint8Array) ? k : parseCosignPublicKey(await bytesOf(k)))));
+    const keys = await Promise.all(
+      sources.cosignKeys.map(async (k) =>
+        typeof k === 'object' && !(k instanceof Uint8Array) ? k : parseCosignPublicKey(await bytesOf(k))
+      )
+    );
     requirements.push({ kind: 'cosign-key', keys });
   }
   if (sources.layoutKeys?.length) {
@@ -69,7 +86,10 @@ export async function loadRequirements(sources: RequirementSources = {}): Promis
     requirements.push({ kind: 'layout-key', keys, ...(sources.freshness ? { state: sources.freshness } : {}) });
   }
   if (!requirements.length) {
-    throw new SignetError('POLICY_MISSING', 'no policy is configured: a Notary trust policy (signet policy init or import), a containers policy.json, cosign keys or layout keys');
+    throw new SignetError(
+      'POLICY_MISSING',
+      'no policy is configured: a Notary trust policy (signet policy init or import), a containers policy.json, cosign keys or layout keys'
+    );
   }
   const rd = typeof sources.registriesD === 'string' ? await loadRegistriesD(sources.registriesD) : sources.registriesD;
   return { requirements, ...(rd ? { registriesD: rd } : {}) };

@@ -23,8 +23,22 @@ describe('Notary Project vectors F (OCI layouts made by notation)', () => {
   const cases: Case[] = [
     ['F1', 'e2e-valid-signature', 'e2e_trustpolicy', 'base', 0],
     ['F1', 'e2e-valid-signature', 'e2e_valid_trusted_identity_trustpolicy', 'base', 0],
-    ['F2', 'e2e-valid-signature', 'e2e_invalid_trusted_identity_trustpolicy', 'base', 1, /authenticity check failed: .*does not match any trusted identity/],
-    ['F3', 'e2e-valid-signature', 'e2e_trustpolicy', 'new', 1, /authenticity check failed: .*does not chain to any certificate/],
+    [
+      'F2',
+      'e2e-valid-signature',
+      'e2e_invalid_trusted_identity_trustpolicy',
+      'base',
+      1,
+      /authenticity check failed: .*does not match any trusted identity/,
+    ],
+    [
+      'F3',
+      'e2e-valid-signature',
+      'e2e_trustpolicy',
+      'new',
+      1,
+      /authenticity check failed: .*does not chain to any certificate/,
+    ],
     ['F3', 'e2e-valid-signature', 'e2e_permissive_trustpolicy', 'new', 1, /authenticity check failed/],
     ['F3', 'e2e-valid-signature', 'e2e_audit_trustpolicy', 'new', 0],
     ['F3', 'e2e-valid-signature', 'e2e_override_strict_trustpolicy', 'new', 0],
@@ -45,8 +59,15 @@ describe('Notary Project vectors F (OCI layouts made by notation)', () => {
 
   it.each(cases)('%s %s with %s (%s store) exits %i', async (_id, layout, policy, store, code, reason) => {
     const r = await runSignet(
-      ['verify', `oci:${join(V, 'oci-layout', layout)}:v1`, '--policy', join(V, 'trustpolicies', `${policy}.json`), '--trust-store', store === 'base' ? join(V, 'truststore') : newStore],
-      { env: { SIGNET_HOME: home } },
+      [
+        'verify',
+        `oci:${join(V, 'oci-layout', layout)}:v1`,
+        '--policy',
+        join(V, 'trustpolicies', `${policy}.json`),
+        '--trust-store',
+        store === 'base' ? join(V, 'truststore') : newStore,
+      ],
+      { env: { SIGNET_HOME: home } }
     );
     expect(r.code, r.stdout + r.stderr).toBe(code);
     if (reason) expect(r.stdout).toMatch(reason);
@@ -54,8 +75,23 @@ describe('Notary Project vectors F (OCI layouts made by notation)', () => {
   });
 
   it('F5 at permissive logs the expiry as a warning', async () => {
-    const r = await runSignet(['verify', `oci:${join(V, 'oci-layout', 'e2e-expired-signature')}:v1`, '--policy', join(V, 'trustpolicies', 'e2e_permissive_trustpolicy.json'), '--trust-store', join(V, 'truststore'), '-o', 'json'], { env: { SIGNET_HOME: home } });
-    const [v] = JSON.parse(r.stdout) as Array<{ verdict: string; signatures: Array<{ checks: Array<{ name: string; outcome: string }> }> }>;
+    const r = await runSignet(
+      [
+        'verify',
+        `oci:${join(V, 'oci-layout', 'e2e-expired-signature')}:v1`,
+        '--policy',
+        join(V, 'trustpolicies', 'e2e_permissive_trustpolicy.json'),
+        '--trust-store',
+        join(V, 'truststore'),
+        '-o',
+        'json',
+      ],
+      { env: { SIGNET_HOME: home } }
+    );
+    const [v] = JSON.parse(r.stdout) as Array<{
+      verdict: string;
+      signatures: Array<{ checks: Array<{ name: string; outcome: string }> }>;
+    }>;
     expect(v!.verdict).toBe('verified');
     expect(v!.signatures[0]!.checks).toContainEqual(expect.objectContaining({ name: 'expiry', outcome: 'logged' }));
   });

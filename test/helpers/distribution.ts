@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import { freePort } from './net.ts';
 import { join } from 'node:path';
 
-
 /**
  * Debian's docker-registry (distribution 2.8.2: no referrers API) on a free loopback port with a
  * temp storage dir; `htpasswd` enables its basic auth.
  */
-export async function startDistribution(opts: { htpasswd?: string } = {}): Promise<{ host: string; close(): Promise<void> }> {
+export async function startDistribution(
+  opts: { htpasswd?: string } = {}
+): Promise<{ host: string; close(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'distribution-'));
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
@@ -20,7 +21,7 @@ export async function startDistribution(opts: { htpasswd?: string } = {}): Promi
   }
   await writeFile(
     join(dir, 'config.yml'),
-    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${host}\n${auth}`,
+    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${host}\n${auth}`
   );
   const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

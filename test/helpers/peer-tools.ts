@@ -11,7 +11,9 @@ const run = promisify(execFile);
  */
 export async function peerTools(): Promise<{ cosign: string; oras: string }> {
   const out = join(tmpdir(), 'signet-peer-tools');
-  const { stdout } = await run('bash', [join(import.meta.dirname, '../fixtures/interop/get-peer-tools.sh'), out], { timeout: 600_000 });
+  const { stdout } = await run('bash', [join(import.meta.dirname, '../fixtures/interop/get-peer-tools.sh'), out], {
+    timeout: 600_000,
+  });
   const bin = stdout.trim().split('\n').pop()!;
   return { cosign: join(bin, 'cosign'), oras: join(bin, 'oras') };
 }

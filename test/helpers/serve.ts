@@ -17,7 +17,11 @@ export interface Served {
 /** `signet serve` in this process on a free loopback port with a temp root. */
 export async function startServe(opts: { authorizer?: Authorizer; root?: string } = {}): Promise<Served> {
   const root = opts.root ?? (await mkdtemp(join(tmpdir(), 'signet-serve-')));
-  const reg = await startRegistry({ addr: '127.0.0.1:0', root, ...(opts.authorizer ? { authorizer: opts.authorizer } : {}) });
+  const reg = await startRegistry({
+    addr: '127.0.0.1:0',
+    root,
+    ...(opts.authorizer ? { authorizer: opts.authorizer } : {}),
+  });
   return {
     host: reg.host,
     url: reg.url,
@@ -37,7 +41,11 @@ export interface SpawnedServe {
 
 /** `signet serve` as its own process (for crash tests): waits for its "listening on" line. */
 export async function spawnServe(root: string, extraArgs: string[] = [], addr = '127.0.0.1:0'): Promise<SpawnedServe> {
-  const child = spawn(process.execPath, [SIGNET_BIN, 'serve', '--addr', addr, '--root', root, '--log-level', 'warn', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [SIGNET_BIN, 'serve', '--addr', addr, '--root', root, '--log-level', 'warn', ...extraArgs],
+    { stdio: ['ignore', 'pipe', 'pipe'] }
+  );
   let output = '';
   const host = await new Promise<string>((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`signet serve did not start: ${output}`)), 30_000);
@@ -69,9 +77,16 @@ export async function spawnServe(root: string, extraArgs: string[] = [], addr = 
 }
 
 /** Runs the CLI as a process; resolves with exit code and output (never rejects on exit code). */
-export function runSignet(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runSignet(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res) => {
-    const child = spawn(process.execPath, [SIGNET_BIN, ...args], { env: { ...process.env, ...options.env }, cwd: options.cwd ?? REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [SIGNET_BIN, ...args], {
+      env: { ...process.env, ...options.env },
+      cwd: options.cwd ?? REPO_ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));

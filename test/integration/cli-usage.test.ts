@@ -206,7 +206,7 @@ if (process.argv[2] === 'get-plugin-metadata') {
   process.stdout.write(JSON.stringify({ name: 'fakehsm', description: 'test', version: '0.0.1',
     url: 'https://example.invalid', supportedContractVersions: ['1.0'], capabilities: ['SIGNATURE_GENERATOR.RAW'] }));
 } else { process.stderr.write(JSON.stringify({ errorCode: 'ERROR', errorMessage: 'not here' })); process.exit(1); }
-`,
+`
       );
       await chmod(plugin, 0o755);
       expect((await signet(['plugin', 'install', '--file', plugin], { env })).code).toBe(0);

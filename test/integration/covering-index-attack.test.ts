@@ -17,7 +17,11 @@ import { runSignet, startServe, type Served } from '../helpers/serve.ts';
  * index that does not. A verifier that resolves the tag twice (once for "the index lists it",
  * once to verify the index) accepts an unsigned manifest.
  */
-function swappingProxy(upstream: string, repo: string, unsignedIndex: string): Promise<{ host: string; tagRequests: () => number; close: () => Promise<void> }> {
+function swappingProxy(
+  upstream: string,
+  repo: string,
+  unsignedIndex: string
+): Promise<{ host: string; tagRequests: () => number; close: () => Promise<void> }> {
   let n = 0;
   const server: Server = createServer((req, res) => {
     let path = req.url ?? '/';
@@ -39,8 +43,8 @@ function swappingProxy(upstream: string, repo: string, unsignedIndex: string): P
         host: `127.0.0.1:${(server.address() as { port: number }).port}`,
         tagRequests: () => n,
         close: () => new Promise<void>((r) => server.close(() => r())),
-      }),
-    ),
+      })
+    )
   );
 }
 
@@ -53,9 +57,19 @@ describe('a covering index is resolved once: a tag that changes between requests
   let platform: Descriptor;
   let unsigned: Descriptor;
 
-  async function pushIndex(t: RegistryTarget, manifests: Descriptor[], tag: string | undefined, name: string): Promise<Descriptor> {
+  async function pushIndex(
+    t: RegistryTarget,
+    manifests: Descriptor[],
+    tag: string | undefined,
+    name: string
+  ): Promise<Descriptor> {
     const platformOf = (m: Descriptor) => ({ ...m, platform: { os: 'linux', architecture: 'amd64' } });
-    const bytes = encodeManifest({ schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: manifests.map(platformOf), annotations: { name } });
+    const bytes = encodeManifest({
+      schemaVersion: 2,
+      mediaType: MediaType.ImageIndex,
+      manifests: manifests.map(platformOf),
+      annotations: { name },
+    });
     const d = descriptorFor(MediaType.ImageIndex, bytes);
     await t.push(d, bytes);
     if (tag) await t.tag(d, tag);
@@ -67,12 +81,31 @@ describe('a covering index is resolved once: a tag that changes between requests
     serve = await startServe();
     keys = new KeyStore(join(work, 'home'));
     const root = await keys.generate('root', { type: 'ecdsa-p256', ca: true, subject: 'CN=R,O=T,ST=WA,C=US' });
-    await keys.generate('leaf', { type: 'ecdsa-p256', issuer: 'root', subject: 'CN=L,O=T,ST=WA,C=US', isDefault: true });
+    await keys.generate('leaf', {
+      type: 'ecdsa-p256',
+      issuer: 'root',
+      subject: 'CN=L,O=T,ST=WA,C=US',
+      isDefault: true,
+    });
     store = join(work, 'store');
     await mkdir(join(store, 'x509', 'ca', 't'), { recursive: true });
     await writeFile(join(store, 'x509', 'ca', 't', 'r.pem'), toPem([root.chain[0]!]));
     policy = join(work, 'policy.json');
-    await writeFile(policy, JSON.stringify({ version: '1.0', trustPolicies: [{ name: 't', registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustStores: ['ca:t'], trustedIdentities: ['*'] }] }));
+    await writeFile(
+      policy,
+      JSON.stringify({
+        version: '1.0',
+        trustPolicies: [
+          {
+            name: 't',
+            registryScopes: ['*'],
+            signatureVerification: { level: 'strict' },
+            trustStores: ['ca:t'],
+            trustedIdentities: ['*'],
+          },
+        ],
+      })
+    );
     const t = new RegistryTarget({ registry: serve.host, repository: 'app' });
     platform = await pushArtifact(t, 'the unsigned platform manifest');
     const other = await pushArtifact(t, 'another platform manifest');
@@ -93,11 +126,23 @@ describe('a covering index is resolved once: a tag that changes between requests
     const proxy = await swappingProxy(serve.host, 'app', unsigned.digest);
     try {
       const args = ['--accept-index-signature', '--policy', policy, '--trust-store', store];
-      const attack = await runSignet(['verify', `${proxy.host}/app@${platform.digest}`, '--index', `${proxy.host}/app:v1`, ...args]);
+      const attack = await runSignet([
+        'verify',
+        `${proxy.host}/app@${platform.digest}`,
+        '--index',
+        `${proxy.host}/app:v1`,
+        ...args,
+      ]);
       expect(attack.code, attack.stdout + attack.stderr).toBe(1);
       expect(attack.stdout).toMatch(/index .* does not verify|does not list/);
       expect(proxy.tagRequests()).toBe(1);
-      const honest = await runSignet(['verify', `${proxy.host}/app@${platform.digest}`, '--index', `${proxy.host}/app:v2`, ...args]);
+      const honest = await runSignet([
+        'verify',
+        `${proxy.host}/app@${platform.digest}`,
+        '--index',
+        `${proxy.host}/app:v2`,
+        ...args,
+      ]);
       expect(honest.code, honest.stdout + honest.stderr).toBe(0);
       expect(honest.stdout).toMatch(/accepted because the signed index/);
     } finally {
@@ -110,7 +155,11 @@ describe('a covering index is resolved once: a tag that changes between requests
       const proxy = await swappingProxy(serve.host, 'app', unsigned.digest);
       try {
         if (skew) await runSignet(['discover', `${proxy.host}/app:v1`]); // the next answer is the signed index
-        const r = await verify(`${proxy.host}/app@${platform.digest}`, { sources: { trustPolicy: policy, trustStore: store, defaults: false }, coveringIndex: `${proxy.host}/app:v1`, acceptIndexSignature: true });
+        const r = await verify(`${proxy.host}/app@${platform.digest}`, {
+          sources: { trustPolicy: policy, trustStore: store, defaults: false },
+          coveringIndex: `${proxy.host}/app:v1`,
+          acceptIndexSignature: true,
+        });
         expect(r.verdict).toBe('failed');
         expect(r.checks.find((c) => c.name === 'subject')?.outcome).toBe('fail');
         expect(r.requirements.every((q) => !q.satisfied)).toBe(true);

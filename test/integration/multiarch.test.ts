@@ -23,7 +23,11 @@ describe('multi-arch: index signatures and platform manifests', () => {
     const dir = join(work, name);
     const t = await LayoutTarget.open(dir, { create: true });
     platforms = [await pushArtifact(t, `${name} amd64`), await pushArtifact(t, `${name} arm64`)];
-    const bytes = encodeManifest({ schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: platforms.map((p, i) => ({ ...p, platform: { os: 'linux', architecture: ['amd64', 'arm64'][i]! } })) });
+    const bytes = encodeManifest({
+      schemaVersion: 2,
+      mediaType: MediaType.ImageIndex,
+      manifests: platforms.map((p, i) => ({ ...p, platform: { os: 'linux', architecture: ['amd64', 'arm64'][i]! } })),
+    });
     index = descriptorFor(MediaType.ImageIndex, bytes);
     await t.push(index, bytes);
     await t.tag(index, 'v1');
@@ -34,12 +38,31 @@ describe('multi-arch: index signatures and platform manifests', () => {
     work = await mkdtemp(join(tmpdir(), 'signet-multiarch-'));
     keys = new KeyStore(join(work, 'home'));
     const root = await keys.generate('root', { type: 'ecdsa-p256', ca: true, subject: 'CN=R,O=T,ST=WA,C=US' });
-    await keys.generate('leaf', { type: 'ecdsa-p256', issuer: 'root', subject: 'CN=L,O=T,ST=WA,C=US', isDefault: true });
+    await keys.generate('leaf', {
+      type: 'ecdsa-p256',
+      issuer: 'root',
+      subject: 'CN=L,O=T,ST=WA,C=US',
+      isDefault: true,
+    });
     store = join(work, 'store');
     await mkdir(join(store, 'x509', 'ca', 't'), { recursive: true });
     await writeFile(join(store, 'x509', 'ca', 't', 'r.pem'), toPem([root.chain[0]!]));
     policy = join(work, 'policy.json');
-    await writeFile(policy, JSON.stringify({ version: '1.0', trustPolicies: [{ name: 't', registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustStores: ['ca:t'], trustedIdentities: ['*'] }] }));
+    await writeFile(
+      policy,
+      JSON.stringify({
+        version: '1.0',
+        trustPolicies: [
+          {
+            name: 't',
+            registryScopes: ['*'],
+            signatureVerification: { level: 'strict' },
+            trustStores: ['ca:t'],
+            trustedIdentities: ['*'],
+          },
+        ],
+      })
+    );
   });
   afterAll(async () => rm(work, { recursive: true, force: true }));
 
@@ -52,7 +75,14 @@ describe('multi-arch: index signatures and platform manifests', () => {
     const dir2 = await layout('recursive');
     const r2 = await sign(`oci:${dir2}:v1`, { keyStore: keys, recursive: true });
     expect(r2.map((x) => x.subject.digest)).toEqual([index.digest, ...platforms.map((p) => p.digest)]);
-    for (const p of platforms) expect((await verify(`oci:${dir2}@${p.digest}`, { sources: { trustPolicy: policy, trustStore: store, defaults: false } })).verdict).toBe('verified');
+    for (const p of platforms)
+      expect(
+        (
+          await verify(`oci:${dir2}@${p.digest}`, {
+            sources: { trustPolicy: policy, trustStore: store, defaults: false },
+          })
+        ).verdict
+      ).toBe('verified');
   });
 
   it('a platform manifest covered only by a signed index is reported, and accepted only with the flag', async () => {
@@ -62,19 +92,56 @@ describe('multi-arch: index signatures and platform manifests', () => {
     const plain = await runSignet(['verify', ref, '--policy', policy, '--trust-store', store]);
     expect(plain.code).toBe(1);
     expect(plain.stdout).toContain('no Notary Project signature is associated');
-    const reported = await runSignet(['verify', ref, '--index', `oci:${dir}:v1`, '--policy', policy, '--trust-store', store]);
+    const reported = await runSignet([
+      'verify',
+      ref,
+      '--index',
+      `oci:${dir}:v1`,
+      '--policy',
+      policy,
+      '--trust-store',
+      store,
+    ]);
     expect(reported.code).toBe(1);
     expect(reported.stdout).toMatch(/covered by the signed index .* \(accept that with --accept-index-signature\)/);
-    const accepted = await runSignet(['verify', ref, '--index', `oci:${dir}:v1`, '--accept-index-signature', '--policy', policy, '--trust-store', store, '-o', 'json']);
+    const accepted = await runSignet([
+      'verify',
+      ref,
+      '--index',
+      `oci:${dir}:v1`,
+      '--accept-index-signature',
+      '--policy',
+      policy,
+      '--trust-store',
+      store,
+      '-o',
+      'json',
+    ]);
     expect(accepted.code).toBe(0);
     const report = (JSON.parse(accepted.stdout) as VerificationReport[])[0]!;
     expect(report.verdict).toBe('verified');
-    expect(report.checks).toContainEqual(expect.objectContaining({ name: 'subject', outcome: 'pass', reason: expect.stringMatching(/accepted because the signed index/) }));
+    expect(report.checks).toContainEqual(
+      expect.objectContaining({
+        name: 'subject',
+        outcome: 'pass',
+        reason: expect.stringMatching(/accepted because the signed index/),
+      })
+    );
     expect(report.requirements.every((r) => r.satisfied && r.by.length === 1)).toBe(true);
     // an index that does not list the manifest covers nothing
     const other = await layout('other');
     await sign(`oci:${other}:v1`, { keyStore: keys });
-    const wrong = await runSignet(['verify', ref, '--index', `oci:${other}:v1`, '--accept-index-signature', '--policy', policy, '--trust-store', store]);
+    const wrong = await runSignet([
+      'verify',
+      ref,
+      '--index',
+      `oci:${other}:v1`,
+      '--accept-index-signature',
+      '--policy',
+      policy,
+      '--trust-store',
+      store,
+    ]);
     expect(wrong.code).toBe(1);
     expect(wrong.stdout).toMatch(/does not list/);
   });

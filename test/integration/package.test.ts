@@ -116,60 +116,72 @@ describe('the npm package', () => {
     expect(existsSync(join(consumer, 'node_modules', 'tsx'))).toBe(false);
   });
 
-  it('signs and verifies from `import ... from "signet"`', async () => {
-    await writeFile(join(consumer, 'use.mjs'), CONSUMER_SCRIPT);
-    const home = join(work, 'home');
-    await mkdir(home);
-    const env = { ...process.env, SIGNET_HOME: home };
-    const { stdout } = await run(process.execPath, ['use.mjs'], { cwd: consumer, env });
-    const out = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
-    expect(out.pushed).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(out.signed).toBe(out.pushed);
-    expect(out.signature).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(out.signature).not.toBe(out.pushed);
-    expect(out.verdict).toBe('verified');
-    expect(out.verifiedDigest).toBe(out.pushed);
-    expect(out.otherIdentity).toBe('failed');
-    expect(out.copied).toBe(out.pushed);
-    expect(out.copiedReferrers).toBe(1);
-  }, TIMEOUT);
+  it(
+    'signs and verifies from `import ... from "signet"`',
+    async () => {
+      await writeFile(join(consumer, 'use.mjs'), CONSUMER_SCRIPT);
+      const home = join(work, 'home');
+      await mkdir(home);
+      const env = { ...process.env, SIGNET_HOME: home };
+      const { stdout } = await run(process.execPath, ['use.mjs'], { cwd: consumer, env });
+      const out = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+      expect(out.pushed).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(out.signed).toBe(out.pushed);
+      expect(out.signature).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(out.signature).not.toBe(out.pushed);
+      expect(out.verdict).toBe('verified');
+      expect(out.verifiedDigest).toBe(out.pushed);
+      expect(out.otherIdentity).toBe('failed');
+      expect(out.copied).toBe(out.pushed);
+      expect(out.copiedReferrers).toBe(1);
+    },
+    TIMEOUT
+  );
 
-  it('installs a working `signet` bin', async () => {
-    const bin = join(consumer, 'node_modules', '.bin', 'signet');
-    const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
-    const version = await run(bin, ['--version'], { cwd: consumer });
-    expect(version.stdout.trim()).toBe(pkg.version);
-    const home = join(work, 'bin-home');
-    const env = { ...process.env, SIGNET_HOME: home };
-    await run(bin, ['key', 'generate', 'ci', '--type', 'ecdsa-p384'], { cwd: consumer, env });
-    const list = await run(bin, ['key', 'list', '-o', 'json'], { cwd: consumer, env });
-    const keys = JSON.parse(list.stdout) as Array<{ name: string; keySpec: string }>;
-    expect(keys.map((k) => [k.name, k.keySpec])).toEqual([['ci', 'EC-secp384r1']]);
-  }, TIMEOUT);
+  it(
+    'installs a working `signet` bin',
+    async () => {
+      const bin = join(consumer, 'node_modules', '.bin', 'signet');
+      const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+      const version = await run(bin, ['--version'], { cwd: consumer });
+      expect(version.stdout.trim()).toBe(pkg.version);
+      const home = join(work, 'bin-home');
+      const env = { ...process.env, SIGNET_HOME: home };
+      await run(bin, ['key', 'generate', 'ci', '--type', 'ecdsa-p384'], { cwd: consumer, env });
+      const list = await run(bin, ['key', 'list', '-o', 'json'], { cwd: consumer, env });
+      const keys = JSON.parse(list.stdout) as Array<{ name: string; keySpec: string }>;
+      expect(keys.map((k) => [k.name, k.keySpec])).toEqual([['ci', 'EC-secp384r1']]);
+    },
+    TIMEOUT
+  );
 
-  it('types resolve from the .d.ts files with @types/node installed as the peer dependency', async () => {
-    // npm installs the (non-optional) peer dependency; the consumer's tsconfig names no types.
-    expect(existsSync(join(consumer, 'node_modules', '@types', 'node', 'package.json'))).toBe(true);
-    await writeFile(join(consumer, 'check.ts'), CONSUMER_TS);
-    const tsconfig = {
-      compilerOptions: {
-        module: 'nodenext',
-        moduleResolution: 'nodenext',
-        target: 'es2022',
-        strict: true,
-        noEmit: true,
-        types: [],
-        skipLibCheck: false,
-      },
-      files: ['check.ts'],
-    };
-    await writeFile(join(consumer, 'tsconfig.json'), JSON.stringify(tsconfig));
-    const tsc = join(REPO_ROOT, 'node_modules', '.bin', 'tsc');
-    const r = await run(tsc, ['-p', '.'], { cwd: consumer }).then(
-      (ok) => ({ code: 0, stdout: ok.stdout }),
-      (err: { stdout?: string; code?: number }) => ({ code: err.code, stdout: err.stdout ?? String(err) }),
-    );
-    expect(r.stdout).toBe('');
-    expect(r.code).toBe(0);
-  }, TIMEOUT);
+  it(
+    'types resolve from the .d.ts files with @types/node installed as the peer dependency',
+    async () => {
+      // npm installs the (non-optional) peer dependency; the consumer's tsconfig names no types.
+      expect(existsSync(join(consumer, 'node_modules', '@types', 'node', 'package.json'))).toBe(true);
+      await writeFile(join(consumer, 'check.ts'), CONSUMER_TS);
+      const tsconfig = {
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          strict: true,
+          noEmit: true,
+          types: [],
+          skipLibCheck: false,
+        },
+        files: ['check.ts'],
+      };
+      await writeFile(join(consumer, 'tsconfig.json'), JSON.stringify(tsconfig));
+      const tsc = join(REPO_ROOT, 'node_modules', '.bin', 'tsc');
+      const r = await run(tsc, ['-p', '.'], { cwd: consumer }).then(
+        (ok) => ({ code: 0, stdout: ok.stdout }),
+        (err: { stdout?: string; code?: number }) => ({ code: err.code, stdout: err.stdout ?? String(err) })
+      );
+      expect(r.stdout).toBe('');
+      expect(r.code).toBe(0);
+    },
+    TIMEOUT
+  );
 });

@@ -15,7 +15,13 @@ import { runSignet } from '../helpers/serve.ts';
  * A plugin written for the test: a Node script speaking the Notary Project plugin protocol over
  * stdin/stdout. Key ids select behaviours, so every command and error path can be driven.
  */
-function pluginScript(name: string, keyPem: string, chainB64: string[], keySpec: string, opts: { metadataName?: string; contract?: string } = {}): string {
+function pluginScript(
+  name: string,
+  keyPem: string,
+  chainB64: string[],
+  keySpec: string,
+  opts: { metadataName?: string; contract?: string } = {}
+): string {
   return `#!/usr/bin/env node
 const crypto = require('node:crypto');
 const key = crypto.createPrivateKey(${JSON.stringify(keyPem)});
@@ -83,11 +89,39 @@ describe('plugins: the Notary Project plugin protocol', () => {
   let home: string;
   let chain: Awaited<ReturnType<typeof makeChain>>;
   let store: string;
-  const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'e'.repeat(64)}`, size: 10 };
-  const policy = { version: '1.0', trustPolicies: [{ name: 'p', registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustStores: ['ca:p'], trustedIdentities: ['*'] }] };
+  const subject = {
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    digest: `sha256:${'e'.repeat(64)}`,
+    size: 10,
+  };
+  const policy = {
+    version: '1.0',
+    trustPolicies: [
+      {
+        name: 'p',
+        registryScopes: ['*'],
+        signatureVerification: { level: 'strict' },
+        trustStores: ['ca:p'],
+        trustedIdentities: ['*'],
+      },
+    ],
+  };
 
-  async function writePlugin(file: string, opts: Parameters<typeof pluginScript>[4] = {}, name = 'test'): Promise<string> {
-    await writeFile(file, pluginScript(name, chain.leafKey.export({ format: 'pem', type: 'pkcs8' }) as string, chain.chain.map((c) => Buffer.from(c.raw).toString('base64')), 'EC-256', opts));
+  async function writePlugin(
+    file: string,
+    opts: Parameters<typeof pluginScript>[4] = {},
+    name = 'test'
+  ): Promise<string> {
+    await writeFile(
+      file,
+      pluginScript(
+        name,
+        chain.leafKey.export({ format: 'pem', type: 'pkcs8' }) as string,
+        chain.chain.map((c) => Buffer.from(c.raw).toString('base64')),
+        'EC-256',
+        opts
+      )
+    );
     await chmod(file, 0o755);
     return file;
   }
@@ -109,48 +143,81 @@ describe('plugins: the Notary Project plugin protocol', () => {
     const client = await PluginClient.open('test', { home });
     for (const mt of [JWS_MEDIA_TYPE, COSE_MEDIA_TYPE] as const) {
       const env = await signEnvelope({ target: subject, signer: new PluginSigner(client, 'release') }, mt);
-      const r = await verifyEnvelope({ envelope: env, mediaType: mt, subject, reference: `a.io/b@${subject.digest}`, trustPolicy: policy, trustStore: store });
+      const r = await verifyEnvelope({
+        envelope: env,
+        mediaType: mt,
+        subject,
+        reference: `a.io/b@${subject.digest}`,
+        trustPolicy: policy,
+        trustStore: store,
+      });
       expect(r.verified, JSON.stringify(r.results)).toBe(true);
     }
   });
 
   it('CLI: plugin install/list, key add --plugin, sign with the plugin key, verify', async () => {
     const env = { SIGNET_HOME: join(work, 'clihome') };
-    expect((await runSignet(['plugin', 'install', '--file', join(work, 'notation-test')], { env })).stdout).toContain('Installed plugin test 1.2.3');
+    expect((await runSignet(['plugin', 'install', '--file', join(work, 'notation-test')], { env })).stdout).toContain(
+      'Installed plugin test 1.2.3'
+    );
     expect((await runSignet(['plugin', 'list'], { env })).stdout).toMatch(/test\s+1\.2\.3\s+SIGNATURE_GENERATOR\.RAW/);
-    expect((await runSignet(['key', 'add', 'hsm', '--plugin', 'test', '--id', 'release', '--default'], { env })).code).toBe(0);
+    expect(
+      (await runSignet(['key', 'add', 'hsm', '--plugin', 'test', '--id', 'release', '--default'], { env })).code
+    ).toBe(0);
     const dir = join(work, 'layout');
     const t = await LayoutTarget.open(dir, { create: true });
     await pushArtifact(t, 'signed by a plugin', { tag: 'v1' });
     const signed = await runSignet(['sign', `oci:${dir}:v1`, '--signature-format', 'cose'], { env });
     expect(signed.code, signed.stderr).toBe(0);
     await writeFile(join(work, 'policy.json'), JSON.stringify(policy));
-    const v = await runSignet(['verify', `oci:${dir}:v1`, '--policy', join(work, 'policy.json'), '--trust-store', store], { env });
+    const v = await runSignet(
+      ['verify', `oci:${dir}:v1`, '--policy', join(work, 'policy.json'), '--trust-store', store],
+      { env }
+    );
     expect(v.code, v.stdout + v.stderr).toBe(0);
     // and the explicit form
     expect((await runSignet(['sign', `oci:${dir}:v1`, '--plugin', 'test', '--id', 'release'], { env })).code).toBe(0);
     expect((await runSignet(['sign', `oci:${dir}:v1`, '--plugin', 'test'], { env })).code).toBe(2);
   });
 
-  it.each(['VALIDATION_ERROR', 'UNSUPPORTED_CONTRACT_VERSION', 'ACCESS_DENIED', 'THROTTLED', 'ERROR', 'TIMEOUT'])('the plugin error code %s reaches the caller', async (code) => {
-    const client = await PluginClient.open('test', { home });
-    await expect(signEnvelope({ target: subject, signer: new PluginSigner(client, `err-${code}`) }, JWS_MEDIA_TYPE)).rejects.toMatchObject({ pluginCode: code, kind: 'inconclusive' });
-  });
+  it.each(['VALIDATION_ERROR', 'UNSUPPORTED_CONTRACT_VERSION', 'ACCESS_DENIED', 'THROTTLED', 'ERROR', 'TIMEOUT'])(
+    'the plugin error code %s reaches the caller',
+    async (code) => {
+      const client = await PluginClient.open('test', { home });
+      await expect(
+        signEnvelope({ target: subject, signer: new PluginSigner(client, `err-${code}`) }, JWS_MEDIA_TYPE)
+      ).rejects.toMatchObject({ pluginCode: code, kind: 'inconclusive' });
+    }
+  );
 
   it('a hung plugin times out; garbage, crashes and bad signatures are refused', async () => {
     const slow = new PluginClient('test', (await PluginClient.open('test', { home })).path, 500);
-    await expect(signEnvelope({ target: subject, signer: new PluginSigner(slow, 'hang') }, JWS_MEDIA_TYPE)).rejects.toMatchObject({ pluginCode: 'TIMEOUT' });
+    await expect(
+      signEnvelope({ target: subject, signer: new PluginSigner(slow, 'hang') }, JWS_MEDIA_TYPE)
+    ).rejects.toMatchObject({ pluginCode: 'TIMEOUT' });
     const client = await PluginClient.open('test', { home });
-    await expect(signEnvelope({ target: subject, signer: new PluginSigner(client, 'garbage') }, JWS_MEDIA_TYPE)).rejects.toThrow(/printed no valid JSON/);
-    await expect(signEnvelope({ target: subject, signer: new PluginSigner(client, 'crash') }, JWS_MEDIA_TYPE)).rejects.toThrow(/segfault-ish/);
-    await expect(signEnvelope({ target: subject, signer: new PluginSigner(client, 'bad-signature') }, JWS_MEDIA_TYPE)).rejects.toThrow(/does not verify with its certificate/);
+    await expect(
+      signEnvelope({ target: subject, signer: new PluginSigner(client, 'garbage') }, JWS_MEDIA_TYPE)
+    ).rejects.toThrow(/printed no valid JSON/);
+    await expect(
+      signEnvelope({ target: subject, signer: new PluginSigner(client, 'crash') }, JWS_MEDIA_TYPE)
+    ).rejects.toThrow(/segfault-ish/);
+    await expect(
+      signEnvelope({ target: subject, signer: new PluginSigner(client, 'bad-signature') }, JWS_MEDIA_TYPE)
+    ).rejects.toThrow(/does not verify with its certificate/);
   });
 
   it('generate-envelope: the plugin builds the envelope, Signet checks it and stores it with the plugin annotations', async () => {
     const dir = join(work, 'envplugin');
     await mkdir(dir, { recursive: true });
     const file = join(dir, 'notation-envtest');
-    await writeFile(file, envelopePluginScript(chain.leafKey.export({ format: 'pem', type: 'pkcs8' }) as string, chain.chain.map((c) => Buffer.from(c.raw).toString('base64'))));
+    await writeFile(
+      file,
+      envelopePluginScript(
+        chain.leafKey.export({ format: 'pem', type: 'pkcs8' }) as string,
+        chain.chain.map((c) => Buffer.from(c.raw).toString('base64'))
+      )
+    );
     await chmod(file, 0o755);
     const env = { SIGNET_HOME: join(work, 'envhome') };
     expect((await runSignet(['plugin', 'install', '--file', file], { env })).code).toBe(0);
@@ -160,7 +227,10 @@ describe('plugins: the Notary Project plugin protocol', () => {
     const ok = await runSignet(['sign', `oci:${layout}:v1`, '--plugin', 'envtest', '--id', 'honest'], { env });
     expect(ok.code, ok.stderr).toBe(0);
     await writeFile(join(work, 'policy.json'), JSON.stringify(policy));
-    const v = await runSignet(['verify', `oci:${layout}:v1`, '--policy', join(work, 'policy.json'), '--trust-store', store], { env });
+    const v = await runSignet(
+      ['verify', `oci:${layout}:v1`, '--policy', join(work, 'policy.json'), '--trust-store', store],
+      { env }
+    );
     expect(v.code, v.stdout + v.stderr).toBe(0);
     const d = await runSignet(['discover', `oci:${layout}:v1`, '-o', 'json'], { env });
     expect(JSON.parse(d.stdout).referrers[0].annotations['org.example.signed-by']).toBe('envtest');
@@ -170,8 +240,12 @@ describe('plugins: the Notary Project plugin protocol', () => {
   });
 
   it('refuses a plugin whose metadata names another plugin, one without contract 1.0, and symbolic links', async () => {
-    await expect(installPlugin(await writePlugin(join(work, 'notation-liar'), { metadataName: 'someone-else' }, 'liar'), { home })).rejects.toThrow(/names the plugin "someone-else"/);
-    await expect(installPlugin(await writePlugin(join(work, 'notation-old'), { contract: '0.9' }, 'old'), { home })).rejects.toThrow(/does not support contract 1.0/);
+    await expect(
+      installPlugin(await writePlugin(join(work, 'notation-liar'), { metadataName: 'someone-else' }, 'liar'), { home })
+    ).rejects.toThrow(/names the plugin "someone-else"/);
+    await expect(
+      installPlugin(await writePlugin(join(work, 'notation-old'), { contract: '0.9' }, 'old'), { home })
+    ).rejects.toThrow(/does not support contract 1.0/);
     await mkdir(join(home, 'plugins', 'linked'), { recursive: true });
     await symlink(join(work, 'notation-test'), join(home, 'plugins', 'linked', 'notation-linked'));
     await expect(PluginClient.open('linked', { home })).rejects.toThrow(/symbolic links are refused/);

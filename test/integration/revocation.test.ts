@@ -7,17 +7,40 @@ import { JWS_MEDIA_TYPE, signEnvelope, type PrimitiveSigner } from '../../src/si
 import { verifyEnvelope } from '../../src/trust/index.ts';
 import { startRevocationPki, type RevocationPki } from '../helpers/revocation.ts';
 
-const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'d'.repeat(64)}`, size: 99 };
+const subject = {
+  mediaType: 'application/vnd.oci.image.manifest.v1+json',
+  digest: `sha256:${'d'.repeat(64)}`,
+  size: 99,
+};
 const reference = `registry.example.com/app@${subject.digest}`;
 
 describe('revocation: OCSP (openssl ocsp) and CRL (openssl ca -gencrl) on 127.0.0.1', () => {
   let pki: RevocationPki;
   let work: string;
   let store: string;
-  const policy = (level: 'strict' | 'permissive') => ({ version: '1.0', trustPolicies: [{ name: 'p', registryScopes: ['*'], signatureVerification: { level }, trustStores: ['ca:r'], trustedIdentities: ['*'] }] });
+  const policy = (level: 'strict' | 'permissive') => ({
+    version: '1.0',
+    trustPolicies: [
+      {
+        name: 'p',
+        registryScopes: ['*'],
+        signatureVerification: { level },
+        trustStores: ['ca:r'],
+        trustedIdentities: ['*'],
+      },
+    ],
+  });
   const check = async (signer: PrimitiveSigner, level: 'strict' | 'permissive' = 'strict', now?: Date) => {
     const envelope = await signEnvelope({ target: subject, signer }, JWS_MEDIA_TYPE);
-    return verifyEnvelope({ envelope, mediaType: JWS_MEDIA_TYPE, subject, reference, trustPolicy: policy(level), trustStore: store, ...(now ? { now } : {}) });
+    return verifyEnvelope({
+      envelope,
+      mediaType: JWS_MEDIA_TYPE,
+      subject,
+      reference,
+      trustPolicy: policy(level),
+      trustStore: store,
+      ...(now ? { now } : {}),
+    });
   };
   const revocationResult = (r: Awaited<ReturnType<typeof check>>) => r.results.find((x) => x.type === 'revocation');
 
@@ -37,7 +60,11 @@ describe('revocation: OCSP (openssl ocsp) and CRL (openssl ca -gencrl) on 127.0.
     expect((await check(pki.good)).verified).toBe(true);
     const revoked = await check(pki.revoked);
     expect(revoked.verified).toBe(false);
-    expect(revocationResult(revoked)).toMatchObject({ action: 'enforce', ok: false, message: expect.stringMatching(/is revoked \(OCSP/) });
+    expect(revocationResult(revoked)).toMatchObject({
+      action: 'enforce',
+      ok: false,
+      message: expect.stringMatching(/is revoked \(OCSP/),
+    });
     const unknown = await check(pki.unknown);
     expect(unknown.verified).toBe(false);
     expect(revocationResult(unknown)?.message).toMatch(/does not know/);
@@ -57,11 +84,33 @@ describe('revocation: OCSP (openssl ocsp) and CRL (openssl ca -gencrl) on 127.0.
     const { signPayload, buildPayload } = await import('../../src/signature/index.ts');
     await mkdir(join(store, 'x509', 'signingAuthority', 'r'), { recursive: true });
     await writeFile(join(store, 'x509', 'signingAuthority', 'r', 'root.pem'), toPem([pki.root]));
-    const saPolicy = { version: '1.0', trustPolicies: [{ name: 'p', registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustStores: ['signingAuthority:r'], trustedIdentities: ['*'] }] };
+    const saPolicy = {
+      version: '1.0',
+      trustPolicies: [
+        {
+          name: 'p',
+          registryScopes: ['*'],
+          signatureVerification: { level: 'strict' },
+          trustStores: ['signingAuthority:r'],
+          trustedIdentities: ['*'],
+        },
+      ],
+    };
     const signedAt = new Date(Date.now() - 12 * 3600_000);
     const run = async (signer: PrimitiveSigner) => {
-      const envelope = await signPayload(buildPayload(subject, 'jws'), JWS_MEDIA_TYPE, { signer, signingScheme: 'notary.x509.signingAuthority', signingTime: signedAt });
-      return verifyEnvelope({ envelope, mediaType: JWS_MEDIA_TYPE, subject, reference, trustPolicy: saPolicy, trustStore: store });
+      const envelope = await signPayload(buildPayload(subject, 'jws'), JWS_MEDIA_TYPE, {
+        signer,
+        signingScheme: 'notary.x509.signingAuthority',
+        signingTime: signedAt,
+      });
+      return verifyEnvelope({
+        envelope,
+        mediaType: JWS_MEDIA_TYPE,
+        subject,
+        reference,
+        trustPolicy: saPolicy,
+        trustStore: store,
+      });
     };
     const later = await run(pki.saLater);
     expect(later.verified, JSON.stringify(later.results)).toBe(true);
@@ -97,7 +146,11 @@ describe('revocation: OCSP (openssl ocsp) and CRL (openssl ca -gencrl) on 127.0.
     const { MemoryRevocationCache } = await import('../../src/pki/index.ts');
     const cache = new MemoryRevocationCache();
     const envelope = await signEnvelope({ target: subject, signer: pki.good }, JWS_MEDIA_TYPE);
-    const run = (opts: object) => verifyEnvelope({ envelope, mediaType: JWS_MEDIA_TYPE, subject, reference, trustPolicy: policy('strict'), trustStore: store }, { revocationOptions: opts });
+    const run = (opts: object) =>
+      verifyEnvelope(
+        { envelope, mediaType: JWS_MEDIA_TYPE, subject, reference, trustPolicy: policy('strict'), trustStore: store },
+        { revocationOptions: opts }
+      );
     expect((await run({ cache })).verified).toBe(true); // warms the cache
     await pki.down();
     try {
@@ -106,11 +159,35 @@ describe('revocation: OCSP (openssl ocsp) and CRL (openssl ca -gencrl) on 127.0.
       const { readFile } = await import('node:fs/promises');
       const bundle = [await readFile(pki.crlFile)];
       const revokedEnv = await signEnvelope({ target: subject, signer: pki.crlRevoked }, JWS_MEDIA_TYPE);
-      const r = await verifyEnvelope({ envelope: revokedEnv, mediaType: JWS_MEDIA_TYPE, subject, reference, trustPolicy: policy('strict'), trustStore: store }, { revocationOptions: { offline: true, bundle } });
+      const r = await verifyEnvelope(
+        {
+          envelope: revokedEnv,
+          mediaType: JWS_MEDIA_TYPE,
+          subject,
+          reference,
+          trustPolicy: policy('strict'),
+          trustStore: store,
+        },
+        { revocationOptions: { offline: true, bundle } }
+      );
       expect(r.verified).toBe(false);
       expect(revocationResult(r)?.message).toMatch(/is revoked \(CRL/);
       const goodEnv = await signEnvelope({ target: subject, signer: pki.crlGood }, JWS_MEDIA_TYPE);
-      expect((await verifyEnvelope({ envelope: goodEnv, mediaType: JWS_MEDIA_TYPE, subject, reference, trustPolicy: policy('strict'), trustStore: store }, { revocationOptions: { offline: true, bundle } })).verified).toBe(true);
+      expect(
+        (
+          await verifyEnvelope(
+            {
+              envelope: goodEnv,
+              mediaType: JWS_MEDIA_TYPE,
+              subject,
+              reference,
+              trustPolicy: policy('strict'),
+              trustStore: store,
+            },
+            { revocationOptions: { offline: true, bundle } }
+          )
+        ).verified
+      ).toBe(true);
     } finally {
       await pki.up();
     }
@@ -121,6 +198,10 @@ describe('revocation: OCSP (openssl ocsp) and CRL (openssl ca -gencrl) on 127.0.
     await expect(check(pki.good)).rejects.toMatchObject({ code: 'VERIFICATION_INCONCLUSIVE', kind: 'inconclusive' });
     const r = await check(pki.good, 'permissive');
     expect(r.verified).toBe(true);
-    expect(revocationResult(r)).toMatchObject({ action: 'log', ok: false, message: expect.stringMatching(/unreachable|cannot be downloaded/) });
+    expect(revocationResult(r)).toMatchObject({
+      action: 'log',
+      ok: false,
+      message: expect.stringMatching(/unreachable|cannot be downloaded/),
+    });
   });
 });

@@ -24,7 +24,11 @@ async function pushOne(host: string, repo: string, tag: string, blob: Buffer): P
   // half of the pushes go in two PATCH chunks, the rest in one PUT
   if (blob.length > 1 && tag.endsWith('1')) {
     const half = blob.length >> 1;
-    const p = await request(loc, { method: 'PATCH', body: blob.subarray(0, half), headers: { 'content-range': `0-${half - 1}` } });
+    const p = await request(loc, {
+      method: 'PATCH',
+      body: blob.subarray(0, half),
+      headers: { 'content-range': `0-${half - 1}` },
+    });
     await p.body.dump();
     if (p.statusCode !== 202) throw new Error(`PATCH ${p.statusCode}`);
     const loc2 = new URL(String(p.headers.location), `http://${host}`);
@@ -49,9 +53,13 @@ async function pushOne(host: string, repo: string, tag: string, blob: Buffer): P
       artifactType: 'application/vnd.test',
       config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha(cfg), size: 2 },
       layers: [{ mediaType: 'application/octet-stream', digest: sha(blob), size: blob.length }],
-    }),
+    })
   );
-  const m = await request(`http://${host}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: manifest, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+  const m = await request(`http://${host}/v2/${repo}/manifests/${tag}`, {
+    method: 'PUT',
+    body: manifest,
+    headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+  });
   await m.body.dump();
   if (m.statusCode !== 201) throw new Error(`PUT manifest ${m.statusCode}`);
   return { repo, tag, blob, manifest };
@@ -75,7 +83,14 @@ describe('crash safety: SIGKILL during concurrent pushes', () => {
     const clients = Array.from({ length: 8 }, async (_, c) => {
       for (let i = 0; !stop; i++) {
         try {
-          acked.push(await pushOne(host, `crash/client${c}`, `t${i}`, randomBytes(1024 + ((i * 7919 + c * 104729) % (512 * 1024)))));
+          acked.push(
+            await pushOne(
+              host,
+              `crash/client${c}`,
+              `t${i}`,
+              randomBytes(1024 + ((i * 7919 + c * 104729) % (512 * 1024)))
+            )
+          );
         } catch {
           failures++;
           return; // the server is gone
@@ -102,7 +117,9 @@ describe('crash safety: SIGKILL during concurrent pushes', () => {
     expect(JSON.parse(cli.stdout).corrupt).toHaveLength(0);
 
     for (const a of acked) {
-      const m = await request(`http://${server.host}/v2/${a.repo}/manifests/${a.tag}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      const m = await request(`http://${server.host}/v2/${a.repo}/manifests/${a.tag}`, {
+        headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+      });
       const mbytes = Buffer.from(await m.body.arrayBuffer());
       expect(m.statusCode).toBe(200);
       expect(mbytes.equals(a.manifest)).toBe(true);

@@ -22,17 +22,41 @@ describe('sign → verify with every key type and both formats on every kind of 
   let serve: Served;
   let dist: { host: string; close(): Promise<void> };
   let trustStore: string;
-  const policy = loadTrustPolicy({ version: '1.0', trustPolicies: [{ name: 'all', registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustStores: ['ca:rt'], trustedIdentities: ['x509.subject: O=Signet Test, ST=WA, C=US'] }] });
+  const policy = loadTrustPolicy({
+    version: '1.0',
+    trustPolicies: [
+      {
+        name: 'all',
+        registryScopes: ['*'],
+        signatureVerification: { level: 'strict' },
+        trustStores: ['ca:rt'],
+        trustedIdentities: ['x509.subject: O=Signet Test, ST=WA, C=US'],
+      },
+    ],
+  });
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'signet-roundtrip-'));
     keys = new KeyStore(join(work, 'home'));
-    await keys.generate('root', { type: 'ecdsa-p384', ca: true, subject: 'CN=Round Trip Root,O=Signet Test,ST=WA,C=US' });
-    await keys.generate('inter', { type: 'rsa-3072', ca: true, issuer: 'root', subject: 'CN=Round Trip CA,O=Signet Test,ST=WA,C=US' });
-    for (const k of KEY_TYPES) await keys.generate(k, { type: k, issuer: 'inter', subject: `CN=${k},O=Signet Test,ST=WA,C=US` });
+    await keys.generate('root', {
+      type: 'ecdsa-p384',
+      ca: true,
+      subject: 'CN=Round Trip Root,O=Signet Test,ST=WA,C=US',
+    });
+    await keys.generate('inter', {
+      type: 'rsa-3072',
+      ca: true,
+      issuer: 'root',
+      subject: 'CN=Round Trip CA,O=Signet Test,ST=WA,C=US',
+    });
+    for (const k of KEY_TYPES)
+      await keys.generate(k, { type: k, issuer: 'inter', subject: `CN=${k},O=Signet Test,ST=WA,C=US` });
     trustStore = join(work, 'truststore');
     await mkdir(join(trustStore, 'x509', 'ca', 'rt'), { recursive: true });
-    await writeFile(join(trustStore, 'x509', 'ca', 'rt', 'root.pem'), toPem([(await keys.certificateChain('root'))[0]!]));
+    await writeFile(
+      join(trustStore, 'x509', 'ca', 'rt', 'root.pem'),
+      toPem([(await keys.certificateChain('root'))[0]!])
+    );
     serve = await startServe();
     dist = await startDistribution();
   });
@@ -54,27 +78,47 @@ describe('sign → verify with every key type and both formats on every kind of 
       const { target } = await openTarget(`${base}:${c.tag}`, { create: true });
       await pushArtifact(target, `artifact signed by ${c.tag}`, { tag: c.tag });
       await target.close();
-      const [r] = await sign(`${base}:${c.tag}`, { key: c.key, signatureFormat: c.format, keyStore: keys, expirySeconds: 3600, userMetadata: { combo: c.tag } });
+      const [r] = await sign(`${base}:${c.tag}`, {
+        key: c.key,
+        signatureFormat: c.format,
+        keyStore: keys,
+        expirySeconds: 3600,
+        userMetadata: { combo: c.tag },
+      });
       expect(r!.signature.digest).toMatch(/^sha256:/);
     }
   }
 
   async function verifyAll(base: string): Promise<void> {
     for (const c of combos) {
-      const v = await verify(`${base}:${c.tag}`, { sources: { trustPolicy: policy, trustStore, defaults: false }, userMetadata: { combo: c.tag } });
+      const v = await verify(`${base}:${c.tag}`, {
+        sources: { trustPolicy: policy, trustStore, defaults: false },
+        userMetadata: { combo: c.tag },
+      });
       expect(v.verdict, `${base}:${c.tag} ${JSON.stringify(v)}`).toBe('verified');
-      expect(v.signatures.find((s) => s.verdict === 'verified')?.mediaType).toBe(c.format === 'jws' ? 'application/jose+json' : 'application/cose');
+      expect(v.signatures.find((s) => s.verdict === 'verified')?.mediaType).toBe(
+        c.format === 'jws' ? 'application/jose+json' : 'application/cose'
+      );
     }
   }
 
-  it.each(['signet serve', 'docker-registry (tag schema)', 'layout dir', 'layout tar'])('%s: 12 signatures made and verified', async (name) => {
-    const base = targets()[name]!;
-    await signAll(base);
-    await verifyAll(base);
-  });
+  it.each(['signet serve', 'docker-registry (tag schema)', 'layout dir', 'layout tar'])(
+    '%s: 12 signatures made and verified',
+    async (name) => {
+      const base = targets()[name]!;
+      await signAll(base);
+      await verifyAll(base);
+    }
+  );
 
   it('signatures survive signet copy across all four (serve → docker-registry → dir → tar → serve)', async () => {
-    const hops = [`${serve.host}/rt/app`, `${dist.host}/copied/app`, `oci:${join(work, 'copied')}`, `oci:${join(work, 'copied.tar')}`, `${serve.host}/back/app`];
+    const hops = [
+      `${serve.host}/rt/app`,
+      `${dist.host}/copied/app`,
+      `oci:${join(work, 'copied')}`,
+      `oci:${join(work, 'copied.tar')}`,
+      `${serve.host}/back/app`,
+    ];
     for (let i = 0; i + 1 < hops.length; i++) {
       for (const c of combos) {
         const src = await openTarget(`${hops[i]}:${c.tag}`);
@@ -93,7 +137,10 @@ describe('sign → verify with every key type and both formats on every kind of 
   });
 
   it('a signature for one artifact does not verify another', async () => {
-    const v = await verify(`${serve.host}/rt/app:${combos[0]!.tag}`, { sources: { trustPolicy: policy, trustStore, defaults: false }, userMetadata: { combo: combos[1]!.tag } });
+    const v = await verify(`${serve.host}/rt/app:${combos[0]!.tag}`, {
+      sources: { trustPolicy: policy, trustStore, defaults: false },
+      userMetadata: { combo: combos[1]!.tag },
+    });
     expect(v.verdict).toBe('failed');
     expect(v.signatures[0]!.checks.at(-1)).toMatchObject({ name: 'user-metadata', outcome: 'fail' });
   });

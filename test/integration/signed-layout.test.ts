@@ -15,8 +15,11 @@ async function serveDir(root: string): Promise<{ url: (sub: string) => string; c
     const file = join(root, normalize(decodeURIComponent((req.url ?? '/').split('?')[0]!)));
     if (!file.startsWith(root)) return void res.writeHead(403).end();
     stat(file).then(
-      (st) => (st.isFile() ? (res.writeHead(200, { 'content-length': st.size }), createReadStream(file).pipe(res)) : res.writeHead(404).end()),
-      () => res.writeHead(404).end(),
+      (st) =>
+        st.isFile()
+          ? (res.writeHead(200, { 'content-length': st.size }), createReadStream(file).pipe(res))
+          : res.writeHead(404).end(),
+      () => res.writeHead(404).end()
     );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -28,12 +31,23 @@ async function serveDir(root: string): Promise<{ url: (sub: string) => string; c
  * Every named ref of a layout through the one engine with a layout-key requirement; a ref's
  * reason is its first failed check (of a signature, or of the requirement itself).
  */
-async function verifyLayout(location: string, options: { keys: Uint8Array[]; state: FreshnessState }): Promise<{ verified: boolean; refs: Array<{ ref: string; verified: boolean; reason?: string }> }> {
+async function verifyLayout(
+  location: string,
+  options: { keys: Uint8Array[]; state: FreshnessState }
+): Promise<{ verified: boolean; refs: Array<{ ref: string; verified: boolean; reason?: string }> }> {
   const refs = [];
   for (const ref of ['app/org.test.App/x86_64/stable', 'runtime/org.test.Platform/x86_64/stable']) {
-    const r = await verify(`oci:${location}:${ref}`, { sources: { layoutKeys: options.keys, freshness: options.state, defaults: false } });
-    const failed = [...r.signatures.flatMap((s) => s.checks), ...r.requirements.flatMap((q) => q.checks)].find((c) => c.outcome === 'fail');
-    refs.push({ ref, verified: r.verdict === 'verified', ...(failed ? { reason: `${failed.name}: ${failed.reason}` } : {}) });
+    const r = await verify(`oci:${location}:${ref}`, {
+      sources: { layoutKeys: options.keys, freshness: options.state, defaults: false },
+    });
+    const failed = [...r.signatures.flatMap((s) => s.checks), ...r.requirements.flatMap((q) => q.checks)].find(
+      (c) => c.outcome === 'fail'
+    );
+    refs.push({
+      ref,
+      verified: r.verdict === 'verified',
+      ...(failed ? { reason: `${failed.name}: ${failed.reason}` } : {}),
+    });
   }
   return { verified: refs.every((r) => r.verified), refs };
 }
@@ -57,7 +71,12 @@ describe('static signed OCI layouts (signatures in index.json, Flatpak-style), s
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'signet-signed-layout-'));
     const openpgp = await import('openpgp');
-    const k = await openpgp.generateKey({ type: 'ecc', curve: 'ed25519Legacy', userIDs: [{ name: 'repo' }], format: 'armored' });
+    const k = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'ed25519Legacy',
+      userIDs: [{ name: 'repo' }],
+      format: 'armored',
+    });
     key = k.privateKey;
     pub = (await openpgp.readKey({ armoredKey: k.publicKey })).write();
     web = await serveDir(join(work, 'site'));
@@ -81,7 +100,9 @@ describe('static signed OCI layouts (signatures in index.json, Flatpak-style), s
     const dir = await layout('bad', 'v1');
     await signLayout(dir, { armoredKey: key });
     const indexPath = join(dir, 'index.json');
-    const index = JSON.parse(await readFile(indexPath, 'utf8')) as { manifests: Array<{ annotations: Record<string, string> }> };
+    const index = JSON.parse(await readFile(indexPath, 'utf8')) as {
+      manifests: Array<{ annotations: Record<string, string> }>;
+    };
     const byRef = (r: string) => index.manifests.find((m) => m.annotations['org.opencontainers.image.ref.name'] === r)!;
     const state = () => new FreshnessState(join(work, `state-${Math.random()}`));
     // removed
@@ -89,7 +110,9 @@ describe('static signed OCI layouts (signatures in index.json, Flatpak-style), s
     delete byRef(APP).annotations['org.flatpak.signature-digest'];
     await writeFile(indexPath, JSON.stringify(index));
     let v = await verifyLayout(web.url('bad'), { keys: [pub], state: state() });
-    expect(v.refs.find((r) => r.ref === APP)?.reason).toMatch(/no layout \(org.flatpak.signature-digest\) signature is associated/);
+    expect(v.refs.find((r) => r.ref === APP)?.reason).toMatch(
+      /no layout \(org.flatpak.signature-digest\) signature is associated/
+    );
     // moved: the runtime's signature put on the app entry
     byRef(APP).annotations['org.flatpak.signature-digest'] = byRef(RT).annotations['org.flatpak.signature-digest']!;
     await writeFile(indexPath, JSON.stringify(index));
@@ -127,8 +150,16 @@ describe('static signed OCI layouts (signatures in index.json, Flatpak-style), s
 
   it('a key that did not sign the layout is refused', async () => {
     const openpgp = await import('openpgp');
-    const other = await openpgp.generateKey({ type: 'ecc', curve: 'ed25519Legacy', userIDs: [{ name: 'x' }], format: 'armored' });
-    const v = await verifyLayout(join(work, 'site', 'good'), { keys: [(await openpgp.readKey({ armoredKey: other.publicKey })).write()], state: new FreshnessState(join(work, 'state-other')) });
+    const other = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'ed25519Legacy',
+      userIDs: [{ name: 'x' }],
+      format: 'armored',
+    });
+    const v = await verifyLayout(join(work, 'site', 'good'), {
+      keys: [(await openpgp.readKey({ armoredKey: other.publicKey })).write()],
+      state: new FreshnessState(join(work, 'state-other')),
+    });
     expect(v.verified).toBe(false);
   });
 });

@@ -20,11 +20,18 @@ describe('signatureThreshold, requiredIdentities and key rotation', () => {
 
   async function policy(name: string, statement: Record<string, unknown>): Promise<string> {
     const p = join(work, `${name}.json`);
-    const base = { name, registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustStores: ['ca:e2e', 'ca:mine'], trustedIdentities: ['*'] };
+    const base = {
+      name,
+      registryScopes: ['*'],
+      signatureVerification: { level: 'strict' },
+      trustStores: ['ca:e2e', 'ca:mine'],
+      trustedIdentities: ['*'],
+    };
     await writeFile(p, JSON.stringify({ version: '1.0', trustPolicies: [{ ...base, ...statement }] }));
     return p;
   }
-  const run = async (p: string, dir = layout): Promise<VerificationReport> => verify(`oci:${dir}:v1`, { sources: { trustPolicy: p, trustStore: store, defaults: false } });
+  const run = async (p: string, dir = layout): Promise<VerificationReport> =>
+    verify(`oci:${dir}:v1`, { sources: { trustPolicy: p, trustStore: store, defaults: false } });
   const thresholdOf = (r: VerificationReport) => r.requirements[0]!.checks.find((c) => c.name === 'threshold');
 
   beforeAll(async () => {
@@ -43,12 +50,17 @@ describe('signatureThreshold, requiredIdentities and key rotation', () => {
   }, 60_000);
   afterAll(async () => rm(work, { recursive: true, force: true }));
 
-  it('2 of 3: one valid signature fails (notation\'s), two pass, three pass; the CLI names the threshold check', async () => {
+  it("2 of 3: one valid signature fails (notation's), two pass, three pass; the CLI names the threshold check", async () => {
     const p = await policy('two-of-three', { signatureThreshold: 2 });
     const one = await run(p);
     expect(one.verdict).toBe('failed');
     expect(one.signatures.filter((s) => s.verdict === 'verified')).toHaveLength(1);
-    expect(thresholdOf(one)).toMatchObject({ outcome: 'fail', reason: expect.stringMatching(/^1 of 2 required valid signature\(s\) by distinct signing keys \(2 signature\(s\) found\)/) });
+    expect(thresholdOf(one)).toMatchObject({
+      outcome: 'fail',
+      reason: expect.stringMatching(
+        /^1 of 2 required valid signature\(s\) by distinct signing keys \(2 signature\(s\) found\)/
+      ),
+    });
     const cli = await runSignet(['verify', `oci:${layout}:v1`, '--policy', p, '--trust-store', store]);
     expect(cli.code).toBe(1);
     expect(cli.stdout).toMatch(/threshold check failed: 1 of 2 required/);
@@ -69,7 +81,9 @@ describe('signatureThreshold, requiredIdentities and key rotation', () => {
     expect(four.verdict).toBe('failed');
     expect(thresholdOf(four)?.reason).toMatch(/^3 of 4/);
     // at the audit level a shortfall is logged, as every other check
-    const audit = await run(await policy('audit', { signatureThreshold: 4, signatureVerification: { level: 'audit' } }));
+    const audit = await run(
+      await policy('audit', { signatureThreshold: 4, signatureVerification: { level: 'audit' } })
+    );
     expect(audit.verdict).toBe('verified');
     expect(thresholdOf(audit)?.outcome).toBe('logged');
   });
@@ -81,7 +95,9 @@ describe('signatureThreshold, requiredIdentities and key rotation', () => {
     const p = await policy('required', { requiredIdentities: [ID('A'), ID('C')] });
     const missing = await run(p, dir);
     expect(missing.verdict).toBe('failed');
-    expect(thresholdOf(missing)?.reason).toMatch(/no valid signature by the required identity "x509\.subject: CN=C,O=T,ST=WA,C=US"/);
+    expect(thresholdOf(missing)?.reason).toMatch(
+      /no valid signature by the required identity "x509\.subject: CN=C,O=T,ST=WA,C=US"/
+    );
     await sign(`oci:${dir}:v1`, { keyStore: keys, key: 'c' });
     expect((await run(p, dir)).verdict).toBe('verified');
   });
@@ -89,7 +105,10 @@ describe('signatureThreshold, requiredIdentities and key rotation', () => {
   it('rotation: during the overlap either identity verifies; once the old one is removed its signatures are refused', async () => {
     const oldOnly = join(work, 'old');
     const newOnly = join(work, 'new');
-    for (const [dir, key] of [[oldOnly, 'a'], [newOnly, 'b']] as const) {
+    for (const [dir, key] of [
+      [oldOnly, 'a'],
+      [newOnly, 'b'],
+    ] as const) {
       await mkdir(dir, { recursive: true });
       await cp(join(V, 'oci-layout', 'e2e'), dir, { recursive: true });
       await sign(`oci:${dir}:v1`, { keyStore: keys, key });
@@ -100,7 +119,10 @@ describe('signatureThreshold, requiredIdentities and key rotation', () => {
     const after = await policy('after', { trustStores: ['ca:mine'], trustedIdentities: [ID('B')] });
     const refused = await run(after, oldOnly);
     expect(refused.verdict).toBe('failed');
-    expect(refused.signatures[0]!.checks.find((c) => c.outcome === 'fail')).toMatchObject({ name: 'authenticity', reason: expect.stringMatching(/does not match any trusted identity/) });
+    expect(refused.signatures[0]!.checks.find((c) => c.outcome === 'fail')).toMatchObject({
+      name: 'authenticity',
+      reason: expect.stringMatching(/does not match any trusted identity/),
+    });
     expect((await run(after, newOnly)).verdict).toBe('verified');
   });
 

@@ -32,7 +32,11 @@ describe('verification plugins (notary-spec §12.2 and §12.8)', () => {
   let work: string;
   let home: string;
   let store: TrustStore;
-  const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'9'.repeat(64)}`, size: 5 };
+  const subject = {
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    digest: `sha256:${'9'.repeat(64)}`,
+    size: 5,
+  };
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'signet-vplugin-'));
@@ -43,20 +47,48 @@ describe('verification plugins (notary-spec §12.2 and §12.8)', () => {
   });
   afterAll(async () => rm(work, { recursive: true, force: true }));
 
-  async function run(cn: string, opts: { minVersion?: string; plugin?: string; level?: string; noPluginAttr?: boolean } = {}) {
+  async function run(
+    cn: string,
+    opts: { minVersion?: string; plugin?: string; level?: string; noPluginAttr?: boolean } = {}
+  ) {
     const c = await makeChain({ leafSubject: `CN=${cn},O=Signet Test,ST=WA,C=US` });
     const dir = join(work, `store-${cn}-${Math.random().toString(36).slice(2)}`);
     await mkdir(join(dir, 'x509', 'ca', 's'), { recursive: true });
     await writeFile(join(dir, 'x509', 'ca', 's', 'root.pem'), toPem([c.root]));
     store = new TrustStore(dir);
     const attrs = [
-      ...(opts.noPluginAttr ? [] : [{ key: 'io.cncf.notary.verificationPlugin', value: opts.plugin ?? 'vtest', critical: true }]),
-      ...(opts.minVersion ? [{ key: 'io.cncf.notary.verificationPluginMinVersion', value: opts.minVersion, critical: true }] : []),
+      ...(opts.noPluginAttr
+        ? []
+        : [{ key: 'io.cncf.notary.verificationPlugin', value: opts.plugin ?? 'vtest', critical: true }]),
+      ...(opts.minVersion
+        ? [{ key: 'io.cncf.notary.verificationPluginMinVersion', value: opts.minVersion, critical: true }]
+        : []),
       { key: 'com.example.policyTag', value: 'gold', critical: true },
     ];
-    const envelope = await signPayload(buildPayload(subject, 'jws'), JWS_MEDIA_TYPE, { signer: c.signer, extendedAttributes: attrs });
-    const doc = loadTrustPolicy({ version: '1.0', trustPolicies: [{ name: 'p', registryScopes: ['*'], signatureVerification: { level: opts.level ?? 'strict' }, trustStores: ['ca:s'], trustedIdentities: ['x509.subject: CN=nobody,O=Signet Test,ST=WA,C=US'] }] });
-    return verifySignature({ envelope, mediaType: JWS_MEDIA_TYPE, subject, statement: selectPolicy(doc, `a.io/b@${subject.digest}`), trustStore: store, options: { pluginHome: home } });
+    const envelope = await signPayload(buildPayload(subject, 'jws'), JWS_MEDIA_TYPE, {
+      signer: c.signer,
+      extendedAttributes: attrs,
+    });
+    const doc = loadTrustPolicy({
+      version: '1.0',
+      trustPolicies: [
+        {
+          name: 'p',
+          registryScopes: ['*'],
+          signatureVerification: { level: opts.level ?? 'strict' },
+          trustStores: ['ca:s'],
+          trustedIdentities: ['x509.subject: CN=nobody,O=Signet Test,ST=WA,C=US'],
+        },
+      ],
+    });
+    return verifySignature({
+      envelope,
+      mediaType: JWS_MEDIA_TYPE,
+      subject,
+      statement: selectPolicy(doc, `a.io/b@${subject.digest}`),
+      trustStore: store,
+      options: { pluginHome: home },
+    });
   }
 
   it('the plugin decides the trusted identity and revocation, and processes the critical attributes', async () => {
@@ -65,11 +97,17 @@ describe('verification plugins (notary-spec §12.2 and §12.8)', () => {
     // the policy's identity (CN=nobody) would have refused this signer: the plugin took that check
     const denied = await run('denied');
     expect(denied.verified).toBe(false);
-    expect(denied.results.find((r) => !r.ok)).toMatchObject({ type: 'authenticity', message: expect.stringMatching(/not in the allow list/) });
+    expect(denied.results.find((r) => !r.ok)).toMatchObject({
+      type: 'authenticity',
+      message: expect.stringMatching(/not in the allow list/),
+    });
     const audited = await run('denied', { level: 'audit' });
     expect(audited.verified).toBe(true);
     const revoked = await run('revoked');
-    expect(revoked.results.find((r) => !r.ok)).toMatchObject({ type: 'revocation', message: expect.stringMatching(/revoked by the plugin/) });
+    expect(revoked.results.find((r) => !r.ok)).toMatchObject({
+      type: 'revocation',
+      message: expect.stringMatching(/revoked by the plugin/),
+    });
   });
 
   it('critical attributes the plugin does not process fail integrity', async () => {
@@ -87,6 +125,10 @@ describe('verification plugins (notary-spec §12.2 and §12.8)', () => {
 
   it('without the plugin attribute, an unknown critical attribute fails integrity', async () => {
     const r = await run('approved', { noPluginAttr: true });
-    expect(r.results[0]).toMatchObject({ type: 'integrity', ok: false, message: expect.stringMatching(/unknown critical attribute com.example.policyTag/) });
+    expect(r.results[0]).toMatchObject({
+      type: 'integrity',
+      ok: false,
+      message: expect.stringMatching(/unknown critical attribute com.example.policyTag/),
+    });
   });
 });

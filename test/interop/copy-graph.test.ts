@@ -11,7 +11,11 @@ import { runSignet, startServe, type Served } from '../helpers/serve.ts';
 
 /** The graph as a comparable shape: digest → sorted child digests, recursively. */
 function shape(n: ReferrerNode): unknown {
-  return { d: n.digest, t: n.artifactType ?? null, r: n.referrers.map(shape).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))) };
+  return {
+    d: n.digest,
+    t: n.artifactType ?? null,
+    r: n.referrers.map(shape).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+  };
 }
 
 async function graphAt(ref: string): Promise<unknown> {
@@ -57,7 +61,7 @@ describe('signet copy carries the referrers graph across signet serve, distribut
     expect(r.code).toBe(0);
     expect(await graphAt(`${dist.host}/mirror/app:v1`)).toEqual(expected);
     // distribution has no referrers API: the graph lives in the sha256-<hex> index tags
-    const tags = await (await fetch(`http://${dist.host}/v2/mirror/app/tags/list`)).json() as { tags: string[] };
+    const tags = (await (await fetch(`http://${dist.host}/v2/mirror/app/tags/list`)).json()) as { tags: string[] };
     expect(tags.tags).toContain(`sha256-${rootDigest.slice(7)}`);
     expect((await fetch(`http://${dist.host}/v2/mirror/app/referrers/${rootDigest}`)).status).toBe(404);
   });
@@ -69,7 +73,9 @@ describe('signet copy carries the referrers graph across signet serve, distribut
     expect(report.root.digest).toBe(rootDigest);
     expect(report.referrers).toBe(3);
     expect(await graphAt(`${serve.host}/back/app:v1`)).toEqual(expected);
-    const api = await (await fetch(`http://${serve.host}/v2/back/app/referrers/${rootDigest}`)).json() as { manifests: unknown[] };
+    const api = (await (await fetch(`http://${serve.host}/v2/back/app/referrers/${rootDigest}`)).json()) as {
+      manifests: unknown[];
+    };
     expect(api.manifests).toHaveLength(2);
   });
 

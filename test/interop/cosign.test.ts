@@ -8,7 +8,15 @@ import { promisify } from 'node:util';
 import { signCosign } from '../../src/sign/index.ts';
 import { verifyCosign, verifyContainersPolicy } from '../helpers/verify.ts';
 import { descriptorFor, encodeManifest, MediaType, type ImageManifest } from '../../src/oci/index.ts';
-import { appendCosignLayer, buildCosignPayload, COSIGN_PAYLOAD_MEDIA_TYPE, COSIGN_SIGNATURE_ANNOTATION, cosignSign, cosignSignatureTag, parseCosignPublicKey } from '../../src/signature/index.ts';
+import {
+  appendCosignLayer,
+  buildCosignPayload,
+  COSIGN_PAYLOAD_MEDIA_TYPE,
+  COSIGN_SIGNATURE_ANNOTATION,
+  cosignSign,
+  cosignSignatureTag,
+  parseCosignPublicKey,
+} from '../../src/signature/index.ts';
 import { fetchManifest, RegistryTarget } from '../../src/store/index.ts';
 import { pushArtifact } from '../helpers/artifacts.ts';
 import { peerTools } from '../helpers/peer-tools.ts';
@@ -23,7 +31,12 @@ describe('cosign key-based signatures, with the real cosign 2.5 as the peer', ()
   let cosignPub: KeyObject;
   const ours = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 
-  const cos = (args: string[]) => run(cosign, args, { env: { ...process.env, COSIGN_PASSWORD: '', COSIGN_YES: 'true' }, cwd: work, timeout: 120_000 });
+  const cos = (args: string[]) =>
+    run(cosign, args, {
+      env: { ...process.env, COSIGN_PASSWORD: '', COSIGN_YES: 'true' },
+      cwd: work,
+      timeout: 120_000,
+    });
   const image = async (tag: string): Promise<string> => {
     const t = new RegistryTarget({ registry: serve.host, repository: 'cosign/app' });
     const d = await pushArtifact(t, `cosign test ${tag}`, { tag });
@@ -53,11 +66,20 @@ describe('cosign key-based signatures, with the real cosign 2.5 as the peer', ()
     const both = await verifyCosign(ref, [cosignPub, ours.publicKey]);
     expect(both.signatures).toHaveLength(2);
     expect(both.signatures.every((s) => s.verified)).toBe(true);
-    const { stdout } = await cos(['verify', '--key', 'ours.pub', '--insecure-ignore-tlog=true', '--allow-insecure-registry', ref]);
+    const { stdout } = await cos([
+      'verify',
+      '--key',
+      'ours.pub',
+      '--insecure-ignore-tlog=true',
+      '--allow-insecure-registry',
+      ref,
+    ]);
     expect(stdout).toContain('"docker-manifest-digest"');
     await cos(['verify', '--key', 'cosign.pub', '--insecure-ignore-tlog=true', '--allow-insecure-registry', ref]);
     const { runSignet } = await import('../helpers/serve.ts');
-    const ls = JSON.parse((await runSignet(['ls', ref, '-o', 'json'])).stdout) as { otherSignatures: Array<{ family: string; signedDigest: string }> };
+    const ls = JSON.parse((await runSignet(['ls', ref, '-o', 'json'])).stdout) as {
+      otherSignatures: Array<{ family: string; signedDigest: string }>;
+    };
     expect(ls.otherSignatures.filter((o) => o.family === 'cosign')).toHaveLength(2);
     expect(ls.otherSignatures.every((o) => o.signedDigest === ref.split('@')[1])).toBe(true);
   });
@@ -105,7 +127,23 @@ describe('cosign key-based signatures, with the real cosign 2.5 as the peer', ()
 
   it("cosign's OCI 1.1 referrers form, both ways", async () => {
     const ref = await image('oci11');
-    await run(cosign, ['sign', '--key', 'cosign.key', '--tlog-upload=false', '--allow-insecure-registry', '--registry-referrers-mode=oci-1-1', ref], { env: { ...process.env, COSIGN_PASSWORD: '', COSIGN_YES: 'true', COSIGN_EXPERIMENTAL: '1' }, cwd: work, timeout: 120_000 });
+    await run(
+      cosign,
+      [
+        'sign',
+        '--key',
+        'cosign.key',
+        '--tlog-upload=false',
+        '--allow-insecure-registry',
+        '--registry-referrers-mode=oci-1-1',
+        ref,
+      ],
+      {
+        env: { ...process.env, COSIGN_PASSWORD: '', COSIGN_YES: 'true', COSIGN_EXPERIMENTAL: '1' },
+        cwd: work,
+        timeout: 120_000,
+      }
+    );
     const t = new RegistryTarget({ registry: serve.host, repository: 'cosign/app' });
     expect(await t.tags()).not.toContain(cosignSignatureTag(ref.split('@')[1]!));
     await t.close();
@@ -114,24 +152,60 @@ describe('cosign key-based signatures, with the real cosign 2.5 as the peer', ()
     const ref2 = await image('oci11-ours');
     await signCosign(ref2, ours.privateKey, { referrers: true });
     expect((await verifyCosign(ref2, [ours.publicKey])).verified).toBe(true);
-    await run(cosign, ['verify', '--key', 'ours.pub', '--insecure-ignore-tlog=true', '--allow-insecure-registry', '--experimental-oci11', ref2], { env: { ...process.env, COSIGN_EXPERIMENTAL: '1' }, cwd: work, timeout: 120_000 });
+    await run(
+      cosign,
+      [
+        'verify',
+        '--key',
+        'ours.pub',
+        '--insecure-ignore-tlog=true',
+        '--allow-insecure-registry',
+        '--experimental-oci11',
+        ref2,
+      ],
+      { env: { ...process.env, COSIGN_EXPERIMENTAL: '1' }, cwd: work, timeout: 120_000 }
+    );
   });
 
   it('a containers policy with sigstoreSigned accepts the cosign-signed image and refuses others', async () => {
     const signedRef = await image('policy-signed');
     await cos(['sign', '--key', 'cosign.key', '--tlog-upload=false', '--allow-insecure-registry', signedRef]);
     const policy = join(work, 'sigstore-policy.json');
-    await writeFile(policy, JSON.stringify({ default: [{ type: 'reject' }], transports: { docker: { [`${serve.host}/cosign`]: [{ type: 'sigstoreSigned', keyPath: join(work, 'cosign.pub'), signedIdentity: { type: 'matchRepository' } }] } } }));
+    await writeFile(
+      policy,
+      JSON.stringify({
+        default: [{ type: 'reject' }],
+        transports: {
+          docker: {
+            [`${serve.host}/cosign`]: [
+              {
+                type: 'sigstoreSigned',
+                keyPath: join(work, 'cosign.pub'),
+                signedIdentity: { type: 'matchRepository' },
+              },
+            ],
+          },
+        },
+      })
+    );
     const ok = await verifyContainersPolicy(signedRef, { policy });
     expect(ok.accepted, JSON.stringify(ok.results)).toBe(true);
     const unsigned = await image('policy-unsigned');
     expect((await verifyContainersPolicy(unsigned, { policy })).accepted).toBe(false);
     const wrongKey = join(work, 'sigstore-wrong.json');
-    await writeFile(wrongKey, JSON.stringify({ default: [{ type: 'reject' }], transports: { docker: { [`${serve.host}/cosign`]: [{ type: 'sigstoreSigned', keyPath: join(work, 'ours.pub') }] } } }));
+    await writeFile(
+      wrongKey,
+      JSON.stringify({
+        default: [{ type: 'reject' }],
+        transports: {
+          docker: { [`${serve.host}/cosign`]: [{ type: 'sigstoreSigned', keyPath: join(work, 'ours.pub') }] },
+        },
+      })
+    );
     expect((await verifyContainersPolicy(signedRef, { policy: wrongKey })).accepted).toBe(false);
   });
 
-  it('the payload and manifest have cosign\'s shapes field for field', async () => {
+  it("the payload and manifest have cosign's shapes field for field", async () => {
     const ref = await image('shape');
     const r = await signCosign(ref, ours.privateKey);
     const t = new RegistryTarget({ registry: serve.host, repository: 'cosign/app' });
@@ -143,7 +217,9 @@ describe('cosign key-based signatures, with the real cosign 2.5 as the peer', ()
     expect(m.layers[0]!.mediaType).toBe('application/vnd.dev.cosign.simplesigning.v1+json');
     expect(Object.keys(m.layers[0]!.annotations!)).toEqual([COSIGN_SIGNATURE_ANNOTATION]);
     const payload = Buffer.from(await (await import('../../src/store/index.ts')).fetchAll(t, m.layers[0]!)).toString();
-    expect(payload).toBe(`{"critical":{"identity":{"docker-reference":"${serve.host}/cosign/app"},"image":{"docker-manifest-digest":"${r.subject.digest}"},"type":"cosign container image signature"},"optional":null}`);
+    expect(payload).toBe(
+      `{"critical":{"identity":{"docker-reference":"${serve.host}/cosign/app"},"image":{"docker-manifest-digest":"${r.subject.digest}"},"type":"cosign container image signature"},"optional":null}`
+    );
     await t.close();
   });
 
@@ -174,7 +250,10 @@ describe('cosign key-based signatures, with the real cosign 2.5 as the peer', ()
     const { manifest } = await fetchManifest(t, await t.resolve(tag));
     let m = manifest as ImageManifest;
     const add = async (payload: Uint8Array, sig: string): Promise<void> => {
-      const layer = { ...descriptorFor(COSIGN_PAYLOAD_MEDIA_TYPE, payload), annotations: { [COSIGN_SIGNATURE_ANNOTATION]: sig } };
+      const layer = {
+        ...descriptorFor(COSIGN_PAYLOAD_MEDIA_TYPE, payload),
+        annotations: { [COSIGN_SIGNATURE_ANNOTATION]: sig },
+      };
       await t.push(descriptorFor(COSIGN_PAYLOAD_MEDIA_TYPE, payload), payload);
       const next = appendCosignLayer(m, layer);
       await t.push(descriptorFor(MediaType.ImageConfig, next.config), next.config);

@@ -21,7 +21,11 @@ describe("Flatpak (Debian's flatpak 1.14, offline) installs from signet serve", 
   // stdin closed: flatpak must never wait for an answer
   const flatpak = (args: string[]): Promise<{ stdout: string; stderr: string }> =>
     new Promise((resolve, reject) => {
-      const child = spawn('dbus-run-session', ['--', 'flatpak', '--user', ...args], { env: fenv, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+      const child = spawn('dbus-run-session', ['--', 'flatpak', '--user', ...args], {
+        env: fenv,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 120_000,
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -70,12 +74,24 @@ describe("Flatpak (Debian's flatpak 1.14, offline) installs from signet serve", 
   });
 
   it('signet copy pushes it; flatpak remote-add, remote-ls and install succeed', { timeout: 240_000 }, async () => {
-    const c = await runSignet(['copy', `oci:${join(work, 'bundle', 'bundle.oci')}`, `${serve.host}/org.test.platform:latest`]);
+    const c = await runSignet([
+      'copy',
+      `oci:${join(work, 'bundle', 'bundle.oci')}`,
+      `${serve.host}/org.test.platform:latest`,
+    ]);
     expect(c.code, c.stderr).toBe(0);
-    const idx = (await (await fetch(`http://${serve.host}/index/static?label:org.flatpak.ref:exists=1&architecture=amd64&os=linux&tag=latest`)).json()) as { Results: Array<{ Name: string; Images: Array<{ Labels: Record<string, string> }> }> };
+    const idx = (await (
+      await fetch(
+        `http://${serve.host}/index/static?label:org.flatpak.ref:exists=1&architecture=amd64&os=linux&tag=latest`
+      )
+    ).json()) as { Results: Array<{ Name: string; Images: Array<{ Labels: Record<string, string> }> }> };
     expect(idx.Results[0]!.Name).toBe('org.test.platform');
     expect(idx.Results[0]!.Images[0]!.Labels['org.flatpak.ref']).toBe(REF);
-    const none = (await (await fetch(`http://${serve.host}/index/static?label:org.flatpak.ref:exists=1&architecture=arm64&os=linux&tag=latest`)).json()) as { Results: unknown[] };
+    const none = (await (
+      await fetch(
+        `http://${serve.host}/index/static?label:org.flatpak.ref:exists=1&architecture=arm64&os=linux&tag=latest`
+      )
+    ).json()) as { Results: unknown[] };
     expect(none.Results).toEqual([]);
     await flatpak(['remote-add', '--no-gpg-verify', 'signet', `oci+http://${serve.host}`]);
     const ls = await flatpak(['remote-ls', 'signet', '--columns=ref']);
@@ -88,12 +104,45 @@ describe("Flatpak (Debian's flatpak 1.14, offline) installs from signet serve", 
 
   it('Signet signs the Flatpak image (Notary and simple signing) and verifies it; a moved tag is refused', async () => {
     const e = env();
-    expect((await runSignet(['key', 'generate', 'root', '--ca', '--subject', 'CN=Flatpak Root,O=Test,ST=WA,C=US'], { env: e })).code).toBe(0);
-    expect((await runSignet(['key', 'generate', 'rel', '--issuer', 'root', '--default', '--subject', 'CN=rel,O=Test,ST=WA,C=US'], { env: e })).code).toBe(0);
+    expect(
+      (
+        await runSignet(['key', 'generate', 'root', '--ca', '--subject', 'CN=Flatpak Root,O=Test,ST=WA,C=US'], {
+          env: e,
+        })
+      ).code
+    ).toBe(0);
+    expect(
+      (
+        await runSignet(
+          ['key', 'generate', 'rel', '--issuer', 'root', '--default', '--subject', 'CN=rel,O=Test,ST=WA,C=US'],
+          { env: e }
+        )
+      ).code
+    ).toBe(0);
     const root = await runSignet(['key', 'show', 'root', '--cert'], { env: e });
     await writeFile(join(work, 'root.pem'), root.stdout);
-    expect((await runSignet(['cert', 'add', '--type', 'ca', '--store', 'fp', join(work, 'root.pem')], { env: e })).code).toBe(0);
-    expect((await runSignet(['policy', 'init', '--name', 'fp', '--scope', `${serve.host}/org.test.platform`, '--trust-store', 'ca:fp', '--identity', 'x509.subject: CN=rel,O=Test,ST=WA,C=US'], { env: e })).code).toBe(0);
+    expect(
+      (await runSignet(['cert', 'add', '--type', 'ca', '--store', 'fp', join(work, 'root.pem')], { env: e })).code
+    ).toBe(0);
+    expect(
+      (
+        await runSignet(
+          [
+            'policy',
+            'init',
+            '--name',
+            'fp',
+            '--scope',
+            `${serve.host}/org.test.platform`,
+            '--trust-store',
+            'ca:fp',
+            '--identity',
+            'x509.subject: CN=rel,O=Test,ST=WA,C=US',
+          ],
+          { env: e }
+        )
+      ).code
+    ).toBe(0);
     const ref = `${serve.host}/org.test.platform:latest`;
     expect((await runSignet(['sign', ref], { env: e })).code).toBe(0);
     expect((await runSignet(['verify', ref], { env: e })).code).toBe(0);
@@ -101,18 +150,44 @@ describe("Flatpak (Debian's flatpak 1.14, offline) installs from signet serve", 
     expect((await runSignet(['key', 'generate', 'gk', '--type', 'gpg-ed25519'], { env: e })).code).toBe(0);
     const rd = join(work, 'registries.d');
     await mkdir(rd, { recursive: true });
-    await writeFile(join(rd, 'fp.yaml'), `docker:\n  ${serve.host}:\n    lookaside: file://${join(work, 'lookaside')}\n`);
-    expect((await runSignet(['sign', ref, '--signature-format', 'simple', '--key', 'gk', '--registries-d', rd], { env: e })).code).toBe(0);
+    await writeFile(
+      join(rd, 'fp.yaml'),
+      `docker:\n  ${serve.host}:\n    lookaside: file://${join(work, 'lookaside')}\n`
+    );
+    expect(
+      (await runSignet(['sign', ref, '--signature-format', 'simple', '--key', 'gk', '--registries-d', rd], { env: e }))
+        .code
+    ).toBe(0);
     const { KeyStore } = await import('../../src/pki/index.ts');
     await writeFile(join(work, 'gk.gpg'), (await new KeyStore(join(work, 'signet-home')).gpgKey('gk')).publicKey);
-    await writeFile(join(work, 'policy.json'), JSON.stringify({ default: [{ type: 'reject' }], transports: { docker: { [`${serve.host}/org.test.platform`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: join(work, 'gk.gpg') }] } } }));
+    await writeFile(
+      join(work, 'policy.json'),
+      JSON.stringify({
+        default: [{ type: 'reject' }],
+        transports: {
+          docker: {
+            [`${serve.host}/org.test.platform`]: [
+              { type: 'signedBy', keyType: 'GPGKeys', keyPath: join(work, 'gk.gpg') },
+            ],
+          },
+        },
+      })
+    );
     // one verification, both families in one report: the Notary policy (configured in SIGNET_HOME) and the containers policy
-    const both = await runSignet(['verify', ref, '--containers-policy', join(work, 'policy.json'), '--registries-d', rd, '-o', 'json'], { env: e });
+    const both = await runSignet(
+      ['verify', ref, '--containers-policy', join(work, 'policy.json'), '--registries-d', rd, '-o', 'json'],
+      { env: e }
+    );
     expect(both.code, both.stdout + both.stderr).toBe(0);
     const [report] = JSON.parse(both.stdout) as VerificationReport[];
     expect(report!.verdict).toBe('verified');
-    expect(report!.requirements.map((r) => [r.name, r.satisfied])).toEqual([['trust-policy:fp', true], [`containers-policy:${serve.host}/org.test.platform[0] signedBy`, true]]);
-    expect(new Set(report!.signatures.filter((x) => x.verdict === 'verified').map((x) => x.family))).toEqual(new Set(['notary', 'simple']));
+    expect(report!.requirements.map((r) => [r.name, r.satisfied])).toEqual([
+      ['trust-policy:fp', true],
+      [`containers-policy:${serve.host}/org.test.platform[0] signedBy`, true],
+    ]);
+    expect(new Set(report!.signatures.filter((x) => x.verdict === 'verified').map((x) => x.family))).toEqual(
+      new Set(['notary', 'simple'])
+    );
     const noPolicy = await runSignet(['verify', ref], { env: { SIGNET_HOME: join(work, 'empty-home') } });
     expect(noPolicy.code).toBe(1);
     expect(noPolicy.stderr).toMatch(/no policy is configured/);
@@ -123,7 +198,9 @@ describe("Flatpak (Debian's flatpak 1.14, offline) installs from signet serve", 
     const n = await runSignet(['verify', ref], { env: e });
     expect(n.code).toBe(1);
     expect(n.stdout).toMatch(/no Notary Project signature is associated/);
-    const s = await runSignet(['verify', ref, '--containers-policy', join(work, 'policy.json'), '--registries-d', rd], { env: e });
+    const s = await runSignet(['verify', ref, '--containers-policy', join(work, 'policy.json'), '--registries-d', rd], {
+      env: e,
+    });
     expect(s.code).toBe(1);
   });
 });

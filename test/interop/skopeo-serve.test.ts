@@ -45,7 +45,9 @@ async function blobDigests(layout: string): Promise<Map<string, string>> {
 }
 
 async function rootManifestDigest(layout: string): Promise<string> {
-  const idx = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+  const idx = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as {
+    manifests: Array<{ digest: string }>;
+  };
   return idx.manifests[0]!.digest;
 }
 
@@ -65,21 +67,37 @@ describe('skopeo against signet serve', () => {
   });
 
   it('pushes an umoci image and pulls it back byte-identical', async () => {
-    const push = await skopeo(['copy', '--dest-tls-verify=false', `oci:${image}:v1`, `docker://${serve.host}/test/img:v1`]);
+    const push = await skopeo([
+      'copy',
+      '--dest-tls-verify=false',
+      `oci:${image}:v1`,
+      `docker://${serve.host}/test/img:v1`,
+    ]);
     expect(push.out).toContain('Writing manifest');
     expect(push.ok).toBe(true);
     const back = join(work, 'back');
-    const pull = await skopeo(['copy', '--src-tls-verify=false', `docker://${serve.host}/test/img:v1`, `oci:${back}:v1`]);
+    const pull = await skopeo([
+      'copy',
+      '--src-tls-verify=false',
+      `docker://${serve.host}/test/img:v1`,
+      `oci:${back}:v1`,
+    ]);
     expect(pull.ok).toBe(true);
     expect(await rootManifestDigest(back)).toBe(await rootManifestDigest(image));
     const b = await blobDigests(back);
     for (const [hex, actual] of b) expect(actual).toBe(hex); // every pulled blob matches its name
     // ...and they are exactly the blobs of the pushed image (umoci's layout also keeps old ones)
     const root = (await rootManifestDigest(image)).slice(7);
-    const m = JSON.parse(await readFile(join(image, 'blobs', 'sha256', root), 'utf8')) as { config: { digest: string }; layers: Array<{ digest: string }> };
+    const m = JSON.parse(await readFile(join(image, 'blobs', 'sha256', root), 'utf8')) as {
+      config: { digest: string };
+      layers: Array<{ digest: string }>;
+    };
     const reachable = [root, m.config.digest.slice(7), ...m.layers.map((l) => l.digest.slice(7))];
     expect([...b.keys()].sort()).toEqual(reachable.sort());
-    for (const hex of reachable) expect((await readFile(join(back, 'blobs', 'sha256', hex))).equals(await readFile(join(image, 'blobs', 'sha256', hex)))).toBe(true);
+    for (const hex of reachable)
+      expect(
+        (await readFile(join(back, 'blobs', 'sha256', hex))).equals(await readFile(join(image, 'blobs', 'sha256', hex)))
+      ).toBe(true);
     expect(m.layers.length).toBe(1);
   });
 
@@ -107,30 +125,68 @@ describe('skopeo against signet serve', () => {
             { repository: 'team/*', users: ['alice'], actions: ['pull', 'push', 'delete'] },
             { repository: 'team/*', users: ['bob'], actions: ['pull'] },
           ],
-        }),
+        })
       );
       authed = await startServe({ authorizer: await createAuthorizer(cfg) });
     });
     afterAll(async () => authed?.close());
 
     it('skopeo with --dest-creds pushes; without credentials it is refused', async () => {
-      const ok = await skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', 'alice:wonderland', `oci:${image}:v1`, `docker://${authed.host}/team/app:v1`]);
+      const ok = await skopeo([
+        'copy',
+        '--dest-tls-verify=false',
+        '--dest-creds',
+        'alice:wonderland',
+        `oci:${image}:v1`,
+        `docker://${authed.host}/team/app:v1`,
+      ]);
       expect(ok.out).toContain('Writing manifest');
       expect(ok.ok).toBe(true);
-      const anon = await skopeo(['copy', '--dest-tls-verify=false', `oci:${image}:v1`, `docker://${authed.host}/team/app:v2`]);
+      const anon = await skopeo([
+        'copy',
+        '--dest-tls-verify=false',
+        `oci:${image}:v1`,
+        `docker://${authed.host}/team/app:v2`,
+      ]);
       expect(anon.ok).toBe(false);
       expect(anon.out.toLowerCase()).toMatch(/unauthorized|authentication required|denied/);
-      const wrong = await skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', 'alice:nope', `oci:${image}:v1`, `docker://${authed.host}/team/app:v3`]);
+      const wrong = await skopeo([
+        'copy',
+        '--dest-tls-verify=false',
+        '--dest-creds',
+        'alice:nope',
+        `oci:${image}:v1`,
+        `docker://${authed.host}/team/app:v3`,
+      ]);
       expect(wrong.ok).toBe(false);
     });
 
     it('a user with pull rights can inspect but not push', async () => {
-      const inspect = await skopeo(['inspect', '--tls-verify=false', '--creds', 'bob:builder', `docker://${authed.host}/team/app:v1`]);
+      const inspect = await skopeo([
+        'inspect',
+        '--tls-verify=false',
+        '--creds',
+        'bob:builder',
+        `docker://${authed.host}/team/app:v1`,
+      ]);
       expect(inspect.ok).toBe(true);
       expect((JSON.parse(inspect.out) as { Digest: string }).Digest).toBe(await rootManifestDigest(image));
-      const push = await skopeo(['copy', '--dest-tls-verify=false', '--dest-creds', 'bob:builder', `oci:${image}:v1`, `docker://${authed.host}/team/app:bob`]);
+      const push = await skopeo([
+        'copy',
+        '--dest-tls-verify=false',
+        '--dest-creds',
+        'bob:builder',
+        `oci:${image}:v1`,
+        `docker://${authed.host}/team/app:bob`,
+      ]);
       expect(push.ok).toBe(false);
-      const tags = await skopeo(['list-tags', '--tls-verify=false', '--creds', 'alice:wonderland', `docker://${authed.host}/team/app`]);
+      const tags = await skopeo([
+        'list-tags',
+        '--tls-verify=false',
+        '--creds',
+        'alice:wonderland',
+        `docker://${authed.host}/team/app`,
+      ]);
       expect((JSON.parse(tags.out) as { Tags: string[] }).Tags).toEqual(['v1']);
     });
   });

@@ -18,25 +18,40 @@ Examples:
   signet push 127.0.0.1:5000/demo/app:v1 app.tar --artifact-type application/vnd.example.app
   signet push 127.0.0.1:5000/demo/app sbom.json --artifact-type application/spdx+json \\
       --subject 127.0.0.1:5000/demo/app:v1
-  signet push oci:./layout:v1 README.md`,
+  signet push oci:./layout:v1 README.md`
     )
-    .action(async (ref: string, files: string[], opts: { artifactType: string; mediaType: string; annotation: string[]; subject?: string }) => {
-      const annotations = keyValues(opts.annotation, '--annotation');
-      const { push } = await import('../../index.ts');
-      const desc = await push(ref, files, { artifactType: opts.artifactType, mediaType: opts.mediaType, annotations, ...(opts.subject ? { subject: opts.subject } : {}) });
-      process.stdout.write(`${desc.digest}\n`);
-    });
+    .action(
+      async (
+        ref: string,
+        files: string[],
+        opts: { artifactType: string; mediaType: string; annotation: string[]; subject?: string }
+      ) => {
+        const annotations = keyValues(opts.annotation, '--annotation');
+        const { push } = await import('../../index.ts');
+        const desc = await push(ref, files, {
+          artifactType: opts.artifactType,
+          mediaType: opts.mediaType,
+          annotations,
+          ...(opts.subject ? { subject: opts.subject } : {}),
+        });
+        process.stdout.write(`${desc.digest}\n`);
+      }
+    );
 
   program
     .command('pull')
     .description('Pull the files of an artifact (layers with a title annotation) into a directory.')
     .argument('<ref>', 'artifact reference with a tag or digest')
     .option('-o, --output <dir>', 'directory to write the files to', '.')
-    .addHelpText('after', '\nEvery file is checked against its digest before it is moved into place.\n\nExample:\n  signet pull 127.0.0.1:5000/demo/app:v1 -o ./out')
+    .addHelpText(
+      'after',
+      '\nEvery file is checked against its digest before it is moved into place.\n\nExample:\n  signet pull 127.0.0.1:5000/demo/app:v1 -o ./out'
+    )
     .action(async (ref: string, opts: { output: string }) => {
       const { pull } = await import('../../index.ts');
       const written = await pull(ref, opts.output);
       for (const f of written) process.stdout.write(`${f.path} (${f.size} bytes)\n`);
-      if (written.length === 0) process.stderr.write('the artifact has no layers with a title annotation: nothing written\n');
+      if (written.length === 0)
+        process.stderr.write('the artifact has no layers with a title annotation: nothing written\n');
     });
 }

@@ -6,14 +6,19 @@ export function registerCopy(program: Command): void {
   program
     .command('copy')
     .alias('cp')
-    .description('Copy an artifact and its whole referrers graph (signatures, SBOMs, their signatures) between registries and OCI layouts.')
+    .description(
+      'Copy an artifact and its whole referrers graph (signatures, SBOMs, their signatures) between registries and OCI layouts.'
+    )
     .argument('<src>', 'source reference (registry or oci: layout), with a tag or digest')
     .argument('<dst>', 'destination reference; without a tag, the source tag is used')
     .option('--no-referrers', 'copy only the artifact, not what refers to it')
     .option('--concurrency <n>', 'blobs copied at once', '4')
     .option('-o, --output <format>', 'text or json (the copy report)', 'text')
     .option('-q, --quiet', 'print only the result')
-    .option('--registries-d <dir>', 'containers registries.d: carry simple signatures from the source lookaside as referrers, and write them to the destination lookaside')
+    .option(
+      '--registries-d <dir>',
+      'containers registries.d: carry simple signatures from the source lookaside as referrers, and write them to the destination lookaside'
+    )
     .addHelpText(
       'after',
       `
@@ -25,7 +30,7 @@ Examples:
   signet copy 127.0.0.1:5000/app:v1 registry.example.com/prod/app:v1
   signet copy 127.0.0.1:5000/app:v1 oci:./airgap/app:v1       # into a layout directory
   signet copy 127.0.0.1:5000/app:v1 oci:./app.tar:v1          # into a layout tarball
-  signet copy oci:./app.tar:v1 10.0.0.5:5000/app              # and back out, on the other side`,
+  signet copy oci:./app.tar:v1 10.0.0.5:5000/app              # and back out, on the other side`
     )
     .action(async (srcRef: string, dstRef: string, opts: CopyCliOptions) => {
       // Every argument is checked before anything is opened, created or copied.
@@ -54,7 +59,7 @@ Examples:
           const counts = `${report.copied} items (${report.copiedBytes} bytes), ${report.skipped} already there`;
           process.stdout.write(
             `Copied ${report.root.digest} to ${report.destination}: ${counts}, ` +
-              `${report.mounted} mounted, ${report.referrers} referrers${simple}\n`,
+              `${report.mounted} mounted, ${report.referrers} referrers${simple}\n`
           );
         }
       } finally {

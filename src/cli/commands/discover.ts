@@ -11,7 +11,9 @@ function printTree(node: ReferrerNode, name: string): void {
         .filter(([k]) => k !== 'io.cncf.notary.x509chain.thumbprint#S256')
         .map(([k, v]) => `${k}=${v.length > 40 ? `${v.slice(0, 37)}...` : v}`)
         .join(', ');
-      process.stdout.write(`${prefix}${last ? '└── ' : '├── '}${r.artifactType ?? r.mediaType} ${r.digest}${notes ? `  (${notes})` : ''}\n`);
+      process.stdout.write(
+        `${prefix}${last ? '└── ' : '├── '}${r.artifactType ?? r.mediaType} ${r.digest}${notes ? `  (${notes})` : ''}\n`
+      );
       walk(r, `${prefix}${last ? '    ' : '│   '}`);
     });
   };
@@ -26,7 +28,10 @@ export function registerDiscover(program: Command): void {
     .argument('<ref>', 'artifact reference with a tag or digest')
     .option('-o, --output <format>', 'tree or json', 'tree')
     .option('--artifact-type <type>', 'only referrers of this type at the first level')
-    .addHelpText('after', '\nExamples:\n  signet discover 127.0.0.1:5000/demo/app:v1\n  signet discover oci:./layout:v1 -o json --artifact-type application/vnd.cncf.notary.signature')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  signet discover 127.0.0.1:5000/demo/app:v1\n  signet discover oci:./layout:v1 -o json --artifact-type application/vnd.cncf.notary.signature'
+    )
     .action(async (ref: string, opts: { output: string; artifactType?: string }) => {
       const format = parseOutputFormat(opts.output, ['tree', 'json']);
       const { discover } = await import('../../index.ts');

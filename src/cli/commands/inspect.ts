@@ -18,25 +18,38 @@ export function registerInspect(program: Command): void {
       if (format === 'json') return printJson(r);
       process.stdout.write(`${r.reference}\n`);
       if (!r.signatures.length && !r.otherSignatures.length) process.stdout.write('└── (no signatures)\n');
-      for (const o of r.otherSignatures) process.stdout.write(`├── ${o.family} ${o.location} ${o.error ? `(unreadable: ${o.error})` : `for ${o.dockerReference}`}\n`);
+      for (const o of r.otherSignatures)
+        process.stdout.write(
+          `├── ${o.family} ${o.location} ${o.error ? `(unreadable: ${o.error})` : `for ${o.dockerReference}`}\n`
+        );
       r.signatures.forEach((s, i) => {
         const last = i === r.signatures.length - 1;
-        process.stdout.write(`${last ? '└──' : '├──'} ${s.digest} ${s.envelopeMediaType ?? ''} ${s.error ? `(unreadable: ${s.error})` : `${s.certificateChain?.[0]?.subject ?? ''}, ${s.signingTime ?? ''}`}\n`);
+        process.stdout.write(
+          `${last ? '└──' : '├──'} ${s.digest} ${s.envelopeMediaType ?? ''} ${s.error ? `(unreadable: ${s.error})` : `${s.certificateChain?.[0]?.subject ?? ''}, ${s.signingTime ?? ''}`}\n`
+        );
       });
     });
   program
     .command('inspect')
-    .description('Show what the signatures of an artifact say: signer chain, times, scheme, metadata (decoded, not verified).')
+    .description(
+      'Show what the signatures of an artifact say: signer chain, times, scheme, metadata (decoded, not verified).'
+    )
     .argument('<ref>', 'artifact reference')
     .option('-o, --output <format>', 'tree or json', 'tree')
-    .addHelpText('after', '\nNothing shown here is trusted: `signet verify` decides that.\n\nExample:\n  signet inspect 127.0.0.1:5000/app:v1 -o json')
+    .addHelpText(
+      'after',
+      '\nNothing shown here is trusted: `signet verify` decides that.\n\nExample:\n  signet inspect 127.0.0.1:5000/app:v1 -o json'
+    )
     .action(async (ref: string, opts: { output: string }) => {
       const format = parseOutputFormat(opts.output, ['tree', 'json']);
       const { inspect } = await import('../../index.ts');
       const r = await inspect(ref);
       if (format === 'json') return printJson(r);
       process.stdout.write(`${r.reference}\n└── application/vnd.cncf.notary.signature\n`);
-      for (const o of r.otherSignatures) process.stdout.write(`└── ${o.family} signature at ${o.location}: ${o.error ? `unreadable: ${o.error}` : `claims ${o.dockerReference} → ${o.signedDigest}`} (not verified)\n`);
+      for (const o of r.otherSignatures)
+        process.stdout.write(
+          `└── ${o.family} signature at ${o.location}: ${o.error ? `unreadable: ${o.error}` : `claims ${o.dockerReference} → ${o.signedDigest}`} (not verified)\n`
+        );
       r.signatures.forEach((s, i) => {
         const p = i === r.signatures.length - 1 ? '    ' : '    ';
         process.stdout.write(`${p}${i === r.signatures.length - 1 ? '└──' : '├──'} ${s.digest}\n`);
@@ -49,15 +62,23 @@ export function registerInspect(program: Command): void {
           `expiry: ${s.expiry ?? 'none'}`,
           `signing agent: ${s.signingAgent ?? ''}`,
           `timestamp countersignature: ${s.timestamped ? 'yes' : 'no'}`,
-          `user metadata: ${Object.entries(s.userMetadata ?? {}).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'}`,
+          `user metadata: ${
+            Object.entries(s.userMetadata ?? {})
+              .map(([k, v]) => `${k}=${v}`)
+              .join(', ') || 'none'
+          }`,
           'certificates:',
-          ...(s.certificateChain ?? []).map((c) => `  ${c.subject} (issuer ${c.issuer}; ${c.notBefore} to ${c.notAfter}; sha256 ${c.sha256})`),
+          ...(s.certificateChain ?? []).map(
+            (c) => `  ${c.subject} (issuer ${c.issuer}; ${c.notBefore} to ${c.notAfter}; sha256 ${c.sha256})`
+          ),
         ];
         for (const l of lines) process.stdout.write(`${p}    ${l}\n`);
       });
     });
 
-  const blob = program.command('blob').description('Detached signatures for files (Notary Project envelopes next to the file).');
+  const blob = program
+    .command('blob')
+    .description('Detached signatures for files (Notary Project envelopes next to the file).');
   blob
     .command('sign')
     .description('Sign a file; writes FILE.jws.sig or FILE.cose.sig.')
@@ -69,25 +90,44 @@ export function registerInspect(program: Command): void {
     .option('-m, --user-metadata <k=v>', 'signed metadata (repeatable)', collect, [])
     .option('--signature <path>', 'where to write the signature')
     .option('--passphrase-stdin', 'passphrase of an encrypted key')
-    .addHelpText('after', '\nExample:\n  signet blob sign release.tar.gz --key release && signet blob verify release.tar.gz --signature release.tar.gz.jws.sig')
-    .action(async (file: string, opts: { key?: string; signatureFormat: string; mediaType: string; expiry?: string; userMetadata: string[]; signature?: string; passphraseStdin?: boolean }) => {
-      if (opts.signatureFormat !== 'jws' && opts.signatureFormat !== 'cose') throw new SignetError('USAGE', '--signature-format must be jws or cose');
-      const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
-      const { signBlob } = await import('../../index.ts');
-      const r = await signBlob(file, {
-        signatureFormat: opts.signatureFormat,
-        mediaType: opts.mediaType,
-        userMetadata: keyValues(opts.userMetadata, '--user-metadata'),
-        ...(opts.key ? { key: opts.key } : {}),
-        ...(opts.expiry ? { expirySeconds: parseDuration(opts.expiry) } : {}),
-        ...(opts.signature ? { output: opts.signature } : {}),
-        ...(passphrase ? { passphrase } : {}),
-      });
-      process.stdout.write(`${r.signaturePath}\n`);
-    });
+    .addHelpText(
+      'after',
+      '\nExample:\n  signet blob sign release.tar.gz --key release && signet blob verify release.tar.gz --signature release.tar.gz.jws.sig'
+    )
+    .action(
+      async (
+        file: string,
+        opts: {
+          key?: string;
+          signatureFormat: string;
+          mediaType: string;
+          expiry?: string;
+          userMetadata: string[];
+          signature?: string;
+          passphraseStdin?: boolean;
+        }
+      ) => {
+        if (opts.signatureFormat !== 'jws' && opts.signatureFormat !== 'cose')
+          throw new SignetError('USAGE', '--signature-format must be jws or cose');
+        const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
+        const { signBlob } = await import('../../index.ts');
+        const r = await signBlob(file, {
+          signatureFormat: opts.signatureFormat,
+          mediaType: opts.mediaType,
+          userMetadata: keyValues(opts.userMetadata, '--user-metadata'),
+          ...(opts.key ? { key: opts.key } : {}),
+          ...(opts.expiry ? { expirySeconds: parseDuration(opts.expiry) } : {}),
+          ...(opts.signature ? { output: opts.signature } : {}),
+          ...(passphrase ? { passphrase } : {}),
+        });
+        process.stdout.write(`${r.signaturePath}\n`);
+      }
+    );
   blob
     .command('verify')
-    .description('Verify a detached signature of a file under the blob trust policy ($SIGNET_HOME/trustpolicy.blob.json).')
+    .description(
+      'Verify a detached signature of a file under the blob trust policy ($SIGNET_HOME/trustpolicy.blob.json).'
+    )
     .argument('<file>', 'the file')
     .requiredOption('--signature <path>', 'signature file (.jws.sig or .cose.sig)')
     .option('--policy-name <name>', 'blob policy statement (default: the globalPolicy statement)')
@@ -95,18 +135,31 @@ export function registerInspect(program: Command): void {
     .option('--media-type <type>', 'require this media type')
     .option('-m, --user-metadata <k=v>', 'required signed metadata (repeatable)', collect, [])
     .option('-o, --output <format>', 'text or json', 'text')
-    .action(async (file: string, opts: { signature: string; policyName?: string; policy?: string; mediaType?: string; userMetadata: string[]; output: string }) => {
-      const format = parseOutputFormat(opts.output, ['text', 'json']);
-      const { verifyBlob, formatReport } = await import('../../index.ts');
-      const o = await verifyBlob(file, opts.signature, {
-        userMetadata: keyValues(opts.userMetadata, '--user-metadata'),
-        ...(opts.policyName ? { policyName: opts.policyName } : {}),
-        ...(opts.policy ? { trustPolicy: opts.policy } : {}),
-        ...(opts.mediaType ? { mediaType: opts.mediaType } : {}),
-      });
-      if (format === 'json') printJson(o);
-      else process.stdout.write(formatReport(o));
-      if (o.verdict === 'inconclusive') throw new SignetError('VERIFICATION_INCONCLUSIVE', `${file} could not be verified either way`);
-      if (o.verdict !== 'verified') throw new SignetError('VERIFICATION_FAILED', `${file} failed verification`);
-    });
+    .action(
+      async (
+        file: string,
+        opts: {
+          signature: string;
+          policyName?: string;
+          policy?: string;
+          mediaType?: string;
+          userMetadata: string[];
+          output: string;
+        }
+      ) => {
+        const format = parseOutputFormat(opts.output, ['text', 'json']);
+        const { verifyBlob, formatReport } = await import('../../index.ts');
+        const o = await verifyBlob(file, opts.signature, {
+          userMetadata: keyValues(opts.userMetadata, '--user-metadata'),
+          ...(opts.policyName ? { policyName: opts.policyName } : {}),
+          ...(opts.policy ? { trustPolicy: opts.policy } : {}),
+          ...(opts.mediaType ? { mediaType: opts.mediaType } : {}),
+        });
+        if (format === 'json') printJson(o);
+        else process.stdout.write(formatReport(o));
+        if (o.verdict === 'inconclusive')
+          throw new SignetError('VERIFICATION_INCONCLUSIVE', `${file} could not be verified either way`);
+        if (o.verdict !== 'verified') throw new SignetError('VERIFICATION_FAILED', `${file} failed verification`);
+      }
+    );
 }

@@ -4,7 +4,9 @@ import { SignetError } from '../../index.ts';
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 export function registerLogin(program: Command): void {
@@ -16,16 +18,25 @@ export function registerLogin(program: Command): void {
     .option('-p, --password <password>', 'password (prefer --password-stdin: argv is visible to other users)')
     .option('--password-stdin', 'read the password from standard input')
     .option('--plain-http', 'use HTTP instead of HTTPS')
-    .addHelpText('after', '\nCredentials are read by every command from $DOCKER_CONFIG/config.json (or ~/.docker/config.json),\nincluding credHelpers and credsStore helper programs.\n\nExample:\n  echo "$TOKEN" | signet login registry.example.com -u ci --password-stdin')
-    .action(async (registry: string, opts: { username?: string; password?: string; passwordStdin?: boolean; plainHttp?: boolean }) => {
-      if (!opts.username) throw new SignetError('USAGE', 'login needs --username');
-      if (opts.password && opts.passwordStdin) throw new SignetError('USAGE', 'use --password or --password-stdin, not both');
-      const password = opts.passwordStdin ? await readStdin() : opts.password;
-      if (!password) throw new SignetError('USAGE', 'login needs --password-stdin (or --password)');
-      const { login } = await import('../../index.ts');
-      await login(registry, { username: opts.username, password }, opts.plainHttp ? { plainHttp: true } : {});
-      process.stdout.write(`Login succeeded: ${registry}\n`);
-    });
+    .addHelpText(
+      'after',
+      '\nCredentials are read by every command from $DOCKER_CONFIG/config.json (or ~/.docker/config.json),\nincluding credHelpers and credsStore helper programs.\n\nExample:\n  echo "$TOKEN" | signet login registry.example.com -u ci --password-stdin'
+    )
+    .action(
+      async (
+        registry: string,
+        opts: { username?: string; password?: string; passwordStdin?: boolean; plainHttp?: boolean }
+      ) => {
+        if (!opts.username) throw new SignetError('USAGE', 'login needs --username');
+        if (opts.password && opts.passwordStdin)
+          throw new SignetError('USAGE', 'use --password or --password-stdin, not both');
+        const password = opts.passwordStdin ? await readStdin() : opts.password;
+        if (!password) throw new SignetError('USAGE', 'login needs --password-stdin (or --password)');
+        const { login } = await import('../../index.ts');
+        await login(registry, { username: opts.username, password }, opts.plainHttp ? { plainHttp: true } : {});
+        process.stdout.write(`Login succeeded: ${registry}\n`);
+      }
+    );
   program
     .command('logout')
     .description("Remove a registry's stored credentials from docker's config.json.")
@@ -33,6 +44,8 @@ export function registerLogin(program: Command): void {
     .action(async (registry: string) => {
       const { logout } = await import('../../index.ts');
       const removed = await logout(registry);
-      process.stdout.write(removed ? `Removed credentials for ${registry}\n` : `No credentials were stored for ${registry}\n`);
+      process.stdout.write(
+        removed ? `Removed credentials for ${registry}\n` : `No credentials were stored for ${registry}\n`
+      );
     });
 }

@@ -4,7 +4,11 @@ import { parseOutputFormat, printJson } from '../output.ts';
 const plugins = () => import('../../index.ts');
 
 export function registerPlugin(program: Command): void {
-  const plugin = program.command('plugin').description('External signers and verifiers (Notary Project plugin contract 1.0; notation plugins work unchanged).');
+  const plugin = program
+    .command('plugin')
+    .description(
+      'External signers and verifiers (Notary Project plugin contract 1.0; notation plugins work unchanged).'
+    );
   plugin
     .command('list')
     .alias('ls')
@@ -15,7 +19,12 @@ export function registerPlugin(program: Command): void {
       const out = await (await plugins()).listPlugins();
       if (format === 'json') return printJson(out);
       if (!out.length) return void process.stdout.write('no plugins: signet plugin install --file notation-NAME\n');
-      for (const p of out) process.stdout.write('error' in p ? `${p.name}  (broken: ${p.error})\n` : `${p.name}  ${p.version}  ${p.capabilities.join(', ')}  ${p.description ?? ''}\n`);
+      for (const p of out)
+        process.stdout.write(
+          'error' in p
+            ? `${p.name}  (broken: ${p.error})\n`
+            : `${p.name}  ${p.version}  ${p.capabilities.join(', ')}  ${p.description ?? ''}\n`
+        );
     });
   plugin
     .command('install')
@@ -23,10 +32,16 @@ export function registerPlugin(program: Command): void {
     .requiredOption('--file <path>', 'the plugin executable (named notation-<name>, or give --name)')
     .option('--name <name>', 'plugin name (default: from the file name)')
     .option('--force', 'replace an installed plugin of that name')
-    .addHelpText('after', '\nExample:\n  signet plugin install --file ./plugins/pkcs11/notation-pkcs11\n  signet key add hsm --plugin pkcs11 --id "token=signet;label=release" --default')
+    .addHelpText(
+      'after',
+      '\nExample:\n  signet plugin install --file ./plugins/pkcs11/notation-pkcs11\n  signet key add hsm --plugin pkcs11 --id "token=signet;label=release" --default'
+    )
     .action(async (opts: { file: string; name?: string; force?: boolean }) => {
       const { installPlugin } = await plugins();
-      const m = await installPlugin(opts.file, { ...(opts.name ? { name: opts.name } : {}), force: Boolean(opts.force) });
+      const m = await installPlugin(opts.file, {
+        ...(opts.name ? { name: opts.name } : {}),
+        force: Boolean(opts.force),
+      });
       process.stdout.write(`Installed plugin ${m.name} ${m.version} (${m.capabilities.join(', ')})\n`);
     });
   plugin

@@ -6,17 +6,24 @@ import { collect, keyValues, readSecret } from './args.ts';
 /** Parses `90d`, `12h`, `30m`, `45s` or plain seconds. */
 export function parseDuration(s: string): number {
   const m = /^(\d+)([smhd]?)$/.exec(s.trim());
-  if (!m || Number(m[1]) <= 0) throw new SignetError('USAGE', `invalid duration ${JSON.stringify(s)}: want e.g. 30d, 12h, 45m, 90s`);
+  if (!m || Number(m[1]) <= 0)
+    throw new SignetError('USAGE', `invalid duration ${JSON.stringify(s)}: want e.g. 30d, 12h, 45m, 90s`);
   return Number(m[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[m[2]!]!;
 }
 
 export function registerSign(program: Command): void {
   program
     .command('sign')
-    .description('Sign an artifact (Notary Project signature); the signature is stored beside it as a referrer. Prints the signature digest.')
+    .description(
+      'Sign an artifact (Notary Project signature); the signature is stored beside it as a referrer. Prints the signature digest.'
+    )
     .argument('<ref>', 'artifact reference: registry/repo:tag|@digest, or oci:<layout>:tag|@digest')
     .option('-k, --key <name>', 'signing key (default: the default key; signet key list)')
-    .option('--signature-format <format>', 'jws or cose (Notary Project), cosign (key-based, sha256-<hex>.sig), simple (containers GPG signing, lookaside), or layout (GPG signatures in an OCI layout index.json, Flatpak-style)', 'jws')
+    .option(
+      '--signature-format <format>',
+      'jws or cose (Notary Project), cosign (key-based, sha256-<hex>.sig), simple (containers GPG signing, lookaside), or layout (GPG signatures in an OCI layout index.json, Flatpak-style)',
+      'jws'
+    )
     .option('-e, --expiry <duration>', 'signature lifetime, e.g. 90d, 12h (the signature fails verification after it)')
     .option('-m, --user-metadata <k=v>', 'signed metadata, checked by `signet verify -m` (repeatable)', collect, [])
     .option('--recursive', 'for an image index: also sign every platform manifest')
@@ -24,10 +31,22 @@ export function registerSign(program: Command): void {
     .option('--plugin <name>', 'sign with a key held by this plugin (with --id)')
     .option('--id <keyId>', "the plugin's key identifier")
     .option('--plugin-config <k=v>', 'plugin configuration (repeatable)', collect, [])
-    .option('--cosign-referrers', "with --signature-format cosign: store the signature as an OCI 1.1 referrer (cosign's oci-1-1 mode) instead of the .sig tag")
-    .option('--registries-d <dir>', 'containers registries.d: where --signature-format simple writes (lookaside-staging or lookaside, file://)')
-    .option('--timestamp-url <url>', 'RFC 3161 timestamp authority: the signature gets a countersignature, so it outlives its certificate')
-    .option('--timestamp-root-cert <file>', 'root certificate (PEM) the TSA must chain to; required with --timestamp-url')
+    .option(
+      '--cosign-referrers',
+      "with --signature-format cosign: store the signature as an OCI 1.1 referrer (cosign's oci-1-1 mode) instead of the .sig tag"
+    )
+    .option(
+      '--registries-d <dir>',
+      'containers registries.d: where --signature-format simple writes (lookaside-staging or lookaside, file://)'
+    )
+    .option(
+      '--timestamp-url <url>',
+      'RFC 3161 timestamp authority: the signature gets a countersignature, so it outlives its certificate'
+    )
+    .option(
+      '--timestamp-root-cert <file>',
+      'root certificate (PEM) the TSA must chain to; required with --timestamp-url'
+    )
     .option('-o, --output <format>', 'text or json', 'text')
     .addHelpText(
       'after',
@@ -38,71 +57,115 @@ Examples:
   signet sign 127.0.0.1:5000/app:v1
   signet sign 127.0.0.1:5000/app@sha256:… --key release --signature-format cose --expiry 90d -m build=42
   signet sign oci:./layout:v1 --recursive
-  signet sign 127.0.0.1:5000/app:v1 --timestamp-url http://tsa.example.com --timestamp-root-cert tsa-root.pem`,
+  signet sign 127.0.0.1:5000/app:v1 --timestamp-url http://tsa.example.com --timestamp-root-cert tsa-root.pem`
     )
-    .action(async (ref: string, opts: { key?: string; signatureFormat: string; expiry?: string; userMetadata: string[]; recursive?: boolean; passphraseStdin?: boolean; output: string; timestampUrl?: string; timestampRootCert?: string; plugin?: string; id?: string; pluginConfig: string[]; registriesD?: string; cosignReferrers?: boolean }) => {
-      if (Boolean(opts.plugin) !== Boolean(opts.id)) throw new SignetError('USAGE', '--plugin and --id go together');
-      if (Boolean(opts.timestampUrl) !== Boolean(opts.timestampRootCert)) throw new SignetError('USAGE', '--timestamp-url and --timestamp-root-cert go together');
-      let timestampRoots;
-      if (opts.timestampRootCert) {
-        const { readFile } = await import('node:fs/promises');
-        const { parseCertificates } = await import('../../index.ts');
-        timestampRoots = await parseCertificates(await readFile(opts.timestampRootCert), opts.timestampRootCert);
+    .action(
+      async (
+        ref: string,
+        opts: {
+          key?: string;
+          signatureFormat: string;
+          expiry?: string;
+          userMetadata: string[];
+          recursive?: boolean;
+          passphraseStdin?: boolean;
+          output: string;
+          timestampUrl?: string;
+          timestampRootCert?: string;
+          plugin?: string;
+          id?: string;
+          pluginConfig: string[];
+          registriesD?: string;
+          cosignReferrers?: boolean;
+        }
+      ) => {
+        if (Boolean(opts.plugin) !== Boolean(opts.id)) throw new SignetError('USAGE', '--plugin and --id go together');
+        if (Boolean(opts.timestampUrl) !== Boolean(opts.timestampRootCert))
+          throw new SignetError('USAGE', '--timestamp-url and --timestamp-root-cert go together');
+        let timestampRoots;
+        if (opts.timestampRootCert) {
+          const { readFile } = await import('node:fs/promises');
+          const { parseCertificates } = await import('../../index.ts');
+          timestampRoots = await parseCertificates(await readFile(opts.timestampRootCert), opts.timestampRootCert);
+        }
+        if (opts.signatureFormat === 'layout') {
+          const { parseReference } = await import('../../index.ts');
+          const parsed = parseReference(ref);
+          if (parsed.kind !== 'layout' || /^https?:/.test(parsed.path) || parsed.path.endsWith('.tar'))
+            throw new SignetError(
+              'USAGE',
+              '--signature-format layout signs the index.json entries of an OCI layout directory (oci:DIR)'
+            );
+          const { openKeyStore } = await import('../../index.ts');
+          const { signLayout } = await import('../../index.ts');
+          const k = await (await openKeyStore()).gpgKey(opts.key);
+          const r = await signLayout(parsed.path, {
+            armoredKey: k.armored,
+            ...(parsed.tag ? { refs: [parsed.tag] } : {}),
+          });
+          if (opts.output === 'json') return printJson(r);
+          for (const x of r) process.stdout.write(`${x.ref} ${x.digest} signed: ${x.signature}\n`);
+          return;
+        }
+        if (opts.signatureFormat === 'simple') {
+          if (!opts.registriesD)
+            throw new SignetError('USAGE', 'simple signing writes to lookaside storage: give --registries-d DIR');
+          const { openKeyStore } = await import('../../index.ts');
+          const { signSimple } = await import('../../index.ts');
+          const k = await (await openKeyStore()).gpgKey(opts.key);
+          const r = await signSimple(ref, {
+            armoredKey: k.armored,
+            registriesD: opts.registriesD,
+            ...(opts.passphraseStdin ? { passphrase: await readSecret() } : {}),
+          });
+          if (opts.output === 'json') return printJson(r);
+          process.stderr.write(`Signed ${r.dockerReference} (${r.digest}) with simple signing: ${r.path}\n`);
+          process.stdout.write(`${r.path}\n`);
+          return;
+        }
+        if (opts.signatureFormat === 'cosign') {
+          const { openKeyStore } = await import('../../index.ts');
+          const { signCosign } = await import('../../index.ts');
+          const key = await (await openKeyStore()).get(opts.key, opts.passphraseStdin ? await readSecret() : undefined);
+          const r = await signCosign(ref, key.privateKey, {
+            annotations: keyValues(opts.userMetadata, '--user-metadata'),
+            referrers: Boolean(opts.cosignReferrers),
+          });
+          if (opts.output === 'json') return printJson(r);
+          process.stderr.write(
+            `Signed ${ref} (cosign, ${r.signatureTag ? `tag ${r.signatureTag}` : 'OCI 1.1 referrer'})\n`
+          );
+          process.stdout.write(`${r.manifest.digest}\n`);
+          return;
+        }
+        if (opts.signatureFormat !== 'jws' && opts.signatureFormat !== 'cose')
+          throw new SignetError(
+            'USAGE',
+            `--signature-format must be jws, cose, cosign, simple or layout, not ${opts.signatureFormat}`
+          );
+        const userMetadata = keyValues(opts.userMetadata, '--user-metadata');
+        for (const k of Object.keys(userMetadata))
+          if (k.startsWith('io.cncf.notary'))
+            throw new SignetError('USAGE', `metadata key ${k} uses the reserved io.cncf.notary prefix`);
+        const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
+        const { sign } = await import('../../index.ts');
+        const results = await sign(ref, {
+          signatureFormat: opts.signatureFormat,
+          userMetadata,
+          recursive: Boolean(opts.recursive),
+          ...(opts.key ? { key: opts.key } : {}),
+          ...(opts.expiry ? { expirySeconds: parseDuration(opts.expiry) } : {}),
+          ...(passphrase ? { passphrase } : {}),
+          ...(opts.timestampUrl ? { timestampUrl: opts.timestampUrl, timestampRoots } : {}),
+          ...(opts.plugin && opts.id ? { plugin: { pluginName: opts.plugin, id: opts.id } } : {}),
+          pluginConfig: keyValues(opts.pluginConfig, '--plugin-config'),
+        });
+        if (opts.output === 'json') return printJson(results);
+        for (const r of results) {
+          for (const w of r.warnings) process.stderr.write(`Warning: ${w}\n`);
+          process.stderr.write(`Signed ${r.reference} (${r.envelopeMediaType})\n`);
+          process.stdout.write(`${r.signature.digest}\n`);
+        }
       }
-      if (opts.signatureFormat === 'layout') {
-        const { parseReference } = await import('../../index.ts');
-        const parsed = parseReference(ref);
-        if (parsed.kind !== 'layout' || /^https?:/.test(parsed.path) || parsed.path.endsWith('.tar')) throw new SignetError('USAGE', '--signature-format layout signs the index.json entries of an OCI layout directory (oci:DIR)');
-        const { openKeyStore } = await import('../../index.ts');
-        const { signLayout } = await import('../../index.ts');
-        const k = await (await openKeyStore()).gpgKey(opts.key);
-        const r = await signLayout(parsed.path, { armoredKey: k.armored, ...(parsed.tag ? { refs: [parsed.tag] } : {}) });
-        if (opts.output === 'json') return printJson(r);
-        for (const x of r) process.stdout.write(`${x.ref} ${x.digest} signed: ${x.signature}\n`);
-        return;
-      }
-      if (opts.signatureFormat === 'simple') {
-        if (!opts.registriesD) throw new SignetError('USAGE', 'simple signing writes to lookaside storage: give --registries-d DIR');
-        const { openKeyStore } = await import('../../index.ts');
-        const { signSimple } = await import('../../index.ts');
-        const k = await (await openKeyStore()).gpgKey(opts.key);
-        const r = await signSimple(ref, { armoredKey: k.armored, registriesD: opts.registriesD, ...(opts.passphraseStdin ? { passphrase: await readSecret() } : {}) });
-        if (opts.output === 'json') return printJson(r);
-        process.stderr.write(`Signed ${r.dockerReference} (${r.digest}) with simple signing: ${r.path}\n`);
-        process.stdout.write(`${r.path}\n`);
-        return;
-      }
-      if (opts.signatureFormat === 'cosign') {
-        const { openKeyStore } = await import('../../index.ts');
-        const { signCosign } = await import('../../index.ts');
-        const key = await (await openKeyStore()).get(opts.key, opts.passphraseStdin ? await readSecret() : undefined);
-        const r = await signCosign(ref, key.privateKey, { annotations: keyValues(opts.userMetadata, '--user-metadata'), referrers: Boolean(opts.cosignReferrers) });
-        if (opts.output === 'json') return printJson(r);
-        process.stderr.write(`Signed ${ref} (cosign, ${r.signatureTag ? `tag ${r.signatureTag}` : 'OCI 1.1 referrer'})\n`);
-        process.stdout.write(`${r.manifest.digest}\n`);
-        return;
-      }
-      if (opts.signatureFormat !== 'jws' && opts.signatureFormat !== 'cose') throw new SignetError('USAGE', `--signature-format must be jws, cose, cosign, simple or layout, not ${opts.signatureFormat}`);
-      const userMetadata = keyValues(opts.userMetadata, '--user-metadata');
-      for (const k of Object.keys(userMetadata)) if (k.startsWith('io.cncf.notary')) throw new SignetError('USAGE', `metadata key ${k} uses the reserved io.cncf.notary prefix`);
-      const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
-      const { sign } = await import('../../index.ts');
-      const results = await sign(ref, {
-        signatureFormat: opts.signatureFormat,
-        userMetadata,
-        recursive: Boolean(opts.recursive),
-        ...(opts.key ? { key: opts.key } : {}),
-        ...(opts.expiry ? { expirySeconds: parseDuration(opts.expiry) } : {}),
-        ...(passphrase ? { passphrase } : {}),
-        ...(opts.timestampUrl ? { timestampUrl: opts.timestampUrl, timestampRoots } : {}),
-        ...(opts.plugin && opts.id ? { plugin: { pluginName: opts.plugin, id: opts.id } } : {}),
-        pluginConfig: keyValues(opts.pluginConfig, '--plugin-config'),
-      });
-      if (opts.output === 'json') return printJson(results);
-      for (const r of results) {
-        for (const w of r.warnings) process.stderr.write(`Warning: ${w}\n`);
-        process.stderr.write(`Signed ${r.reference} (${r.envelopeMediaType})\n`);
-        process.stdout.write(`${r.signature.digest}\n`);
-      }
-    });
+    );
 }

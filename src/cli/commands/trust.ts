@@ -10,14 +10,19 @@ import { parseOutputFormat, printJson } from '../output.ts';
 import { collect } from './args.ts';
 
 export function registerTrust(program: Command): void {
-  const cert = program.command('cert').description('Manage the trust store ($SIGNET_HOME/truststore/x509/{ca,signingAuthority,tsa}/<store>/).');
+  const cert = program
+    .command('cert')
+    .description('Manage the trust store ($SIGNET_HOME/truststore/x509/{ca,signingAuthority,tsa}/<store>/).');
   cert
     .command('add')
     .description('Add certificates (root CAs, or self-signed signing certificates) to a named store.')
     .requiredOption('-t, --type <type>', 'ca, signingAuthority or tsa')
     .requiredOption('-s, --store <name>', 'named store, referred to as <type>:<name> in the trust policy')
     .argument('<files...>', 'PEM or DER certificate files')
-    .addHelpText('after', '\nExample:\n  signet cert add --type ca --store acme acme-root.pem\n  (then trust it in the policy: "trustStores": ["ca:acme"])')
+    .addHelpText(
+      'after',
+      '\nExample:\n  signet cert add --type ca --store acme acme-root.pem\n  (then trust it in the policy: "trustStores": ["ca:acme"])'
+    )
     .action(async (files: string[], opts: { type: string; store: string }) => {
       const added = await (await (await trust()).openTrustStore()).add(opts.type as StoreType, opts.store, files);
       process.stdout.write(`Added ${added.length} file(s) to ${opts.type}:${opts.store}\n`);
@@ -31,7 +36,8 @@ export function registerTrust(program: Command): void {
       const format = parseOutputFormat(opts.output, ['text', 'json']);
       const stores = await (await (await trust()).openTrustStore()).list();
       if (format === 'json') return printJson(stores);
-      if (!stores.length) return void process.stdout.write('no trust stores: signet cert add --type ca --store NAME FILE\n');
+      if (!stores.length)
+        return void process.stdout.write('no trust stores: signet cert add --type ca --store NAME FILE\n');
       for (const s of stores) process.stdout.write(`${s.type}:${s.name}\n${s.files.map((f) => `  ${f}\n`).join('')}`);
     });
   cert
@@ -40,8 +46,12 @@ export function registerTrust(program: Command): void {
     .requiredOption('-t, --type <type>', 'ca, signingAuthority or tsa')
     .requiredOption('-s, --store <name>', 'named store')
     .action(async (opts: { type: string; store: string }) => {
-      for (const c of await (await (await trust()).openTrustStore()).getCertificates(opts.type as StoreType, opts.store)) {
-        process.stdout.write(`${c.subject.split('\n').reverse().join(', ')}\n  issuer: ${c.issuer.split('\n').reverse().join(', ')}\n  valid: ${new Date(c.validFrom).toISOString()} to ${new Date(c.validTo).toISOString()}\n  sha256: ${c.fingerprint256.replace(/:/g, '').toLowerCase()}\n`);
+      for (const c of await (
+        await (await trust()).openTrustStore()
+      ).getCertificates(opts.type as StoreType, opts.store)) {
+        process.stdout.write(
+          `${c.subject.split('\n').reverse().join(', ')}\n  issuer: ${c.issuer.split('\n').reverse().join(', ')}\n  valid: ${new Date(c.validFrom).toISOString()} to ${new Date(c.validTo).toISOString()}\n  sha256: ${c.fingerprint256.replace(/:/g, '').toLowerCase()}\n`
+        );
       }
     });
   cert
@@ -54,11 +64,15 @@ export function registerTrust(program: Command): void {
     .argument('[file]', 'certificate file name in the store')
     .action(async (file: string | undefined, opts: { type: string; store: string; all?: boolean }) => {
       if (!file && !opts.all) throw new SignetError('USAGE', 'name a certificate file, or --all');
-      await (await (await trust()).openTrustStore()).delete(opts.type as StoreType, opts.store, opts.all ? undefined : file);
+      await (
+        await (await trust()).openTrustStore()
+      ).delete(opts.type as StoreType, opts.store, opts.all ? undefined : file);
       process.stdout.write('Deleted\n');
     });
 
-  const policy = program.command('policy').description('Manage the trust policy ($SIGNET_HOME/trustpolicy.json, trustpolicy.blob.json).');
+  const policy = program
+    .command('policy')
+    .description('Manage the trust policy ($SIGNET_HOME/trustpolicy.json, trustpolicy.blob.json).');
   policy
     .command('import')
     .description('Validate a trust policy document and make it the active one.')
@@ -68,7 +82,9 @@ export function registerTrust(program: Command): void {
     .action(async (file: string, opts: { blob?: boolean; force?: boolean }) => {
       const text = await readFile(file, 'utf8');
       await validatePolicy(text, Boolean(opts.blob), file);
-      const dest = opts.blob ? join(signetHome(), 'trustpolicy.blob.json') : (await import('../../index.ts')).defaultTrustPolicyPath();
+      const dest = opts.blob
+        ? join(signetHome(), 'trustpolicy.blob.json')
+        : (await import('../../index.ts')).defaultTrustPolicyPath();
       const { existsSync } = await import('node:fs');
       if (existsSync(dest) && !opts.force) throw new SignetError('USAGE', `${dest} exists; use --force to replace it`);
       await mkdir(signetHome(), { recursive: true });
@@ -80,9 +96,14 @@ export function registerTrust(program: Command): void {
     .description('Print the active trust policy (after validating it).')
     .option('--blob', 'the blob trust policy')
     .action(async (opts: { blob?: boolean }) => {
-      const path = opts.blob ? join(signetHome(), 'trustpolicy.blob.json') : (await import('../../index.ts')).defaultTrustPolicyPath();
+      const path = opts.blob
+        ? join(signetHome(), 'trustpolicy.blob.json')
+        : (await import('../../index.ts')).defaultTrustPolicyPath();
       const text = await readFile(path, 'utf8').catch(() => {
-        throw new SignetError('POLICY_NOT_FOUND', `no trust policy at ${path} (signet policy init or signet policy import)`);
+        throw new SignetError(
+          'POLICY_NOT_FOUND',
+          `no trust policy at ${path} (signet policy init or signet policy import)`
+        );
       });
       if (opts.blob) await (await trust()).loadBlobTrustPolicy(text);
       else await (await trust()).loadTrustPolicy(text);
@@ -107,7 +128,7 @@ same name); a scope another statement already has is refused. --force starts the
 Examples:
   signet policy init --name default --trust-store ca:acme --identity "x509.subject: CN=ci,O=Acme,ST=WA,C=US"
   signet policy init --name acme --scope registry.acme.io/app --trust-store ca:acme \\
-      --identity "x509.subject: CN=release,O=Acme,ST=WA,C=US"`,
+      --identity "x509.subject: CN=release,O=Acme,ST=WA,C=US"`
     )
     .action(async (opts: PolicyInitOptions) => {
       const statement: Record<string, unknown> = {
@@ -191,7 +212,7 @@ async function readPolicy(path: string, blob: boolean): Promise<PolicyFile | und
 function mergeStatement(
   doc: PolicyFile,
   statement: Record<string, unknown>,
-  path: string,
+  path: string
 ): { doc: PolicyFile; replaced: boolean } {
   const name = statement.name as string;
   const scopes = (statement.registryScopes as string[] | undefined) ?? [];
@@ -202,7 +223,7 @@ function mergeStatement(
       throw new SignetError(
         'POLICY_CONFLICT',
         `scope "${taken}" belongs to statement "${String(other.name)}" of ${path}; a scope may appear in one ` +
-          `statement only: use --name ${String(other.name)} to replace that statement, or --force to start afresh`,
+          `statement only: use --name ${String(other.name)} to replace that statement, or --force to start afresh`
       );
     }
   }

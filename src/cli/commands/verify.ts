@@ -26,18 +26,45 @@ export function registerVerify(program: Command): void {
     .command('verify')
     .description('Verify artifacts against every configured requirement; exit 0 only if every reference verifies.')
     .argument('<refs...>', 'artifact references (registry or oci: layout)')
-    .option('-m, --user-metadata <k=v>', 'metadata every accepted Notary signature must carry (repeatable)', collect, [])
+    .option(
+      '-m, --user-metadata <k=v>',
+      'metadata every accepted Notary signature must carry (repeatable)',
+      collect,
+      []
+    )
     .option('--policy <file>', 'Notary trust policy file (default $SIGNET_HOME/trustpolicy.json when present)')
     .option('--trust-store <dir>', 'trust store directory (default $SIGNET_HOME/truststore)')
-    .option('--containers-policy <file>', 'containers policy.json (simple signing, sigstoreSigned); default $SIGNET_HOME/policy.json when present')
+    .option(
+      '--containers-policy <file>',
+      'containers policy.json (simple signing, sigstoreSigned); default $SIGNET_HOME/policy.json when present'
+    )
     .option('--registries-d <dir>', 'containers registries.d directory (lookaside locations of simple signatures)')
-    .option('--cosign-key <file>', 'also require a cosign signature by this PEM public key (repeatable: any of them)', collect, [])
-    .option('--layout-key <file>', 'also require a statically signed layout entry by this OpenPGP key (repeatable: any of them)', collect, [])
-    .option('--scope <registry/repository>', 'verify an OCI layout as this repository (which policy statement applies, which name is bound)')
+    .option(
+      '--cosign-key <file>',
+      'also require a cosign signature by this PEM public key (repeatable: any of them)',
+      collect,
+      []
+    )
+    .option(
+      '--layout-key <file>',
+      'also require a statically signed layout entry by this OpenPGP key (repeatable: any of them)',
+      collect,
+      []
+    )
+    .option(
+      '--scope <registry/repository>',
+      'verify an OCI layout as this repository (which policy statement applies, which name is bound)'
+    )
     .option('--max-signatures <n>', 'signatures read at most per artifact', '50')
-    .option('--index <ref>', 'an image index listing the artifact: report (and with --accept-index-signature accept) its signatures when the artifact has none that verify')
+    .option(
+      '--index <ref>',
+      'an image index listing the artifact: report (and with --accept-index-signature accept) its signatures when the artifact has none that verify'
+    )
     .option('--accept-index-signature', 'accept an artifact covered only by a signed --index')
-    .option('--offline', 'no network except the artifact\'s own store: revocation from the cache and --revocation-bundle only')
+    .option(
+      '--offline',
+      "no network except the artifact's own store: revocation from the cache and --revocation-bundle only"
+    )
     .option('--revocation-bundle <dir>', 'CRL files (DER or PEM) brought along for offline verification')
     .option('--no-revocation-cache', 'do not read or write the revocation cache ($XDG_CACHE_HOME/signet/revocation)')
     .option('-o, --output <format>', 'text or json', 'text')
@@ -62,12 +89,16 @@ Examples:
   signet verify 127.0.0.1:5000/app:v1
   signet verify oci:./airgap.tar:v1 --scope registry.example.com/app -m build=42 -o json
   signet verify 127.0.0.1:5000/app:v1 --cosign-key cosign.pub --containers-policy policy.json
-  signet verify 127.0.0.1:5000/app@sha256:<amd64> --index 127.0.0.1:5000/app:v1 --accept-index-signature`,
+  signet verify 127.0.0.1:5000/app@sha256:<amd64> --index 127.0.0.1:5000/app:v1 --accept-index-signature`
     )
     .action(async (refs: string[], opts: VerifyFlags) => {
       const output = parseOutputFormat(opts.output, ['text', 'json']);
       const max = Number(opts.maxSignatures);
-      if (!Number.isInteger(max) || max < 1) throw new SignetError('USAGE', `--max-signatures takes a positive whole number, not ${JSON.stringify(opts.maxSignatures)}`);
+      if (!Number.isInteger(max) || max < 1)
+        throw new SignetError(
+          'USAGE',
+          `--max-signatures takes a positive whole number, not ${JSON.stringify(opts.maxSignatures)}`
+        );
       const reports = await verifyArtifacts(refs, {
         sources: {
           ...(opts.policy ? { trustPolicy: opts.policy } : {}),
@@ -79,7 +110,11 @@ Examples:
         },
         userMetadata: keyValues(opts.userMetadata, '--user-metadata'),
         maxSignatures: max,
-        revocationData: { cache: opts.revocationCache, offline: Boolean(opts.offline), ...(opts.revocationBundle ? { bundleDir: opts.revocationBundle } : {}) },
+        revocationData: {
+          cache: opts.revocationCache,
+          offline: Boolean(opts.offline),
+          ...(opts.revocationBundle ? { bundleDir: opts.revocationBundle } : {}),
+        },
         ...(opts.scope ? { scope: opts.scope } : {}),
         ...(opts.index ? { coveringIndex: opts.index, acceptIndexSignature: Boolean(opts.acceptIndexSignature) } : {}),
       });
@@ -87,7 +122,12 @@ Examples:
       else for (const r of reports) process.stdout.write(formatReport(r));
       const failed = reports.filter((r) => r.verdict === 'failed').length;
       const inconclusive = reports.filter((r) => r.verdict === 'inconclusive').length;
-      if (failed) throw new SignetError('VERIFICATION_FAILED', `${failed} of ${reports.length} artifact(s) failed verification`);
-      if (inconclusive) throw new SignetError('VERIFICATION_INCONCLUSIVE', `${inconclusive} of ${reports.length} artifact(s) could not be verified either way`);
+      if (failed)
+        throw new SignetError('VERIFICATION_FAILED', `${failed} of ${reports.length} artifact(s) failed verification`);
+      if (inconclusive)
+        throw new SignetError(
+          'VERIFICATION_INCONCLUSIVE',
+          `${inconclusive} of ${reports.length} artifact(s) could not be verified either way`
+        );
     });
 }

@@ -43,7 +43,7 @@ export class TokenAuthorizer implements Authorizer {
 
   constructor(
     private readonly config: AuthConfig,
-    options: { realm?: string; service?: string; tokenTtlSeconds?: number; secret?: Uint8Array } = {},
+    options: { realm?: string; service?: string; tokenTtlSeconds?: number; secret?: Uint8Array } = {}
   ) {
     this.secret = options.secret ?? randomBytes(32);
     this.service = options.service ?? 'signet';
@@ -82,7 +82,11 @@ export class TokenAuthorizer implements Authorizer {
 
   private covers(granted: GrantedAccess[], needed: Access[]): boolean {
     return needed.every((n) =>
-      n.actions.every((a) => granted.some((g) => g.type === n.type && g.name === n.name && (g.actions.includes(a) || g.actions.includes('*')))),
+      n.actions.every((a) =>
+        granted.some(
+          (g) => g.type === n.type && g.name === n.name && (g.actions.includes(a) || g.actions.includes('*'))
+        )
+      )
     );
   }
 
@@ -90,23 +94,66 @@ export class TokenAuthorizer implements Authorizer {
     const header = req.headers.authorization;
     if (header && /^bearer /i.test(header)) {
       try {
-        const { payload } = await jwtVerify(header.slice(7).trim(), this.secret, { audience: this.service, issuer: 'signet', algorithms: ['HS256'] });
+        const { payload } = await jwtVerify(header.slice(7).trim(), this.secret, {
+          audience: this.service,
+          issuer: 'signet',
+          algorithms: ['HS256'],
+        });
         const granted = (payload.access as GrantedAccess[] | undefined) ?? [];
         if (this.covers(granted, access)) return { ok: true, subject: String(payload.sub ?? '') };
-        return { ok: false, status: 401, code: 'UNAUTHORIZED', message: 'token does not grant the access this request needs', challenge: this.challenge(req, access, 'insufficient_scope') };
+        return {
+          ok: false,
+          status: 401,
+          code: 'UNAUTHORIZED',
+          message: 'token does not grant the access this request needs',
+          challenge: this.challenge(req, access, 'insufficient_scope'),
+        };
       } catch {
-        return { ok: false, status: 401, code: 'UNAUTHORIZED', message: 'invalid or expired token', challenge: this.challenge(req, access, 'invalid_token') };
+        return {
+          ok: false,
+          status: 401,
+          code: 'UNAUTHORIZED',
+          message: 'invalid or expired token',
+          challenge: this.challenge(req, access, 'invalid_token'),
+        };
       }
     }
     const basic = parseBasic(header);
     if (basic) {
       const user = await this.authenticate(basic.user, basic.password);
-      if (!user) return { ok: false, status: 401, code: 'UNAUTHORIZED', message: 'authentication failed', challenge: this.challenge(req, access) };
-      if (access.length === 0 || this.covers(access.map((a) => this.grant(user, a)), access)) return { ok: true, subject: user };
+      if (!user)
+        return {
+          ok: false,
+          status: 401,
+          code: 'UNAUTHORIZED',
+          message: 'authentication failed',
+          challenge: this.challenge(req, access),
+        };
+      if (
+        access.length === 0 ||
+        this.covers(
+          access.map((a) => this.grant(user, a)),
+          access
+        )
+      )
+        return { ok: true, subject: user };
       return { ok: false, status: 403, code: 'DENIED', message: `user ${user} may not ${scopeString(access)}` };
     }
-    if (access.length > 0 && this.covers(access.map((a) => this.grant(null, a)), access)) return { ok: true };
-    return { ok: false, status: 401, code: 'UNAUTHORIZED', message: 'authentication required', challenge: this.challenge(req, access) };
+    if (
+      access.length > 0 &&
+      this.covers(
+        access.map((a) => this.grant(null, a)),
+        access
+      )
+    )
+      return { ok: true };
+    return {
+      ok: false,
+      status: 401,
+      code: 'UNAUTHORIZED',
+      message: 'authentication required',
+      challenge: this.challenge(req, access),
+    };
   }
 
   async handleToken(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -138,13 +185,21 @@ export class TokenAuthorizer implements Authorizer {
       .setIssuedAt(now)
       .setExpirationTime(now + this.ttl)
       .sign(this.secret);
-    const body = JSON.stringify({ token, access_token: token, expires_in: this.ttl, issued_at: new Date(now * 1000).toISOString() });
+    const body = JSON.stringify({
+      token,
+      access_token: token,
+      expires_in: this.ttl,
+      issued_at: new Date(now * 1000).toISOString(),
+    });
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(body);
   }
 }
 
 /** Builds the authorizer of `signet serve --auth FILE`. */
-export async function createAuthorizer(file: string, options: { realm?: string; service?: string; tokenTtlSeconds?: number; secret?: Uint8Array } = {}): Promise<Authorizer> {
+export async function createAuthorizer(
+  file: string,
+  options: { realm?: string; service?: string; tokenTtlSeconds?: number; secret?: Uint8Array } = {}
+): Promise<Authorizer> {
   return new TokenAuthorizer(loadAuthConfig(file), options);
 }

@@ -21,14 +21,19 @@ export interface AuthConfig {
 }
 
 const schema = z.strictObject({
-  users: z.record(z.string().regex(/^[A-Za-z0-9._@-]{1,128}$/, 'user names are [A-Za-z0-9._@-]'), z.string().regex(/^\$2[aby]\$\d\d\$.{53}$/, 'not a bcrypt hash ($2y$/$2a$/$2b$)')).optional(),
+  users: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9._@-]{1,128}$/, 'user names are [A-Za-z0-9._@-]'),
+      z.string().regex(/^\$2[aby]\$\d\d\$.{53}$/, 'not a bcrypt hash ($2y$/$2a$/$2b$)')
+    )
+    .optional(),
   htpasswd: z.string().optional(),
   access: z.array(
     z.strictObject({
       repository: z.string().regex(/^(\*|[a-z0-9._/-]+(\/\*)?)$/, 'a repository name, prefix/*, or *'),
       users: z.array(z.string()).min(1),
       actions: z.array(z.enum(['pull', 'push', 'delete', '*'])).min(1),
-    }),
+    })
   ),
 });
 
@@ -41,7 +46,10 @@ export function parseHtpasswd(text: string, where = 'htpasswd'): Map<string, str
     const user = line.slice(0, colon);
     const hash = line.slice(colon + 1).trim();
     if (colon <= 0 || !/^\$2[aby]\$\d\d\$.{53}$/.test(hash)) {
-      throw new SignetError('AUTH_CONFIG_INVALID', `${where}:${i + 1}: want user:<bcrypt hash> (only bcrypt is supported)`);
+      throw new SignetError(
+        'AUTH_CONFIG_INVALID',
+        `${where}:${i + 1}: want user:<bcrypt hash> (only bcrypt is supported)`
+      );
     }
     users.set(user, hash);
   });
@@ -68,7 +76,10 @@ export function parseAuthConfig(text: string, baseDir = '.'): AuthConfig {
     try {
       text2 = readFileSync(path, 'utf8');
     } catch (err) {
-      throw new SignetError('AUTH_CONFIG_INVALID', `auth config: cannot read htpasswd ${path}: ${(err as Error).message}`);
+      throw new SignetError(
+        'AUTH_CONFIG_INVALID',
+        `auth config: cannot read htpasswd ${path}: ${(err as Error).message}`
+      );
     }
     for (const [u, h] of parseHtpasswd(text2, path)) users.set(u, h);
   }
@@ -79,7 +90,11 @@ export function parseAuthConfig(text: string, baseDir = '.'): AuthConfig {
   }));
   for (const a of access) {
     for (const u of a.users) {
-      if (u !== 'anonymous' && u !== '*' && !users.has(u)) throw new SignetError('AUTH_CONFIG_INVALID', `auth config: access rule for ${a.repository} names unknown user ${u}`);
+      if (u !== 'anonymous' && u !== '*' && !users.has(u))
+        throw new SignetError(
+          'AUTH_CONFIG_INVALID',
+          `auth config: access rule for ${a.repository} names unknown user ${u}`
+        );
     }
   }
   return { users, access };
@@ -106,7 +121,8 @@ export function grantedActions(config: AuthConfig, user: string | null, reposito
   const out = new Set<Action>();
   for (const rule of config.access) {
     if (!repoMatches(rule.repository, repository)) continue;
-    const applies = user === null ? rule.users.includes('anonymous') : rule.users.includes(user) || rule.users.includes('*');
+    const applies =
+      user === null ? rule.users.includes('anonymous') : rule.users.includes(user) || rule.users.includes('*');
     if (applies) for (const a of rule.actions) out.add(a);
   }
   return out;

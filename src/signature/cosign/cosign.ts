@@ -24,9 +24,21 @@ function escapeGo(s: string): string {
  * The simple-signing payload exactly as cosign writes it (Go struct order:
  * critical.identity, critical.image, critical.type, then optional).
  */
-export function buildCosignPayload(dockerReference: string, digest: string, optional?: Record<string, string>): Uint8Array {
-  const opt = optional && Object.keys(optional).length ? `{${Object.keys(optional).sort().map((k) => `${escapeGo(k)}:${escapeGo(optional[k]!)}`).join(',')}}` : 'null';
-  return Buffer.from(`{"critical":{"identity":{"docker-reference":${escapeGo(dockerReference)}},"image":{"docker-manifest-digest":${escapeGo(digest)}},"type":${escapeGo(COSIGN_PAYLOAD_TYPE)}},"optional":${opt}}`);
+export function buildCosignPayload(
+  dockerReference: string,
+  digest: string,
+  optional?: Record<string, string>
+): Uint8Array {
+  const opt =
+    optional && Object.keys(optional).length
+      ? `{${Object.keys(optional)
+          .sort()
+          .map((k) => `${escapeGo(k)}:${escapeGo(optional[k]!)}`)
+          .join(',')}}`
+      : 'null';
+  return Buffer.from(
+    `{"critical":{"identity":{"docker-reference":${escapeGo(dockerReference)}},"image":{"docker-manifest-digest":${escapeGo(digest)}},"type":${escapeGo(COSIGN_PAYLOAD_TYPE)}},"optional":${opt}}`
+  );
 }
 
 export interface CosignPayload {
@@ -36,30 +48,57 @@ export interface CosignPayload {
 }
 
 export function parseCosignPayload(bytes: Uint8Array): CosignPayload {
-  if (bytes.length > MAX_PAYLOAD) throw new SignetError('COSIGN_INVALID', `cosign payload is over ${MAX_PAYLOAD} bytes`);
-  let j: { critical?: { identity?: { 'docker-reference'?: unknown }; image?: { 'docker-manifest-digest'?: unknown }; type?: unknown }; optional?: unknown };
+  if (bytes.length > MAX_PAYLOAD)
+    throw new SignetError('COSIGN_INVALID', `cosign payload is over ${MAX_PAYLOAD} bytes`);
+  let j: {
+    critical?: {
+      identity?: { 'docker-reference'?: unknown };
+      image?: { 'docker-manifest-digest'?: unknown };
+      type?: unknown;
+    };
+    optional?: unknown;
+  };
   try {
     j = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof j;
   } catch (err) {
     throw new SignetError('COSIGN_INVALID', `cosign payload is not JSON: ${(err as Error).message}`);
   }
   const c = j?.critical;
-  if (!c || c.type !== COSIGN_PAYLOAD_TYPE) throw new SignetError('COSIGN_INVALID', `cosign payload type is ${JSON.stringify(c?.type)}, not "${COSIGN_PAYLOAD_TYPE}"`);
+  if (!c || c.type !== COSIGN_PAYLOAD_TYPE)
+    throw new SignetError(
+      'COSIGN_INVALID',
+      `cosign payload type is ${JSON.stringify(c?.type)}, not "${COSIGN_PAYLOAD_TYPE}"`
+    );
   const digest = c.image?.['docker-manifest-digest'];
   const ref = c.identity?.['docker-reference'];
-  if (typeof digest !== 'string' || typeof ref !== 'string') throw new SignetError('COSIGN_INVALID', 'cosign payload lacks critical.image.docker-manifest-digest or critical.identity.docker-reference');
+  if (typeof digest !== 'string' || typeof ref !== 'string')
+    throw new SignetError(
+      'COSIGN_INVALID',
+      'cosign payload lacks critical.image.docker-manifest-digest or critical.identity.docker-reference'
+    );
   return { dockerReference: ref, digest, optional: (j.optional ?? null) as Record<string, unknown> | null };
 }
 
 /** Signs as cosign does: ECDSA (DER) or RSA PKCS#1 v1.5 over SHA-256 of the payload, or Ed25519. */
 export function cosignSign(payload: Uint8Array, key: KeyObject): string {
-  const hash = key.asymmetricKeyType === 'ed25519' ? null : key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? 'sha384' : 'sha256';
+  const hash =
+    key.asymmetricKeyType === 'ed25519'
+      ? null
+      : key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'secp384r1'
+        ? 'sha384'
+        : 'sha256';
   return cryptoSign(hash, payload, key).toString('base64');
 }
 
 export function cosignVerify(payload: Uint8Array, signatureB64: string, publicKey: KeyObject): boolean {
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(signatureB64)) throw new SignetError('COSIGN_INVALID', 'cosign signature annotation is not base64');
-  const hash = publicKey.asymmetricKeyType === 'ed25519' ? null : publicKey.asymmetricKeyType === 'ec' && publicKey.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? 'sha384' : 'sha256';
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(signatureB64))
+    throw new SignetError('COSIGN_INVALID', 'cosign signature annotation is not base64');
+  const hash =
+    publicKey.asymmetricKeyType === 'ed25519'
+      ? null
+      : publicKey.asymmetricKeyType === 'ec' && publicKey.asymmetricKeyDetails?.namedCurve === 'secp384r1'
+        ? 'sha384'
+        : 'sha256';
   try {
     return cryptoVerify(hash, payload, publicKey, Buffer.from(signatureB64, 'base64'));
   } catch {
@@ -77,12 +116,38 @@ export function parseCosignPublicKey(pem: string | Uint8Array): KeyObject {
 }
 
 /** The signature manifest with one more signature layer (cosign's "image" of signatures). */
-export function appendCosignLayer(existing: ImageManifest | undefined, layer: Descriptor): { manifest: ImageManifest; config: Uint8Array } {
-  const layers = [...(existing?.layers ?? []).filter((l) => !(l.digest === layer.digest && l.annotations?.[COSIGN_SIGNATURE_ANNOTATION] === layer.annotations?.[COSIGN_SIGNATURE_ANNOTATION])), layer];
+export function appendCosignLayer(
+  existing: ImageManifest | undefined,
+  layer: Descriptor
+): { manifest: ImageManifest; config: Uint8Array } {
+  const layers = [
+    ...(existing?.layers ?? []).filter(
+      (l) =>
+        !(
+          l.digest === layer.digest &&
+          l.annotations?.[COSIGN_SIGNATURE_ANNOTATION] === layer.annotations?.[COSIGN_SIGNATURE_ANNOTATION]
+        )
+    ),
+    layer,
+  ];
   const config = Buffer.from(
-    JSON.stringify({ architecture: '', created: '0001-01-01T00:00:00Z', history: layers.map(() => ({ created: '0001-01-01T00:00:00Z' })), os: '', rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) }, config: {} }),
+    JSON.stringify({
+      architecture: '',
+      created: '0001-01-01T00:00:00Z',
+      history: layers.map(() => ({ created: '0001-01-01T00:00:00Z' })),
+      os: '',
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
+      config: {},
+    })
   );
   const cfg = descriptorFor(MediaType.ImageConfig, config);
-  return { manifest: { schemaVersion: 2, mediaType: MediaType.ImageManifest, config: { mediaType: cfg.mediaType, size: cfg.size, digest: cfg.digest }, layers }, config };
+  return {
+    manifest: {
+      schemaVersion: 2,
+      mediaType: MediaType.ImageManifest,
+      config: { mediaType: cfg.mediaType, size: cfg.size, digest: cfg.digest },
+      layers,
+    },
+    config,
+  };
 }
-

@@ -18,7 +18,11 @@ export interface LayoutStatement {
 }
 
 export function buildLayoutStatement(s: LayoutStatement): Uint8Array {
-  return Buffer.from(JSON.stringify({ critical: { type: LAYOUT_STATEMENT_TYPE, 'ref-name': s.ref, 'manifest-digest': s.digest, timestamp: s.timestamp } }));
+  return Buffer.from(
+    JSON.stringify({
+      critical: { type: LAYOUT_STATEMENT_TYPE, 'ref-name': s.ref, 'manifest-digest': s.digest, timestamp: s.timestamp },
+    })
+  );
 }
 
 export function parseLayoutStatement(bytes: Uint8Array): LayoutStatement {
@@ -29,7 +33,12 @@ export function parseLayoutStatement(bytes: Uint8Array): LayoutStatement {
     throw new SignetError('LAYOUT_SIGNATURE_INVALID', 'the signed statement is not JSON');
   }
   const c = j.critical ?? {};
-  if (c.type !== LAYOUT_STATEMENT_TYPE || typeof c['ref-name'] !== 'string' || typeof c['manifest-digest'] !== 'string' || typeof c.timestamp !== 'number') {
+  if (
+    c.type !== LAYOUT_STATEMENT_TYPE ||
+    typeof c['ref-name'] !== 'string' ||
+    typeof c['manifest-digest'] !== 'string' ||
+    typeof c.timestamp !== 'number'
+  ) {
     throw new SignetError('LAYOUT_SIGNATURE_INVALID', `the signed statement is not a "${LAYOUT_STATEMENT_TYPE}"`);
   }
   return { ref: c['ref-name'], digest: c['manifest-digest'], timestamp: c.timestamp };

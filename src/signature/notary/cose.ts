@@ -50,7 +50,10 @@ export async function signCose(req: RawSignRequest): Promise<Uint8Array> {
   const unprot = new Map<unknown, unknown>([[X5CHAIN, req.chain.map((c) => new Uint8Array(c.raw))]]);
   if (req.signingAgent) unprot.set(H.signingAgent, req.signingAgent);
   if (req.timestamp) unprot.set(H.timestampSignature, bytes(await req.timestamp(signature, req.algorithm.hash)));
-  return encode(new Tag(COSE_SIGN1_TAG, [bytes(protectedBytes), unprot, bytes(req.payload), bytes(signature)]), cdeEncodeOptions);
+  return encode(
+    new Tag(COSE_SIGN1_TAG, [bytes(protectedBytes), unprot, bytes(req.payload), bytes(signature)]),
+    cdeEncodeOptions
+  );
 }
 
 function coseTime(v: unknown, what: string): Date {
@@ -68,11 +71,13 @@ export function parseCose(bytes: Uint8Array): RawEnvelope & { protectedBytes: Ui
   } catch (err) {
     malformed(`COSE envelope is not valid CBOR: ${(err as Error).message}`);
   }
-  if (!(top instanceof Tag) || top.tag !== COSE_SIGN1_TAG) malformed('COSE envelope is not a COSE_Sign1_Tagged message (tag 18)');
+  if (!(top instanceof Tag) || top.tag !== COSE_SIGN1_TAG)
+    malformed('COSE envelope is not a COSE_Sign1_Tagged message (tag 18)');
   const parts = top.contents;
   if (!Array.isArray(parts) || parts.length !== 4) malformed('COSE_Sign1 must be an array of four items');
   const [protectedBytes, unprot, payload, signature] = parts as unknown[];
-  if (!(protectedBytes instanceof Uint8Array) || !(payload instanceof Uint8Array) || !(signature instanceof Uint8Array)) malformed('COSE_Sign1 items have the wrong types');
+  if (!(protectedBytes instanceof Uint8Array) || !(payload instanceof Uint8Array) || !(signature instanceof Uint8Array))
+    malformed('COSE_Sign1 items have the wrong types');
   if (!(unprot instanceof Map)) malformed('COSE unprotected header is not a map');
   let prot: unknown;
   try {
@@ -82,8 +87,10 @@ export function parseCose(bytes: Uint8Array): RawEnvelope & { protectedBytes: Ui
   }
   if (!(prot instanceof Map)) malformed('COSE protected header is not a map');
   const crit = prot.get(CRIT);
-  if (crit !== undefined && (!Array.isArray(crit) || crit.some((c) => typeof c !== 'string'))) malformed('crit must be an array of text labels');
-  for (const name of (crit as string[] | undefined) ?? []) if (!prot.has(name)) malformed(`critical header ${name} is not present`);
+  if (crit !== undefined && (!Array.isArray(crit) || crit.some((c) => typeof c !== 'string')))
+    malformed('crit must be an array of text labels');
+  for (const name of (crit as string[] | undefined) ?? [])
+    if (!prot.has(name)) malformed(`critical header ${name} is not present`);
   const x5 = unprot.get(X5CHAIN);
   if (!Array.isArray(x5) || x5.length === 0) malformed('COSE envelope has no x5chain array');
   const chain = x5.map((c, i) => {
@@ -96,12 +103,29 @@ export function parseCose(bytes: Uint8Array): RawEnvelope & { protectedBytes: Ui
   });
   const extended: ExtendedAttribute[] = [...prot.keys()]
     .filter((k) => !KNOWN.has(k))
-    .map((k) => ({ key: String(k), value: prot.get(k), critical: ((crit as string[] | undefined) ?? []).includes(String(k)) }));
-  const headers: DecodedHeaders = { crit: (crit as string[] | undefined) ?? [], contentType: prot.get(CTY), signingScheme: prot.get(H.signingScheme), extended };
+    .map((k) => ({
+      key: String(k),
+      value: prot.get(k),
+      critical: ((crit as string[] | undefined) ?? []).includes(String(k)),
+    }));
+  const headers: DecodedHeaders = {
+    crit: (crit as string[] | undefined) ?? [],
+    contentType: prot.get(CTY),
+    signingScheme: prot.get(H.signingScheme),
+    extended,
+  };
   if (prot.has(H.signingTime)) headers.signingTime = coseTime(prot.get(H.signingTime), 'signingTime');
-  if (prot.has(H.authenticSigningTime)) headers.authenticSigningTime = coseTime(prot.get(H.authenticSigningTime), 'authenticSigningTime');
+  if (prot.has(H.authenticSigningTime))
+    headers.authenticSigningTime = coseTime(prot.get(H.authenticSigningTime), 'authenticSigningTime');
   if (prot.has(H.expiry)) headers.expiry = coseTime(prot.get(H.expiry), 'expiry');
-  const raw: RawEnvelope & { protectedBytes: Uint8Array } = { payload, signature, chain, headers, algorithmHeader: prot.get(ALG), protectedBytes };
+  const raw: RawEnvelope & { protectedBytes: Uint8Array } = {
+    payload,
+    signature,
+    chain,
+    headers,
+    algorithmHeader: prot.get(ALG),
+    protectedBytes,
+  };
   const ts = unprot.get(H.timestampSignature);
   if (ts !== undefined) {
     if (!(ts instanceof Uint8Array)) malformed('timestampSignature is not a byte string');
@@ -115,9 +139,16 @@ export function parseCose(bytes: Uint8Array): RawEnvelope & { protectedBytes: Ui
 /** Verifies the COSE signature over the Sig_structure, algorithm pinned to the key's. */
 export function verifyCoseSignature(raw: RawEnvelope & { protectedBytes: Uint8Array }, alg: AlgorithmInfo): void {
   if (algorithmByCose(raw.algorithmHeader)?.algorithm !== alg.algorithm) {
-    throw new SignetError('ALGORITHM_MISMATCH', `mismatch between signature algorithm derived from signing certificate (${alg.cose}) and signing algorithm specified (${String(raw.algorithmHeader)})`);
+    throw new SignetError(
+      'ALGORITHM_MISMATCH',
+      `mismatch between signature algorithm derived from signing certificate (${alg.cose}) and signing algorithm specified (${String(raw.algorithmHeader)})`
+    );
   }
   const key = raw.chain[0]!.publicKey;
   const data = toBeSigned(raw.protectedBytes, raw.payload);
-  if (!verifyPrimitive(alg, key, data, raw.signature)) throw new SignetError('SIGNATURE_INVALID', "the envelope signature does not verify with the signing certificate's key");
+  if (!verifyPrimitive(alg, key, data, raw.signature))
+    throw new SignetError(
+      'SIGNATURE_INVALID',
+      "the envelope signature does not verify with the signing certificate's key"
+    );
 }

@@ -1,5 +1,12 @@
 import type { KeyObject, X509Certificate } from 'node:crypto';
-import { algorithmInfo, chainValidAt, signatureAlgorithmFor, signPrimitive, validateCodeSigningChain, type AlgorithmInfo } from '../../pki/index.ts';
+import {
+  algorithmInfo,
+  chainValidAt,
+  signatureAlgorithmFor,
+  signPrimitive,
+  validateCodeSigningChain,
+  type AlgorithmInfo,
+} from '../../pki/index.ts';
 import { SIGNET_VERSION, SignetError } from '../../util/index.ts';
 import { parseCose, signCose, verifyCoseSignature } from './cose.ts';
 import { checkHeaders, truncateToSeconds } from './headers.ts';
@@ -29,14 +36,30 @@ export interface ParseOptions {
   maxSize?: number;
 }
 
-function parseRaw(bytes: Uint8Array, mediaType: string, maxSize: number): RawEnvelope & { protectedBytes?: Uint8Array } {
-  if (bytes.length > maxSize) throw new SignetError('ENVELOPE_TOO_LARGE', `signature envelope is ${bytes.length} bytes, over the ${maxSize}-byte limit`);
+function parseRaw(
+  bytes: Uint8Array,
+  mediaType: string,
+  maxSize: number
+): RawEnvelope & { protectedBytes?: Uint8Array } {
+  if (bytes.length > maxSize)
+    throw new SignetError(
+      'ENVELOPE_TOO_LARGE',
+      `signature envelope is ${bytes.length} bytes, over the ${maxSize}-byte limit`
+    );
   if (mediaType === JWS_MEDIA_TYPE) return parseJws(bytes);
   if (mediaType === COSE_MEDIA_TYPE) return parseCose(bytes);
-  throw new SignetError('ENVELOPE_UNSUPPORTED', `signature envelope format with media type ${JSON.stringify(mediaType)} is not supported`);
+  throw new SignetError(
+    'ENVELOPE_UNSUPPORTED',
+    `signature envelope format with media type ${JSON.stringify(mediaType)} is not supported`
+  );
 }
 
-function toContent(raw: RawEnvelope, mediaType: EnvelopeMediaType, alg: AlgorithmInfo, scheme: EnvelopeContent['signerInfo']['signingScheme']): EnvelopeContent {
+function toContent(
+  raw: RawEnvelope,
+  mediaType: EnvelopeMediaType,
+  alg: AlgorithmInfo,
+  scheme: EnvelopeContent['signerInfo']['signingScheme']
+): EnvelopeContent {
   const h = raw.headers;
   const signerInfo: EnvelopeContent['signerInfo'] = {
     signingScheme: scheme,
@@ -50,7 +73,13 @@ function toContent(raw: RawEnvelope, mediaType: EnvelopeMediaType, alg: Algorith
   if (h.expiry) signerInfo.expiry = h.expiry;
   if (raw.timestampSignature) signerInfo.timestampSignature = raw.timestampSignature;
   if (raw.signingAgent) signerInfo.signingAgent = raw.signingAgent;
-  return { mediaType, payload: raw.payload, payloadContentType: String(h.contentType), targetArtifact: parseTargetArtifact(raw.payload), signerInfo };
+  return {
+    mediaType,
+    payload: raw.payload,
+    payloadContentType: String(h.contentType),
+    targetArtifact: parseTargetArtifact(raw.payload),
+    signerInfo,
+  };
 }
 
 /**
@@ -60,7 +89,10 @@ function toContent(raw: RawEnvelope, mediaType: EnvelopeMediaType, alg: Algorith
 export function parseEnvelope(bytes: Uint8Array, mediaType: string, options: ParseOptions = {}): EnvelopeContent {
   const raw = parseRaw(bytes, mediaType, options.maxSize ?? MAX_ENVELOPE_SIZE);
   const alg = signatureAlgorithmFor(raw.chain[0]!);
-  const scheme = checkHeaders(raw.headers, options.allowUnknownCritical ? 'all' : new Set(options.processedCriticalAttributes ?? []));
+  const scheme = checkHeaders(
+    raw.headers,
+    options.allowUnknownCritical ? 'all' : new Set(options.processedCriticalAttributes ?? [])
+  );
   return toContent(raw, mediaType as EnvelopeMediaType, alg, scheme);
 }
 
@@ -69,12 +101,19 @@ export function parseEnvelope(bytes: Uint8Array, mediaType: string, options: Par
  * leaf key, verify the signature, apply the header rules and the code-signing chain rules
  * (without validity times). Throws a SignetError of kind 'failed' naming what is wrong.
  */
-export async function verifyEnvelopeIntegrity(bytes: Uint8Array, mediaType: string, options: ParseOptions = {}): Promise<EnvelopeContent> {
+export async function verifyEnvelopeIntegrity(
+  bytes: Uint8Array,
+  mediaType: string,
+  options: ParseOptions = {}
+): Promise<EnvelopeContent> {
   const raw = parseRaw(bytes, mediaType, options.maxSize ?? MAX_ENVELOPE_SIZE);
   const alg = signatureAlgorithmFor(raw.chain[0]!);
   if (mediaType === JWS_MEDIA_TYPE) await verifyJwsSignature(bytes, raw, alg);
   else verifyCoseSignature(raw as RawEnvelope & { protectedBytes: Uint8Array }, alg);
-  const scheme = checkHeaders(raw.headers, options.allowUnknownCritical ? 'all' : new Set(options.processedCriticalAttributes ?? []));
+  const scheme = checkHeaders(
+    raw.headers,
+    options.allowUnknownCritical ? 'all' : new Set(options.processedCriticalAttributes ?? [])
+  );
   validateCodeSigningChain(raw.chain);
   return toContent(raw, mediaType as EnvelopeMediaType, alg, scheme);
 }
@@ -83,7 +122,7 @@ export async function verifyEnvelopeIntegrity(bytes: Uint8Array, mediaType: stri
 export class LocalKeySigner implements PrimitiveSigner {
   constructor(
     private readonly key: KeyObject,
-    private readonly chain: X509Certificate[],
+    private readonly chain: X509Certificate[]
   ) {}
   async certificateChain(): Promise<X509Certificate[]> {
     return this.chain;
@@ -97,7 +136,7 @@ export class LocalKeySigner implements PrimitiveSigner {
 export async function signPayload(
   payload: Uint8Array,
   mediaType: EnvelopeMediaType,
-  options: Omit<SignRequest, 'target'> & { extendedAttributes?: ExtendedAttribute[] },
+  options: Omit<SignRequest, 'target'> & { extendedAttributes?: ExtendedAttribute[] }
 ): Promise<Uint8Array> {
   const chain = await options.signer.certificateChain();
   validateCodeSigningChain(chain);
@@ -109,7 +148,12 @@ export async function signPayload(
   const expiry = options.expiry ? truncateToSeconds(options.expiry) : undefined;
   if (expiry && expiry <= signingTime) throw new SignetError('USAGE', 'expiry must be after the signing time');
   for (const a of options.extendedAttributes ?? []) {
-    if (a.key.startsWith('io.cncf.notary') && a.key !== 'io.cncf.notary.verificationPlugin' && a.key !== 'io.cncf.notary.verificationPluginMinVersion') throw new SignetError('USAGE', `extended attribute ${a.key} uses the reserved io.cncf.notary prefix`);
+    if (
+      a.key.startsWith('io.cncf.notary') &&
+      a.key !== 'io.cncf.notary.verificationPlugin' &&
+      a.key !== 'io.cncf.notary.verificationPluginMinVersion'
+    )
+      throw new SignetError('USAGE', `extended attribute ${a.key} uses the reserved io.cncf.notary prefix`);
   }
   const req: RawSignRequest = {
     payload,
@@ -129,7 +173,8 @@ export async function signPayload(
 /** Signs a target descriptor: the payload with notation's exact byte layout for the format. */
 export async function signEnvelope(request: SignRequest, mediaType: EnvelopeMediaType): Promise<Uint8Array> {
   for (const k of Object.keys(request.target.annotations ?? {})) {
-    if (k.startsWith('io.cncf.notary')) throw new SignetError('USAGE', `user metadata key ${k} uses the reserved io.cncf.notary prefix`);
+    if (k.startsWith('io.cncf.notary'))
+      throw new SignetError('USAGE', `user metadata key ${k} uses the reserved io.cncf.notary prefix`);
   }
   const payload = buildPayload(request.target, mediaType === JWS_MEDIA_TYPE ? 'jws' : 'cose');
   return signPayload(payload, mediaType, request);

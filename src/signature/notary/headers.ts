@@ -33,7 +33,11 @@ export interface DecodedHeaders {
 export function checkHeaders(h: DecodedHeaders, processed: ReadonlySet<string> | 'all'): SigningScheme {
   if (h.crit.length === 0) malformed('the protected header has no crit list');
   if (h.signingScheme !== 'notary.x509' && h.signingScheme !== 'notary.x509.signingAuthority') {
-    malformed(h.signingScheme === undefined ? 'the signing scheme (io.cncf.notary.signingScheme) is missing' : `unsupported signing scheme ${JSON.stringify(h.signingScheme)}`);
+    malformed(
+      h.signingScheme === undefined
+        ? 'the signing scheme (io.cncf.notary.signingScheme) is missing'
+        : `unsupported signing scheme ${JSON.stringify(h.signingScheme)}`
+    );
   }
   const scheme = h.signingScheme as SigningScheme;
   const must: string[] = [H.signingScheme];
@@ -49,12 +53,20 @@ export function checkHeaders(h: DecodedHeaders, processed: ReadonlySet<string> |
     if (!h.authenticSigningTime) malformed('the authentic signing time is missing');
   }
   const signed = h.signingTime ?? h.authenticSigningTime!;
-  if (h.expiry && h.expiry.getTime() <= signed.getTime()) malformed('expiry cannot be equal or before the signing time');
-  if (h.contentType !== PAYLOAD_CONTENT_TYPE) malformed(`payload content type ${JSON.stringify(h.contentType)} is not ${PAYLOAD_CONTENT_TYPE}`);
+  if (h.expiry && h.expiry.getTime() <= signed.getTime())
+    malformed('expiry cannot be equal or before the signing time');
+  if (h.contentType !== PAYLOAD_CONTENT_TYPE)
+    malformed(`payload content type ${JSON.stringify(h.contentType)} is not ${PAYLOAD_CONTENT_TYPE}`);
   const known = new Set<string>([H.signingScheme, H.signingTime, H.authenticSigningTime, H.expiry]);
-  const unknown = processed === 'all' ? [] : h.extended.filter((a) => a.critical && !known.has(a.key) && !processed.has(a.key)).map((a) => a.key);
+  const unknown =
+    processed === 'all'
+      ? []
+      : h.extended.filter((a) => a.critical && !known.has(a.key) && !processed.has(a.key)).map((a) => a.key);
   if (unknown.length) {
-    throw new SignetError('UNKNOWN_CRITICAL', `unknown critical attribute${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: no verifier here processes ${unknown.length > 1 ? 'them' : 'it'}`);
+    throw new SignetError(
+      'UNKNOWN_CRITICAL',
+      `unknown critical attribute${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: no verifier here processes ${unknown.length > 1 ? 'them' : 'it'}`
+    );
   }
   return scheme;
 }
@@ -62,7 +74,8 @@ export function checkHeaders(h: DecodedHeaders, processed: ReadonlySet<string> |
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 export function parseRfc3339(value: unknown, what: string): Date {
-  if (typeof value !== 'string' || !RFC3339.test(value)) malformed(`${what} is not an RFC 3339 time: ${JSON.stringify(value)}`);
+  if (typeof value !== 'string' || !RFC3339.test(value))
+    malformed(`${what} is not an RFC 3339 time: ${JSON.stringify(value)}`);
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) malformed(`${what} is not a valid time: ${value}`);
   return d;

@@ -20,20 +20,38 @@ export async function signJws(req: RawSignRequest): Promise<Uint8Array> {
   const crit = [H.signingScheme, ...req.extendedAttributes.filter((a) => a.critical).map((a) => a.key)];
   if (req.signingScheme === 'notary.x509.signingAuthority') crit.push(H.authenticSigningTime);
   if (req.expiry) crit.push(H.expiry);
-  const header: Record<string, unknown> = { alg: req.algorithm.jws, crit, cty: PAYLOAD_CONTENT_TYPE, [H.signingScheme]: req.signingScheme };
+  const header: Record<string, unknown> = {
+    alg: req.algorithm.jws,
+    crit,
+    cty: PAYLOAD_CONTENT_TYPE,
+    [H.signingScheme]: req.signingScheme,
+  };
   header[req.signingScheme === 'notary.x509' ? H.signingTime : H.authenticSigningTime] = formatRfc3339(req.signingTime);
   if (req.expiry) header[H.expiry] = formatRfc3339(req.expiry);
   for (const a of req.extendedAttributes) header[a.key] = a.value;
   // Go marshals the header map with its keys sorted.
-  const sorted = Object.fromEntries(Object.keys(header).sort().map((k) => [k, header[k]]));
+  const sorted = Object.fromEntries(
+    Object.keys(header)
+      .sort()
+      .map((k) => [k, header[k]])
+  );
   const protectedB64 = b64url(goJson(sorted));
   const payloadB64 = b64url(req.payload);
-  const signature = await req.signer.sign(Buffer.from(`${protectedB64}.${payloadB64}`, 'ascii'), req.algorithm.algorithm);
+  const signature = await req.signer.sign(
+    Buffer.from(`${protectedB64}.${payloadB64}`, 'ascii'),
+    req.algorithm.algorithm
+  );
   const unprotected: Record<string, unknown> = {};
-  if (req.timestamp) unprotected[H.timestampSignature] = Buffer.from(await req.timestamp(signature, req.algorithm.hash)).toString('base64');
+  if (req.timestamp)
+    unprotected[H.timestampSignature] = Buffer.from(await req.timestamp(signature, req.algorithm.hash)).toString(
+      'base64'
+    );
   unprotected.x5c = req.chain.map((c) => Buffer.from(c.raw).toString('base64'));
   if (req.signingAgent) unprotected[H.signingAgent] = req.signingAgent;
-  return Buffer.from(goJson({ payload: payloadB64, protected: protectedB64, header: unprotected, signature: b64url(signature) }), 'utf8');
+  return Buffer.from(
+    goJson({ payload: payloadB64, protected: protectedB64, header: unprotected, signature: b64url(signature) }),
+    'utf8'
+  );
 }
 
 function decodeB64url(value: unknown, what: string): Buffer {
@@ -63,7 +81,8 @@ export function parseJws(bytes: Uint8Array): RawEnvelope {
   }
   if (!hdr || typeof hdr !== 'object' || Array.isArray(hdr)) malformed('JWS protected header is not a JSON object');
   const unprotected = (env.header ?? {}) as Record<string, unknown>;
-  if (typeof unprotected !== 'object' || Array.isArray(unprotected)) malformed('JWS unprotected header is not an object');
+  if (typeof unprotected !== 'object' || Array.isArray(unprotected))
+    malformed('JWS unprotected header is not an object');
   const x5c = unprotected.x5c;
   if (!Array.isArray(x5c) || x5c.length === 0) malformed('JWS envelope has no certificate chain (x5c)');
   const chain = x5c.map((c, i) => {
@@ -75,14 +94,22 @@ export function parseJws(bytes: Uint8Array): RawEnvelope {
     }
   });
   const crit = hdr.crit;
-  if (crit !== undefined && (!Array.isArray(crit) || crit.some((c) => typeof c !== 'string'))) malformed('crit must be an array of header names');
-  for (const name of (crit as string[] | undefined) ?? []) if (!(name in hdr)) malformed(`critical header ${name} is not present`);
+  if (crit !== undefined && (!Array.isArray(crit) || crit.some((c) => typeof c !== 'string')))
+    malformed('crit must be an array of header names');
+  for (const name of (crit as string[] | undefined) ?? [])
+    if (!(name in hdr)) malformed(`critical header ${name} is not present`);
   const extended: ExtendedAttribute[] = Object.keys(hdr)
     .filter((k) => !KNOWN.has(k))
     .map((k) => ({ key: k, value: hdr[k], critical: ((crit as string[] | undefined) ?? []).includes(k) }));
-  const headers: DecodedHeaders = { crit: (crit as string[] | undefined) ?? [], contentType: hdr.cty, signingScheme: hdr[H.signingScheme], extended };
+  const headers: DecodedHeaders = {
+    crit: (crit as string[] | undefined) ?? [],
+    contentType: hdr.cty,
+    signingScheme: hdr[H.signingScheme],
+    extended,
+  };
   if (hdr[H.signingTime] !== undefined) headers.signingTime = parseRfc3339(hdr[H.signingTime], 'signingTime');
-  if (hdr[H.authenticSigningTime] !== undefined) headers.authenticSigningTime = parseRfc3339(hdr[H.authenticSigningTime], 'authenticSigningTime');
+  if (hdr[H.authenticSigningTime] !== undefined)
+    headers.authenticSigningTime = parseRfc3339(hdr[H.authenticSigningTime], 'authenticSigningTime');
   if (hdr[H.expiry] !== undefined) headers.expiry = parseRfc3339(hdr[H.expiry], 'expiry');
   const ts = unprotected[H.timestampSignature];
   if (ts !== undefined && (typeof ts !== 'string' || !B64STD.test(ts))) malformed('timestampSignature is not base64');
@@ -114,13 +141,19 @@ async function verificationKey(leaf: X509Certificate, alg: AlgorithmInfo): Promi
 /** Verifies the JWS signature with jose, the algorithm pinned to the one the key dictates. */
 export async function verifyJwsSignature(bytes: Uint8Array, raw: RawEnvelope, alg: AlgorithmInfo): Promise<void> {
   if (algorithmByJws(raw.algorithmHeader)?.algorithm !== alg.algorithm) {
-    throw new SignetError('ALGORITHM_MISMATCH', `mismatch between signature algorithm derived from signing certificate (${alg.jws}) and signing algorithm specified (${String(raw.algorithmHeader)})`);
+    throw new SignetError(
+      'ALGORITHM_MISMATCH',
+      `mismatch between signature algorithm derived from signing certificate (${alg.jws}) and signing algorithm specified (${String(raw.algorithmHeader)})`
+    );
   }
   const env = JSON.parse(Buffer.from(bytes).toString('utf8')) as Parameters<typeof flattenedVerify>[0];
   const crit = Object.fromEntries(raw.headers.crit.map((c) => [c, true]));
   try {
     await flattenedVerify(env, await verificationKey(raw.chain[0]!, alg), { algorithms: [alg.jws], crit });
   } catch (err) {
-    throw new SignetError('SIGNATURE_INVALID', `the envelope signature does not verify with the signing certificate's key (${(err as Error).message})`);
+    throw new SignetError(
+      'SIGNATURE_INVALID',
+      `the envelope signature does not verify with the signing certificate's key (${(err as Error).message})`
+    );
   }
 }

@@ -1,10 +1,25 @@
 import { createHash, type X509Certificate } from 'node:crypto';
-import { EMPTY_JSON, MediaType, descriptorFor, encodeManifest, isImageIndex, type Descriptor, type ImageManifest, type Manifest } from '../../oci/index.ts';
+import {
+  EMPTY_JSON,
+  MediaType,
+  descriptorFor,
+  encodeManifest,
+  isImageIndex,
+  type Descriptor,
+  type ImageManifest,
+  type Manifest,
+} from '../../oci/index.ts';
 import { formatRfc3339 } from './headers.ts';
 import { SIGNATURE_ARTIFACT_TYPE, THUMBPRINT_ANNOTATION } from './types.ts';
 
 /** The OCI signature manifest notation ≥ 1.2 writes (notary-spec §8). */
-export function signatureManifest(envelope: Descriptor, subject: Descriptor, chain: X509Certificate[], signingTime: Date, extraAnnotations: Record<string, string> = {}): { manifest: ImageManifest; bytes: Uint8Array; descriptor: Descriptor } {
+export function signatureManifest(
+  envelope: Descriptor,
+  subject: Descriptor,
+  chain: X509Certificate[],
+  signingTime: Date,
+  extraAnnotations: Record<string, string> = {}
+): { manifest: ImageManifest; bytes: Uint8Array; descriptor: Descriptor } {
   const thumbprints = chain.map((c) => createHash('sha256').update(c.raw).digest('hex'));
   const manifest: ImageManifest = {
     schemaVersion: 2,
@@ -13,7 +28,11 @@ export function signatureManifest(envelope: Descriptor, subject: Descriptor, cha
     config: { ...EMPTY_JSON },
     layers: [{ mediaType: envelope.mediaType, digest: envelope.digest, size: envelope.size }],
     subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
-    annotations: { [THUMBPRINT_ANNOTATION]: JSON.stringify(thumbprints), 'org.opencontainers.image.created': formatRfc3339(signingTime), ...extraAnnotations },
+    annotations: {
+      [THUMBPRINT_ANNOTATION]: JSON.stringify(thumbprints),
+      'org.opencontainers.image.created': formatRfc3339(signingTime),
+      ...extraAnnotations,
+    },
   };
   const bytes = encodeManifest(manifest);
   return { manifest, bytes, descriptor: descriptorFor(MediaType.ImageManifest, bytes) };

@@ -18,7 +18,11 @@ export function goJson(value: unknown): string {
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value as object).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(value as object)
+        .sort()
+        .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])])
+    );
   }
   return value;
 }
@@ -28,7 +32,11 @@ export function buildPayload(target: Descriptor, format: 'jws' | 'cose'): Uint8A
   // notation sanitises the descriptor to these four fields
   const d: Record<string, unknown> = { mediaType: target.mediaType, digest: target.digest, size: target.size };
   if (target.annotations && Object.keys(target.annotations).length) {
-    d.annotations = Object.fromEntries(Object.keys(target.annotations).sort().map((k) => [k, target.annotations![k]]));
+    d.annotations = Object.fromEntries(
+      Object.keys(target.annotations)
+        .sort()
+        .map((k) => [k, target.annotations![k]])
+    );
   }
   const doc = { targetArtifact: d };
   // COSE: struct field order; JWS: re-marshalled through a map, so every key sorted.
@@ -44,7 +52,8 @@ export function parseTargetArtifact(payload: Uint8Array): Descriptor {
     throw new SignetError('ENVELOPE_MALFORMED', `signature payload is not JSON: ${(err as Error).message}`);
   }
   const t = (j as { targetArtifact?: unknown })?.targetArtifact;
-  if (!t || typeof t !== 'object') throw new SignetError('ENVELOPE_MALFORMED', 'signature payload has no targetArtifact');
+  if (!t || typeof t !== 'object')
+    throw new SignetError('ENVELOPE_MALFORMED', 'signature payload has no targetArtifact');
   try {
     return parseDescriptor(t, 'targetArtifact', { artifact: true });
   } catch (err) {

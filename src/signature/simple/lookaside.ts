@@ -81,7 +81,8 @@ export async function loadRegistriesD(dir: string): Promise<RegistriesD> {
       configInvalid(`registries.d ${file}: ${at}: ${issue.message}`);
     }
     for (const [scope, v] of Object.entries(r.data.docker ?? {})) {
-      if (out.docker.has(scope)) throw new SignetError('CONFIG_INVALID', `registries.d: scope ${scope} is configured twice`);
+      if (out.docker.has(scope))
+        throw new SignetError('CONFIG_INVALID', `registries.d: scope ${scope} is configured twice`);
       out.docker.set(scope, namespace(v));
     }
     const d = r.data['default-docker'];
@@ -91,7 +92,12 @@ export async function loadRegistriesD(dir: string): Promise<RegistriesD> {
 }
 
 /** The most specific scope for `host/repo` (host/ns/repo, host/ns, host), else default-docker. */
-export function lookasideFor(config: RegistriesD, registry: string, repository: string, write = false): string | undefined {
+export function lookasideFor(
+  config: RegistriesD,
+  registry: string,
+  repository: string,
+  write = false
+): string | undefined {
   const parts = `${registry}/${repository}`.split('/');
   for (let n = parts.length; n >= 1; n--) {
     const e = config.docker.get(parts.slice(0, n).join('/'));
@@ -165,7 +171,7 @@ export async function readLookaside(
   repository: string,
   digest: string,
   max = 64,
-  maxBytes = MAX_LOOKASIDE_SIGNATURE_SIZE,
+  maxBytes = MAX_LOOKASIDE_SIGNATURE_SIZE
 ): Promise<Uint8Array[]> {
   if (!base.startsWith('file://') && !/^https?:\/\//.test(base)) {
     throw new SignetError('CONFIG_INVALID', `lookaside ${base} is neither file:// nor http(s)://`);

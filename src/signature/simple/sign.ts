@@ -9,14 +9,22 @@ import { SIMPLE_SIGNING_TYPE } from './simple.ts';
 export function buildSimplePayload(dockerReference: string, digest: string, now = new Date()): Uint8Array {
   return Buffer.from(
     JSON.stringify({
-      critical: { identity: { 'docker-reference': dockerReference }, image: { 'docker-manifest-digest': digest }, type: SIMPLE_SIGNING_TYPE },
+      critical: {
+        identity: { 'docker-reference': dockerReference },
+        image: { 'docker-manifest-digest': digest },
+        type: SIMPLE_SIGNING_TYPE,
+      },
       optional: { creator: `signet ${SIGNET_VERSION}`, timestamp: Math.floor(now.getTime() / 1000) },
-    }),
+    })
   );
 }
 
 /** An OpenPGP signed message (one-pass signature, literal data, signature) over the payload. */
-export async function signOpenPgp(payload: Uint8Array, armoredPrivateKey: string, passphrase?: string): Promise<Uint8Array> {
+export async function signOpenPgp(
+  payload: Uint8Array,
+  armoredPrivateKey: string,
+  passphrase?: string
+): Promise<Uint8Array> {
   const openpgp = await import('openpgp');
   let key = await openpgp.readPrivateKey({ armoredKey: armoredPrivateKey });
   if (!key.isDecrypted()) {
@@ -28,8 +36,14 @@ export async function signOpenPgp(payload: Uint8Array, armoredPrivateKey: string
 }
 
 /** Writes a signature as the next free `signature-N` of a file:// lookaside, atomically. */
-export async function writeLookaside(base: string, repository: string, digest: string, signature: Uint8Array): Promise<string> {
-  if (!base.startsWith('file://')) throw new SignetError('CONFIG_INVALID', `can only write to a file:// lookaside, not ${base}`);
+export async function writeLookaside(
+  base: string,
+  repository: string,
+  digest: string,
+  signature: Uint8Array
+): Promise<string> {
+  if (!base.startsWith('file://'))
+    throw new SignetError('CONFIG_INVALID', `can only write to a file:// lookaside, not ${base}`);
   const dir = dirname(fileURLToPath(lookasideUrl(base, repository, digest, 1)));
   await mkdir(dir, { recursive: true });
   const taken = new Set(await readdir(dir));

@@ -19,18 +19,32 @@ function invalid(message: string): never {
 }
 
 export function parseSimplePayload(bytes: Uint8Array, expectedType = SIMPLE_SIGNING_TYPE): SimplePayload {
-  let j: { critical?: { type?: unknown; image?: { 'docker-manifest-digest'?: unknown }; identity?: { 'docker-reference'?: unknown } }; optional?: unknown };
+  let j: {
+    critical?: {
+      type?: unknown;
+      image?: { 'docker-manifest-digest'?: unknown };
+      identity?: { 'docker-reference'?: unknown };
+    };
+    optional?: unknown;
+  };
   try {
     j = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof j;
   } catch {
     invalid('the signed payload is not JSON');
   }
   const c = j?.critical;
-  if (!c || c.type !== expectedType) invalid(`the signed payload type is ${JSON.stringify(c?.type)}, not "${expectedType}"`);
+  if (!c || c.type !== expectedType)
+    invalid(`the signed payload type is ${JSON.stringify(c?.type)}, not "${expectedType}"`);
   const digest = c.image?.['docker-manifest-digest'];
   const ref = c.identity?.['docker-reference'];
-  if (typeof digest !== 'string' || typeof ref !== 'string') invalid('the signed payload lacks docker-manifest-digest or docker-reference');
-  return { type: expectedType, dockerManifestDigest: digest, dockerReference: ref, optional: (j.optional ?? {}) as Record<string, unknown> };
+  if (typeof digest !== 'string' || typeof ref !== 'string')
+    invalid('the signed payload lacks docker-manifest-digest or docker-reference');
+  return {
+    type: expectedType,
+    dockerManifestDigest: digest,
+    dockerReference: ref,
+    optional: (j.optional ?? {}) as Record<string, unknown>,
+  };
 }
 
 /**
@@ -38,14 +52,21 @@ export function parseSimplePayload(bytes: Uint8Array, expectedType = SIMPLE_SIGN
  * keys; returns the signed payload and the signing key's fingerprint. openpgp.js is loaded only
  * here (it is large, and LGPL: kept replaceable).
  */
-export async function verifyOpenPgpMessage(signature: Uint8Array, keys: Uint8Array[]): Promise<{ data: Uint8Array; fingerprint: string }> {
+export async function verifyOpenPgpMessage(
+  signature: Uint8Array,
+  keys: Uint8Array[]
+): Promise<{ data: Uint8Array; fingerprint: string }> {
   if (signature.length > MAX_SIGNATURE) invalid(`the signature is over ${MAX_SIGNATURE} bytes`);
   const openpgp = await import('openpgp');
   const verificationKeys = [];
   for (const k of keys) {
     const text = Buffer.from(k).toString('latin1');
     try {
-      verificationKeys.push(...(text.includes('-----BEGIN PGP') ? await openpgp.readKeys({ armoredKeys: text }) : await openpgp.readKeys({ binaryKeys: k })));
+      verificationKeys.push(
+        ...(text.includes('-----BEGIN PGP')
+          ? await openpgp.readKeys({ armoredKeys: text })
+          : await openpgp.readKeys({ binaryKeys: k }))
+      );
     } catch (err) {
       throw new SignetError('KEY_INVALID', `not an OpenPGP public key: ${(err as Error).message}`);
     }
@@ -53,7 +74,9 @@ export async function verifyOpenPgpMessage(signature: Uint8Array, keys: Uint8Arr
   let message;
   try {
     const text = Buffer.from(signature).toString('latin1');
-    message = text.includes('-----BEGIN PGP') ? await openpgp.readMessage({ armoredMessage: text }) : await openpgp.readMessage({ binaryMessage: signature });
+    message = text.includes('-----BEGIN PGP')
+      ? await openpgp.readMessage({ armoredMessage: text })
+      : await openpgp.readMessage({ binaryMessage: signature });
   } catch (err) {
     invalid(`the signature is not an OpenPGP message: ${(err as Error).message}`);
   }
@@ -71,5 +94,8 @@ export async function verifyOpenPgpMessage(signature: Uint8Array, keys: Uint8Arr
     invalid(`the signature does not verify with the trusted keys: ${(err as Error).message}`);
   }
   const signer = verificationKeys.find((k) => k.getKeys(sig.keyID).length > 0);
-  return { data: result.data as Uint8Array, fingerprint: signer ? signer.getFingerprint().toUpperCase() : sig.keyID.toHex().toUpperCase() };
+  return {
+    data: result.data as Uint8Array,
+    fingerprint: signer ? signer.getFingerprint().toUpperCase() : sig.keyID.toHex().toUpperCase(),
+  };
 }

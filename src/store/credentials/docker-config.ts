@@ -48,7 +48,8 @@ async function readConfig(path: string): Promise<DockerConfig> {
 
 /** The keys config.json may use for a registry (Docker Hub has its historical URL). */
 function keysFor(registry: string): string[] {
-  if (registry === 'docker.io') return ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'];
+  if (registry === 'docker.io')
+    return ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io'];
   return [registry, `https://${registry}`, `http://${registry}`, `https://${registry}/v1/`];
 }
 
@@ -61,13 +62,18 @@ export async function runCredentialHelper(helper: string, registry: string): Pro
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', (err) => reject(new SignetError('CREDENTIAL_HELPER_FAILED', `credential helper ${bin} could not run: ${err.message}`)));
+    child.on('error', (err) =>
+      reject(new SignetError('CREDENTIAL_HELPER_FAILED', `credential helper ${bin} could not run: ${err.message}`))
+    );
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(registry);
   });
   if (out.code !== 0) {
     if (/credentials not found/i.test(out.stdout + out.stderr)) return undefined;
-    throw new SignetError('CREDENTIAL_HELPER_FAILED', `credential helper ${bin} failed: ${(out.stderr || out.stdout).trim().slice(0, 300)}`);
+    throw new SignetError(
+      'CREDENTIAL_HELPER_FAILED',
+      `credential helper ${bin} failed: ${(out.stderr || out.stdout).trim().slice(0, 300)}`
+    );
   }
   try {
     const j = JSON.parse(out.stdout) as { Username?: string; Secret?: string };
@@ -106,7 +112,11 @@ export function staticCredentials(creds: Credentials | undefined): CredentialPro
 }
 
 /** Writes (or, with `undefined`, removes) a registry's `auths` entry in config.json, mode 0600, atomically. */
-export async function storeDockerCredentials(registry: string, creds: Credentials | undefined, options: DockerConfigOptions = {}): Promise<boolean> {
+export async function storeDockerCredentials(
+  registry: string,
+  creds: Credentials | undefined,
+  options: DockerConfigOptions = {}
+): Promise<boolean> {
   const path = dockerConfigPath(options);
   const config = await readConfig(path);
   config.auths ??= {};

@@ -1,2 +1,8 @@
-export { dockerCredentials, staticCredentials, storeDockerCredentials, dockerConfigPath, runCredentialHelper } from './docker-config.ts';
+export {
+  dockerCredentials,
+  staticCredentials,
+  storeDockerCredentials,
+  dockerConfigPath,
+  runCredentialHelper,
+} from './docker-config.ts';
 export type { Credentials, CredentialProvider, DockerConfigOptions } from './docker-config.ts';

@@ -67,11 +67,17 @@ export class LayoutTarget extends LayoutReader implements Target {
   /** Opens a layout directory; with `create`, makes an empty one when the directory has none. */
   static async open(dir: string, options: LayoutOpenOptions = {}): Promise<LayoutTarget> {
     const name = options.name ?? `oci:${dir}`;
-    const hasLayout = await stat(join(dir, 'oci-layout')).then((s) => s.isFile(), () => false);
+    const hasLayout = await stat(join(dir, 'oci-layout')).then(
+      (s) => s.isFile(),
+      () => false
+    );
     if (!hasLayout) {
       if (!options.create) throw new OciError('NOT_FOUND', `${name}: not an OCI image layout (no oci-layout file)`);
       await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
-      const hasIndex = await stat(join(dir, 'index.json')).then(() => true, () => false);
+      const hasIndex = await stat(join(dir, 'index.json')).then(
+        () => true,
+        () => false
+      );
       const empty = encodeManifest({ schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: [] });
       if (!hasIndex) await writeFileAtomic(join(dir, 'index.json'), empty);
       // oci-layout last: a crash part way leaves a directory that is not yet called a layout.
@@ -90,12 +96,16 @@ export class LayoutTarget extends LayoutReader implements Target {
     const path = join(this.dir, 'index.json');
     const st = await stat(path).catch(() => null);
     if (!st) throw new OciError('NOT_FOUND', `${this.name}: index.json missing`);
-    if (st.size > MAX_MANIFEST_SIZE) throw new OciError('SIZE_EXCEEDED', `${this.name}: index.json is over ${MAX_MANIFEST_SIZE} bytes`);
+    if (st.size > MAX_MANIFEST_SIZE)
+      throw new OciError('SIZE_EXCEEDED', `${this.name}: index.json is over ${MAX_MANIFEST_SIZE} bytes`);
     return Buffer.from(await readAll(createReadStream(path), MAX_MANIFEST_SIZE));
   }
 
   private async ownSize(digest: string): Promise<number | undefined> {
-    return stat(this.blobPath(digest)).then((s) => (s.isFile() ? s.size : undefined), () => undefined);
+    return stat(this.blobPath(digest)).then(
+      (s) => (s.isFile() ? s.size : undefined),
+      () => undefined
+    );
   }
 
   protected async openBlob(digest: string): Promise<Readable> {
@@ -115,7 +125,7 @@ export class LayoutTarget extends LayoutReader implements Target {
     const next = (indexLocks.get(key) ?? Promise.resolve()).then(fn, fn);
     const tail = next.then(
       () => {},
-      () => {},
+      () => {}
     );
     indexLocks.set(key, tail);
     // Drop the entry once idle so the map does not grow with every layout ever opened.
@@ -126,7 +136,9 @@ export class LayoutTarget extends LayoutReader implements Target {
   }
 
   /** Rewrites index.json atomically; `change` returns null for "no change". */
-  private async updateIndex(change: (index: ImageIndex) => Promise<ImageIndex | null> | ImageIndex | null): Promise<void> {
+  private async updateIndex(
+    change: (index: ImageIndex) => Promise<ImageIndex | null> | ImageIndex | null
+  ): Promise<void> {
     await this.withLock(async () => {
       const index = await this.readIndex(); // re-read: another process may have written it
       const next = await change(index);
@@ -170,7 +182,10 @@ export class LayoutTarget extends LayoutReader implements Target {
     // Manifests are small (bounded) and must parse before they are stored.
     if (desc.size > MAX_MANIFEST_SIZE) {
       if (content instanceof Readable) content.destroy();
-      throw new OciError('SIZE_EXCEEDED', `${this.name}: manifest ${desc.digest} is ${desc.size} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`);
+      throw new OciError(
+        'SIZE_EXCEEDED',
+        `${this.name}: manifest ${desc.digest} is ${desc.size} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`
+      );
     }
     const bytes = content instanceof Uint8Array ? content : await readAll(content, desc.size);
     verifyBytes(bytes, desc);
@@ -181,7 +196,11 @@ export class LayoutTarget extends LayoutReader implements Target {
     if (m.subject) {
       const entry: Descriptor = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
       if (m.artifactType) entry.artifactType = m.artifactType;
-      await this.updateIndex((index) => (index.manifests.some((e) => e.digest === desc.digest) ? null : { ...index, manifests: [...index.manifests, entry] }));
+      await this.updateIndex((index) =>
+        index.manifests.some((e) => e.digest === desc.digest)
+          ? null
+          : { ...index, manifests: [...index.manifests, entry] }
+      );
     }
   }
 
@@ -192,20 +211,41 @@ export class LayoutTarget extends LayoutReader implements Target {
 
   /** Points a ref name at a manifest; unlike tag(), accepts any non-empty ref name (Flatpak refs). */
   async setRefName(desc: Descriptor, ref: string): Promise<void> {
-    if (!ref || ref.length > 1024 || /[\0\n]/.test(ref)) throw new OciError('TAG_INVALID', `invalid ref name ${JSON.stringify(ref.slice(0, 100))}`);
-    if (!isManifestMediaType(desc.mediaType)) throw new OciError('MANIFEST_INVALID', `${this.name}: cannot tag ${desc.digest}: ${desc.mediaType} is not a manifest type`);
-    if (!(await this.exists(desc))) throw new OciError('MANIFEST_UNKNOWN', `${this.name}: cannot tag ${desc.digest}: not in the layout`);
+    if (!ref || ref.length > 1024 || /[\0\n]/.test(ref))
+      throw new OciError('TAG_INVALID', `invalid ref name ${JSON.stringify(ref.slice(0, 100))}`);
+    if (!isManifestMediaType(desc.mediaType))
+      throw new OciError(
+        'MANIFEST_INVALID',
+        `${this.name}: cannot tag ${desc.digest}: ${desc.mediaType} is not a manifest type`
+      );
+    if (!(await this.exists(desc)))
+      throw new OciError('MANIFEST_UNKNOWN', `${this.name}: cannot tag ${desc.digest}: not in the layout`);
     // Only a manifest that parses as one gets a name (a config blob under a manifest type would not).
-    if (desc.size > MAX_MANIFEST_SIZE) throw new OciError('SIZE_EXCEEDED', `${this.name}: cannot tag ${desc.digest}: over the ${MAX_MANIFEST_SIZE}-byte manifest limit`);
+    if (desc.size > MAX_MANIFEST_SIZE)
+      throw new OciError(
+        'SIZE_EXCEEDED',
+        `${this.name}: cannot tag ${desc.digest}: over the ${MAX_MANIFEST_SIZE}-byte manifest limit`
+      );
     parseManifest(await readAll(await this.fetch(desc), MAX_MANIFEST_SIZE), desc.mediaType);
     await this.updateIndex(async (index) => {
       const manifests = index.manifests.filter((e) => e.annotations?.[REF_NAME] !== ref);
       // A referrer that loses its only entry to the new tag stays listed, untagged, or it would vanish from referrers().
       for (const old of index.manifests) {
-        if (old.annotations?.[REF_NAME] !== ref || old.digest === desc.digest || manifests.some((e) => e.digest === old.digest)) continue;
-        if (await this.isReferrer(old)) manifests.push({ mediaType: old.mediaType, digest: old.digest, size: old.size });
+        if (
+          old.annotations?.[REF_NAME] !== ref ||
+          old.digest === desc.digest ||
+          manifests.some((e) => e.digest === old.digest)
+        )
+          continue;
+        if (await this.isReferrer(old))
+          manifests.push({ mediaType: old.mediaType, digest: old.digest, size: old.size });
       }
-      manifests.push({ mediaType: desc.mediaType, digest: desc.digest, size: desc.size, annotations: { [REF_NAME]: ref } });
+      manifests.push({
+        mediaType: desc.mediaType,
+        digest: desc.digest,
+        size: desc.size,
+        annotations: { [REF_NAME]: ref },
+      });
       return { ...index, manifests };
     });
   }
@@ -252,7 +292,11 @@ export class LayoutTarget extends LayoutReader implements Target {
       this.lower.forget(desc.digest);
       found = true;
     }
-    if (!found) throw new OciError(isManifestMediaType(desc.mediaType) ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN', `${this.name}: ${desc.digest} not found`);
+    if (!found)
+      throw new OciError(
+        isManifestMediaType(desc.mediaType) ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN',
+        `${this.name}: ${desc.digest} not found`
+      );
   }
 
   /** Waits for this process's pending index.json updates of the directory. */

@@ -72,7 +72,8 @@ export class HttpLayoutTarget extends LayoutReader implements ReadableTarget {
     const res = await this.get(`blobs/${algorithm}/${hex}`, 'HEAD');
     await res.body.dump();
     // Like a directory layout, a blob of another size is not the content asked for.
-    if (res.statusCode === 200) return res.headers['content-length'] === undefined || Number(res.headers['content-length']) === desc.size;
+    if (res.statusCode === 200)
+      return res.headers['content-length'] === undefined || Number(res.headers['content-length']) === desc.size;
     if (res.statusCode === 404) return false;
     throw new OciError('UNAVAILABLE', `${this.name}: HEAD ${desc.digest}: HTTP ${res.statusCode}`);
   }
@@ -81,4 +82,3 @@ export class HttpLayoutTarget extends LayoutReader implements ReadableTarget {
     await this.dispatcher.close();
   }
 }
-

@@ -20,7 +20,10 @@ export async function openLayout(path: string, options: { create?: boolean } = {
     return new HttpLayoutTarget(path);
   }
   // An existing directory is a directory layout whatever its name ends with.
-  const isDir = await stat(path).then((s) => s.isDirectory(), () => false);
+  const isDir = await stat(path).then(
+    (s) => s.isDirectory(),
+    () => false
+  );
   if (!isDir && /\.tar$/i.test(path)) return TarLayoutTarget.open(path, options);
   return LayoutTarget.open(path, options);
 }

@@ -79,7 +79,10 @@ export abstract class LayoutReader implements Pick<Target, 'resolve' | 'exists' 
       raw = await this.openBlob(desc.digest);
     } catch (err) {
       if (err instanceof OciError && err.kind === 'notfound') {
-        throw new OciError(isManifestMediaType(desc.mediaType) ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN', `${this.name}: ${desc.digest} not found`);
+        throw new OciError(
+          isManifestMediaType(desc.mediaType) ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN',
+          `${this.name}: ${desc.digest} not found`
+        );
       }
       throw err;
     }
@@ -108,14 +111,16 @@ export abstract class LayoutReader implements Pick<Target, 'resolve' | 'exists' 
       else if (typeof j.config === 'object' && Array.isArray(j.layers)) mediaType = MediaType.ImageManifest;
     }
     // A config or any other JSON blob is not a manifest, whatever a digest reference suggests.
-    if (!mediaType || !isManifestMediaType(mediaType)) throw new OciError('MANIFEST_INVALID', `${this.name}: ${digest} is not a manifest`);
+    if (!mediaType || !isManifestMediaType(mediaType))
+      throw new OciError('MANIFEST_INVALID', `${this.name}: ${digest} is not a manifest`);
     return mediaType;
   }
 
   /** A blob known only by digest (size unstated), read with a bound and checked against the digest. */
   async fetchByDigest(digest: string, maxSize: number): Promise<Uint8Array> {
     const bytes = await readAll(await this.openBlob(digest), maxSize);
-    if (digestOf(bytes, parseDigest(digest).algorithm) !== digest) throw new OciError('DIGEST_MISMATCH', `${this.name}: blob ${digest} does not match its digest`);
+    if (digestOf(bytes, parseDigest(digest).algorithm) !== digest)
+      throw new OciError('DIGEST_MISMATCH', `${this.name}: blob ${digest} does not match its digest`);
     return bytes;
   }
 
@@ -129,7 +134,8 @@ export abstract class LayoutReader implements Pick<Target, 'resolve' | 'exists' 
       try {
         found = await this.readManifestByDigest(reference);
       } catch (err) {
-        if (err instanceof OciError && err.kind === 'notfound') throw new OciError('MANIFEST_UNKNOWN', `${this.name}: manifest ${reference} not found`);
+        if (err instanceof OciError && err.kind === 'notfound')
+          throw new OciError('MANIFEST_UNKNOWN', `${this.name}: manifest ${reference} not found`);
         throw err;
       }
       return { mediaType: found.mediaType, digest: reference, size: found.bytes.length };
@@ -139,12 +145,19 @@ export abstract class LayoutReader implements Pick<Target, 'resolve' | 'exists' 
     const entries = index.manifests.filter((m) => m.annotations?.[REF_NAME] === reference);
     const entry = entries[entries.length - 1];
     if (!entry) throw new OciError('MANIFEST_UNKNOWN', `${this.name}: tag ${reference} not found`);
-    return { mediaType: entry.mediaType, digest: entry.digest, size: entry.size, ...(entry.annotations ? { annotations: entry.annotations } : {}) };
+    return {
+      mediaType: entry.mediaType,
+      digest: entry.digest,
+      size: entry.size,
+      ...(entry.annotations ? { annotations: entry.annotations } : {}),
+    };
   }
 
   async tags(): Promise<string[]> {
     const index = await this.readIndex();
-    const names = index.manifests.map((m) => m.annotations?.[REF_NAME]).filter((t): t is string => typeof t === 'string');
+    const names = index.manifests
+      .map((m) => m.annotations?.[REF_NAME])
+      .filter((t): t is string => typeof t === 'string');
     return [...new Set(names)].sort();
   }
 
@@ -158,7 +171,11 @@ export abstract class LayoutReader implements Pick<Target, 'resolve' | 'exists' 
       m = parseManifest(bytes, d.mediaType);
     } catch (err) {
       if (err instanceof OciError && err.kind === 'notfound') return null;
-      throw new OciError(err instanceof OciError ? err.code : 'MANIFEST_INVALID', `${this.name}: manifest ${d.digest}: ${(err as Error).message}`, { cause: err });
+      throw new OciError(
+        err instanceof OciError ? err.code : 'MANIFEST_INVALID',
+        `${this.name}: manifest ${d.digest}: ${(err as Error).message}`,
+        { cause: err }
+      );
     }
     const out: ScannedManifest = { children: isIndexMediaType(d.mediaType) && isImageIndex(m) ? m.manifests : [] };
     if (m.subject) {
@@ -205,6 +222,8 @@ export abstract class LayoutReader implements Pick<Target, 'resolve' | 'exists' 
 
   async referrers(subject: Descriptor, artifactType?: string): Promise<Descriptor[]> {
     const list = (await this.scan()).get(subject.digest) ?? [];
-    return (artifactType === undefined ? list : list.filter((d) => d.artifactType === artifactType)).slice().sort((a, b) => a.digest.localeCompare(b.digest));
+    return (artifactType === undefined ? list : list.filter((d) => d.artifactType === artifactType))
+      .slice()
+      .sort((a, b) => a.digest.localeCompare(b.digest));
   }
 }

@@ -32,7 +32,7 @@ class TarArchive implements LowerBlobs {
     readonly path: string,
     private readonly blobs: Map<string, Span>,
     readonly indexBytes: Buffer,
-    readonly layoutBytes: Buffer,
+    readonly layoutBytes: Buffer
   ) {}
 
   static async scan(path: string, name: string): Promise<TarArchive> {
@@ -68,11 +68,16 @@ class TarArchive implements LowerBlobs {
     }
     const layout = small.get('oci-layout');
     const index = small.get('index.json');
-    if (!layout || !index) throw new OciError('NOT_FOUND', `${name}: not an OCI image layout (the tar has no ${layout ? 'index.json' : 'oci-layout'})`);
+    if (!layout || !index)
+      throw new OciError(
+        'NOT_FOUND',
+        `${name}: not an OCI image layout (the tar has no ${layout ? 'index.json' : 'oci-layout'})`
+      );
     const archive = new TarArchive(path, blobs, index.bytes, layout.bytes);
     // Offsets come from arithmetic over the tar format: prove them once on index.json.
     const atOffset = await readAll(archive.range(index.span), MAX_MANIFEST_SIZE);
-    if (!index.bytes.equals(atOffset)) throw new OciError('UNSUPPORTED', `${name}: cannot locate entries in this tar by offset`);
+    if (!index.bytes.equals(atOffset))
+      throw new OciError('UNSUPPORTED', `${name}: cannot locate entries in this tar by offset`);
     return archive;
   }
 
@@ -104,7 +109,7 @@ class TarArchive implements LowerBlobs {
 class ArchiveReader extends LayoutReader {
   constructor(
     readonly name: string,
-    private readonly archive: TarArchive,
+    private readonly archive: TarArchive
   ) {
     super();
   }
@@ -135,14 +140,17 @@ export class TarLayoutTarget implements Target {
 
   private constructor(
     readonly path: string,
-    private readonly archive: TarArchive | null,
+    private readonly archive: TarArchive | null
   ) {
     this.name = `oci:${path}`;
   }
 
   /** Opens a layout tar; with `create`, a missing tar is started empty and written on close(). */
   static async open(path: string, options: { create?: boolean } = {}): Promise<TarLayoutTarget> {
-    const exists = await stat(path).then((s) => s.isFile(), () => false);
+    const exists = await stat(path).then(
+      (s) => s.isFile(),
+      () => false
+    );
     if (!exists) {
       if (!options.create) throw new OciError('NOT_FOUND', `oci:${path}: no such file`);
       const t = new TarLayoutTarget(path, null);
@@ -173,7 +181,11 @@ export class TarLayoutTarget implements Target {
         await writeFile(join(work, 'index.json'), this.archive.indexBytes);
         await writeFile(join(work, 'oci-layout'), this.archive.layoutBytes);
       }
-      const stage = await LayoutTarget.open(work, { create: true, name: this.name, ...(this.archive ? { lower: this.archive } : {}) });
+      const stage = await LayoutTarget.open(work, {
+        create: true,
+        name: this.name,
+        ...(this.archive ? { lower: this.archive } : {}),
+      });
       this.stage = stage;
       return stage;
     })();
@@ -259,7 +271,8 @@ async function pack(dir: string, archive: TarArchive | null, path: string): Prom
       src.on('error', reject).pipe(entry);
     });
   };
-  const file = async (name: string, full: string): Promise<void> => add(name, (await stat(full)).size, async () => createReadStream(full));
+  const file = async (name: string, full: string): Promise<void> =>
+    add(name, (await stat(full)).size, async () => createReadStream(full));
   try {
     // oci-layout and index.json first, so a streaming reader knows early what it is reading.
     await file('oci-layout', join(dir, 'oci-layout'));

@@ -43,8 +43,20 @@ const RETRY_ERROR_CODES = [
 ];
 
 const KNOWN_CODES = new Set<string>([
-  'BLOB_UNKNOWN', 'BLOB_UPLOAD_INVALID', 'BLOB_UPLOAD_UNKNOWN', 'DIGEST_INVALID', 'MANIFEST_BLOB_UNKNOWN', 'MANIFEST_INVALID',
-  'MANIFEST_UNKNOWN', 'NAME_INVALID', 'NAME_UNKNOWN', 'SIZE_INVALID', 'UNAUTHORIZED', 'DENIED', 'UNSUPPORTED', 'TOOMANYREQUESTS',
+  'BLOB_UNKNOWN',
+  'BLOB_UPLOAD_INVALID',
+  'BLOB_UPLOAD_UNKNOWN',
+  'DIGEST_INVALID',
+  'MANIFEST_BLOB_UNKNOWN',
+  'MANIFEST_INVALID',
+  'MANIFEST_UNKNOWN',
+  'NAME_INVALID',
+  'NAME_UNKNOWN',
+  'SIZE_INVALID',
+  'UNAUTHORIZED',
+  'DENIED',
+  'UNSUPPORTED',
+  'TOOMANYREQUESTS',
 ]);
 
 /** Plain HTTP for loopback registries or when asked (DESIGN §3). */
@@ -114,7 +126,7 @@ export class RegistryClient {
         methods: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'],
         // the last answer (429, 503, ...) is returned when the attempts are spent, for errorFrom
         throwOnError: false,
-      }),
+      })
     );
     this.credentials = options.credentials;
     this.logger = options.logger ?? silentLogger;
@@ -156,7 +168,10 @@ export class RegistryClient {
     const r = await request(url, { method: 'GET', headers, dispatcher: this.dispatcher });
     const text = await readLimited(r.body, 1 << 20, headerValue(r.headers['content-length']));
     if (r.statusCode !== 200) {
-      throw new OciError('UNAUTHORIZED', `${this.registry}: token request to ${url.origin}${url.pathname} failed with HTTP ${r.statusCode}${c ? ' (check the credentials)' : ' (no credentials configured: signet login)'}`);
+      throw new OciError(
+        'UNAUTHORIZED',
+        `${this.registry}: token request to ${url.origin}${url.pathname} failed with HTTP ${r.statusCode}${c ? ' (check the credentials)' : ' (no credentials configured: signet login)'}`
+      );
     }
     let j: { token?: string; access_token?: string; expires_in?: number };
     try {
@@ -179,11 +194,15 @@ export class RegistryClient {
     return this.limiter.run(() => this.sendUnlimited(method, pathOrUrl, options));
   }
 
-  private async sendUnlimited(method: string, pathOrUrl: string, options: SendOptions): Promise<Dispatcher.ResponseData> {
+  private async sendUnlimited(
+    method: string,
+    pathOrUrl: string,
+    options: SendOptions
+  ): Promise<Dispatcher.ResponseData> {
     const url = new URL(pathOrUrl, this.base);
     const origin = new URL(this.base).origin;
     const oneShot = options.body instanceof Readable;
-    for (let authRetried = false; ; ) {
+    for (let authRetried = false; ;) {
       const headers: Record<string, string> = { 'user-agent': this.userAgent, ...options.headers };
       // Credentials and tokens go only to the registry's own origin (the redirect interceptor
       // drops them when a redirect leaves it).
@@ -194,9 +213,16 @@ export class RegistryClient {
       const body = typeof options.body === 'function' ? options.body() : options.body;
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(url, { method: method as Dispatcher.HttpMethod, headers, body: body as never, dispatcher: this.dispatcher });
+        res = await request(url, {
+          method: method as Dispatcher.HttpMethod,
+          headers,
+          body: body as never,
+          dispatcher: this.dispatcher,
+        });
       } catch (err) {
-        throw new OciError('UNAVAILABLE', `${this.registry}: ${method} ${url.pathname}: ${(err as Error).message}`, { cause: err });
+        throw new OciError('UNAVAILABLE', `${this.registry}: ${method} ${url.pathname}: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
       const hops = (res.context as { history?: URL[] } | undefined)?.history ?? [];
       const answered = hops.at(-1) ?? url;
@@ -217,9 +243,10 @@ export class RegistryClient {
       if (REDIRECT_STATUSES.has(res.statusCode) && res.headers.location) {
         // The interceptor hands a redirect back only when it may not follow it.
         await res.body.dump();
-        const why = hops.length > MAX_REDIRECTS
-          ? `more than ${MAX_REDIRECTS} redirects`
-          : 'a streamed request body cannot be sent again';
+        const why =
+          hops.length > MAX_REDIRECTS
+            ? `more than ${MAX_REDIRECTS} redirects`
+            : 'a streamed request body cannot be sent again';
         const what = `${method} ${url.pathname}`;
         throw new OciError('UNAVAILABLE', `${this.registry}: too many redirects for ${what} (${why})`);
       }
@@ -239,9 +266,23 @@ export class RegistryClient {
     } catch {
       // not a spec error body
     }
-    const fallback: OciErrorCode = res.statusCode === 404 ? 'NOT_FOUND' : res.statusCode === 401 ? 'UNAUTHORIZED' : res.statusCode === 403 ? 'DENIED' : res.statusCode === 429 ? 'TOOMANYREQUESTS' : res.statusCode >= 500 ? 'UNAVAILABLE' : 'UNSUPPORTED';
+    const fallback: OciErrorCode =
+      res.statusCode === 404
+        ? 'NOT_FOUND'
+        : res.statusCode === 401
+          ? 'UNAUTHORIZED'
+          : res.statusCode === 403
+            ? 'DENIED'
+            : res.statusCode === 429
+              ? 'TOOMANYREQUESTS'
+              : res.statusCode >= 500
+                ? 'UNAVAILABLE'
+                : 'UNSUPPORTED';
     const c = (code && KNOWN_CODES.has(code) ? code : fallback) as OciErrorCode;
-    return new OciError(c, `${this.registry}: ${what}: HTTP ${res.statusCode}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`);
+    return new OciError(
+      c,
+      `${this.registry}: ${what}: HTTP ${res.statusCode}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`
+    );
   }
 }
 
@@ -257,7 +298,7 @@ export function headerValue(v: string | string[] | undefined): string | undefine
 export async function readLimited(
   body: AsyncIterable<Uint8Array> & { destroy?: () => void },
   max: number,
-  contentLength?: string,
+  contentLength?: string
 ): Promise<string> {
   const error = (message: string): OciError => new OciError('SIZE_EXCEEDED', message);
   return (await readBodyBounded(body, max, { contentLength, error })).toString('utf8');

@@ -64,7 +64,8 @@ export class RegistryTarget implements Target {
     this.name = `${options.registry}/${options.repository}`;
     this.ownsClient = !options.client;
     this.client = options.client ?? new RegistryClient(options);
-    this.referrersState = options.referrers === 'api' ? 'supported' : options.referrers === 'tag' ? 'unsupported' : 'unknown';
+    this.referrersState =
+      options.referrers === 'api' ? 'supported' : options.referrers === 'tag' ? 'unsupported' : 'unknown';
     this.chunkSize = options.chunkSize ?? 64 * 1024 * 1024;
   }
 
@@ -80,20 +81,32 @@ export class RegistryTarget implements Target {
     void options;
     if (!reference.includes(':')) validateTag(reference);
     const { bytes, mediaType, digestHeader } = await this.getManifestBytes(reference);
-    const algorithm = reference.includes(':') ? parseDigest(reference).algorithm : digestHeader ? parseDigest(digestHeader).algorithm : 'sha256';
+    const algorithm = reference.includes(':')
+      ? parseDigest(reference).algorithm
+      : digestHeader
+        ? parseDigest(digestHeader).algorithm
+        : 'sha256';
     const digest = digestOf(bytes, algorithm);
     if (reference.includes(':') && digest !== reference) {
       throw new OciError('DIGEST_MISMATCH', `${this.name}: manifest served for ${reference} has digest ${digest}`);
     }
     if (digestHeader && parseDigest(digestHeader).algorithm === algorithm && digestHeader !== digest) {
-      throw new OciError('DIGEST_MISMATCH', `${this.name}: registry says ${reference} is ${digestHeader}, its bytes hash to ${digest}`);
+      throw new OciError(
+        'DIGEST_MISMATCH',
+        `${this.name}: registry says ${reference} is ${digestHeader}, its bytes hash to ${digest}`
+      );
     }
     parseManifest(bytes, mediaType);
     return { mediaType, digest, size: bytes.length };
   }
 
-  private async getManifestBytes(reference: string): Promise<{ bytes: Buffer; mediaType: string; digestHeader: string | undefined }> {
-    const res = await this.client.send('GET', this.path('manifests', reference), { scopes: this.scope(), headers: { accept: MANIFEST_ACCEPT } });
+  private async getManifestBytes(
+    reference: string
+  ): Promise<{ bytes: Buffer; mediaType: string; digestHeader: string | undefined }> {
+    const res = await this.client.send('GET', this.path('manifests', reference), {
+      scopes: this.scope(),
+      headers: { accept: MANIFEST_ACCEPT },
+    });
     if (res.statusCode === 404) {
       await res.body.dump();
       throw new OciError('MANIFEST_UNKNOWN', `${this.name}: manifest ${reference} not found`);
@@ -102,7 +115,10 @@ export class RegistryTarget implements Target {
     const declared = Number(headerValue(res.headers['content-length']) ?? 0);
     if (declared > MAX_MANIFEST_SIZE) {
       res.body.destroy();
-      throw new OciError('SIZE_EXCEEDED', `${this.name}: manifest ${reference} is ${declared} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`);
+      throw new OciError(
+        'SIZE_EXCEEDED',
+        `${this.name}: manifest ${reference} is ${declared} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`
+      );
     }
     const bytes = Buffer.from(await readAll(res.body, MAX_MANIFEST_SIZE));
     let mediaType = (headerValue(res.headers['content-type']) ?? '').split(';')[0]!.trim();
@@ -119,7 +135,10 @@ export class RegistryTarget implements Target {
 
   async exists(desc: Descriptor): Promise<boolean> {
     const kind = isManifestMediaType(desc.mediaType) ? 'manifests' : 'blobs';
-    const res = await this.client.send('HEAD', this.path(kind, desc.digest), { scopes: this.scope(), headers: kind === 'manifests' ? { accept: MANIFEST_ACCEPT } : {} });
+    const res = await this.client.send('HEAD', this.path(kind, desc.digest), {
+      scopes: this.scope(),
+      headers: kind === 'manifests' ? { accept: MANIFEST_ACCEPT } : {},
+    });
     await res.body.dump();
     if (res.statusCode === 200) return true;
     if (res.statusCode === 404) return false;
@@ -141,7 +160,10 @@ export class RegistryTarget implements Target {
     const declared = headerValue(res.headers['content-length']);
     if (declared !== undefined && Number(declared) !== desc.size) {
       res.body.destroy();
-      throw new OciError('SIZE_INVALID', `${this.name}: ${desc.digest} is served with ${declared} bytes, its descriptor says ${desc.size}`);
+      throw new OciError(
+        'SIZE_INVALID',
+        `${this.name}: ${desc.digest} is served with ${declared} bytes, its descriptor says ${desc.size}`
+      );
     }
     const verifier = new VerifyingStream(desc);
     res.body.on('error', (err) => verifier.destroy(err));
@@ -149,13 +171,20 @@ export class RegistryTarget implements Target {
   }
 
   async push(desc: Descriptor, content: Readable | Uint8Array): Promise<void> {
-    if (isManifestMediaType(desc.mediaType)) return this.pushManifest(desc, content instanceof Uint8Array ? content : await readAll(content, MAX_MANIFEST_SIZE));
+    if (isManifestMediaType(desc.mediaType))
+      return this.pushManifest(
+        desc,
+        content instanceof Uint8Array ? content : await readAll(content, MAX_MANIFEST_SIZE)
+      );
     if (await this.exists(desc)) {
       if (content instanceof Readable) content.destroy();
       return;
     }
     if (desc.size > this.chunkSize && content instanceof Readable) return this.pushChunked(desc, content);
-    const start = await this.client.send('POST', `${this.path('blobs')}uploads/`, { scopes: this.scope('pull,push'), headers: { 'content-length': '0' } });
+    const start = await this.client.send('POST', `${this.path('blobs')}uploads/`, {
+      scopes: this.scope('pull,push'),
+      headers: { 'content-length': '0' },
+    });
     if (start.statusCode !== 202) throw await this.client.errorFrom(start, 'start upload');
     await start.body.dump();
     const loc = new URL(headerValue(start.headers.location) ?? '', this.client.base);
@@ -172,7 +201,10 @@ export class RegistryTarget implements Target {
 
   /** Chunked upload (POST, PATCH with Content-Range, PUT), for blobs larger than chunkSize. */
   private async pushChunked(desc: Descriptor, content: Readable): Promise<void> {
-    const start = await this.client.send('POST', `${this.path('blobs')}uploads/`, { scopes: this.scope('pull,push'), headers: { 'content-length': '0' } });
+    const start = await this.client.send('POST', `${this.path('blobs')}uploads/`, {
+      scopes: this.scope('pull,push'),
+      headers: { 'content-length': '0' },
+    });
     if (start.statusCode !== 202) throw await this.client.errorFrom(start, 'start upload');
     await start.body.dump();
     let location = new URL(headerValue(start.headers.location) ?? '', this.client.base).href;
@@ -188,7 +220,11 @@ export class RegistryTarget implements Target {
       pendingBytes = 0;
       const res = await this.client.send('PATCH', location, {
         scopes: this.scope('pull,push'),
-        headers: { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${offset + chunk.length - 1}`, 'content-length': String(chunk.length) },
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-range': `${offset}-${offset + chunk.length - 1}`,
+          'content-length': String(chunk.length),
+        },
         body: chunk,
       });
       if (res.statusCode !== 202) throw await this.client.errorFrom(res, `upload chunk at ${offset}`);
@@ -206,18 +242,26 @@ export class RegistryTarget implements Target {
     await flush();
     const loc = new URL(location);
     loc.searchParams.set('digest', desc.digest);
-    const put = await this.client.send('PUT', loc.href, { scopes: this.scope('pull,push'), headers: { 'content-length': '0' } });
+    const put = await this.client.send('PUT', loc.href, {
+      scopes: this.scope('pull,push'),
+      headers: { 'content-length': '0' },
+    });
     if (put.statusCode !== 201) throw await this.client.errorFrom(put, `complete upload ${desc.digest}`);
     await put.body.dump();
   }
 
-  private async putManifest(reference: string, mediaType: string, bytes: Uint8Array): Promise<{ subjectProcessed: boolean }> {
+  private async putManifest(
+    reference: string,
+    mediaType: string,
+    bytes: Uint8Array
+  ): Promise<{ subjectProcessed: boolean }> {
     const res = await this.client.send('PUT', this.path('manifests', reference), {
       scopes: this.scope('pull,push'),
       headers: { 'content-type': mediaType, 'content-length': String(bytes.length) },
       body: bytes,
     });
-    if (res.statusCode !== 201 && res.statusCode !== 200) throw await this.client.errorFrom(res, `PUT manifest ${reference}`);
+    if (res.statusCode !== 201 && res.statusCode !== 200)
+      throw await this.client.errorFrom(res, `PUT manifest ${reference}`);
     await res.body.dump();
     return { subjectProcessed: Boolean(res.headers['oci-subject']) };
   }
@@ -241,7 +285,10 @@ export class RegistryTarget implements Target {
   }
 
   /** Read-modify-write of the `<alg>-<hex>` index of the referrers tag schema. */
-  private updateReferrersIndex(subject: Descriptor, change: (list: Descriptor[]) => Descriptor[] | null): Promise<void> {
+  private updateReferrersIndex(
+    subject: Descriptor,
+    change: (list: Descriptor[]) => Descriptor[] | null
+  ): Promise<void> {
     // Referrers of one subject are often pushed concurrently (copy, sign --recursive): serialise
     // the read-modify-write per subject so no update is lost. (Writers in other processes can
     // still race; the tag schema has no compare-and-swap.)
@@ -256,7 +303,10 @@ export class RegistryTarget implements Target {
     return next;
   }
 
-  private async updateReferrersIndexNow(subject: Descriptor, change: (list: Descriptor[]) => Descriptor[] | null): Promise<void> {
+  private async updateReferrersIndexNow(
+    subject: Descriptor,
+    change: (list: Descriptor[]) => Descriptor[] | null
+  ): Promise<void> {
     const tag = referrersTag(subject.digest);
     let current: Descriptor[] = [];
     try {
@@ -290,15 +340,20 @@ export class RegistryTarget implements Target {
         subject = undefined;
       }
     }
-    const res = await this.client.send('DELETE', this.path(manifest ? 'manifests' : 'blobs', desc.digest), { scopes: this.scope('delete') });
+    const res = await this.client.send('DELETE', this.path(manifest ? 'manifests' : 'blobs', desc.digest), {
+      scopes: this.scope('delete'),
+    });
     if (res.statusCode === 404) {
       await res.body.dump();
       throw new OciError(manifest ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN', `${this.name}: ${desc.digest} not found`);
     }
-    if (res.statusCode !== 202 && res.statusCode !== 200 && res.statusCode !== 204) throw await this.client.errorFrom(res, `DELETE ${desc.digest}`);
+    if (res.statusCode !== 202 && res.statusCode !== 200 && res.statusCode !== 204)
+      throw await this.client.errorFrom(res, `DELETE ${desc.digest}`);
     await res.body.dump();
     if (subject && this.referrersState !== 'supported') {
-      await this.updateReferrersIndex(subject, (list) => (list.some((d) => d.digest === desc.digest) ? list.filter((d) => d.digest !== desc.digest) : null));
+      await this.updateReferrersIndex(subject, (list) =>
+        list.some((d) => d.digest === desc.digest) ? list.filter((d) => d.digest !== desc.digest) : null
+      );
     }
   }
 
@@ -320,12 +375,16 @@ export class RegistryTarget implements Target {
   /** The referrers API with Link pagination; null when the registry does not have it. */
   private async referrersApi(subject: Descriptor, artifactType?: string): Promise<Descriptor[] | null> {
     const out: Descriptor[] = [];
-    let next: string | undefined = `${this.path('referrers', subject.digest)}${artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : ''}`;
+    let next: string | undefined =
+      `${this.path('referrers', subject.digest)}${artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : ''}`;
     let pages = 0;
     let filtered = false;
     while (next) {
       if (++pages > 100) throw new OciError('SIZE_EXCEEDED', `${this.name}: more than 100 pages of referrers`);
-      const res = await this.client.send('GET', next, { scopes: this.scope(), headers: { accept: MediaType.ImageIndex } });
+      const res = await this.client.send('GET', next, {
+        scopes: this.scope(),
+        headers: { accept: MediaType.ImageIndex },
+      });
       const ct = (headerValue(res.headers['content-type']) ?? '').split(';')[0]!.trim();
       if (res.statusCode !== 200 || (pages === 1 && ct !== MediaType.ImageIndex && ct !== 'application/json')) {
         await res.body.dump();
@@ -338,7 +397,10 @@ export class RegistryTarget implements Target {
       }
       this.referrersState = 'supported';
       filtered ||= /artifactType/.test(headerValue(res.headers['oci-filters-applied']) ?? '');
-      const idx = parseManifest(Buffer.from(await readLimited(res.body, MAX_MANIFEST_SIZE)), MediaType.ImageIndex) as ImageIndex;
+      const idx = parseManifest(
+        Buffer.from(await readLimited(res.body, MAX_MANIFEST_SIZE)),
+        MediaType.ImageIndex
+      ) as ImageIndex;
       out.push(...idx.manifests);
       const link = headerValue(res.headers.link);
       const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
@@ -370,17 +432,26 @@ export class RegistryTarget implements Target {
   }
 
   async mount(desc: Descriptor, from: ReadableTarget): Promise<boolean> {
-    if (!(from instanceof RegistryTarget) || from.registry !== this.registry || from.repository === this.repository) return false;
-    const res = await this.client.send('POST', `${this.path('blobs')}uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from.repository)}`, {
-      scopes: [...this.scope('pull,push'), `repository:${from.repository}:pull`],
-      headers: { 'content-length': '0' },
-    });
+    if (!(from instanceof RegistryTarget) || from.registry !== this.registry || from.repository === this.repository)
+      return false;
+    const res = await this.client.send(
+      'POST',
+      `${this.path('blobs')}uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from.repository)}`,
+      {
+        scopes: [...this.scope('pull,push'), `repository:${from.repository}:pull`],
+        headers: { 'content-length': '0' },
+      }
+    );
     await res.body.dump();
     if (res.statusCode === 201) return true;
     if (res.statusCode === 202) {
       // The registry opened an upload session instead; cancel it and let the caller copy.
       const loc = headerValue(res.headers.location);
-      if (loc) await this.client.send('DELETE', new URL(loc, this.client.base).href, { scopes: this.scope('pull,push') }).then((r) => r.body.dump()).catch(() => {});
+      if (loc)
+        await this.client
+          .send('DELETE', new URL(loc, this.client.base).href, { scopes: this.scope('pull,push') })
+          .then((r) => r.body.dump())
+          .catch(() => {});
       return false;
     }
     return false;

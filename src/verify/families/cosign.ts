@@ -12,7 +12,9 @@ export interface CosignVerdict {
 }
 
 function spkiId(key: KeyObject): string {
-  return `sha256:${createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex')}`;
+  return `sha256:${createHash('sha256')
+    .update(key.export({ type: 'spki', format: 'der' }))
+    .digest('hex')}`;
 }
 
 /**
@@ -28,8 +30,13 @@ export function verifyCosignSignature(args: {
   requirement: string;
 }): CosignVerdict {
   const { candidate: c, requirement: rq } = args;
-  const done = (checks: Check[], extra: Partial<CosignVerdict> = {}): CosignVerdict => ({ verdict: verdictOf(checks), checks, ...extra });
-  if (!c.payload || c.signature === undefined) return done([check('integrity', 'fail', c.unreadable ?? 'no payload', rq)]);
+  const done = (checks: Check[], extra: Partial<CosignVerdict> = {}): CosignVerdict => ({
+    verdict: verdictOf(checks),
+    checks,
+    ...extra,
+  });
+  if (!c.payload || c.signature === undefined)
+    return done([check('integrity', 'fail', c.unreadable ?? 'no payload', rq)]);
   let p;
   try {
     p = parseCosignPayload(c.payload);
@@ -43,9 +50,14 @@ export function verifyCosignSignature(args: {
   } catch (err) {
     return done([check('integrity', 'fail', (err as Error).message, rq)]);
   }
-  if (!key) return done([...checks, check('authenticity', 'fail', 'the signature does not verify with any of the given public keys', rq)]);
+  if (!key)
+    return done([
+      ...checks,
+      check('authenticity', 'fail', 'the signature does not verify with any of the given public keys', rq),
+    ]);
   checks.push(check('authenticity', 'pass', undefined, rq));
-  if (p.digest !== args.digest) return done([...checks, check('subject', 'fail', `the payload is for ${p.digest}, not ${args.digest}`, rq)]);
+  if (p.digest !== args.digest)
+    return done([...checks, check('subject', 'fail', `the payload is for ${p.digest}, not ${args.digest}`, rq)]);
   checks.push(check('subject', 'pass', undefined, rq));
   const id = args.identity(p.dockerReference);
   checks.push(check('name-binding', id.ok ? 'pass' : 'fail', id.reason, rq));

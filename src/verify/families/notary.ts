@@ -1,6 +1,12 @@
 import { createHash, type X509Certificate } from 'node:crypto';
 import type { Descriptor } from '../../oci/index.ts';
-import { verifySignature, type TrustPolicyStatement, type TrustStore, type ValidationResult, type VerifyOptions } from '../../trust/index.ts';
+import {
+  verifySignature,
+  type TrustPolicyStatement,
+  type TrustStore,
+  type ValidationResult,
+  type VerifyOptions,
+} from '../../trust/index.ts';
 import { SignetError } from '../../util/index.ts';
 import type { NotaryCandidate } from '../discover.ts';
 import { check, verdictOf, type Check, type CheckName, type Verdict } from '../report.ts';
@@ -18,7 +24,9 @@ const NAMES: Record<ValidationResult['type'], CheckName> = {
 
 /** SHA-256 of a certificate's SubjectPublicKeyInfo: what makes two signing keys distinct. */
 export function keyIdOf(cert: X509Certificate): string {
-  return `sha256:${createHash('sha256').update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest('hex')}`;
+  return `sha256:${createHash('sha256')
+    .update(cert.publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex')}`;
 }
 
 export interface NotaryVerdict {
@@ -33,7 +41,15 @@ export interface NotaryVerdict {
 }
 
 function toCheck(r: ValidationResult, requirement: string): Check {
-  const outcome = r.ok ? (r.action === 'skip' ? 'skipped' : 'pass') : r.action === 'enforce' ? 'fail' : r.action === 'log' ? 'logged' : 'skipped';
+  const outcome = r.ok
+    ? r.action === 'skip'
+      ? 'skipped'
+      : 'pass'
+    : r.action === 'enforce'
+      ? 'fail'
+      : r.action === 'log'
+        ? 'logged'
+        : 'skipped';
   return check(NAMES[r.type], outcome, r.message, requirement);
 }
 
@@ -56,7 +72,14 @@ export async function verifyNotarySignature(args: {
   }
   let outcome;
   try {
-    outcome = await verifySignature({ envelope: c.envelope, mediaType: c.mediaType, subject: args.subject, statement: args.statement, trustStore: args.trustStore, options: args.options });
+    outcome = await verifySignature({
+      envelope: c.envelope,
+      mediaType: c.mediaType,
+      subject: args.subject,
+      statement: args.statement,
+      trustStore: args.trustStore,
+      options: args.options,
+    });
   } catch (err) {
     // An enforced check that could not be decided (a revocation responder down) is inconclusive.
     if (err instanceof SignetError && err.kind === 'inconclusive') {
@@ -66,7 +89,11 @@ export async function verifyNotarySignature(args: {
     throw err;
   }
   const checks = outcome.results.map((r) => toCheck(r, requirement));
-  const out: NotaryVerdict = { verdict: outcome.verified ? verdictOf(checks) : 'failed', checks, authentic: checks.some((x) => x.name === 'authenticity' && x.outcome === 'pass') };
+  const out: NotaryVerdict = {
+    verdict: outcome.verified ? verdictOf(checks) : 'failed',
+    checks,
+    authentic: checks.some((x) => x.name === 'authenticity' && x.outcome === 'pass'),
+  };
   if (outcome.content) {
     const leaf = outcome.content.signerInfo.certificateChain[0]!;
     out.leaf = leaf;

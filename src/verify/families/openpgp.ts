@@ -14,7 +14,12 @@ export interface OpenPgpVerdict {
 type Opened = { checks: Check[]; data?: Uint8Array; fingerprint?: string };
 
 /** The OpenPGP layer both GPG families share: a signed message by one of the trusted keys. */
-async function openMessage(message: Uint8Array | undefined, unreadable: string | undefined, keys: Uint8Array[], rq: string): Promise<Opened> {
+async function openMessage(
+  message: Uint8Array | undefined,
+  unreadable: string | undefined,
+  keys: Uint8Array[],
+  rq: string
+): Promise<Opened> {
   if (!message) return { checks: [check('integrity', 'fail', unreadable ?? 'no signature', rq)] };
   try {
     const { data, fingerprint } = await verifyOpenPgpMessage(message, keys);
@@ -38,7 +43,11 @@ export async function verifySimpleSignature(args: {
 }): Promise<OpenPgpVerdict> {
   const rq = args.requirement;
   const o = await openMessage(args.candidate.message, args.candidate.unreadable, args.keys, rq);
-  const done = (): OpenPgpVerdict => ({ verdict: verdictOf(o.checks), checks: o.checks, ...(o.fingerprint ? { fingerprint: o.fingerprint } : {}) });
+  const done = (): OpenPgpVerdict => ({
+    verdict: verdictOf(o.checks),
+    checks: o.checks,
+    ...(o.fingerprint ? { fingerprint: o.fingerprint } : {}),
+  });
   if (!o.data) return done();
   let p;
   try {
@@ -71,7 +80,12 @@ export async function verifyLayoutSignature(args: {
 }): Promise<OpenPgpVerdict> {
   const { candidate: c, requirement: rq } = args;
   const o = await openMessage(c.signature, c.unreadable, args.keys, rq);
-  const out = (extra: Partial<OpenPgpVerdict> = {}): OpenPgpVerdict => ({ verdict: verdictOf(o.checks), checks: o.checks, ...(o.fingerprint ? { fingerprint: o.fingerprint } : {}), ...extra });
+  const out = (extra: Partial<OpenPgpVerdict> = {}): OpenPgpVerdict => ({
+    verdict: verdictOf(o.checks),
+    checks: o.checks,
+    ...(o.fingerprint ? { fingerprint: o.fingerprint } : {}),
+    ...extra,
+  });
   if (!o.data) return out();
   let st;
   try {

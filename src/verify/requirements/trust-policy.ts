@@ -18,15 +18,25 @@ function statementFor(req: TrustPolicyRequirement, ctx: EvaluationContext): Trus
 }
 
 /** "2 of 3": valid signatures by distinct keys, and every required identity among them. */
-function threshold(st: TrustPolicyStatement, valid: Array<{ digest: string; v: NotaryVerdict }>, found: number, rq: string): Check | undefined {
+function threshold(
+  st: TrustPolicyStatement,
+  valid: Array<{ digest: string; v: NotaryVerdict }>,
+  found: number,
+  rq: string
+): Check | undefined {
   const need = st.signatureThreshold ?? 1;
   const required = st.requiredIdentities ?? [];
   if (need === 1 && required.length === 0) return undefined;
   const keys = new Set(valid.map((x) => keyIdOf(x.v.leaf!)));
   const missing = required.filter((id) => !valid.some((x) => identityMatches(id.dn, subjectAttributes(x.v.leaf!))));
   const ok = keys.size >= need && missing.length === 0;
-  const parts = [`${keys.size} of ${need} required valid signature(s) by distinct signing keys (${found} signature(s) found)`];
-  if (missing.length) parts.push(`no valid signature by the required identit${missing.length > 1 ? 'ies' : 'y'} ${missing.map((m) => `"${m.raw}"`).join(', ')}`);
+  const parts = [
+    `${keys.size} of ${need} required valid signature(s) by distinct signing keys (${found} signature(s) found)`,
+  ];
+  if (missing.length)
+    parts.push(
+      `no valid signature by the required identit${missing.length > 1 ? 'ies' : 'y'} ${missing.map((m) => `"${m.raw}"`).join(', ')}`
+    );
   // At the audit level a shortfall is logged, as every other check is.
   return check('threshold', ok ? 'pass' : st.level === 'audit' ? 'logged' : 'fail', parts.join('; '), rq);
 }
@@ -36,7 +46,10 @@ function threshold(st: TrustPolicyStatement, valid: Array<{ digest: string; v: N
  * artifact, its level, and Signet's n-of-m extension (`signatureThreshold`, `requiredIdentities`;
  * notation ignores both fields and verifies any-of).
  */
-export async function evaluateTrustPolicy(req: TrustPolicyRequirement, ctx: EvaluationContext): Promise<RequirementReport[]> {
+export async function evaluateTrustPolicy(
+  req: TrustPolicyRequirement,
+  ctx: EvaluationContext
+): Promise<RequirementReport[]> {
   let st: TrustPolicyStatement;
   try {
     st = statementFor(req, ctx);
@@ -56,12 +69,30 @@ export async function evaluateTrustPolicy(req: TrustPolicyRequirement, ctx: Eval
   const passed: Array<{ digest: string; v: NotaryVerdict }> = [];
   let inconclusive = false;
   for (const c of notary) {
-    const v = await verifyNotarySignature({ candidate: c, subject: ctx.subject.descriptor, statement: st, trustStore: req.trustStore, options: ctx.verifyOptions, requirement: name });
-    ctx.record(c, { verdict: v.verdict, checks: v.checks, ...(v.signer ? { signer: v.signer } : {}), ...(v.leaf ? { keyId: keyIdOf(v.leaf) } : {}), ...(v.signingTime ? { signingTime: v.signingTime } : {}) });
+    const v = await verifyNotarySignature({
+      candidate: c,
+      subject: ctx.subject.descriptor,
+      statement: st,
+      trustStore: req.trustStore,
+      options: ctx.verifyOptions,
+      requirement: name,
+    });
+    ctx.record(c, {
+      verdict: v.verdict,
+      checks: v.checks,
+      ...(v.signer ? { signer: v.signer } : {}),
+      ...(v.leaf ? { keyId: keyIdOf(v.leaf) } : {}),
+      ...(v.signingTime ? { signingTime: v.signingTime } : {}),
+    });
     if (v.verdict === 'verified') passed.push({ digest: c.digest, v });
     if (v.verdict === 'inconclusive') inconclusive = true;
   }
-  const t = threshold(st, passed.filter((x) => x.v.authentic && x.v.leaf), notary.length, name);
+  const t = threshold(
+    st,
+    passed.filter((x) => x.v.authentic && x.v.leaf),
+    notary.length,
+    name
+  );
   if (t) {
     report.checks.push(t);
     report.satisfied = t.outcome !== 'fail' && passed.length > 0;
@@ -71,8 +102,12 @@ export async function evaluateTrustPolicy(req: TrustPolicyRequirement, ctx: Eval
     report.by = passed.map((x) => x.digest);
   }
   if (!report.satisfied && !t) {
-    const reason = notary.length ? `none of the ${notary.length} Notary Project signature(s) passed` : 'no Notary Project signature is associated with the artifact';
-    report.checks.push(check('threshold', inconclusive ? 'inconclusive' : 'fail', `0 of 1 required valid signature(s): ${reason}`, name));
+    const reason = notary.length
+      ? `none of the ${notary.length} Notary Project signature(s) passed`
+      : 'no Notary Project signature is associated with the artifact';
+    report.checks.push(
+      check('threshold', inconclusive ? 'inconclusive' : 'fail', `0 of 1 required valid signature(s): ${reason}`, name)
+    );
   } else if (!report.satisfied && t?.outcome !== 'fail') {
     report.checks.push(check('threshold', inconclusive ? 'inconclusive' : 'fail', 'no signature passed', name));
   }

@@ -37,4 +37,7 @@ export interface SignatureJudgement {
   signingTime?: string;
 }
 
-export type Evaluator<R extends Requirement = Requirement> = (requirement: R, ctx: EvaluationContext) => Promise<RequirementReport[]>;
+export type Evaluator<R extends Requirement = Requirement> = (
+  requirement: R,
+  ctx: EvaluationContext
+) => Promise<RequirementReport[]>;

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
 import { copyGraph } from '../../../src/copy/index.ts';
-import { EMPTY_JSON, MediaType, descriptorFor, encodeManifest, isManifestMediaType, type Descriptor } from '../../../src/oci/index.ts';
+import {
+  EMPTY_JSON,
+  MediaType,
+  descriptorFor,
+  encodeManifest,
+  isManifestMediaType,
+  type Descriptor,
+} from '../../../src/oci/index.ts';
 import { MemoryTarget } from '../../../src/store/index.ts';
 import { pushArtifact, pushGraph } from '../../helpers/artifacts.ts';
 
@@ -13,8 +20,10 @@ class RecordingTarget extends MemoryTarget {
       const { parseManifest, successors } = await import('../../../src/oci/index.ts');
       const bytes = content instanceof Uint8Array ? content : Buffer.concat(await content.toArray());
       const m = parseManifest(bytes, desc.mediaType);
-      for (const child of successors(m)) if (!(await this.exists(child))) throw new Error(`manifest ${desc.digest} pushed before ${child.digest}`);
-      if (m.subject && !(await this.exists(m.subject))) throw new Error(`referrer ${desc.digest} pushed before its subject`);
+      for (const child of successors(m))
+        if (!(await this.exists(child))) throw new Error(`manifest ${desc.digest} pushed before ${child.digest}`);
+      if (m.subject && !(await this.exists(m.subject)))
+        throw new Error(`referrer ${desc.digest} pushed before its subject`);
       this.order.push(desc.digest);
       return super.push(desc, bytes);
     }
@@ -40,7 +49,11 @@ class LyingTarget extends MemoryTarget {
 async function multiArch(t: MemoryTarget): Promise<{ index: Descriptor; platforms: Descriptor[] }> {
   const platforms: Descriptor[] = [];
   for (const arch of ['amd64', 'arm64']) platforms.push(await pushArtifact(t, `binary for ${arch}`));
-  const idx = { schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: platforms.map((p, i) => ({ ...p, platform: { os: 'linux', architecture: ['amd64', 'arm64'][i]! } })) };
+  const idx = {
+    schemaVersion: 2,
+    mediaType: MediaType.ImageIndex,
+    manifests: platforms.map((p, i) => ({ ...p, platform: { os: 'linux', architecture: ['amd64', 'arm64'][i]! } })),
+  };
   const bytes = encodeManifest(idx as never);
   const index = descriptorFor(MediaType.ImageIndex, bytes);
   await t.push(index, bytes);
@@ -58,7 +71,8 @@ describe('copyGraph', () => {
     const platSig = await pushArtifact(src, 'sig of amd64', { subject: platforms[0]! });
     const dst = new RecordingTarget('dst');
     const report = await copyGraph(src, dst, index);
-    for (const d of [index, ...platforms, sig, sbom, sbomSig, platSig, EMPTY_JSON]) expect(await dst.exists(d as Descriptor)).toBe(true);
+    for (const d of [index, ...platforms, sig, sbom, sbomSig, platSig, EMPTY_JSON])
+      expect(await dst.exists(d as Descriptor)).toBe(true);
     expect(report.referrers).toBe(4);
     expect(report.manifests).toBe(7);
     const again = await copyGraph(src, dst, index);

@@ -22,9 +22,15 @@ describe('digest', () => {
     const desc = { digest: digestOf(data), size: data.length };
     const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
     await pipeline(Readable.from([data]), new VerifyingStream(desc), sink());
-    await expect(pipeline(Readable.from([Buffer.from('hello worle')]), new VerifyingStream(desc), sink())).rejects.toThrow(/does not match/);
-    await expect(pipeline(Readable.from([Buffer.from('hello')]), new VerifyingStream(desc), sink())).rejects.toThrow(/declared 11/);
-    await expect(pipeline(Readable.from([Buffer.from('hello world!!')]), new VerifyingStream(desc), sink())).rejects.toThrow(/larger than/);
+    await expect(
+      pipeline(Readable.from([Buffer.from('hello worle')]), new VerifyingStream(desc), sink())
+    ).rejects.toThrow(/does not match/);
+    await expect(pipeline(Readable.from([Buffer.from('hello')]), new VerifyingStream(desc), sink())).rejects.toThrow(
+      /declared 11/
+    );
+    await expect(
+      pipeline(Readable.from([Buffer.from('hello world!!')]), new VerifyingStream(desc), sink())
+    ).rejects.toThrow(/larger than/);
     expect(() => verifyBytes(Buffer.from('x'), desc)).toThrow(/declared 11/);
   });
 });

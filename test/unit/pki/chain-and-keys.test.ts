@@ -2,7 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCertificate, generateKeyPair, KeyStore, toPem, validateCodeSigningChain, validateTimestampingChain, chainValidAt } from '../../../src/pki/index.ts';
+import {
+  createCertificate,
+  generateKeyPair,
+  KeyStore,
+  toPem,
+  validateCodeSigningChain,
+  validateTimestampingChain,
+  chainValidAt,
+} from '../../../src/pki/index.ts';
 import { makeChain } from '../../helpers/pki.ts';
 
 describe('code-signing chain rules (notary-spec §7)', () => {
@@ -12,7 +20,11 @@ describe('code-signing chain rules (notary-spec §7)', () => {
   });
   it('accepts a single self-signed leaf', async () => {
     const k = generateKeyPair('ecdsa-p256');
-    const cert = await createCertificate({ subject: 'CN=self,O=T,ST=WA,C=US', publicKey: k.publicKey, signingKey: k.privateKey });
+    const cert = await createCertificate({
+      subject: 'CN=self,O=T,ST=WA,C=US',
+      publicKey: k.publicKey,
+      signingKey: k.privateKey,
+    });
     expect(() => validateCodeSigningChain([cert])).not.toThrow();
   });
   it('refuses a chain that does not end with its root', async () => {
@@ -21,24 +33,56 @@ describe('code-signing chain rules (notary-spec §7)', () => {
   });
   it('refuses certificates out of order', async () => {
     const c = await makeChain({ intermediate: true });
-    expect(() => validateCodeSigningChain([c.chain[0]!, c.chain[2]!, c.chain[1]!])).toThrow(/must end with a self-signed root|self-signed but is not the last|not issued by/);
+    expect(() => validateCodeSigningChain([c.chain[0]!, c.chain[2]!, c.chain[1]!])).toThrow(
+      /must end with a self-signed root|self-signed but is not the last|not issued by/
+    );
   });
   it('refuses an intermediate without keyCertSign', async () => {
     const root = generateKeyPair('ecdsa-p256');
-    const rc = await createCertificate({ subject: 'CN=R,O=T,ST=WA,C=US', publicKey: root.publicKey, signingKey: root.privateKey, ca: true });
+    const rc = await createCertificate({
+      subject: 'CN=R,O=T,ST=WA,C=US',
+      publicKey: root.publicKey,
+      signingKey: root.privateKey,
+      ca: true,
+    });
     const mid = generateKeyPair('ecdsa-p256');
-    const mc = await createCertificate({ subject: 'CN=M,O=T,ST=WA,C=US', publicKey: mid.publicKey, issuer: { cert: rc, privateKey: root.privateKey }, ca: true, keyUsage: ['digitalSignature'] });
+    const mc = await createCertificate({
+      subject: 'CN=M,O=T,ST=WA,C=US',
+      publicKey: mid.publicKey,
+      issuer: { cert: rc, privateKey: root.privateKey },
+      ca: true,
+      keyUsage: ['digitalSignature'],
+    });
     const leaf = generateKeyPair('ecdsa-p256');
-    const lc = await createCertificate({ subject: 'CN=L,O=T,ST=WA,C=US', publicKey: leaf.publicKey, issuer: { cert: mc, privateKey: mid.privateKey } });
+    const lc = await createCertificate({
+      subject: 'CN=L,O=T,ST=WA,C=US',
+      publicKey: leaf.publicKey,
+      issuer: { cert: mc, privateKey: mid.privateKey },
+    });
     expect(() => validateCodeSigningChain([lc, mc, rc])).toThrow(/keyUsage lacks keyCertSign/);
   });
   it('refuses a path length violation', async () => {
     const root = generateKeyPair('ecdsa-p256');
-    const rc = await createCertificate({ subject: 'CN=R,O=T,ST=WA,C=US', publicKey: root.publicKey, signingKey: root.privateKey, ca: true, pathLength: 0 });
+    const rc = await createCertificate({
+      subject: 'CN=R,O=T,ST=WA,C=US',
+      publicKey: root.publicKey,
+      signingKey: root.privateKey,
+      ca: true,
+      pathLength: 0,
+    });
     const mid = generateKeyPair('ecdsa-p256');
-    const mc = await createCertificate({ subject: 'CN=M,O=T,ST=WA,C=US', publicKey: mid.publicKey, issuer: { cert: rc, privateKey: root.privateKey }, ca: true });
+    const mc = await createCertificate({
+      subject: 'CN=M,O=T,ST=WA,C=US',
+      publicKey: mid.publicKey,
+      issuer: { cert: rc, privateKey: root.privateKey },
+      ca: true,
+    });
     const leaf = generateKeyPair('ecdsa-p256');
-    const lc = await createCertificate({ subject: 'CN=L,O=T,ST=WA,C=US', publicKey: leaf.publicKey, issuer: { cert: mc, privateKey: mid.privateKey } });
+    const lc = await createCertificate({
+      subject: 'CN=L,O=T,ST=WA,C=US',
+      publicKey: leaf.publicKey,
+      issuer: { cert: mc, privateKey: mid.privateKey },
+    });
     expect(() => validateCodeSigningChain([lc, mc, rc])).toThrow(/pathLenConstraint 0/);
   });
   it('refuses a leaf whose keyUsage is not critical', async () => {
@@ -53,7 +97,12 @@ describe('code-signing chain rules (notary-spec §7)', () => {
   });
   it('chainValidAt names the certificate and the period', async () => {
     const c = await makeChain({ notBefore: new Date('2030-01-01'), notAfter: new Date('2031-01-01') });
-    expect(chainValidAt(c.chain, new Date('2029-06-01'))).toMatchObject({ ok: false, message: expect.stringMatching(/before the validity period of certificate .*Test Root|before the validity period/) });
+    expect(chainValidAt(c.chain, new Date('2029-06-01'))).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(
+        /before the validity period of certificate .*Test Root|before the validity period/
+      ),
+    });
     expect(chainValidAt(c.chain, new Date('2030-06-01')).ok).toBe(true);
   });
 });
@@ -69,7 +118,12 @@ describe('key store', () => {
     const ks = new KeyStore(home);
     await ks.generate('root', { type: 'ecdsa-p384', ca: true, subject: 'CN=Root,O=T,ST=WA,C=US' });
     await ks.generate('mid', { type: 'rsa-2048', ca: true, issuer: 'root', subject: 'CN=Mid,O=T,ST=WA,C=US' });
-    const leaf = await ks.generate('leaf', { type: 'ecdsa-p256', issuer: 'mid', subject: 'CN=Leaf,O=T,ST=WA,C=US', isDefault: true });
+    const leaf = await ks.generate('leaf', {
+      type: 'ecdsa-p256',
+      issuer: 'mid',
+      subject: 'CN=Leaf,O=T,ST=WA,C=US',
+      isDefault: true,
+    });
     expect(leaf.chain.map((c) => c.subject.split('\n').pop())).toEqual(['CN=Leaf', 'CN=Mid', 'CN=Root']);
     expect(() => validateCodeSigningChain(leaf.chain)).not.toThrow();
     expect((await stat(join(home, 'keys', 'leaf.key'))).mode & 0o777).toBe(0o600);
@@ -92,10 +146,22 @@ describe('key store', () => {
     const ks = new KeyStore(home);
     const a = generateKeyPair('ecdsa-p256');
     const b = generateKeyPair('ecdsa-p256');
-    const cert = await createCertificate({ subject: 'CN=a,O=T,ST=WA,C=US', publicKey: a.publicKey, signingKey: a.privateKey });
+    const cert = await createCertificate({
+      subject: 'CN=a,O=T,ST=WA,C=US',
+      publicKey: a.publicKey,
+      signingKey: a.privateKey,
+    });
     await writeFile(join(home, 'a.pem'), toPem([cert]));
-    await expect(ks.import('imp', { keyPem: b.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, chainPem: toPem([cert]) })).rejects.toThrow(/does not belong/);
-    await ks.import('imp', { keyPem: a.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, chainPem: toPem([cert]) });
+    await expect(
+      ks.import('imp', {
+        keyPem: b.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
+        chainPem: toPem([cert]),
+      })
+    ).rejects.toThrow(/does not belong/);
+    await ks.import('imp', {
+      keyPem: a.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string,
+      chainPem: toPem([cert]),
+    });
     expect((await ks.get('imp')).chain[0]!.fingerprint256).toBe(cert.fingerprint256);
     await ks.delete('imp');
     await expect(ks.get('imp')).rejects.toThrow(/no local key named imp/);

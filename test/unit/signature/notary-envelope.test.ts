@@ -3,12 +3,25 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode, Tag } from 'cbor2';
 import { createCertificate, generateKeyPair, KEY_TYPES } from '../../../src/pki/index.ts';
-import { COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, LocalKeySigner, parseEnvelope, signEnvelope, signPayload, verifyEnvelopeIntegrity } from '../../../src/signature/index.ts';
+import {
+  COSE_MEDIA_TYPE,
+  JWS_MEDIA_TYPE,
+  LocalKeySigner,
+  parseEnvelope,
+  signEnvelope,
+  signPayload,
+  verifyEnvelopeIntegrity,
+} from '../../../src/signature/index.ts';
 import { makeChain } from '../../helpers/pki.ts';
 
 const V = join(import.meta.dirname, '../../fixtures/notary');
 const read = (p: string): Buffer => readFileSync(join(V, p));
-const target = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'ab'.repeat(32)}`, size: 517, annotations: { build: '42', 'a<b': 'x&y' } };
+const target = {
+  mediaType: 'application/vnd.oci.image.manifest.v1+json',
+  digest: `sha256:${'ab'.repeat(32)}`,
+  size: 517,
+  annotations: { build: '42', 'a<b': 'x&y' },
+};
 
 describe('Notary Project envelopes', () => {
   describe('real vectors from the reference implementation', () => {
@@ -23,9 +36,12 @@ describe('Notary Project envelopes', () => {
       expect(c.signerInfo.signingScheme).toBe(scheme);
       expect(c.targetArtifact.digest).toMatch(/^sha256:/);
     });
-    it.each(['jws/ca_invalid_sig_env.json', 'jws/sa_invalid_sig_env.json'])('%s (tampered payload) fails integrity', async (file) => {
-      await expect(verifyEnvelopeIntegrity(read(file), JWS_MEDIA_TYPE)).rejects.toMatchObject({ kind: 'failed' });
-    });
+    it.each(['jws/ca_invalid_sig_env.json', 'jws/sa_invalid_sig_env.json'])(
+      '%s (tampered payload) fails integrity',
+      async (file) => {
+        await expect(verifyEnvelopeIntegrity(read(file), JWS_MEDIA_TYPE)).rejects.toMatchObject({ kind: 'failed' });
+      }
+    );
     it('the D1 JWS keeps its +08:00 signing time', async () => {
       const c = await verifyEnvelopeIntegrity(read('jws/alpine_oci_layout.jws.sig'), JWS_MEDIA_TYPE);
       expect(c.signerInfo.signingTime?.toISOString()).toBe('2023-03-14T08:10:02.000Z');
@@ -34,7 +50,11 @@ describe('Notary Project envelopes', () => {
 
   describe('encoding conformance (H): the exact bytes the reference produces', () => {
     it('JWS: payload, protected header and unprotected header byte for byte', async () => {
-      const h = JSON.parse(read('encoding/jws_conformance.json').toString()) as { payload: string; protected: string; header: Record<string, string> };
+      const h = JSON.parse(read('encoding/jws_conformance.json').toString()) as {
+        payload: string;
+        protected: string;
+        header: Record<string, string>;
+      };
       const { signer } = await makeChain({ leafType: 'ecdsa-p256', notBefore: new Date('2020-01-01T00:00:00Z') });
       const out = JSON.parse(
         Buffer.from(
@@ -50,8 +70,8 @@ describe('Notary Project envelopes', () => {
               { key: 'signedKey3', value: 'signedValue1', critical: false },
               { key: 'signedKey4', value: 'signedValue1', critical: false },
             ],
-          }),
-        ).toString(),
+          })
+        ).toString()
       ) as Record<string, unknown>;
       expect(Object.keys(out)).toEqual(['payload', 'protected', 'header', 'signature']);
       expect(out.payload).toBe(h.payload);
@@ -62,7 +82,13 @@ describe('Notary Project envelopes', () => {
     });
 
     it('COSE: the protected header bytes and the message structure', async () => {
-      const h = JSON.parse(read('encoding/cose_conformance.json').toString()) as { signingTime: number; expiry: number; payload: string; protectedHeaders: { cborHex: string }; expectedOutput: { cborHex: string } };
+      const h = JSON.parse(read('encoding/cose_conformance.json').toString()) as {
+        signingTime: number;
+        expiry: number;
+        payload: string;
+        protectedHeaders: { cborHex: string };
+        expectedOutput: { cborHex: string };
+      };
       const { signer } = await makeChain({ leafType: 'rsa-3072', notBefore: new Date('2020-01-01T00:00:00Z') });
       const out = await signPayload(Buffer.from(h.payload, 'hex'), COSE_MEDIA_TYPE, {
         signer,
@@ -84,15 +110,25 @@ describe('Notary Project envelopes', () => {
       expect(Buffer.from(payload).equals(Buffer.from(epayload))).toBe(true);
       expect(unprot.get('io.cncf.notary.signingAgent')).toBe(eunprot.get('io.cncf.notary.signingAgent'));
       // the whole message is byte-identical up to the signature once the reference's unprotected header is used
-      expect(Buffer.from(out).subarray(0, 4 + prot.length).equals(Buffer.from(h.expectedOutput.cborHex, 'hex').subarray(0, 4 + prot.length))).toBe(true);
+      expect(
+        Buffer.from(out)
+          .subarray(0, 4 + prot.length)
+          .equals(Buffer.from(h.expectedOutput.cborHex, 'hex').subarray(0, 4 + prot.length))
+      ).toBe(true);
     });
 
     it('JWS payload of a descriptor sorts every key and escapes like Go', async () => {
       const { signer } = await makeChain();
-      const env = JSON.parse(Buffer.from(await signEnvelope({ target, signer }, JWS_MEDIA_TYPE)).toString()) as { payload: string };
-      expect(Buffer.from(env.payload, 'base64url').toString()).toBe(`{"targetArtifact":{"annotations":{"a\\u003cb":"x\\u0026y","build":"42"},"digest":"${target.digest}","mediaType":"${target.mediaType}","size":517}}`);
+      const env = JSON.parse(Buffer.from(await signEnvelope({ target, signer }, JWS_MEDIA_TYPE)).toString()) as {
+        payload: string;
+      };
+      expect(Buffer.from(env.payload, 'base64url').toString()).toBe(
+        `{"targetArtifact":{"annotations":{"a\\u003cb":"x\\u0026y","build":"42"},"digest":"${target.digest}","mediaType":"${target.mediaType}","size":517}}`
+      );
       const cose = decode(await signEnvelope({ target, signer }, COSE_MEDIA_TYPE)) as Tag;
-      expect(Buffer.from((cose.contents as Uint8Array[])[2]!).toString()).toBe(`{"targetArtifact":{"mediaType":"${target.mediaType}","digest":"${target.digest}","size":517,"annotations":{"a\\u003cb":"x\\u0026y","build":"42"}}}`);
+      expect(Buffer.from((cose.contents as Uint8Array[])[2]!).toString()).toBe(
+        `{"targetArtifact":{"mediaType":"${target.mediaType}","digest":"${target.digest}","size":517,"annotations":{"a\\u003cb":"x\\u0026y","build":"42"}}}`
+      );
     });
   });
 
@@ -118,8 +154,14 @@ describe('Notary Project envelopes', () => {
       const k = generateKeyPair('rsa-2048');
       const { generateKeyPairSync } = await import('node:crypto');
       const small = generateKeyPairSync('rsa', { modulusLength: 1024 });
-      const cert = await createCertificate({ subject: 'CN=small,O=T,ST=WA,C=US', publicKey: small.publicKey, signingKey: small.privateKey });
-      await expect(signEnvelope({ target, signer: new LocalKeySigner(small.privateKey, [cert]) }, JWS_MEDIA_TYPE)).rejects.toThrow(/1024 bits are not allowed/);
+      const cert = await createCertificate({
+        subject: 'CN=small,O=T,ST=WA,C=US',
+        publicKey: small.publicKey,
+        signingKey: small.privateKey,
+      });
+      await expect(
+        signEnvelope({ target, signer: new LocalKeySigner(small.privateKey, [cert]) }, JWS_MEDIA_TYPE)
+      ).rejects.toThrow(/1024 bits are not allowed/);
       void k;
     });
     it('refuses to sign with a certificate that is not valid now', async () => {

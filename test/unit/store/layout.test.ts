@@ -7,14 +7,26 @@ import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { promisify } from 'node:util';
 import { descriptorFor, digestOf, MediaType } from '../../../src/oci/index.ts';
-import { fetchAll, fetchManifest, HttpLayoutTarget, LayoutTarget, isWritable, openLayout, requireWritable, TarLayoutTarget } from '../../../src/store/index.ts';
+import {
+  fetchAll,
+  fetchManifest,
+  HttpLayoutTarget,
+  LayoutTarget,
+  isWritable,
+  openLayout,
+  requireWritable,
+  TarLayoutTarget,
+} from '../../../src/store/index.ts';
 import { pushArtifact, pushGraph } from '../../helpers/artifacts.ts';
 
 const run = promisify(execFile);
 const VECTORS = join(import.meta.dirname, '../../fixtures/notary/oci-layout');
 
 /** A plain static file server (what a Flatpak-style web host is), on loopback. */
-async function staticServer(root: string, tamper?: (path: string, data: Buffer) => Buffer): Promise<{ url: string; close(): Promise<void> }> {
+async function staticServer(
+  root: string,
+  tamper?: (path: string, data: Buffer) => Buffer
+): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     const path = normalize(decodeURIComponent((req.url ?? '/').split('?')[0]!));
     const file = join(root, path);
@@ -31,7 +43,7 @@ async function staticServer(root: string, tamper?: (path: string, data: Buffer) 
         if (req.method === 'HEAD') return void res.end();
         createReadStream(file).pipe(res);
       },
-      () => res.writeHead(404).end(),
+      () => res.writeHead(404).end()
     );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -65,9 +77,13 @@ describe('OCI image layout targets', () => {
     const t = await LayoutTarget.open(dir, { create: true });
     const index = await readFile(join(dir, 'index.json'));
     const good = Buffer.from('good bytes');
-    await expect(t.push(descriptorFor('application/octet-stream', good), Buffer.from('evil bytes'))).rejects.toThrow(/does not match/);
+    await expect(t.push(descriptorFor('application/octet-stream', good), Buffer.from('evil bytes'))).rejects.toThrow(
+      /does not match/
+    );
     const { Readable } = await import('node:stream');
-    await expect(t.push(descriptorFor('application/octet-stream', good), Readable.from([Buffer.from('evil bytes')]))).rejects.toThrow(/does not match/);
+    await expect(
+      t.push(descriptorFor('application/octet-stream', good), Readable.from([Buffer.from('evil bytes')]))
+    ).rejects.toThrow(/does not match/);
     expect(await readdir(join(dir, 'blobs', 'sha256'))).toEqual([]);
     expect((await readFile(join(dir, 'index.json'))).equals(index)).toBe(true);
   });
@@ -85,9 +101,13 @@ describe('OCI image layout targets', () => {
   it('keeps index.json valid under 20 concurrent referrer pushes', async () => {
     const t = await LayoutTarget.open(join(work, 'concurrent'), { create: true });
     const root = await pushArtifact(t, 'root', { tag: 'v1' });
-    const pushed = await Promise.all(Array.from({ length: 20 }, (_, i) => pushArtifact(t, `sig ${i}`, { subject: root })));
+    const pushed = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => pushArtifact(t, `sig ${i}`, { subject: root }))
+    );
     expect((await t.referrers(root)).map((d) => d.digest).sort()).toEqual(pushed.map((d) => d.digest).sort());
-    const index = JSON.parse(await readFile(join(work, 'concurrent', 'index.json'), 'utf8')) as { manifests: unknown[] };
+    const index = JSON.parse(await readFile(join(work, 'concurrent', 'index.json'), 'utf8')) as {
+      manifests: unknown[];
+    };
     expect(index.manifests).toHaveLength(21);
   });
 
@@ -113,7 +133,11 @@ describe('OCI image layout targets', () => {
     const t = await openLayout(dir);
     const root = await t.resolve('latest');
     const { manifest } = await fetchManifest(t, root);
-    const config = JSON.parse(Buffer.from(await fetchAll(t, (manifest as { config: { digest: string; size: number; mediaType: string } }).config)).toString()) as { config: { Labels: Record<string, string> } };
+    const config = JSON.parse(
+      Buffer.from(
+        await fetchAll(t, (manifest as { config: { digest: string; size: number; mediaType: string } }).config)
+      ).toString()
+    ) as { config: { Labels: Record<string, string> } };
     expect(config.config.Labels.a).toBe('b');
   });
 
@@ -160,7 +184,9 @@ describe('OCI image layout targets', () => {
     });
 
     it('a served blob with wrong bytes fails its digest check', async () => {
-      const srv = await staticServer(join(work, 'web'), (path, data) => (path.includes('blobs') && data.toString() === 'root artifact v1' ? Buffer.from('root artifact v2') : data));
+      const srv = await staticServer(join(work, 'web'), (path, data) =>
+        path.includes('blobs') && data.toString() === 'root artifact v1' ? Buffer.from('root artifact v2') : data
+      );
       try {
         const t = await openLayout(srv.url);
         const root = await t.resolve('v1');

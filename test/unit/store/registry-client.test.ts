@@ -14,11 +14,21 @@ import { runSignet, startServe, type Served } from '../../helpers/serve.ts';
 
 const sha = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ host: string; server: Server; close(): Promise<void> }> {
+async function listen(
+  handler: (req: IncomingMessage, res: ServerResponse) => void
+): Promise<{ host: string; server: Server; close(): Promise<void> }> {
   const server = createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
-  return { host, server, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    host,
+    server,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 describe('registry client', () => {
@@ -32,13 +42,26 @@ describe('registry client', () => {
     let s: Served;
     beforeAll(async () => {
       const cfg = join(work, 'auth.json');
-      await writeFile(cfg, JSON.stringify({ users: { ci: bcrypt.hashSync('secret', 8) }, access: [{ repository: '*', users: ['ci'], actions: ['*'] }, { repository: 'public/*', users: ['anonymous'], actions: ['pull'] }] }));
+      await writeFile(
+        cfg,
+        JSON.stringify({
+          users: { ci: bcrypt.hashSync('secret', 8) },
+          access: [
+            { repository: '*', users: ['ci'], actions: ['*'] },
+            { repository: 'public/*', users: ['anonymous'], actions: ['pull'] },
+          ],
+        })
+      );
       s = await startServe({ authorizer: await createAuthorizer(cfg) });
     });
     afterAll(async () => s?.close());
 
     it('follows the bearer challenge, caches the token, and pushes/pulls a graph', async () => {
-      const t = new RegistryTarget({ registry: s.host, repository: 'team/app', credentials: staticCredentials({ username: 'ci', password: 'secret' }) });
+      const t = new RegistryTarget({
+        registry: s.host,
+        repository: 'team/app',
+        credentials: staticCredentials({ username: 'ci', password: 'secret' }),
+      });
       const g = await pushGraph(t);
       expect((await t.resolve('v1')).digest).toBe(g.root.digest);
       expect((await t.referrers(g.root)).map((d) => d.digest).sort()).toEqual([g.sig.digest, g.sbom.digest].sort());
@@ -48,7 +71,11 @@ describe('registry client', () => {
     it('fails with a clear UNAUTHORIZED error without credentials or with wrong ones', async () => {
       const anon = new RegistryTarget({ registry: s.host, repository: 'team/app' });
       await expect(anon.resolve('v1')).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
-      const wrong = new RegistryTarget({ registry: s.host, repository: 'team/app', credentials: staticCredentials({ username: 'ci', password: 'nope' }) });
+      const wrong = new RegistryTarget({
+        registry: s.host,
+        repository: 'team/app',
+        credentials: staticCredentials({ username: 'ci', password: 'nope' }),
+      });
       await expect(wrong.resolve('v1')).rejects.toThrow(/check the credentials/);
       await anon.close();
       await wrong.close();
@@ -77,15 +104,22 @@ describe('registry client', () => {
       await writeFile(join(work, 'helper-config.json'), '');
       const { mkdir } = await import('node:fs/promises');
       await mkdir(bin, { recursive: true });
-      await writeFile(join(bin, 'docker-credential-test'), `#!/bin/sh\nread host\n[ "$host" = "${s.host}" ] || { echo "credentials not found in native keychain"; exit 1; }\necho '{"ServerURL":"'$host'","Username":"ci","Secret":"secret"}'\n`);
+      await writeFile(
+        join(bin, 'docker-credential-test'),
+        `#!/bin/sh\nread host\n[ "$host" = "${s.host}" ] || { echo "credentials not found in native keychain"; exit 1; }\necho '{"ServerURL":"'$host'","Username":"ci","Secret":"secret"}'\n`
+      );
       await chmod(join(bin, 'docker-credential-test'), 0o755);
       await mkdir(join(work, 'helperdocker'), { recursive: true });
       await writeFile(join(work, 'helperdocker', 'config.json'), JSON.stringify({ credHelpers: { [s.host]: 'test' } }));
       const oldPath = process.env.PATH;
       process.env.PATH = `${bin}:${oldPath}`;
       try {
-        const t = new RegistryTarget({ registry: s.host, repository: 'team/app', credentials: dockerCredentials({ configPath: join(work, 'helperdocker', 'config.json') }) });
-        expect((await t.tags())).toContain('v1');
+        const t = new RegistryTarget({
+          registry: s.host,
+          repository: 'team/app',
+          credentials: dockerCredentials({ configPath: join(work, 'helperdocker', 'config.json') }),
+        });
+        expect(await t.tags()).toContain('v1');
         await t.close();
       } finally {
         process.env.PATH = oldPath;
@@ -101,7 +135,12 @@ describe('registry client', () => {
     afterAll(async () => d?.close());
 
     it('basic auth, chunked upload of a 40 MiB blob, tag pagination, referrers via the tag schema, delete updates it', async () => {
-      const t = new RegistryTarget({ registry: d.host, repository: 'lib/app', credentials: staticCredentials({ username: 'ci', password: 'secret' }), chunkSize: 8 * 1024 * 1024 });
+      const t = new RegistryTarget({
+        registry: d.host,
+        repository: 'lib/app',
+        credentials: staticCredentials({ username: 'ci', password: 'secret' }),
+        chunkSize: 8 * 1024 * 1024,
+      });
       const big = Buffer.alloc(40 * 1024 * 1024);
       for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE(i, i);
       const bigDesc = descriptorFor('application/octet-stream', big);
@@ -110,7 +149,9 @@ describe('registry client', () => {
       expect(Buffer.from(await fetchAll(t, bigDesc, big.length)).equals(big)).toBe(true);
       const g = await pushGraph(t);
       for (const tag of ['a', 'b', 'c', 'd', 'e']) await t.tag(g.root, tag);
-      expect(await t.tags()).toEqual(['a', 'b', 'c', 'd', 'e', `sha256-${g.root.digest.slice(7)}`, `sha256-${g.sbom.digest.slice(7)}`, 'v1'].sort());
+      expect(await t.tags()).toEqual(
+        ['a', 'b', 'c', 'd', 'e', `sha256-${g.root.digest.slice(7)}`, `sha256-${g.sbom.digest.slice(7)}`, 'v1'].sort()
+      );
       expect((await t.referrers(g.root)).map((x) => x.digest).sort()).toEqual([g.sig.digest, g.sbom.digest].sort());
       expect((await t.referrers(g.root, 'application/spdx+json')).map((x) => x.digest)).toEqual([g.sbom.digest]);
       await t.delete(g.sig);
@@ -164,8 +205,14 @@ describe('registry client', () => {
         res.writeHead(200, { 'content-length': blob.length }).end(blob);
       });
       const reg = await listen((req, res) => {
-        if (req.url?.startsWith('/token')) return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'T0K3N' }));
-        if (req.headers.authorization !== 'Bearer T0K3N') return void res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${reg.host}/token",service="t"` }).end();
+        if (req.url?.startsWith('/token'))
+          return void res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ token: 'T0K3N' }));
+        if (req.headers.authorization !== 'Bearer T0K3N')
+          return void res
+            .writeHead(401, { 'www-authenticate': `Bearer realm="http://${reg.host}/token",service="t"` })
+            .end();
         res.writeHead(307, { location: `http://${cdn.host}/blob` }).end();
       });
       const t = new RegistryTarget({ registry: reg.host, repository: 'x' });
@@ -184,16 +231,25 @@ describe('registry client', () => {
         res.end(Buffer.alloc(5 * 1024 * 1024, 32));
       });
       const t = new RegistryTarget({ registry: srv.host, repository: 'x' });
-      await expect(fetchAll(t, { mediaType: 'application/octet-stream', digest: sha('good!'), size: 5 })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+      await expect(
+        fetchAll(t, { mediaType: 'application/octet-stream', digest: sha('good!'), size: 5 })
+      ).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
       await expect(t.resolve('v1')).rejects.toMatchObject({ code: 'SIZE_EXCEEDED' });
       await t.close();
       await srv.close();
     });
 
     it('rejects a manifest whose bytes do not match the Docker-Content-Digest header', async () => {
-      const body = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ImageManifest, config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha('{}'), size: 2 }, layers: [] });
+      const body = JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.ImageManifest,
+        config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha('{}'), size: 2 },
+        layers: [],
+      });
       const srv = await listen((_req, res) => {
-        res.writeHead(200, { 'content-type': MediaType.ImageManifest, 'docker-content-digest': sha('something else') }).end(body);
+        res
+          .writeHead(200, { 'content-type': MediaType.ImageManifest, 'docker-content-digest': sha('something else') })
+          .end(body);
       });
       const t = new RegistryTarget({ registry: srv.host, repository: 'x' });
       await expect(t.resolve('v1')).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });

@@ -28,20 +28,33 @@ async function policyFile(doc: unknown): Promise<string> {
 async function refusal(p: Promise<unknown>): Promise<SignetError> {
   const err = await p.then(
     () => undefined,
-    (e: unknown) => e,
+    (e: unknown) => e
   );
   expect(err).toBeInstanceOf(SignetError);
   return err as SignetError;
 }
 
-const gpg = (extra: Record<string, unknown> = {}) => ({ type: 'signedBy', keyType: 'GPGKeys', keyPath: 'k.gpg', ...extra });
+const gpg = (extra: Record<string, unknown> = {}) => ({
+  type: 'signedBy',
+  keyType: 'GPGKeys',
+  keyPath: 'k.gpg',
+  ...extra,
+});
 
 describe('containers policy.json schema', () => {
   it.each<[string, unknown, string, string]>([
-    ['a misspelled keyPath', { default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPth: 'k.gpg' }] }, 'keyPth', 'default[0]'],
+    [
+      'a misspelled keyPath',
+      { default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPth: 'k.gpg' }] },
+      'keyPth',
+      'default[0]',
+    ],
     [
       'a misspelled signedIdentity in a docker scope',
-      { default: [{ type: 'reject' }], transports: { docker: { 'reg.io/app': [gpg({ signedIdentty: { type: 'matchExact' } })] } } },
+      {
+        default: [{ type: 'reject' }],
+        transports: { docker: { 'reg.io/app': [gpg({ signedIdentty: { type: 'matchExact' } })] } },
+      },
       'signedIdentty',
       'transports.docker["reg.io/app"][0]',
     ],
@@ -55,7 +68,10 @@ describe('containers policy.json schema', () => {
     ['an extra field on reject', { default: [{ type: 'reject', keyPath: 'k.gpg' }] }, 'keyPath', 'default[0]'],
     [
       'an unknown field in another transport',
-      { default: [{ type: 'reject' }], transports: { 'docker-daemon': { '': [{ type: 'insecureAcceptAnything', why: 1 }] } } },
+      {
+        default: [{ type: 'reject' }],
+        transports: { 'docker-daemon': { '': [{ type: 'insecureAcceptAnything', why: 1 }] } },
+      },
       'why',
       'transports.docker-daemon[""][0]',
     ],
@@ -87,29 +103,46 @@ describe('containers policy.json schema', () => {
       transports: {
         docker: {
           'reg.io': [{ type: 'insecureAcceptAnything' }],
-          'reg.io/team': [gpg(), gpg({ keyPath: undefined, keyPaths: ['k.gpg'], signedIdentity: { type: 'matchRepository' } })],
+          'reg.io/team': [
+            gpg(),
+            gpg({ keyPath: undefined, keyPaths: ['k.gpg'], signedIdentity: { type: 'matchRepository' } }),
+          ],
           'reg.io/team/a': [gpg({ signedIdentity: { type: 'exactReference', dockerReference: 'reg.io/team/a:v1' } })],
           'reg.io/team/b': [gpg({ signedIdentity: { type: 'exactRepository', dockerRepository: 'reg.io/team/b' } })],
-          'mirror.io': [gpg({ signedIdentity: { type: 'remapIdentity', prefix: 'mirror.io', signedPrefix: 'reg.io' } })],
-          'reg.io/c': [gpg({ signedIdentity: { type: 'matchExact' } }), gpg({ signedIdentity: { type: 'matchRepoDigestOrExact' } })],
-          'reg.io/sig': [{ type: 'sigstoreSigned', keyData: Buffer.from('k').toString('base64'), rekorPublicKeyPath: 'k.gpg' }],
-          '*.example.com': [{ type: 'sigstoreSigned', keyDatas: ['aw=='], signedIdentity: { type: 'matchRepository' } }],
+          'mirror.io': [
+            gpg({ signedIdentity: { type: 'remapIdentity', prefix: 'mirror.io', signedPrefix: 'reg.io' } }),
+          ],
+          'reg.io/c': [
+            gpg({ signedIdentity: { type: 'matchExact' } }),
+            gpg({ signedIdentity: { type: 'matchRepoDigestOrExact' } }),
+          ],
+          'reg.io/sig': [
+            { type: 'sigstoreSigned', keyData: Buffer.from('k').toString('base64'), rekorPublicKeyPath: 'k.gpg' },
+          ],
+          '*.example.com': [
+            { type: 'sigstoreSigned', keyDatas: ['aw=='], signedIdentity: { type: 'matchRepository' } },
+          ],
         },
         'docker-daemon': { '': [{ type: 'insecureAcceptAnything' }] },
         atomic: { 'reg.io': [gpg()] },
       },
     });
     const p = await loadContainersPolicy(path);
-    expect(requirementsFor(p, parseRegistryReference('reg.io/team/x:1')).requirements.map((r) => r.type)).toEqual(['signedBy', 'signedBy']);
+    expect(requirementsFor(p, parseRegistryReference('reg.io/team/x:1')).requirements.map((r) => r.type)).toEqual([
+      'signedBy',
+      'signedBy',
+    ]);
     expect(requirementsFor(p, parseRegistryReference('reg.io/sig:1')).requirements[0]!.type).toBe('sigstoreSigned');
     expect(p.default).toEqual([{ type: 'reject' }]);
   });
 
   it('keeps the existing messages for semantic errors', async () => {
-    await expect(loadContainersPolicy(await policyFile({ default: [{ type: 'sometimes' }] }))).rejects.toThrow(/unknown requirement type "sometimes"/);
-    await expect(loadContainersPolicy(await policyFile({ default: [gpg({ signedIdentity: { type: 'matchWhatever' } })] }))).rejects.toThrow(
-      /unknown signedIdentity type "matchWhatever"/,
+    await expect(loadContainersPolicy(await policyFile({ default: [{ type: 'sometimes' }] }))).rejects.toThrow(
+      /unknown requirement type "sometimes"/
     );
+    await expect(
+      loadContainersPolicy(await policyFile({ default: [gpg({ signedIdentity: { type: 'matchWhatever' } })] }))
+    ).rejects.toThrow(/unknown signedIdentity type "matchWhatever"/);
   });
 });
 
@@ -124,7 +157,12 @@ describe('registries.d schema', () => {
   it.each<[string, string, string, string]>([
     ['a misspelled lookaside', 'docker:\n  reg.io:\n    lookasde: file:///tmp/x\n', 'lookasde', 'docker["reg.io"]'],
     ['a misspelled default-docker', 'default-dockr:\n  lookaside: file:///tmp/x\n', 'default-dockr', 'the top level'],
-    ['an unknown field in default-docker', 'default-docker:\n  lookaside: file:///tmp/x\n  staging: x\n', 'staging', 'default-docker'],
+    [
+      'an unknown field in default-docker',
+      'default-docker:\n  lookaside: file:///tmp/x\n  staging: x\n',
+      'staging',
+      'default-docker',
+    ],
   ])('refuses %s, naming the field, where it is and the file', async (_what, yaml, field, where) => {
     const d = await registriesD({ 'a.yaml': 'docker:\n  other.io:\n    lookaside: file:///tmp/o\n', 'b.yaml': yaml });
     const err = await refusal(loadRegistriesD(d));
@@ -135,7 +173,9 @@ describe('registries.d schema', () => {
   });
 
   it('refuses a value of the wrong type and a document that is not a mapping', async () => {
-    const typed = await refusal(loadRegistriesD(await registriesD({ 'a.yaml': 'docker:\n  reg.io:\n    use-sigstore-attachments: maybe\n' })));
+    const typed = await refusal(
+      loadRegistriesD(await registriesD({ 'a.yaml': 'docker:\n  reg.io:\n    use-sigstore-attachments: maybe\n' }))
+    );
     expect(typed).toMatchObject({ code: 'CONFIG_INVALID', kind: 'usage' });
     expect(typed.message).toContain('docker["reg.io"].use-sigstore-attachments');
     const list = await refusal(loadRegistriesD(await registriesD({ 'a.yaml': '- docker\n' })));
@@ -145,7 +185,8 @@ describe('registries.d schema', () => {
   it('keeps accepting valid documents, deprecated aliases and empty files included', async () => {
     const d = await registriesD({
       '00-empty.yaml': '# nothing configured here\n',
-      '10-default.yml': 'default-docker:\n  sigstore: file:///srv/default\n  sigstore-staging: file:///srv/default-staging\n',
+      '10-default.yml':
+        'default-docker:\n  sigstore: file:///srv/default\n  sigstore-staging: file:///srv/default-staging\n',
       '20-docker.yaml': [
         'docker:',
         '  reg.io:',

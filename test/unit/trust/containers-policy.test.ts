@@ -3,8 +3,18 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRegistryReference } from '../../../src/oci/index.ts';
-import { buildSimplePayload, signOpenPgp, verifyOpenPgpMessage, parseSimplePayload } from '../../../src/signature/index.ts';
-import { containersIdentityMatches as matches, loadContainersPolicy, requirementsFor, type SignedIdentity } from '../../../src/trust/index.ts';
+import {
+  buildSimplePayload,
+  signOpenPgp,
+  verifyOpenPgpMessage,
+  parseSimplePayload,
+} from '../../../src/signature/index.ts';
+import {
+  containersIdentityMatches as matches,
+  loadContainersPolicy,
+  requirementsFor,
+  type SignedIdentity,
+} from '../../../src/trust/index.ts';
 
 describe('containers policy.json', () => {
   let dir: string;
@@ -22,7 +32,14 @@ describe('containers policy.json', () => {
   it('the most specific docker scope wins, else default', async () => {
     const p = await load({
       default: [{ type: 'reject' }],
-      transports: { docker: { 'reg.io': [{ type: 'insecureAcceptAnything' }], 'reg.io/team': [{ type: 'reject' }], 'reg.io/team/app:v1': [{ type: 'insecureAcceptAnything' }], '*.example.com': [{ type: 'insecureAcceptAnything' }] } },
+      transports: {
+        docker: {
+          'reg.io': [{ type: 'insecureAcceptAnything' }],
+          'reg.io/team': [{ type: 'reject' }],
+          'reg.io/team/app:v1': [{ type: 'insecureAcceptAnything' }],
+          '*.example.com': [{ type: 'insecureAcceptAnything' }],
+        },
+      },
     });
     expect(requirementsFor(p, parseRegistryReference('reg.io/team/app:v1')).scope).toBe('reg.io/team/app:v1');
     expect(requirementsFor(p, parseRegistryReference('reg.io/team/app:v2')).scope).toBe('reg.io/team');
@@ -34,9 +51,19 @@ describe('containers policy.json', () => {
   it.each([
     [{ default: [{ type: 'sometimes' }] }, /unknown requirement type "sometimes"/],
     [{ default: [] }, /non-empty list/],
-    [{ default: [{ type: 'signedBy', keyType: 'X509Certificates', keyPath: 'k.gpg' }] }, /keyType "X509Certificates" is not supported/],
+    [
+      { default: [{ type: 'signedBy', keyType: 'X509Certificates', keyPath: 'k.gpg' }] },
+      /keyType "X509Certificates" is not supported/,
+    ],
     [{ default: [{ type: 'signedBy', keyType: 'GPGKeys' }] }, /needs keyPath, keyPaths or keyData/],
-    [{ default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: 'k.gpg', signedIdentity: { type: 'matchWhatever' } }] }, /unknown signedIdentity type "matchWhatever"/],
+    [
+      {
+        default: [
+          { type: 'signedBy', keyType: 'GPGKeys', keyPath: 'k.gpg', signedIdentity: { type: 'matchWhatever' } },
+        ],
+      },
+      /unknown signedIdentity type "matchWhatever"/,
+    ],
   ])('refuses %j', async (doc, msg) => {
     await expect(load(doc)).rejects.toThrow(msg);
   });
@@ -55,7 +82,12 @@ describe('containers policy.json', () => {
     [{ type: 'exactReference', dockerReference: 'reg.io/app:golden' }, 'reg.io/anything:v1', 'reg.io/app:v1', false],
     [{ type: 'exactRepository', dockerRepository: 'reg.io/app' }, 'mirror.io/copy:v1', 'reg.io/app:any', true],
     [{ type: 'remapIdentity', prefix: 'mirror.io', signedPrefix: 'reg.io' }, 'mirror.io/app:v1', 'reg.io/app:v1', true],
-    [{ type: 'remapIdentity', prefix: 'mirror.io', signedPrefix: 'reg.io' }, 'mirror.io/app:v1', 'reg.io/app:v2', false],
+    [
+      { type: 'remapIdentity', prefix: 'mirror.io', signedPrefix: 'reg.io' },
+      'mirror.io/app:v1',
+      'reg.io/app:v2',
+      false,
+    ],
   ])('%j: %s with a signature for %s → %s', (identity, r, signed, expected) => {
     expect(matches(identity, ref(r), signed)).toBe(expected);
   });
@@ -66,7 +98,12 @@ describe('OpenPGP simple signatures: bad input', () => {
   let pub: Uint8Array;
   beforeAll(async () => {
     const openpgp = await import('openpgp');
-    const k = await openpgp.generateKey({ type: 'ecc', curve: 'ed25519Legacy', userIDs: [{ name: 't', email: 't@x.invalid' }], format: 'armored' });
+    const k = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'ed25519Legacy',
+      userIDs: [{ name: 't', email: 't@x.invalid' }],
+      format: 'armored',
+    });
     key = k.privateKey;
     pub = (await openpgp.readKey({ armoredKey: k.publicKey })).write();
   });
@@ -85,17 +122,39 @@ describe('OpenPGP simple signatures: bad input', () => {
     t[t.length - 5] = t[t.length - 5]! ^ 0xff;
     await expect(verifyOpenPgpMessage(t, [pub])).rejects.toThrow(/does not verify|not an OpenPGP/);
     const openpgp = await import('openpgp');
-    const other = await openpgp.generateKey({ type: 'ecc', curve: 'ed25519Legacy', userIDs: [{ name: 'o' }], format: 'armored' });
-    await expect(verifyOpenPgpMessage(sig, [(await openpgp.readKey({ armoredKey: other.publicKey })).write()])).rejects.toThrow(/does not verify/);
+    const other = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'ed25519Legacy',
+      userIDs: [{ name: 'o' }],
+      format: 'armored',
+    });
+    await expect(
+      verifyOpenPgpMessage(sig, [(await openpgp.readKey({ armoredKey: other.publicKey })).write()])
+    ).rejects.toThrow(/does not verify/);
   });
   it('refuses an expired key and a revoked key', async () => {
     const openpgp = await import('openpgp');
     const past = new Date(Date.now() - 10 * 86_400_000);
-    const expiring = await openpgp.generateKey({ type: 'ecc', curve: 'ed25519Legacy', userIDs: [{ name: 'e' }], keyExpirationTime: 86_400, date: past, format: 'armored' });
+    const expiring = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'ed25519Legacy',
+      userIDs: [{ name: 'e' }],
+      keyExpirationTime: 86_400,
+      date: past,
+      format: 'armored',
+    });
     const sigE = await signOpenPgp(payload, expiring.privateKey).catch(() => null);
-    if (sigE) await expect(verifyOpenPgpMessage(sigE, [(await openpgp.readKey({ armoredKey: expiring.publicKey })).write()])).rejects.toThrow();
+    if (sigE)
+      await expect(
+        verifyOpenPgpMessage(sigE, [(await openpgp.readKey({ armoredKey: expiring.publicKey })).write()])
+      ).rejects.toThrow();
     else expect(sigE).toBeNull(); // openpgp.js refuses to sign with an expired key at all
-    const k = await openpgp.generateKey({ type: 'ecc', curve: 'ed25519Legacy', userIDs: [{ name: 'r' }], format: 'object' });
+    const k = await openpgp.generateKey({
+      type: 'ecc',
+      curve: 'ed25519Legacy',
+      userIDs: [{ name: 'r' }],
+      format: 'object',
+    });
     const sig = await signOpenPgp(payload, k.privateKey.armor());
     const { publicKey: revoked } = await openpgp.revokeKey({ key: k.privateKey, format: 'object' });
     await expect(verifyOpenPgpMessage(sig, [revoked.write()])).rejects.toThrow(/revoked|does not verify/i);
@@ -104,11 +163,22 @@ describe('OpenPGP simple signatures: bad input', () => {
     const openpgp = await import('openpgp');
     // Built packet by packet: openpgp.js itself would never sign with an encryption-only subkey.
     const bySubkey = async (signSubkey: boolean): Promise<{ message: Uint8Array; publicKey: Uint8Array }> => {
-      const { privateKey } = await openpgp.generateKey({ type: 'rsa', rsaBits: 2048, userIDs: [{ name: 's' }], subkeys: [{ sign: signSubkey }], format: 'object' });
+      const { privateKey } = await openpgp.generateKey({
+        type: 'rsa',
+        rsaBits: 2048,
+        userIDs: [{ name: 's' }],
+        subkeys: [{ sign: signSubkey }],
+        format: 'object',
+      });
       const sub = privateKey.subkeys[0]!;
       const literal = new openpgp.LiteralDataPacket();
-      (literal as unknown as { setBytes(b: Uint8Array, f: unknown): void }).setBytes(payload, openpgp.enums.literal.binary);
-      const sig = new openpgp.SignaturePacket() as unknown as Record<string, unknown> & { sign: (...a: unknown[]) => Promise<void> };
+      (literal as unknown as { setBytes(b: Uint8Array, f: unknown): void }).setBytes(
+        payload,
+        openpgp.enums.literal.binary
+      );
+      const sig = new openpgp.SignaturePacket() as unknown as Record<string, unknown> & {
+        sign: (...a: unknown[]) => Promise<void>;
+      };
       sig.signatureType = openpgp.enums.signature.binary;
       sig.publicKeyAlgorithm = sub.keyPacket.algorithm;
       sig.hashAlgorithm = openpgp.enums.hash.sha256;
@@ -118,19 +188,29 @@ describe('OpenPGP simple signatures: bad input', () => {
       sig.created = new Date();
       await sig.sign(sub.keyPacket, literal, new Date(), false, openpgp.config);
       const ops = new openpgp.OnePassSignaturePacket() as unknown as Record<string, unknown>;
-      Object.assign(ops, { signatureType: sig.signatureType, hashAlgorithm: sig.hashAlgorithm, publicKeyAlgorithm: sig.publicKeyAlgorithm, issuerKeyID: sig.issuerKeyID, flags: 1 });
+      Object.assign(ops, {
+        signatureType: sig.signatureType,
+        hashAlgorithm: sig.hashAlgorithm,
+        publicKeyAlgorithm: sig.publicKeyAlgorithm,
+        issuerKeyID: sig.issuerKeyID,
+        flags: 1,
+      });
       const list = new openpgp.PacketList();
       list.push(ops as never, literal, sig as never);
       return { message: list.write(), publicKey: privateKey.toPublic().write() };
     };
     const good = await bySubkey(true);
-    expect(parseSimplePayload((await verifyOpenPgpMessage(good.message, [good.publicKey])).data).dockerReference).toBe('reg.io/app:v1');
+    expect(parseSimplePayload((await verifyOpenPgpMessage(good.message, [good.publicKey])).data).dockerReference).toBe(
+      'reg.io/app:v1'
+    );
     const bad = await bySubkey(false);
     await expect(verifyOpenPgpMessage(bad.message, [bad.publicKey])).rejects.toThrow(/valid signing key/);
   }, 60_000);
 
   it('refuses a payload that is not an atomic container signature', () => {
-    expect(() => parseSimplePayload(Buffer.from('{"critical":{"type":"cosign container image signature"}}'))).toThrow(/not "atomic container signature"/);
+    expect(() => parseSimplePayload(Buffer.from('{"critical":{"type":"cosign container image signature"}}'))).toThrow(
+      /not "atomic container signature"/
+    );
     expect(() => parseSimplePayload(Buffer.from('nope'))).toThrow(/not JSON/);
   });
 });

@@ -33,7 +33,9 @@ describe('trust store rules', () => {
   });
   it('refuses a certificate that is neither a CA nor self-signed', async () => {
     await store('leafy', { 'leaf.pem': leafPem });
-    await expect(new TrustStore(root).getCertificates('ca', 'leafy')).rejects.toThrow(/not a CA certificate or self-signed/);
+    await expect(new TrustStore(root).getCertificates('ca', 'leafy')).rejects.toThrow(
+      /not a CA certificate or self-signed/
+    );
   });
   it('refuses symbolic links and sub-directories', async () => {
     await store('linked', {});

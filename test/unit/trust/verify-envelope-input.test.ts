@@ -7,8 +7,12 @@ import { SignetError } from '../../../src/util/index.ts';
 // Vector A5 (an expired JWS signature) with inputs a webhook might pass by mistake: each must be a
 // coded error, never a verification with some checks silently disabled.
 const V = join(import.meta.dirname, '../../fixtures/notary');
-const json = (p: string): Record<string, unknown> => JSON.parse(readFileSync(join(V, p), 'utf8')) as Record<string, unknown>;
-const subject = json('subjects/mock_net_monitor.json') as { artifactReference: string; descriptor: { mediaType: string; digest: string; size: number } };
+const json = (p: string): Record<string, unknown> =>
+  JSON.parse(readFileSync(join(V, p), 'utf8')) as Record<string, unknown>;
+const subject = json('subjects/mock_net_monitor.json') as {
+  artifactReference: string;
+  descriptor: { mediaType: string; digest: string; size: number };
+};
 const input = () => ({
   envelope: readFileSync(join(V, 'jws/ca_expired_sig_env.json')),
   mediaType: 'application/jose+json',
@@ -37,7 +41,9 @@ describe('verifyEnvelope refuses unusable input with a coded error', () => {
 
   it('an invalid date for `now` is refused instead of disabling the time checks', async () => {
     expect(await codeOf(verifyEnvelope({ ...input(), now: new Date('x') }))).toBe('INPUT_INVALID/usage');
-    expect(await codeOf(verifyEnvelope({ ...input(), now: 'yesterday' as unknown as Date }))).toBe('INPUT_INVALID/usage');
+    expect(await codeOf(verifyEnvelope({ ...input(), now: 'yesterday' as unknown as Date }))).toBe(
+      'INPUT_INVALID/usage'
+    );
   });
 
   it('null, undefined and non-objects are refused', async () => {

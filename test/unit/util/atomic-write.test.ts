@@ -26,7 +26,7 @@ describe('writeFileAtomic', () => {
   it('concurrent writers to one path each leave a complete file, and no temp file stays', async () => {
     const path = join(dir, 'concurrent', 'state.json');
     const contents = Array.from({ length: 24 }, (_, i) =>
-      Buffer.concat([Buffer.from(`writer ${i}\n`), randomBytes(256 * 1024)]),
+      Buffer.concat([Buffer.from(`writer ${i}\n`), randomBytes(256 * 1024)])
     );
     const reads: Buffer[] = [];
     let writing = true;

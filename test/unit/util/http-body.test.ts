@@ -72,7 +72,7 @@ describe('readBodyBounded', () => {
       },
     });
     await expect(readBodyBounded(body, 100, { contentLength: '5000', what: 'test body' })).rejects.toThrow(
-      /test body is 5000 bytes, over the 100-byte limit/,
+      /test body is 5000 bytes, over the 100-byte limit/
     );
     expect(pulled).toBe(0);
     expect(body.destroyed).toBe(true);

@@ -38,7 +38,10 @@ describe('layout writes survive kill -9', () => {
     const script = join(work, 'child.mts'); // .mts: ESM (top-level await) outside the package
     await writeFile(script, CHILD);
     // cwd is the repository, so that --import finds its tsx.
-    const child = spawn(process.execPath, ['--import', 'tsx', script, dir], { cwd: join(import.meta.dirname, '../../../..'), stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, dir], {
+      cwd: join(import.meta.dirname, '../../../..'),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     let gone = false;
@@ -46,7 +49,7 @@ describe('layout writes survive kill -9', () => {
       child.on('exit', (code, signal) => {
         gone = true;
         r(signal ?? code);
-      }),
+      })
     );
     try {
       // Wait until the big blob is part written and several referrers are in index.json.

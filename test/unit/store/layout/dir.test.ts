@@ -4,11 +4,19 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { EMPTY_JSON, MediaType, descriptorFor, encodeManifest, type Descriptor, type ImageIndex } from '../../../../src/oci/index.ts';
+import {
+  EMPTY_JSON,
+  MediaType,
+  descriptorFor,
+  encodeManifest,
+  type Descriptor,
+  type ImageIndex,
+} from '../../../../src/oci/index.ts';
 import { fetchAll, LayoutTarget, openLayout, readAll, REF_NAME } from '../../../../src/store/index.ts';
 import { pushArtifact, pushGraph } from '../../../helpers/artifacts.ts';
 
-const readIndex = async (dir: string): Promise<ImageIndex> => JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as ImageIndex;
+const readIndex = async (dir: string): Promise<ImageIndex> =>
+  JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as ImageIndex;
 
 describe('directory layout (LayoutTarget)', () => {
   let work: string;
@@ -41,7 +49,12 @@ describe('directory layout (LayoutTarget)', () => {
     const layerDesc = descriptorFor(MediaType.ImageLayer, layer);
     await t.push(layerDesc, Readable.from([layer.subarray(0, 1000), layer.subarray(1000)]));
     await t.push(EMPTY_JSON, Buffer.from('{}'));
-    const manifest = encodeManifest({ schemaVersion: 2, mediaType: MediaType.ImageManifest, config: { ...EMPTY_JSON }, layers: [layerDesc] });
+    const manifest = encodeManifest({
+      schemaVersion: 2,
+      mediaType: MediaType.ImageManifest,
+      config: { ...EMPTY_JSON },
+      layers: [layerDesc],
+    });
     const desc = descriptorFor(MediaType.ImageManifest, manifest);
     await t.push(desc, Readable.from([manifest]));
     // A manifest without subject is not listed until tagged.
@@ -65,11 +78,17 @@ describe('directory layout (LayoutTarget)', () => {
     const good = Buffer.from('good bytes');
     const desc = descriptorFor(MediaType.OctetStream, good);
     await expect(t.push(desc, Buffer.from('evil bytes'))).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
-    await expect(t.push(desc, Readable.from([Buffer.from('evil bytes')]))).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
-    await expect(t.push(desc, Readable.from([Buffer.from('good bytes and more')]))).rejects.toMatchObject({ code: 'SIZE_EXCEEDED' });
+    await expect(t.push(desc, Readable.from([Buffer.from('evil bytes')]))).rejects.toMatchObject({
+      code: 'DIGEST_MISMATCH',
+    });
+    await expect(t.push(desc, Readable.from([Buffer.from('good bytes and more')]))).rejects.toMatchObject({
+      code: 'SIZE_EXCEEDED',
+    });
     await expect(t.push(desc, Readable.from([Buffer.from('good')]))).rejects.toMatchObject({ code: 'SIZE_INVALID' });
     const notJson = Buffer.from('not a manifest');
-    await expect(t.push(descriptorFor(MediaType.ImageManifest, notJson), notJson)).rejects.toMatchObject({ code: 'MANIFEST_INVALID' });
+    await expect(t.push(descriptorFor(MediaType.ImageManifest, notJson), notJson)).rejects.toMatchObject({
+      code: 'MANIFEST_INVALID',
+    });
     expect(await readdir(join(dir, 'blobs', 'sha256'))).toEqual([]); // no blob, no temp file
     expect((await readFile(join(dir, 'index.json'))).equals(before)).toBe(true);
     expect((await readdir(dir)).sort()).toEqual(['blobs', 'index.json', 'oci-layout']);
@@ -96,15 +115,19 @@ describe('directory layout (LayoutTarget)', () => {
       [
         [two.digest, 'latest'],
         [two.digest, 'v1'],
-      ].sort(),
+      ].sort()
     );
     expect(await t.resolve(one.digest)).toEqual(one); // untagged but still there by digest
     const sig = await pushArtifact(t, 'sig', { subject: two, tag: 'sig' });
     await t.tag(one, 'sig');
     expect((await t.referrers(two)).map((d) => d.digest)).toEqual([sig.digest]);
     await expect(t.tag(two, 'not/a/tag')).rejects.toMatchObject({ code: 'TAG_INVALID' });
-    await expect(t.tag(descriptorFor(MediaType.ImageManifest, Buffer.from('{"gone":1}')), 'gone')).rejects.toMatchObject({ code: 'MANIFEST_UNKNOWN' });
-    await expect(t.tag({ ...EMPTY_JSON, mediaType: MediaType.ImageManifest }, 'config')).rejects.toMatchObject({ code: 'MANIFEST_INVALID' });
+    await expect(
+      t.tag(descriptorFor(MediaType.ImageManifest, Buffer.from('{"gone":1}')), 'gone')
+    ).rejects.toMatchObject({ code: 'MANIFEST_UNKNOWN' });
+    await expect(t.tag({ ...EMPTY_JSON, mediaType: MediaType.ImageManifest }, 'config')).rejects.toMatchObject({
+      code: 'MANIFEST_INVALID',
+    });
     expect(await t.tags()).toEqual(['latest', 'sig', 'v1']);
   });
 
@@ -137,7 +160,9 @@ describe('directory layout (LayoutTarget)', () => {
     await expect(t.resolve(EMPTY_JSON.digest)).rejects.toMatchObject({ code: 'MANIFEST_INVALID' });
     await expect(t.resolve(`sha256:${'0'.repeat(64)}`)).rejects.toMatchObject({ code: 'MANIFEST_UNKNOWN' });
     await expect(t.resolve('sha256:../../../etc/passwd')).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
-    await expect(t.fetch({ mediaType: MediaType.OctetStream, digest: 'sha256:../../index.json', size: 2 })).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
+    await expect(
+      t.fetch({ mediaType: MediaType.OctetStream, digest: 'sha256:../../index.json', size: 2 })
+    ).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
   });
 
   it('an index.json entry pointing outside blobs/ is refused, not followed', async () => {
@@ -145,7 +170,17 @@ describe('directory layout (LayoutTarget)', () => {
     await writeFile(join(work, 'secret'), 'outside');
     await writeFile(
       join(dir, 'index.json'),
-      JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ImageManifest, digest: 'sha256:../../../secret', size: 7, annotations: { [REF_NAME]: 'v1' } }] }),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          {
+            mediaType: MediaType.ImageManifest,
+            digest: 'sha256:../../../secret',
+            size: 7,
+            annotations: { [REF_NAME]: 'v1' },
+          },
+        ],
+      })
     );
     await expect(t.resolve('v1')).rejects.toMatchObject({ code: 'MANIFEST_INVALID' });
     await expect(t.referrers(EMPTY_JSON)).rejects.toMatchObject({ code: 'MANIFEST_INVALID' });
@@ -157,7 +192,10 @@ describe('directory layout (LayoutTarget)', () => {
     const g = await pushGraph(t);
     const refs = await t.referrers(g.root);
     expect(refs.map((d) => d.digest).sort()).toEqual([g.sig.digest, g.sbom.digest].sort());
-    expect(refs.find((d) => d.digest === g.sbom.digest)).toMatchObject({ artifactType: 'application/spdx+json', annotations: { 'org.example.kind': 'sbom' } });
+    expect(refs.find((d) => d.digest === g.sbom.digest)).toMatchObject({
+      artifactType: 'application/spdx+json',
+      annotations: { 'org.example.kind': 'sbom' },
+    });
     expect((await t.referrers(g.root, 'application/spdx+json')).map((d) => d.digest)).toEqual([g.sbom.digest]);
     expect(await t.referrers(g.root, 'application/none')).toEqual([]);
     expect((await t.referrers(g.sbom)).map((d) => d.digest)).toEqual([g.sbomSig.digest]);
@@ -165,7 +203,13 @@ describe('directory layout (LayoutTarget)', () => {
     const { dir: other, t: t2 } = await fresh();
     const root = await pushArtifact(t2, 'root', { tag: 'v1' });
     const hidden = await pushArtifact(t2, 'nested sig', { subject: root });
-    await writeFile(join(other, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: (await readIndex(other)).manifests.filter((e) => e.digest !== hidden.digest) }));
+    await writeFile(
+      join(other, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: (await readIndex(other)).manifests.filter((e) => e.digest !== hidden.digest),
+      })
+    );
     expect(await t2.referrers(root)).toEqual([]);
     const idxBytes = encodeManifest({ schemaVersion: 2, mediaType: MediaType.ImageIndex, manifests: [hidden] });
     const idx = descriptorFor(MediaType.ImageIndex, idxBytes);
@@ -178,7 +222,9 @@ describe('directory layout (LayoutTarget)', () => {
     const { dir, t } = await fresh();
     const again = await LayoutTarget.open(dir);
     const root = await pushArtifact(t, 'root', { tag: 'v1' });
-    const pushed = await Promise.all(Array.from({ length: 20 }, (_, i) => pushArtifact(i % 2 ? t : again, `sig ${i}`, { subject: root })));
+    const pushed = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => pushArtifact(i % 2 ? t : again, `sig ${i}`, { subject: root }))
+    );
     await Promise.all([t.close(), again.close()]);
     const index = await readIndex(dir);
     expect(index.manifests).toHaveLength(21);
@@ -198,7 +244,9 @@ describe('directory layout (LayoutTarget)', () => {
     await expect(t.resolve('v1')).rejects.toMatchObject({ code: 'MANIFEST_UNKNOWN' });
     expect(await t.exists(root)).toBe(false);
     await expect(t.delete(root)).rejects.toMatchObject({ code: 'MANIFEST_UNKNOWN' });
-    await expect(t.delete(descriptorFor(MediaType.OctetStream, Buffer.from('never')))).rejects.toMatchObject({ code: 'BLOB_UNKNOWN' });
+    await expect(t.delete(descriptorFor(MediaType.OctetStream, Buffer.from('never')))).rejects.toMatchObject({
+      code: 'BLOB_UNKNOWN',
+    });
   });
 
   it('a fetch abandoned part way closes its file', async () => {

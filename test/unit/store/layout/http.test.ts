@@ -4,11 +4,21 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MediaType, descriptorFor, type Descriptor } from '../../../../src/oci/index.ts';
-import { fetchAll, fetchManifest, HttpLayoutTarget, LayoutTarget, isWritable, openLayout, requireWritable, type ReadableTarget } from '../../../../src/store/index.ts';
+import {
+  fetchAll,
+  fetchManifest,
+  HttpLayoutTarget,
+  LayoutTarget,
+  isWritable,
+  openLayout,
+  requireWritable,
+  type ReadableTarget,
+} from '../../../../src/store/index.ts';
 import { pushGraph } from '../../../helpers/artifacts.ts';
 import { serveStatic, type StaticServer } from './static-server.ts';
 
-const layerOf = async (t: ReadableTarget, d: Descriptor): Promise<Descriptor> => ((await fetchManifest(t, d)).manifest as { layers: Descriptor[] }).layers[0]!;
+const layerOf = async (t: ReadableTarget, d: Descriptor): Promise<Descriptor> =>
+  ((await fetchManifest(t, d)).manifest as { layers: Descriptor[] }).layers[0]!;
 
 describe('layout over HTTP (HttpLayoutTarget)', () => {
   let work: string;
@@ -24,18 +34,22 @@ describe('layout over HTTP (HttpLayoutTarget)', () => {
     big = descriptorFor(MediaType.OctetStream, bigBytes);
     await t.push(big, bigBytes);
     srv = await serveStatic(work, (path, req, res) => {
-      if (path.startsWith('/moved/')) return void res.writeHead(302, { location: `/layout/${path.slice('/moved/'.length)}` }).end(), true;
-      if (path === '/broken/index.json') return void res.writeHead(500).end('oops'), true;
-      if (path.startsWith('/busy/blobs/')) return void res.writeHead(503).end(), true;
+      if (path.startsWith('/moved/'))
+        return (void res.writeHead(302, { location: `/layout/${path.slice('/moved/'.length)}` }).end(), true);
+      if (path === '/broken/index.json') return (void res.writeHead(500).end('oops'), true);
+      if (path.startsWith('/busy/blobs/')) return (void res.writeHead(503).end(), true);
       if (path === '/busy/index.json') return '/layout/index.json';
-      if (path === '/huge/index.json') return void res.writeHead(200, { 'content-length': hugeIndex.length }).end(hugeIndex), true;
+      if (path === '/huge/index.json')
+        return (void res.writeHead(200, { 'content-length': hugeIndex.length }).end(hugeIndex), true);
       if (path.startsWith('/evil/')) {
-        if (path.endsWith('index.json') || path.endsWith(g.root.digest.slice(7))) return `/layout/${path.slice('/evil/'.length)}`;
+        if (path.endsWith('index.json') || path.endsWith(g.root.digest.slice(7)))
+          return `/layout/${path.slice('/evil/'.length)}`;
         const layerHex = '/blobs/sha256/';
         if (path.includes(layerHex) && req.method === 'GET') {
           // Wrong bytes of the right length for the layer of the root; too many bytes for the big blob.
-          if (path.endsWith(big.digest.slice(7))) return void res.end(Buffer.concat([bigBytes, Buffer.from('x')])), true;
-          return void res.end('root artifact v2'), true;
+          if (path.endsWith(big.digest.slice(7)))
+            return (void res.end(Buffer.concat([bigBytes, Buffer.from('x')])), true);
+          return (void res.end('root artifact v2'), true);
         }
       }
       if (path.startsWith('/evil/')) return `/layout/${path.slice('/evil/'.length)}`;
@@ -69,7 +83,9 @@ describe('layout over HTTP (HttpLayoutTarget)', () => {
     expect(srv.requests.slice(seen)).toEqual(['GET /layout/index.json']);
     // No method that only throws: the store has no push, tag or delete at all.
     expect('push' in t || 'tag' in t || 'delete' in t).toBe(false);
-    expect(() => requireWritable(t)).toThrow(expect.objectContaining({ code: 'READ_ONLY', kind: 'usage', message: expect.stringMatching(/read-only/) }));
+    expect(() => requireWritable(t)).toThrow(
+      expect.objectContaining({ code: 'READ_ONLY', kind: 'usage', message: expect.stringMatching(/read-only/) })
+    );
     await t.close();
   });
 
@@ -92,7 +108,9 @@ describe('layout over HTTP (HttpLayoutTarget)', () => {
     const t = await openLayout(`${srv.url}/layout`);
     const missing = descriptorFor(MediaType.OctetStream, Buffer.from('never pushed'));
     await expect(t.fetch(missing)).rejects.toMatchObject({ code: 'BLOB_UNKNOWN', kind: 'notfound' });
-    await expect(t.fetch({ ...missing, mediaType: MediaType.ImageManifest })).rejects.toMatchObject({ code: 'MANIFEST_UNKNOWN' });
+    await expect(t.fetch({ ...missing, mediaType: MediaType.ImageManifest })).rejects.toMatchObject({
+      code: 'MANIFEST_UNKNOWN',
+    });
     await expect(t.resolve(missing.digest)).rejects.toMatchObject({ code: 'MANIFEST_UNKNOWN' });
     await expect(t.resolve('v9')).rejects.toMatchObject({ code: 'MANIFEST_UNKNOWN' });
     expect(await t.exists(missing)).toBe(false);
@@ -128,7 +146,10 @@ describe('layout over HTTP (HttpLayoutTarget)', () => {
       return t.resolve(g.sig.digest);
     };
     // With 16 pooled connections, leaked ones would leave this waiting forever.
-    const root = await Promise.race([abandonThenResolve(), new Promise<never>((_, j) => setTimeout(() => j(new Error('connections exhausted')), 5000))]);
+    const root = await Promise.race([
+      abandonThenResolve(),
+      new Promise<never>((_, j) => setTimeout(() => j(new Error('connections exhausted')), 5000)),
+    ]);
     expect(root.digest).toBe(g.sig.digest);
     await t.close();
   });

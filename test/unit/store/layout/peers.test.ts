@@ -5,7 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MediaType, successors, type Descriptor } from '../../../../src/oci/index.ts';
-import { fetchAll, fetchManifest, LayoutTarget, openLayout, REF_NAME, TarLayoutTarget, type ReadableTarget } from '../../../../src/store/index.ts';
+import {
+  fetchAll,
+  fetchManifest,
+  LayoutTarget,
+  openLayout,
+  REF_NAME,
+  TarLayoutTarget,
+  type ReadableTarget,
+} from '../../../../src/store/index.ts';
 import { pushGraph } from '../../../helpers/artifacts.ts';
 
 const run = promisify(execFile);
@@ -18,7 +26,8 @@ async function walk(t: ReadableTarget, root: Descriptor): Promise<Descriptor[]> 
   const out: Descriptor[] = [root];
   const { manifest } = await fetchManifest(t, root);
   for (const d of successors(manifest)) {
-    if (d.mediaType === MediaType.ImageManifest || d.mediaType === MediaType.ImageIndex) out.push(...(await walk(t, d)));
+    if (d.mediaType === MediaType.ImageManifest || d.mediaType === MediaType.ImageIndex)
+      out.push(...(await walk(t, d)));
     else {
       await fetchAll(t, d, 64 * 1024 * 1024);
       out.push(d);
@@ -44,7 +53,9 @@ describe('layouts made and read by peer tools', () => {
     expect(root.mediaType).toBe(MediaType.ImageManifest);
     const { manifest } = await fetchManifest(src, root);
     const configDesc = (manifest as { config: Descriptor }).config;
-    const config = JSON.parse(Buffer.from(await fetchAll(src, configDesc)).toString()) as { config: { Labels: Record<string, string> } };
+    const config = JSON.parse(Buffer.from(await fetchAll(src, configDesc)).toString()) as {
+      config: { Labels: Record<string, string> };
+    };
     expect(config.config.Labels['org.example.made-by']).toBe('umoci');
     const graph = await walk(src, root);
 
@@ -65,13 +76,17 @@ describe('layouts made and read by peer tools', () => {
     const t = await LayoutTarget.open(dir, { create: true });
     const g = await pushGraph(t);
     const raw = Buffer.from(await fetchAll(t, g.root));
-    expect((await run('skopeo', ['inspect', '--raw', `oci:${dir}:v1`], { encoding: 'buffer' })).stdout.equals(raw)).toBe(true);
+    expect(
+      (await run('skopeo', ['inspect', '--raw', `oci:${dir}:v1`], { encoding: 'buffer' })).stdout.equals(raw)
+    ).toBe(true);
     expect((await run('umoci', ['ls', '--layout', dir])).stdout.trim()).toBe('v1');
     const tar = join(work, 'ours.tar');
     const w = await TarLayoutTarget.open(tar, { create: true });
     await pushGraph(w);
     await w.close();
-    expect((await run('skopeo', ['inspect', '--raw', `oci-archive:${tar}:v1`], { encoding: 'buffer' })).stdout.equals(raw)).toBe(true);
+    expect(
+      (await run('skopeo', ['inspect', '--raw', `oci-archive:${tar}:v1`], { encoding: 'buffer' })).stdout.equals(raw)
+    ).toBe(true);
     expect((await readdir(dir)).sort()).toEqual(['blobs', 'index.json', 'oci-layout']);
   });
 
@@ -80,9 +95,18 @@ describe('layouts made and read by peer tools', () => {
     const before = (await stat(join(dir, 'index.json'))).mtimeMs;
     const t = await openLayout(dir);
     const root = await t.resolve('v1');
-    expect(root).toMatchObject({ mediaType: MediaType.ImageManifest, digest: 'sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9', size: 517 });
+    expect(root).toMatchObject({
+      mediaType: MediaType.ImageManifest,
+      digest: 'sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9',
+      size: 517,
+    });
     const refs = await t.referrers(root);
-    expect(refs).toEqual([expect.objectContaining({ digest: 'sha256:90ceaff260d657d797c408ac73564a9c7bb9d86055877c2a811f0e63b8c6524f', artifactType: NOTARY_SIGNATURE })]);
+    expect(refs).toEqual([
+      expect.objectContaining({
+        digest: 'sha256:90ceaff260d657d797c408ac73564a9c7bb9d86055877c2a811f0e63b8c6524f',
+        artifactType: NOTARY_SIGNATURE,
+      }),
+    ]);
     expect(await t.referrers(root, 'application/other')).toEqual([]);
     // The same signature, found the way a registry without the referrers API lists it.
     const schemaTag = `sha256-${root.digest.slice(7)}`;
@@ -106,6 +130,8 @@ describe('layouts made and read by peer tools', () => {
     // notation left that layout's tag-schema index listing only the first signature; the scan finds both.
     const tagged = successors(listed).map((d) => d.digest);
     expect(tagged).toEqual(['sha256:90ceaff260d657d797c408ac73564a9c7bb9d86055877c2a811f0e63b8c6524f']);
-    expect(sigs.map((d) => d.digest).sort()).toEqual([...tagged, 'sha256:c3ebe4a20b6832328fc5078a7795ddc1114b896e13fca2add38109c3866b5fbf'].sort());
+    expect(sigs.map((d) => d.digest).sort()).toEqual(
+      [...tagged, 'sha256:c3ebe4a20b6832328fc5078a7795ddc1114b896e13fca2add38109c3866b5fbf'].sort()
+    );
   });
 });

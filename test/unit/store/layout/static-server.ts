@@ -16,7 +16,10 @@ export interface StaticServer {
  * may answer a request itself (to serve wrong bytes or an error status) and return true, return
  * another path to serve that file instead, or return false to serve the file asked for.
  */
-export async function serveStatic(root: string, override?: (path: string, req: IncomingMessage, res: ServerResponse) => boolean | string): Promise<StaticServer> {
+export async function serveStatic(
+  root: string,
+  override?: (path: string, req: IncomingMessage, res: ServerResponse) => boolean | string
+): Promise<StaticServer> {
   const requests: string[] = [];
   const server = createServer((req, res) => {
     let path = normalize(decodeURIComponent((req.url ?? '/').split('?')[0]!));
@@ -33,7 +36,7 @@ export async function serveStatic(root: string, override?: (path: string, req: I
         if (req.method === 'HEAD') return void res.end();
         createReadStream(file).pipe(res);
       },
-      () => res.writeHead(404).end(),
+      () => res.writeHead(404).end()
     );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

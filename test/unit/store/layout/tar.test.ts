@@ -39,7 +39,9 @@ describe('tar layout (TarLayoutTarget)', () => {
     expect(await stages()).toEqual([]);
     const listing = (await run('tar', ['-tf', path])).stdout.trim().split('\n');
     expect(listing.slice(0, 2)).toEqual(['oci-layout', 'index.json']);
-    expect(listing).toEqual(expect.arrayContaining(['blobs/', 'blobs/sha256/', `blobs/sha256/${g.sbomSig.digest.slice(7)}`]));
+    expect(listing).toEqual(
+      expect.arrayContaining(['blobs/', 'blobs/sha256/', `blobs/sha256/${g.sbomSig.digest.slice(7)}`])
+    );
     expect(listing.filter((l) => /^blobs\/sha256\/[a-f0-9]{64}$/.test(l))).toHaveLength(9); // 4 manifests, their 4 layers, 1 shared empty config
     const r = await openLayout(path);
     expect(await r.tags()).toEqual(['v1']);
@@ -47,7 +49,9 @@ describe('tar layout (TarLayoutTarget)', () => {
     expect((await r.referrers(g.root)).map((d) => d.digest).sort()).toEqual([g.sig.digest, g.sbom.digest].sort());
     expect((await r.referrers(g.sbom)).map((d) => d.digest)).toEqual([g.sbomSig.digest]);
     const { manifest } = await fetchManifest(r, g.root);
-    expect(Buffer.from(await fetchAll(r, (manifest as { layers: Descriptor[] }).layers[0]!)).toString()).toBe('root artifact v1');
+    expect(Buffer.from(await fetchAll(r, (manifest as { layers: Descriptor[] }).layers[0]!)).toString()).toBe(
+      'root artifact v1'
+    );
     await r.close();
     // The same tar unpacked by GNU tar is a directory layout with the same content.
     const out = join(work, 'unpacked');
@@ -63,7 +67,11 @@ describe('tar layout (TarLayoutTarget)', () => {
     const sig = await pushArtifact(t, 'sig', { subject: root });
     // A sha512 blob's path is 141 characters: past ustar's 100, so tar needs a long-name record.
     const long = randomBytes(3000);
-    const longDesc: Descriptor = { mediaType: MediaType.OctetStream, digest: digestOf(long, 'sha512'), size: long.length };
+    const longDesc: Descriptor = {
+      mediaType: MediaType.OctetStream,
+      digest: digestOf(long, 'sha512'),
+      size: long.length,
+    };
     await t.push(longDesc, long);
     const empty: Descriptor = { mediaType: MediaType.OctetStream, digest: digestOf(''), size: 0 };
     await t.push(empty, Buffer.alloc(0));
@@ -97,8 +105,10 @@ describe('tar layout (TarLayoutTarget)', () => {
     await t.delete(g.sbomSig);
     await t.tag(g.sbom, 'sbom');
     // Before close the old tar is untouched; reads see the changes.
-    expect((await t.referrers(g.sbom))).toEqual([]);
-    expect((await t.referrers(g.root)).map((d) => d.digest).sort()).toEqual([g.sig.digest, g.sbom.digest, extra.digest].sort());
+    expect(await t.referrers(g.sbom)).toEqual([]);
+    expect((await t.referrers(g.root)).map((d) => d.digest).sort()).toEqual(
+      [g.sig.digest, g.sbom.digest, extra.digest].sort()
+    );
     expect(await (await openLayout(path)).tags()).toEqual(['v1']);
     await t.close();
     expect(await stages()).toEqual([]);
@@ -106,7 +116,9 @@ describe('tar layout (TarLayoutTarget)', () => {
     await t.close(); // twice is harmless
     const r = await openLayout(path);
     expect(await r.tags()).toEqual(['sbom', 'v1']);
-    expect((await r.referrers(g.root)).map((d) => d.digest).sort()).toEqual([g.sig.digest, g.sbom.digest, extra.digest].sort());
+    expect((await r.referrers(g.root)).map((d) => d.digest).sort()).toEqual(
+      [g.sig.digest, g.sbom.digest, extra.digest].sort()
+    );
     expect(await r.exists(g.sbomSig)).toBe(false);
     for (const d of [g.root, g.sig, g.sbom, extra]) expect((await fetchManifest(r, d)).manifest.schemaVersion).toBe(2);
     const listing = (await run('tar', ['-tf', path])).stdout;
@@ -126,7 +138,9 @@ describe('tar layout (TarLayoutTarget)', () => {
     await writeFile(path, raw);
     const r = await openLayout(path);
     const { manifest } = await fetchManifest(r, a);
-    await expect(fetchAll(r, (manifest as { layers: Descriptor[] }).layers[0]!)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    await expect(fetchAll(r, (manifest as { layers: Descriptor[] }).layers[0]!)).rejects.toMatchObject({
+      code: 'DIGEST_MISMATCH',
+    });
   });
 
   it('links in the tar are not followed, and non-layouts are refused', async () => {
@@ -139,7 +153,9 @@ describe('tar layout (TarLayoutTarget)', () => {
     const path = join(work, 'links.tar');
     await run('tar', ['-cf', path, '-C', src, '.']);
     const r = await openLayout(path);
-    await expect(r.fetch({ mediaType: MediaType.OctetStream, digest: evil, size: 6 })).rejects.toMatchObject({ code: 'BLOB_UNKNOWN' });
+    await expect(r.fetch({ mediaType: MediaType.OctetStream, digest: evil, size: 6 })).rejects.toMatchObject({
+      code: 'BLOB_UNKNOWN',
+    });
     expect(await r.exists({ mediaType: MediaType.OctetStream, digest: evil, size: 6 })).toBe(false);
 
     await expect(openLayout(join(work, 'missing.tar'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
