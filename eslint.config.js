@@ -28,14 +28,28 @@ for (const [folder, allowed] of Object.entries(ALLOWED)) {
   for (const other of FOLDERS) {
     if (other === folder) continue;
     const zone = { target: `./src/${folder}`, from: `./src/${other}` };
-    if (allowed.includes(other)) zones.push({ ...zone, except: ['./index.ts'], message: `import src/${other}/ only through its index.ts` });
-    else zones.push({ ...zone, message: `src/${folder}/ may import only ${allowed.length ? allowed.join(', ') : 'the public API'} (docs/architecture.md)` });
+    if (allowed.includes(other))
+      zones.push({ ...zone, except: ['./index.ts'], message: `import src/${other}/ only through its index.ts` });
+    else
+      zones.push({
+        ...zone,
+        message: `src/${folder}/ may import only ${allowed.length ? allowed.join(', ') : 'the public API'} (docs/architecture.md)`,
+      });
   }
 }
 // The CLI is a thin shell over the public API: src/index.ts and its own files, nothing else.
-zones.push({ target: './src/cli', from: './src', except: ['./index.ts', './cli'], message: 'src/cli/ imports only the public API (src/index.ts)' });
+zones.push({
+  target: './src/cli',
+  from: './src',
+  except: ['./index.ts', './cli'],
+  message: 'src/cli/ imports only the public API (src/index.ts)',
+});
 // Library folders never reach the public API module (it would make every folder depend on all).
-zones.push({ target: './src/!(cli)/**', from: './src/index.ts', message: 'library folders do not import src/index.ts' });
+zones.push({
+  target: './src/!(cli)/**',
+  from: './src/index.ts',
+  message: 'library folders do not import src/index.ts',
+});
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bin/**'] },
@@ -52,5 +66,5 @@ export default tseslint.config(
     },
   },
   { files: ['src/cli/**/*.ts', 'scripts/**', 'bench/**', 'test/**'], rules: { 'no-console': 'off' } },
-  { rules: { '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }] } },
+  { rules: { '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }] } }
 );
