@@ -1,6 +1,5 @@
 import { discover as discoverGraph, type ReferrerNode } from '../copy/index.ts';
-import { openTarget, type OpenOptions } from '../store/index.ts';
-import { SignetError } from '../util/index.ts';
+import { openTarget, resolveOpened, type OpenOptions } from '../store/index.ts';
 
 /** `signet discover`: the referrers graph of the artifact a reference names (resolved once). */
 export async function discoverReference(
@@ -8,10 +7,10 @@ export async function discoverReference(
   options: { artifactType?: string; maxDepth?: number; maxNodes?: number; open?: OpenOptions } = {}
 ): Promise<{ name: string; tree: ReferrerNode }> {
   const { open, ...rest } = options;
-  const { target, reference } = await openTarget(ref, open);
+  const opened = await openTarget(ref, open);
+  const { target } = opened;
   try {
-    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`);
-    const root = await target.resolve(reference);
+    const root = await resolveOpened(opened, ref);
     return { name: target.name, tree: await discoverGraph(target, root, rest) };
   } finally {
     await target.close();

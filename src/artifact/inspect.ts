@@ -9,7 +9,14 @@ import {
   parseEnvelope,
   parseSimplePayload,
 } from '../signature/index.ts';
-import { fetchAll, fetchManifest, openTarget, type OpenOptions, type ReadableTarget } from '../store/index.ts';
+import {
+  fetchAll,
+  fetchManifest,
+  openTarget,
+  resolveOpened,
+  type OpenOptions,
+  type ReadableTarget,
+} from '../store/index.ts';
 import { SignetError } from '../util/index.ts';
 
 export interface SignatureInfo {
@@ -50,11 +57,10 @@ export async function inspect(
   signatures: SignatureInfo[];
   otherSignatures: OtherSignatureInfo[];
 }> {
-  const { target, reference } = await openTarget(ref, options.open);
+  const opened = await openTarget(ref, options.open);
+  const { target } = opened;
   try {
-    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`);
-    const root = await target.resolve(reference);
-    const subject: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size };
+    const subject = await resolveOpened(opened, ref);
     const signatures: SignatureInfo[] = [];
     for (const sig of await (
       await target.referrers(subject, SIGNATURE_ARTIFACT_TYPE)

@@ -3,8 +3,7 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { isImageIndex, OciError } from '../oci/index.ts';
-import { fetchManifest, openTarget, type OpenOptions } from '../store/index.ts';
-import { SignetError } from '../util/index.ts';
+import { fetchManifest, openTarget, resolveOpened, type OpenOptions } from '../store/index.ts';
 import { TITLE_ANNOTATION } from './push.ts';
 
 /**
@@ -17,10 +16,10 @@ export async function pull(
   dir: string,
   options: { open?: OpenOptions } = {}
 ): Promise<Array<{ path: string; size: number }>> {
-  const { target, reference } = await openTarget(ref, options.open);
+  const opened = await openTarget(ref, options.open);
+  const { target } = opened;
   try {
-    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`);
-    const root = await target.resolve(reference);
+    const root = await resolveOpened(opened, ref);
     const { manifest } = await fetchManifest(target, root);
     if (isImageIndex(manifest)) throw new OciError('UNSUPPORTED', `${ref} is an image index; pull a platform manifest`);
     const out = resolve(dir);

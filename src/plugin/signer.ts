@@ -13,7 +13,9 @@ import {
   JWS_MEDIA_TYPE,
   PAYLOAD_CONTENT_TYPE,
   verifyEnvelopeIntegrity,
+  type EnvelopeGenerator,
   type EnvelopeMediaType,
+  type GeneratedEnvelope,
   type PrimitiveSigner,
   type SignatureAlgorithm,
 } from '../signature/index.ts';
@@ -130,7 +132,7 @@ export class PluginSigner implements PrimitiveSigner {
  * checks everything it gets back: the envelope type, the signature and chain rules, and that the
  * signed target is the one asked for (a plugin may add annotations, never change a field).
  */
-export class PluginEnvelopeGenerator {
+export class PluginEnvelopeGenerator implements EnvelopeGenerator {
   constructor(
     private readonly client: PluginClient,
     private readonly keyId: string,
@@ -141,12 +143,7 @@ export class PluginEnvelopeGenerator {
     target: Descriptor,
     mediaType: EnvelopeMediaType,
     expirySeconds?: number
-  ): Promise<{
-    envelope: Uint8Array;
-    annotations: Record<string, string>;
-    chain: X509Certificate[];
-    signingTime: Date;
-  }> {
+  ): Promise<GeneratedEnvelope> {
     const payload = buildPayload(target, mediaType === JWS_MEDIA_TYPE ? 'jws' : 'cose');
     const r = await this.client.run<{
       signatureEnvelope: string;

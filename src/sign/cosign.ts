@@ -16,8 +16,14 @@ import {
   cosignSign,
   cosignSignatureTag,
 } from '../signature/index.ts';
-import { fetchManifest, openTarget, requireWritable, type OpenOptions, type ReadableTarget } from '../store/index.ts';
-import { SignetError } from '../util/index.ts';
+import {
+  fetchManifest,
+  openTarget,
+  resolveOpened,
+  requireWritable,
+  type OpenOptions,
+  type ReadableTarget,
+} from '../store/index.ts';
 import { attachReferrer, pushManifest } from './attach.ts';
 
 /** The identity cosign writes: the repository, without tag or digest. */
@@ -47,12 +53,10 @@ export async function signCosign(
   options: { open?: OpenOptions; annotations?: Record<string, string>; referrers?: boolean } = {}
 ): Promise<{ subject: Descriptor; signatureTag: string; manifest: Descriptor }> {
   const opened = await openTarget(ref, options.open);
-  const { reference, parsed } = opened;
+  const { parsed } = opened;
   try {
     const target = requireWritable(opened.target);
-    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`);
-    const root = await target.resolve(reference);
-    const subject: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size };
+    const subject = await resolveOpened(opened, ref);
     const payload = buildCosignPayload(cosignIdentity(parsed), subject.digest, options.annotations);
     const payloadDesc = descriptorFor(COSIGN_PAYLOAD_MEDIA_TYPE, payload);
     const layer: Descriptor = {

@@ -1,7 +1,7 @@
 export { attachReferrer, pushManifest } from './attach.ts';
 export type { Blob } from './attach.ts';
 export { sign, signArtifact } from './notary.ts';
-export type { SignOptions, SignResult, EnvelopeGenerator } from './notary.ts';
+export type { SignOptions, SignResult } from './notary.ts';
 export { signCosign, cosignIdentity } from './cosign.ts';
 export { signSimple, attachSimpleSignature, carrySimpleSignatures } from './simple.ts';
 export { signLayout } from './layout.ts';

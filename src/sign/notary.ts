@@ -7,9 +7,17 @@ import {
   LocalKeySigner,
   signatureManifest,
   signEnvelope,
+  type EnvelopeGenerator,
   type PrimitiveSigner,
 } from '../signature/index.ts';
-import { fetchManifest, openTarget, requireWritable, type OpenOptions, type Target } from '../store/index.ts';
+import {
+  fetchManifest,
+  openTarget,
+  resolveOpened,
+  requireWritable,
+  type OpenOptions,
+  type Target,
+} from '../store/index.ts';
 import { SignetError } from '../util/index.ts';
 import { attachReferrer } from './attach.ts';
 
@@ -61,20 +69,6 @@ function timestamper(options: SignOptions): SignOptions['timestamp'] {
   const url = options.timestampUrl;
   const roots = options.timestampRoots;
   return (signature, hash) => requestTimestamp(url, signature, hash, roots);
-}
-
-/** A signer that returns whole envelopes (a plugin with SIGNATURE_GENERATOR.ENVELOPE). */
-export interface EnvelopeGenerator {
-  generateEnvelope(
-    target: Descriptor,
-    mediaType: 'application/jose+json' | 'application/cose',
-    expirySeconds?: number
-  ): Promise<{
-    envelope: Uint8Array;
-    annotations: Record<string, string>;
-    chain: X509Certificate[];
-    signingTime: Date;
-  }>;
 }
 
 async function resolveSigner(options: SignOptions): Promise<PrimitiveSigner | EnvelopeGenerator> {
@@ -143,11 +137,10 @@ export async function signArtifact(
  */
 export async function sign(ref: string, options: SignOptions = {}): Promise<SignResult[]> {
   const opened = await openTarget(ref, options.open);
-  const { reference, parsed } = opened;
+  const { parsed } = opened;
   try {
     const target = requireWritable(opened.target);
-    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`);
-    const root = await target.resolve(reference);
+    const root = await resolveOpened(opened, ref);
     const warnings: string[] = [];
     if (!parsed.digest)
       warnings.push(`${ref} is a tag, and tags are mutable: signing the digest it points to now, ${root.digest}`);

@@ -22,6 +22,7 @@ import {
   fetchAll,
   fetchManifest,
   openTarget,
+  resolveOpened,
   type OpenOptions,
   type ReadableTarget,
   type Target,
@@ -45,11 +46,11 @@ export async function signSimple(
       'CONFIG_INVALID',
       `registries.d names no lookaside for ${parsed.registry}/${parsed.repository}`
     );
-  const { target, reference } = await openTarget(parsed, options.open);
+  const opened = await openTarget(parsed, options.open);
+  const { target } = opened;
   let digest: string;
   try {
-    if (!reference) throw new SignetError('USAGE', `${ref} needs a tag or digest`);
-    digest = (await target.resolve(reference)).digest;
+    digest = (await resolveOpened(opened, ref)).digest;
   } finally {
     await target.close();
   }

@@ -18,5 +18,5 @@ export type { RegistryTargetOptions } from './registry/index.ts';
 export { openLayout, LayoutTarget, TarLayoutTarget, HttpLayoutTarget, REF_NAME } from './layout/index.ts';
 export { dockerCredentials, staticCredentials, storeDockerCredentials, dockerConfigPath } from './credentials/index.ts';
 export type { Credentials, CredentialProvider } from './credentials/index.ts';
-export { openTarget } from './open.ts';
+export { openTarget, resolveOpened } from './open.ts';
 export type { OpenOptions, OpenedTarget } from './open.ts';

@@ -1,4 +1,4 @@
-import { parseReference, type Reference } from '../oci/index.ts';
+import { formatReference, OciError, parseReference, type Descriptor, type Reference } from '../oci/index.ts';
 import type { Logger } from '../util/index.ts';
 import { dockerCredentials, type CredentialProvider } from './credentials/index.ts';
 import { openLayout } from './layout/index.ts';
@@ -53,4 +53,14 @@ export async function openTarget(ref: string | Reference, options: OpenOptions =
     if (tags.length === 1) reference = tags[0];
   }
   return { target, reference, parsed };
+}
+
+/**
+ * Resolves what an opened reference names, once: the descriptor of the manifest (media type,
+ * digest, size only). Every later step names that digest, never the tag again.
+ */
+export async function resolveOpened(opened: OpenedTarget, name = formatReference(opened.parsed)): Promise<Descriptor> {
+  if (!opened.reference) throw new OciError('REFERENCE_INVALID', `${name} needs a tag or digest`);
+  const d = await opened.target.resolve(opened.reference);
+  return { mediaType: d.mediaType, digest: d.digest, size: d.size };
 }

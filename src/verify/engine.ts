@@ -1,6 +1,6 @@
-import { formatReference, isImageIndex, type Descriptor, type Reference } from '../oci/index.ts';
+import { formatReference, isImageIndex, type Reference } from '../oci/index.ts';
 import type { RegistriesD } from '../signature/index.ts';
-import { fetchManifest, openTarget, type OpenOptions } from '../store/index.ts';
+import { fetchManifest, openTarget, resolveOpened, type OpenOptions } from '../store/index.ts';
 import type { VerifyOptions } from '../trust/index.ts';
 import { SignetError } from '../util/index.ts';
 import { discoverSignatures, type Candidate, type ResolvedSubject } from './discover.ts';
@@ -115,11 +115,10 @@ async function coverByIndex(
   requirements: Requirement[],
   options: VerifyArtifactOptions
 ): Promise<void> {
-  const { target, reference, parsed } = await openTarget(options.coveringIndex!, options.open);
+  const opened = await openTarget(options.coveringIndex!, options.open);
+  const { target, parsed } = opened;
   try {
-    if (!reference) throw new SignetError('USAGE', `the covering index ${options.coveringIndex} needs a tag or digest`);
-    const resolved = await target.resolve(reference);
-    const idx: Descriptor = { mediaType: resolved.mediaType, digest: resolved.digest, size: resolved.size };
+    const idx = await resolveOpened(opened, `the covering index ${options.coveringIndex}`);
     const { manifest } = await fetchManifest(target, idx);
     const name = pinned(parsed, idx.digest);
     if (!isImageIndex(manifest) || !manifest.manifests.some((m) => m.digest === report.digest)) {
@@ -175,13 +174,12 @@ export async function verifyArtifact(
     report.verdict = overallVerdict(report);
     return report;
   }
-  const { target, reference, parsed } = await openTarget(artifact, options.open);
+  const opened = await openTarget(artifact, options.open);
+  const { target, parsed } = opened;
   try {
-    if (!reference) throw new SignetError('USAGE', `${artifact} needs a tag or digest`);
     if (options.scope && parsed.kind === 'registry')
       throw new SignetError('USAGE', 'a scope applies to OCI layouts (oci:…); a registry reference is its own scope');
-    const root = await target.resolve(reference);
-    const descriptor: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size };
+    const descriptor = await resolveOpened(opened, artifact);
     const report = await evaluate({ target, parsed, descriptor }, requirements, options);
     if (report.verdict !== 'verified' && options.coveringIndex) {
       await coverByIndex(report, requirements, options);

@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { descriptorFor, encodeManifest, MediaType, type Descriptor } from '../../src/oci/index.ts';
-import { KeyStore, toPem } from '../../src/pki/index.ts';
+import type { KeyStore } from '../../src/pki/index.ts';
 import { sign } from '../../src/sign/index.ts';
 import { RegistryTarget } from '../../src/store/index.ts';
 import { verify } from '../../src/verify/index.ts';
 import { pushArtifact } from '../helpers/artifacts.ts';
+import { trustSetup } from '../helpers/trust.ts';
 import { runSignet, startServe, type Served } from '../helpers/serve.ts';
 
 /**
@@ -79,33 +80,7 @@ describe('a covering index is resolved once: a tag that changes between requests
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'signet-covering-'));
     serve = await startServe();
-    keys = new KeyStore(join(work, 'home'));
-    const root = await keys.generate('root', { type: 'ecdsa-p256', ca: true, subject: 'CN=R,O=T,ST=WA,C=US' });
-    await keys.generate('leaf', {
-      type: 'ecdsa-p256',
-      issuer: 'root',
-      subject: 'CN=L,O=T,ST=WA,C=US',
-      isDefault: true,
-    });
-    store = join(work, 'store');
-    await mkdir(join(store, 'x509', 'ca', 't'), { recursive: true });
-    await writeFile(join(store, 'x509', 'ca', 't', 'r.pem'), toPem([root.chain[0]!]));
-    policy = join(work, 'policy.json');
-    await writeFile(
-      policy,
-      JSON.stringify({
-        version: '1.0',
-        trustPolicies: [
-          {
-            name: 't',
-            registryScopes: ['*'],
-            signatureVerification: { level: 'strict' },
-            trustStores: ['ca:t'],
-            trustedIdentities: ['*'],
-          },
-        ],
-      })
-    );
+    ({ keys, store, policy } = await trustSetup(work));
     const t = new RegistryTarget({ registry: serve.host, repository: 'app' });
     platform = await pushArtifact(t, 'the unsigned platform manifest');
     const other = await pushArtifact(t, 'another platform manifest');

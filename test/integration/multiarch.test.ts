@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { descriptorFor, encodeManifest, MediaType, type Descriptor } from '../../src/oci/index.ts';
-import { KeyStore, toPem } from '../../src/pki/index.ts';
+import type { KeyStore } from '../../src/pki/index.ts';
 import { sign } from '../../src/sign/index.ts';
 import { SIGNATURE_ARTIFACT_TYPE } from '../../src/signature/index.ts';
 import { LayoutTarget } from '../../src/store/index.ts';
 import { verify, type VerificationReport } from '../../src/verify/index.ts';
 import { pushArtifact } from '../helpers/artifacts.ts';
+import { trustSetup } from '../helpers/trust.ts';
 import { runSignet } from '../helpers/serve.ts';
 
 describe('multi-arch: index signatures and platform manifests', () => {
@@ -36,33 +37,7 @@ describe('multi-arch: index signatures and platform manifests', () => {
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'signet-multiarch-'));
-    keys = new KeyStore(join(work, 'home'));
-    const root = await keys.generate('root', { type: 'ecdsa-p256', ca: true, subject: 'CN=R,O=T,ST=WA,C=US' });
-    await keys.generate('leaf', {
-      type: 'ecdsa-p256',
-      issuer: 'root',
-      subject: 'CN=L,O=T,ST=WA,C=US',
-      isDefault: true,
-    });
-    store = join(work, 'store');
-    await mkdir(join(store, 'x509', 'ca', 't'), { recursive: true });
-    await writeFile(join(store, 'x509', 'ca', 't', 'r.pem'), toPem([root.chain[0]!]));
-    policy = join(work, 'policy.json');
-    await writeFile(
-      policy,
-      JSON.stringify({
-        version: '1.0',
-        trustPolicies: [
-          {
-            name: 't',
-            registryScopes: ['*'],
-            signatureVerification: { level: 'strict' },
-            trustStores: ['ca:t'],
-            trustedIdentities: ['*'],
-          },
-        ],
-      })
-    );
+    ({ keys, store, policy } = await trustSetup(work));
   });
   afterAll(async () => rm(work, { recursive: true, force: true }));
 

@@ -59,6 +59,23 @@ export interface PrimitiveSigner {
   sign(data: Uint8Array, algorithm: SignatureAlgorithm): Promise<Uint8Array>;
 }
 
+/** What a whole-envelope signer returns: the envelope, the annotations of its manifest, the chain. */
+export interface GeneratedEnvelope {
+  envelope: Uint8Array;
+  annotations: Record<string, string>;
+  chain: X509Certificate[];
+  signingTime: Date;
+}
+
+/** A signer that returns whole envelopes (a plugin with SIGNATURE_GENERATOR.ENVELOPE). */
+export interface EnvelopeGenerator {
+  generateEnvelope(
+    target: Descriptor,
+    mediaType: EnvelopeMediaType,
+    expirySeconds?: number
+  ): Promise<GeneratedEnvelope>;
+}
+
 export interface SignRequest {
   /** The artifact being signed; sanitised to {mediaType, digest, size, annotations} in the payload. */
   target: Descriptor;
