@@ -1,6 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { formatReference, parseReference } from '../oci/index.ts';
 import { FileRevocationCache, type RevocationOptions } from '../pki/index.ts';
+import { openTarget } from '../store/index.ts';
 import { verifyArtifact, type VerifyArtifactOptions } from './engine.ts';
 import { loadRequirements, type RequirementSources } from './load.ts';
 import type { VerificationReport } from './report.ts';
@@ -41,7 +43,7 @@ export async function verifyArtifacts(
   const { requirements, registriesD } = await loadRequirements(sources);
   const revocationOptions = await revocationSetup(revocation);
   const out: VerificationReport[] = [];
-  for (const ref of refs) {
+  for (const ref of await expandLayouts(refs, options.open)) {
     out.push(
       await verifyArtifact(ref, requirements, {
         ...rest,
@@ -50,6 +52,30 @@ export async function verifyArtifacts(
         ...(registriesD ? { registriesD } : {}),
       })
     );
+  }
+  return out;
+}
+
+/**
+ * A layout named without a tag or digest stands for every named manifest it holds (a signed
+ * Flatpak repository is verified ref by ref); one named manifest is named by the layout alone.
+ */
+async function expandLayouts(refs: string[], open: VerifyArtifactsOptions['open']): Promise<string[]> {
+  const out: string[] = [];
+  for (const ref of refs) {
+    const parsed = parseReference(ref);
+    if (parsed.kind !== 'layout' || parsed.tag || parsed.digest) {
+      out.push(ref);
+      continue;
+    }
+    const { target } = await openTarget(parsed, open);
+    try {
+      const tags = await target.tags();
+      if (tags.length > 1) out.push(...tags.map((t) => formatReference({ ...parsed, tag: t })));
+      else out.push(ref);
+    } finally {
+      await target.close();
+    }
   }
   return out;
 }

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { FreshnessState } from '../../src/freshness/index.ts';
 import { signLayout } from '../../src/sign/index.ts';
-import { verify } from '../../src/verify/index.ts';
+import { verify, type VerificationReport } from '../../src/verify/index.ts';
+import { runSignet } from '../helpers/serve.ts';
 import { LayoutTarget } from '../../src/store/index.ts';
 import { pushArtifact } from '../helpers/artifacts.ts';
 
@@ -161,5 +162,22 @@ describe('static signed OCI layouts (signatures in index.json, Flatpak-style), s
       state: new FreshnessState(join(work, 'state-other')),
     });
     expect(v.verified).toBe(false);
+  });
+
+  it('CLI: a layout named without a ref verifies every named ref (one report each) with --layout-key', async () => {
+    const dir = await layout('cli', 'v1');
+    await signLayout(dir, { armoredKey: key });
+    const pubFile = join(work, 'cli.pub');
+    await writeFile(pubFile, pub);
+    const env = { SIGNET_HOME: join(work, 'cli-home') };
+    const ok = await runSignet(['verify', `oci:${dir}`, '--layout-key', pubFile, '-o', 'json'], { env });
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    const reports = JSON.parse(ok.stdout) as VerificationReport[];
+    expect(reports.map((r) => r.reference.split('@')[0])).toEqual([`oci:${dir}`, `oci:${dir}`]);
+    expect(reports.every((r) => r.verdict === 'verified' && r.signatures[0]!.family === 'layout')).toBe(true);
+    const other = await layout('cli-unsigned', 'v2');
+    const bad = await runSignet(['verify', `oci:${other}`, '--layout-key', pubFile], { env });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/no layout \(org.flatpak.signature-digest\) signature is associated/);
   });
 });
