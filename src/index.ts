@@ -264,6 +264,27 @@ export async function loadBlobTrustPolicy(json: unknown): Promise<Trust.TrustPol
   return (await import('./trust/index.ts')).loadBlobTrustPolicy(json);
 }
 
+/** `signet policy init`: one statement into the policy in place (added, or replacing its namesake), validated. */
+export async function writeTrustPolicyStatement(
+  ...a: Parameters<typeof Trust.writeTrustPolicyStatement>
+): ReturnType<typeof Trust.writeTrustPolicyStatement> {
+  return (await import('./trust/index.ts')).writeTrustPolicyStatement(...a);
+}
+
+/** `signet policy import`: validates a policy document and makes it the active one. */
+export async function importTrustPolicy(
+  ...a: Parameters<typeof Trust.importTrustPolicy>
+): ReturnType<typeof Trust.importTrustPolicy> {
+  return (await import('./trust/index.ts')).importTrustPolicy(...a);
+}
+
+/** `signet policy show`: the active policy's text, validated. */
+export async function readTrustPolicyText(
+  ...a: Parameters<typeof Trust.readTrustPolicyText>
+): ReturnType<typeof Trust.readTrustPolicyText> {
+  return (await import('./trust/index.ts')).readTrustPolicyText(...a);
+}
+
 /** X.509 certificates from PEM or DER bytes (`where` names the source in errors). */
 export async function parseCertificates(data: Uint8Array | string, where?: string): Promise<X509Certificate[]> {
   return (await import('./pki/index.ts')).parseCertificates(data, where);

@@ -30,3 +30,4 @@ export {
   identityMatches as containersIdentityMatches,
 } from './containers-policy.ts';
 export type { ContainersPolicy, Requirement, SignedIdentity } from './containers-policy.ts';
+export { writeTrustPolicyStatement, importTrustPolicy, readTrustPolicyText, trustPolicyPath } from './policy-file.ts';

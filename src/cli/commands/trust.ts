@@ -1,13 +1,9 @@
 import type { Command } from 'commander';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { StoreType } from '../../index.ts';
-
-const trust = () => import('../../index.ts');
-import { SignetError } from '../../index.ts';
-import { signetHome } from '../../index.ts';
+import { SignetError, type StoreType } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
 import { collect } from './args.ts';
+
+const trust = () => import('../../index.ts');
 
 export function registerTrust(program: Command): void {
   const cert = program
@@ -80,15 +76,8 @@ export function registerTrust(program: Command): void {
     .option('--blob', 'the blob trust policy (for signet blob verify)')
     .option('--force', 'replace an existing policy')
     .action(async (file: string, opts: { blob?: boolean; force?: boolean }) => {
-      const text = await readFile(file, 'utf8');
-      await validatePolicy(text, Boolean(opts.blob), file);
-      const dest = opts.blob
-        ? join(signetHome(), 'trustpolicy.blob.json')
-        : (await import('../../index.ts')).defaultTrustPolicyPath();
-      const { existsSync } = await import('node:fs');
-      if (existsSync(dest) && !opts.force) throw new SignetError('USAGE', `${dest} exists; use --force to replace it`);
-      await mkdir(signetHome(), { recursive: true });
-      await writeFile(dest, text);
+      const { importTrustPolicy } = await trust();
+      const dest = await importTrustPolicy(file, { blob: Boolean(opts.blob), replace: Boolean(opts.force) });
       process.stdout.write(`Trust policy imported to ${dest}\n`);
     });
   policy
@@ -96,17 +85,7 @@ export function registerTrust(program: Command): void {
     .description('Print the active trust policy (after validating it).')
     .option('--blob', 'the blob trust policy')
     .action(async (opts: { blob?: boolean }) => {
-      const path = opts.blob
-        ? join(signetHome(), 'trustpolicy.blob.json')
-        : (await import('../../index.ts')).defaultTrustPolicyPath();
-      const text = await readFile(path, 'utf8').catch(() => {
-        throw new SignetError(
-          'POLICY_NOT_FOUND',
-          `no trust policy at ${path} (signet policy init or signet policy import)`
-        );
-      });
-      if (opts.blob) await (await trust()).loadBlobTrustPolicy(text);
-      else await (await trust()).loadTrustPolicy(text);
+      const { text } = await (await trust()).readTrustPolicyText({ blob: Boolean(opts.blob) });
       process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     });
   policy
@@ -138,16 +117,11 @@ Examples:
         trustStores: opts.trustStore,
         trustedIdentities: opts.identity.length ? opts.identity : ['*'],
       };
-      const dest = await policyPath(Boolean(opts.blob));
-      const existing = opts.force ? undefined : await readPolicy(dest, Boolean(opts.blob));
-      const merged = existing ? mergeStatement(existing, statement, dest) : undefined;
-      const doc = merged?.doc ?? { version: '1.0', trustPolicies: [statement] };
-      await validatePolicy(doc, Boolean(opts.blob), 'policy init');
-      await mkdir(signetHome(), { recursive: true });
-      await writeFile(dest, `${JSON.stringify(doc, null, 2)}\n`);
+      const { writeTrustPolicyStatement } = await trust();
+      const r = await writeTrustPolicyStatement(statement, { blob: Boolean(opts.blob), fresh: Boolean(opts.force) });
       const statementName = `statement "${opts.name}"`;
-      const how = !merged ? 'Wrote' : merged.replaced ? `Replaced ${statementName} in` : `Added ${statementName} to`;
-      process.stdout.write(`${how} ${dest}\n`);
+      const how = { wrote: 'Wrote', replaced: `Replaced ${statementName} in`, added: `Added ${statementName} to` };
+      process.stdout.write(`${how[r.action]} ${r.path}\n`);
     });
 }
 
@@ -159,77 +133,4 @@ interface PolicyInitOptions {
   level: string;
   blob?: boolean;
   force?: boolean;
-}
-
-interface PolicyFile {
-  version: string;
-  trustPolicies: Array<Record<string, unknown>>;
-}
-
-async function policyPath(blob: boolean): Promise<string> {
-  return blob ? join(signetHome(), 'trustpolicy.blob.json') : (await import('../../index.ts')).defaultTrustPolicyPath();
-}
-
-/**
- * Validates a policy document made from command-line arguments: a broken rule is a malformed
- * argument (exit 2), not a failed verification.
- */
-async function validatePolicy(doc: unknown, blob: boolean, what: string): Promise<void> {
-  const t = await trust();
-  try {
-    if (blob) await t.loadBlobTrustPolicy(doc);
-    else await t.loadTrustPolicy(doc);
-  } catch (err) {
-    if (err instanceof SignetError && err.code === 'POLICY_INVALID') {
-      throw new SignetError('POLICY_INVALID', `${what}: ${err.message}`, { cause: err });
-    }
-    throw err;
-  }
-}
-
-/** The active policy document as written, or undefined when there is none (a broken one is an error). */
-async function readPolicy(path: string, blob: boolean): Promise<PolicyFile | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new SignetError('IO', `cannot read ${path}: ${(err as Error).message}`);
-  }
-  try {
-    const t = await trust();
-    if (blob) await t.loadBlobTrustPolicy(text);
-    else await t.loadTrustPolicy(text);
-  } catch (err) {
-    const reason = (err as Error).message;
-    const message = `the policy in place (${path}) is not valid: ${reason}; fix it, or start afresh with --force`;
-    throw new SignetError('POLICY_INVALID', message, { cause: err });
-  }
-  return JSON.parse(text) as PolicyFile;
-}
-
-/** Adds a statement (replacing one of the same name); a scope held by another statement is refused. */
-function mergeStatement(
-  doc: PolicyFile,
-  statement: Record<string, unknown>,
-  path: string
-): { doc: PolicyFile; replaced: boolean } {
-  const name = statement.name as string;
-  const scopes = (statement.registryScopes as string[] | undefined) ?? [];
-  for (const other of doc.trustPolicies) {
-    if (other.name === name) continue;
-    const taken = ((other.registryScopes as string[] | undefined) ?? []).find((s) => scopes.includes(s));
-    if (taken !== undefined) {
-      throw new SignetError(
-        'POLICY_CONFLICT',
-        `scope "${taken}" belongs to statement "${String(other.name)}" of ${path}; a scope may appear in one ` +
-          `statement only: use --name ${String(other.name)} to replace that statement, or --force to start afresh`
-      );
-    }
-  }
-  const at = doc.trustPolicies.findIndex((s) => s.name === name);
-  const trustPolicies = [...doc.trustPolicies];
-  if (at >= 0) trustPolicies[at] = statement;
-  else trustPolicies.push(statement);
-  return { doc: { ...doc, trustPolicies }, replaced: at >= 0 };
 }
