@@ -151,6 +151,7 @@ describe('the CLI: one exit-code table, messages that name the real choices', { 
       ['copy', ref, `oci:${join(work, 'never-made')}:v1`],
       ['blob', 'verify', 'f.txt', '--signature', 'f.txt.jws.sig'],
       ['verify', ref],
+      ['sign', ref],
     ];
     const results = await Promise.all(commands.map((c) => signet([...c, '-o', 'yaml'])));
     results.forEach((r, i) => {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { SignetError } from '../../index.ts';
-import { printJson } from '../output.ts';
+import { parseOutputFormat, printJson } from '../output.ts';
 import { collect, keyValues, readSecret } from './args.ts';
 
 /** Parses `90d`, `12h`, `30m`, `45s` or plain seconds. */
@@ -79,6 +79,7 @@ Examples:
           cosignReferrers?: boolean;
         }
       ) => {
+        const output = parseOutputFormat(opts.output, ['text', 'json']);
         if (Boolean(opts.plugin) !== Boolean(opts.id)) throw new SignetError('USAGE', '--plugin and --id go together');
         if (Boolean(opts.timestampUrl) !== Boolean(opts.timestampRootCert))
           throw new SignetError('USAGE', '--timestamp-url and --timestamp-root-cert go together');
@@ -103,7 +104,7 @@ Examples:
             armoredKey: k.armored,
             ...(parsed.tag ? { refs: [parsed.tag] } : {}),
           });
-          if (opts.output === 'json') return printJson(r);
+          if (output === 'json') return printJson(r);
           for (const x of r) process.stdout.write(`${x.ref} ${x.digest} signed: ${x.signature}\n`);
           return;
         }
@@ -118,7 +119,7 @@ Examples:
             registriesD: opts.registriesD,
             ...(opts.passphraseStdin ? { passphrase: await readSecret() } : {}),
           });
-          if (opts.output === 'json') return printJson(r);
+          if (output === 'json') return printJson(r);
           process.stderr.write(`Signed ${r.dockerReference} (${r.digest}) with simple signing: ${r.path}\n`);
           process.stdout.write(`${r.path}\n`);
           return;
@@ -131,7 +132,7 @@ Examples:
             annotations: keyValues(opts.userMetadata, '--user-metadata'),
             referrers: Boolean(opts.cosignReferrers),
           });
-          if (opts.output === 'json') return printJson(r);
+          if (output === 'json') return printJson(r);
           process.stderr.write(
             `Signed ${ref} (cosign, ${r.signatureTag ? `tag ${r.signatureTag}` : 'OCI 1.1 referrer'})\n`
           );
@@ -160,7 +161,7 @@ Examples:
           ...(opts.plugin && opts.id ? { plugin: { pluginName: opts.plugin, id: opts.id } } : {}),
           pluginConfig: keyValues(opts.pluginConfig, '--plugin-config'),
         });
-        if (opts.output === 'json') return printJson(results);
+        if (output === 'json') return printJson(results);
         for (const r of results) {
           for (const w of r.warnings) process.stderr.write(`Warning: ${w}\n`);
           process.stderr.write(`Signed ${r.reference} (${r.envelopeMediaType})\n`);
