@@ -84,7 +84,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
         }
         await serveLookaside(storage, path, res, req);
       } else if (req.method === 'GET' && (path === '/' || path.startsWith('/ui/'))) {
-        await renderWebView(storage, req, res);
+        await renderWebView(storage, req, res, options.authorizer);
       } else {
         sendError(res, toRegistryError(new SignetError('NOT_FOUND', 'not found')));
       }

@@ -13,7 +13,15 @@ interface GrantedAccess {
 
 // A fixed hash to compare against when the user does not exist, so that a wrong user name and a
 // wrong password take the same time (no user enumeration).
-const DUMMY_HASH = bcrypt.hashSync('signet-no-such-user', 10);
+/**
+ * A hash for unknown users with the cost the known users' hashes have (the highest), so that a
+ * wrong password for a real user and any password for an unknown one cost the same time.
+ */
+export function dummyHashFor(users: ReadonlyMap<string, string>): string {
+  let cost = 0;
+  for (const h of users.values()) cost = Math.max(cost, Number(/^\$2[aby]\$(\d\d)\$/.exec(h)?.[1] ?? 0));
+  return bcrypt.hashSync('signet-no-such-user', cost >= 4 && cost <= 31 ? cost : 10);
+}
 
 function parseBasic(header: string | undefined): { user: string; password: string } | null {
   if (!header || !/^basic /i.test(header)) return null;
@@ -40,6 +48,8 @@ export class TokenAuthorizer implements Authorizer {
   private readonly service: string;
   private readonly ttl: number;
   private readonly realm: string | undefined;
+  /** What an unknown user's password is checked against: the users' own bcrypt cost, so timing tells nothing. */
+  private readonly dummyHash: string;
 
   constructor(
     private readonly config: AuthConfig,
@@ -49,10 +59,21 @@ export class TokenAuthorizer implements Authorizer {
     this.service = options.service ?? 'signet';
     this.ttl = options.tokenTtlSeconds ?? 300;
     this.realm = options.realm;
+    this.dummyHash = dummyHashFor(config.users);
   }
 
+  /**
+   * The token endpoint as the client reached this server. The Host header is the client's word:
+   * only a plain host[:port] is used, anything else (quotes, spaces, commas) falls back to the
+   * address the request arrived on, so no header can add parameters to the challenge.
+   */
   private realmFor(req: IncomingMessage): string {
-    return this.realm ?? `http://${req.headers.host ?? '127.0.0.1'}${this.tokenPath}`;
+    if (this.realm) return this.realm;
+    const host = req.headers.host ?? '';
+    const plain = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(host);
+    const local = req.socket.localAddress ?? '127.0.0.1';
+    const fallback = `${local.includes(':') ? `[${local}]` : local}:${req.socket.localPort ?? 80}`;
+    return `http://${plain ? host : fallback}${this.tokenPath}`;
   }
 
   private challenge(req: IncomingMessage, access: Access[], error?: string): string {
@@ -65,7 +86,7 @@ export class TokenAuthorizer implements Authorizer {
   /** Checks a password; null when wrong or unknown (same work either way). */
   private async authenticate(user: string, password: string): Promise<string | null> {
     const hash = this.config.users.get(user);
-    const ok = await bcrypt.compare(password, hash ?? DUMMY_HASH);
+    const ok = await bcrypt.compare(password, hash ?? this.dummyHash);
     return ok && hash ? user : null;
   }
 

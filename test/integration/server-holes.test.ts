@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import bcrypt from 'bcryptjs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createAuthorizer, dummyHashFor } from '../../src/server/auth/index.ts';
+import { RegistryTarget, staticCredentials } from '../../src/store/index.ts';
+import { pushArtifact } from '../helpers/artifacts.ts';
+import { startServe, type Served } from '../helpers/serve.ts';
+
+/** A raw GET (any Host header, no client-side normalising). */
+function get(
+  host: string,
+  path: string,
+  headers: Record<string, string> = {}
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  const [hostname, port] = host.split(':');
+  return new Promise((resolve, reject) => {
+    const req = request({ hostname, port: Number(port), path, headers, method: 'GET' }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() })
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+const basic = (u: string, p: string): Record<string, string> => ({
+  authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`,
+});
+
+describe('signet serve: holes a security review found (issue 9), each closed', () => {
+  let work: string;
+  let open: Served;
+  let authed: Served;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'signet-holes-'));
+    open = await startServe({ root: join(work, 'open') });
+    const t = new RegistryTarget({ registry: open.host, repository: 'team/app' });
+    await pushArtifact(t, 'app', { tag: 'v1' });
+    await t.close();
+    // a directory outside the store that looks like a repository's tags
+    await mkdir(join(work, 'elsewhere', '_tags', 'secret-tag'), { recursive: true });
+    await writeFile(join(work, 'elsewhere', '_tags', 'secret-tag', 'link'), `sha256:${'a'.repeat(64)}`);
+    const cfg = join(work, 'auth.json');
+    await writeFile(
+      cfg,
+      JSON.stringify({
+        users: { alice: bcrypt.hashSync('wonderland', 5) },
+        access: [{ repository: 'team/*', users: ['alice'], actions: ['pull', 'push'] }],
+      })
+    );
+    authed = await startServe({ root: join(work, 'authed'), authorizer: await createAuthorizer(cfg) });
+    const a = new RegistryTarget({
+      registry: authed.host,
+      repository: 'team/app',
+      credentials: staticCredentials({ username: 'alice', password: 'wonderland' }),
+    });
+    await pushArtifact(a, 'private app', { tag: 'v1' });
+    await a.close();
+  }, 60_000);
+  afterAll(async () => {
+    await open?.close();
+    await authed?.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('the web view answers to --auth: anonymous gets a Basic challenge and no names; alice sees her repositories', async () => {
+    const anon = await get(authed.host, '/');
+    expect(anon.status).toBe(401);
+    expect(String(anon.headers['www-authenticate'])).toMatch(/^Basic realm=/);
+    expect(anon.body).not.toContain('team/app');
+    expect((await get(authed.host, '/?repo=team/app')).status).toBe(401);
+    const alice = await get(authed.host, '/', basic('alice', 'wonderland'));
+    expect(alice.status).toBe(200);
+    expect(alice.body).toContain('team/app');
+    const page = await get(authed.host, '/?repo=team/app', basic('alice', 'wonderland'));
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('<b>v1</b>');
+    expect((await get(authed.host, '/?repo=team/app', basic('alice', 'wrong'))).status).toBe(403);
+  });
+
+  it('the web view refuses names outside the repository grammar (no path traversal out of --root)', async () => {
+    for (const bad of ['../elsewhere', '../../elsewhere', 'team/../../elsewhere', '/etc', 'Team/App']) {
+      const r = await get(open.host, `/?repo=${encodeURIComponent(bad)}`);
+      expect(r.status, bad).toBe(400);
+      expect(r.body).not.toContain('secret-tag');
+    }
+    expect((await get(open.host, '/?repo=team/app')).body).toContain('<b>v1</b>');
+  });
+
+  it('the bearer realm never carries a Host header that is not a plain host[:port]', async () => {
+    const injected = await get(authed.host, '/v2/', { host: 'x", service="evil' });
+    expect(injected.status).toBe(401);
+    const c = String(injected.headers['www-authenticate']);
+    expect(c).not.toContain('evil');
+    expect(c).toMatch(/^Bearer realm="http:\/\/127\.0\.0\.1:\d+\/token",service="signet"$/);
+    const plain = await get(authed.host, '/v2/', { host: 'registry.example.com:5000' });
+    expect(String(plain.headers['www-authenticate'])).toContain('realm="http://registry.example.com:5000/token"');
+  });
+
+  it("unknown users are checked against a hash of the known users' cost (no timing oracle by construction)", () => {
+    const cost = (h: string): string => h.slice(0, 7);
+    expect(cost(dummyHashFor(new Map([['alice', bcrypt.hashSync('x', 5)]])))).toBe('$2b$05$');
+    expect(
+      cost(
+        dummyHashFor(
+          new Map([
+            ['a', bcrypt.hashSync('x', 4)],
+            ['b', bcrypt.hashSync('y', 6)],
+          ])
+        )
+      )
+    ).toBe('$2b$06$');
+    expect(cost(dummyHashFor(new Map()))).toBe('$2b$10$');
+  });
+});
