@@ -24,6 +24,24 @@ import { commitFile, fsyncDir, isTempName, tempPathFor, writeFileAtomic } from '
 export class RegistryStorage {
   readonly root: string;
   private readonly hashes = new Map<string, { hash: Hash; offset: number }>();
+  /**
+   * One lock per upload session: chunks, the final PUT and a cancel run one after another, so a
+   * chunk still streaming can never write into a file the final PUT has committed as a blob, and
+   * the digest is computed only once every writer has closed.
+   */
+  private readonly uploadLocks = new Map<string, Promise<unknown>>();
+
+  private async withUploadLock<T>(uuid: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.uploadLocks.get(uuid) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.uploadLocks.set(uuid, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.uploadLocks.get(uuid) === tail) this.uploadLocks.delete(uuid);
+    }
+  }
 
   constructor(root: string) {
     this.root = root;
@@ -120,8 +138,18 @@ export class RegistryStorage {
    * size cap) the data file is cut back to where it was: a bad chunk leaves no trace.
    */
   async appendUpload(uuid: string, body: Readable, maxTotal: number): Promise<number> {
+    return this.withUploadLock(uuid, () => this.appendLocked(uuid, body, maxTotal));
+  }
+
+  private async appendLocked(uuid: string, body: Readable, maxTotal: number): Promise<number> {
     const path = join(this.root, 'uploads', uuid, 'data');
-    const before = (await stat(path)).size;
+    // The session may have been completed or cancelled while this chunk waited for the lock.
+    const before = await stat(path).then(
+      (s) => s.size,
+      () => {
+        throw new OciError('BLOB_UPLOAD_UNKNOWN', `upload ${uuid} is finished or gone`);
+      }
+    );
     let h = this.hashes.get(uuid);
     if (h && h.offset !== before) h = undefined;
     const hash = h ? h.hash.copy() : null;
@@ -143,7 +171,13 @@ export class RegistryStorage {
    * blob store and links it. A mismatch discards the upload.
    */
   async finishUpload(uuid: string, repo: string, digest: string): Promise<void> {
+    return this.withUploadLock(uuid, () => this.finishLocked(uuid, repo, digest));
+  }
+
+  private async finishLocked(uuid: string, repo: string, digest: string): Promise<void> {
     const dir = join(this.root, 'uploads', uuid);
+    if (!(await exists(join(dir, 'data'))))
+      throw new OciError('BLOB_UPLOAD_UNKNOWN', `upload ${uuid} is finished or gone`);
     const data = join(dir, 'data');
     const { algorithm } = parseDigest(digest);
     const { size } = await stat(data);

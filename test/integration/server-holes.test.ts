@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import bcrypt from 'bcryptjs';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAuthorizer, dummyHashFor } from '../../src/server/auth/index.ts';
+import { fsck } from '../../src/server/index.ts';
 import { RegistryTarget, staticCredentials } from '../../src/store/index.ts';
 import { pushArtifact } from '../helpers/artifacts.ts';
 import { startServe, type Served } from '../helpers/serve.ts';
@@ -117,5 +119,89 @@ describe('signet serve: holes a security review found (issue 9), each closed', (
       )
     ).toBe('$2b$06$');
     expect(cost(dummyHashFor(new Map()))).toBe('$2b$10$');
+  });
+
+  it('a chunk still streaming cannot write into a blob the final PUT committed (no content under a wrong digest)', async () => {
+    const [hostname, port] = open.host.split(':');
+    const send = (
+      method: string,
+      path: string,
+      body?: Buffer
+    ): Promise<{ status: number; location?: string; body: string }> =>
+      new Promise((resolve, reject) => {
+        const req = request(
+          {
+            hostname,
+            port: Number(port),
+            method,
+            path,
+            headers: body
+              ? { 'content-type': 'application/octet-stream', 'content-length': String(body.length) }
+              : { 'content-length': '0' },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                location: res.headers.location,
+                body: Buffer.concat(chunks).toString(),
+              })
+            );
+          }
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    const started = await send('POST', '/v2/team/poison/blobs/uploads/');
+    expect(started.status).toBe(202);
+    const loc = started.location!;
+    const a = Buffer.alloc(4096, 0x61);
+    expect((await send('PATCH', loc, a)).status).toBe(202);
+    // a second chunk that stays open: B1 now, B2 after the PUT
+    const b1 = Buffer.alloc(4096, 0x62);
+    const b2 = Buffer.alloc(4096, 0x63);
+    const patched = new Promise<number>((resolve, reject) => {
+      const req = request(
+        {
+          hostname,
+          port: Number(port),
+          method: 'PATCH',
+          path: loc,
+          headers: { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        }
+      );
+      req.on('error', reject);
+      req.write(b1);
+      setTimeout(() => {
+        // the attacker's final PUT names the digest of what is on disk so far
+        const digest = `sha256:${createHash('sha256')
+          .update(Buffer.concat([a, b1]))
+          .digest('hex')}`;
+        const put = send('PUT', `${loc}${loc.includes('?') ? '&' : '?'}digest=${digest}`);
+        setTimeout(() => {
+          req.end(b2);
+          void put.then((r) => putResult.push({ digest, status: r.status, body: r.body }));
+        }, 300);
+      }, 300);
+    });
+    const putResult: Array<{ digest: string; status: number; body: string }> = [];
+    await patched;
+    await new Promise((r) => setTimeout(r, 500));
+    const { digest, status } = putResult[0]!;
+    // Either the PUT was refused, or what is stored under the digest is exactly those bytes.
+    const blob = await get(open.host, `/v2/team/poison/blobs/${digest}`);
+    if (blob.status === 200) {
+      expect(createHash('sha256').update(Buffer.from(blob.body, 'latin1')).digest('hex')).toBe(digest.slice(7));
+    }
+    expect(status).toBe(400);
+    expect(blob.status).toBe(404);
+    const fsckReport = await fsck(open.root);
+    expect(fsckReport.corrupt).toEqual([]);
   });
 });
