@@ -533,25 +533,7 @@ async function upload(
       res.end();
       return;
     case 'PATCH': {
-      const cr = req.headers['content-range'];
-      if (cr !== undefined) {
-        const m = /^(?:bytes[ =])?(\d+)-(\d+)$/.exec(cr.trim());
-        const len = req.headers['content-length'];
-        if (
-          !m ||
-          Number(m[1]) !== state.offset ||
-          Number(m[2]) < Number(m[1]) ||
-          (len !== undefined && Number(m[2]) - Number(m[1]) + 1 !== Number(len))
-        ) {
-          req.resume();
-          throw new RegistryError(
-            'BLOB_UPLOAD_INVALID',
-            `Content-Range ${cr} does not continue the upload at offset ${state.offset}`,
-            416,
-            uploadHeaders(name, uuid, state.offset)
-          );
-        }
-      }
+      checkContentRange(req, name, uuid, state.offset);
       const offset = await withUploadSlot(ctx, () => ctx.storage.appendUpload(uuid, req, ctx.limits.maxBlobSize));
       res.writeHead(202, uploadHeaders(name, uuid, offset));
       res.end();
@@ -564,6 +546,8 @@ async function upload(
         throw new RegistryError('DIGEST_INVALID', 'PUT completing an upload needs ?digest=');
       }
       validDigest(digest);
+      // A final chunk out of order is refused as a PATCH would be, not appended and judged by digest.
+      checkContentRange(req, name, uuid, state.offset);
       await withUploadSlot(ctx, async () => {
         await ctx.storage.appendUpload(uuid, req, ctx.limits.maxBlobSize);
         await ctx.storage.finishUpload(uuid, name, digest);
@@ -578,6 +562,28 @@ async function upload(
     }
     default:
       throw notAllowed(method);
+  }
+}
+
+/** A chunk's Content-Range (when given) must continue the upload exactly where it is: else 416. */
+function checkContentRange(req: IncomingMessage, name: string, uuid: string, offset: number): void {
+  const cr = req.headers['content-range'];
+  if (cr === undefined) return;
+  const m = /^(?:bytes[ =])?(\d+)-(\d+)$/.exec(cr.trim());
+  const len = req.headers['content-length'];
+  if (
+    !m ||
+    Number(m[1]) !== offset ||
+    Number(m[2]) < Number(m[1]) ||
+    (len !== undefined && Number(m[2]) - Number(m[1]) + 1 !== Number(len))
+  ) {
+    req.resume();
+    throw new RegistryError(
+      'BLOB_UPLOAD_INVALID',
+      `Content-Range ${cr} does not continue the upload at offset ${offset}`,
+      416,
+      uploadHeaders(name, uuid, offset)
+    );
   }
 }
 

@@ -204,4 +204,48 @@ describe('signet serve: holes a security review found (issue 9), each closed', (
     const fsckReport = await fsck(open.root);
     expect(fsckReport.corrupt).toEqual([]);
   });
+
+  it('a final PUT whose Content-Range does not continue the upload is 416, as a PATCH would be (OCI conformance)', async () => {
+    const [hostname, port] = open.host.split(':');
+    const call = (method: string, path: string, body: Buffer, headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; location?: string; range?: string }>((resolve, reject) => {
+        const req = request(
+          {
+            hostname,
+            port: Number(port),
+            method,
+            path,
+            headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.length), ...headers },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                location: res.headers.location,
+                range: res.headers.range as string | undefined,
+              })
+            );
+          }
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    const started = await call('POST', '/v2/team/ranges/blobs/uploads/', Buffer.alloc(0));
+    const loc = started.location!;
+    const first = Buffer.alloc(100, 1);
+    const last = Buffer.alloc(50, 2);
+    expect((await call('PATCH', loc, first, { 'content-range': '0-99' })).status).toBe(202);
+    const digest = `sha256:${createHash('sha256')
+      .update(Buffer.concat([first, last]))
+      .digest('hex')}`;
+    const sep = loc.includes('?') ? '&' : '?';
+    // out of order: claims to start at 120, not at 100
+    const wrong = await call('PUT', `${loc}${sep}digest=${digest}`, last, { 'content-range': '120-169' });
+    expect(wrong.status).toBe(416);
+    expect(wrong.range).toBe('0-99');
+    // in order, the same chunk completes the upload
+    const right = await call('PUT', `${loc}${sep}digest=${digest}`, last, { 'content-range': '100-149' });
+    expect(right.status).toBe(201);
+  });
 });
