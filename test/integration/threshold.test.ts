@@ -129,7 +129,7 @@ describe('signatureThreshold, requiredIdentities and key rotation', () => {
   it('policy documents: unknown fields are refused and named; thresholds are validated', async () => {
     const typo = await policy('typo', { trustedIdentity: ['*'] });
     const r = await runSignet(['verify', `oci:${layout}:v1`, '--policy', typo, '--trust-store', store]);
-    expect(r.code).not.toBe(0);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/trustedIdentity/);
     await expect(run(await policy('zero', { signatureThreshold: 0 }))).rejects.toThrow(/signatureThreshold/);
   });
