@@ -5,7 +5,7 @@ import { signatureAlgorithmFor } from '../pki/index.ts';
 import { COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, parseEnvelope } from '../signature/index.ts';
 import { loadTrustPolicyFile, selectBlobPolicy, TrustStore, type TrustPolicyDocument } from '../trust/index.ts';
 import { SignetError, signetHome } from '../util/index.ts';
-import { keyIdOf, verifyNotarySignature } from './families/notary.ts';
+import { verifyNotarySignature } from './families/notary.ts';
 import { check, overallVerdict, REPORT_VERSION, type VerificationReport } from './report.ts';
 
 /**
@@ -83,7 +83,7 @@ export async function verifyBlob(
         verdict: v.verdict,
         checks: v.checks,
         ...(v.signer ? { signer: v.signer } : {}),
-        ...(v.leaf ? { keyId: keyIdOf(v.leaf) } : {}),
+        ...(v.keyId ? { keyId: v.keyId } : {}),
         ...(v.signingTime ? { signingTime: v.signingTime } : {}),
       },
     ],

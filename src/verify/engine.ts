@@ -1,4 +1,4 @@
-import { formatReference, isImageIndex, type Reference } from '../oci/index.ts';
+import { formatReference, isImageIndex, parseRegistryReference, type Reference } from '../oci/index.ts';
 import type { RegistriesD } from '../signature/index.ts';
 import { fetchManifest, openTarget, resolveOpened, type OpenOptions } from '../store/index.ts';
 import type { VerifyOptions } from '../trust/index.ts';
@@ -165,28 +165,41 @@ export async function verifyArtifact(
   requirements: Requirement[],
   options: VerifyArtifactOptions = {}
 ): Promise<VerificationReport> {
-  if (options.scope !== undefined && !/^[^/\s]+\/[^\s]+$/.test(options.scope)) {
-    throw new SignetError('USAGE', `the scope ${options.scope} must be REGISTRY/REPOSITORY`);
-  }
-  if (typeof artifact !== 'string') {
-    const report = await evaluate(artifact.subject, requirements, options);
-    if (report.verdict !== 'verified' && options.coveringIndex) await coverByIndex(report, requirements, options);
-    report.verdict = overallVerdict(report);
-    return report;
-  }
+  if (options.scope !== undefined) checkScope(options.scope);
+  if (typeof artifact !== 'string') return judge(artifact.subject, requirements, options);
   const opened = await openTarget(artifact, options.open);
   const { target, parsed } = opened;
   try {
     if (options.scope && parsed.kind === 'registry')
       throw new SignetError('USAGE', 'a scope applies to OCI layouts (oci:…); a registry reference is its own scope');
-    const descriptor = await resolveOpened(opened, artifact);
-    const report = await evaluate({ target, parsed, descriptor }, requirements, options);
-    if (report.verdict !== 'verified' && options.coveringIndex) {
-      await coverByIndex(report, requirements, options);
-      report.verdict = overallVerdict(report);
-    }
-    return report;
+    return await judge({ target, parsed, descriptor: await resolveOpened(opened, artifact) }, requirements, options);
   } finally {
     await target.close();
   }
+}
+
+/** The artifact's own verdict, then (when it does not verify) the covering index's. */
+async function judge(
+  subject: ResolvedSubject,
+  requirements: Requirement[],
+  options: VerifyArtifactOptions
+): Promise<VerificationReport> {
+  const report = await evaluate(subject, requirements, options);
+  if (report.verdict !== 'verified' && options.coveringIndex) {
+    await coverByIndex(report, requirements, options);
+    report.verdict = overallVerdict(report);
+  }
+  return report;
+}
+
+/** A scope is a repository name as the registry grammar has it: host[:port]/repository, nothing more. */
+function checkScope(scope: string): void {
+  let ok = false;
+  try {
+    const r = parseRegistryReference(scope);
+    ok = !r.tag && !r.digest && scope === `${r.registry}/${r.repository}`;
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new SignetError('USAGE', `the scope ${scope} must be REGISTRY/REPOSITORY`);
 }

@@ -23,7 +23,7 @@ const NAMES: Record<ValidationResult['type'], CheckName> = {
 };
 
 /** SHA-256 of a certificate's SubjectPublicKeyInfo: what makes two signing keys distinct. */
-export function keyIdOf(cert: X509Certificate): string {
+function keyIdOf(cert: X509Certificate): string {
   return `sha256:${createHash('sha256')
     .update(cert.publicKey.export({ type: 'spki', format: 'der' }))
     .digest('hex')}`;
@@ -34,6 +34,8 @@ export interface NotaryVerdict {
   checks: Check[];
   /** The leaf certificate once the envelope was read. */
   leaf?: X509Certificate;
+  /** SHA-256 of the leaf's SubjectPublicKeyInfo, once the envelope was read. */
+  keyId?: string;
   signer?: string;
   signingTime?: string;
   /** Whether authenticity was checked and passed (not merely logged): what thresholds count. */
@@ -97,6 +99,7 @@ export async function verifyNotarySignature(args: {
   if (outcome.content) {
     const leaf = outcome.content.signerInfo.certificateChain[0]!;
     out.leaf = leaf;
+    out.keyId = keyIdOf(leaf);
     out.signer = leaf.subject.split('\n').reverse().join(', ');
     const t = outcome.content.signerInfo.signingTime ?? outcome.content.signerInfo.authenticSigningTime;
     if (t) out.signingTime = t.toISOString();

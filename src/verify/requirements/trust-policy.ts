@@ -2,7 +2,7 @@ import { resolve as resolvePath } from 'node:path';
 import { identityMatches, selectStatement, subjectAttributes, type TrustPolicyStatement } from '../../trust/index.ts';
 import { SignetError } from '../../util/index.ts';
 import type { NotaryCandidate } from '../discover.ts';
-import { verifyNotarySignature, keyIdOf, type NotaryVerdict } from '../families/notary.ts';
+import { verifyNotarySignature, type NotaryVerdict } from '../families/notary.ts';
 import { check, type Check, type RequirementReport } from '../report.ts';
 import type { EvaluationContext, Requirement } from './types.ts';
 
@@ -27,7 +27,7 @@ function threshold(
   const need = st.signatureThreshold ?? 1;
   const required = st.requiredIdentities ?? [];
   if (need === 1 && required.length === 0) return undefined;
-  const keys = new Set(valid.map((x) => keyIdOf(x.v.leaf!)));
+  const keys = new Set(valid.map((x) => x.v.keyId));
   const missing = required.filter((id) => !valid.some((x) => identityMatches(id.dn, subjectAttributes(x.v.leaf!))));
   const ok = keys.size >= need && missing.length === 0;
   const parts = [
@@ -81,7 +81,7 @@ export async function evaluateTrustPolicy(
       verdict: v.verdict,
       checks: v.checks,
       ...(v.signer ? { signer: v.signer } : {}),
-      ...(v.leaf ? { keyId: keyIdOf(v.leaf) } : {}),
+      ...(v.keyId ? { keyId: v.keyId } : {}),
       ...(v.signingTime ? { signingTime: v.signingTime } : {}),
     });
     if (v.verdict === 'verified') passed.push({ digest: c.digest, v });
