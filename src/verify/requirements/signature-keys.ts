@@ -8,6 +8,14 @@ import { verifyLayoutSignature, verifySimpleSignature } from '../families/openpg
 import { check, type RequirementReport } from '../report.ts';
 import type { EvaluationContext, Requirement } from './types.ts';
 
+// A policy is loaded once and used for every artifact (a webhook): parse each key once, not per verification.
+const parsedKeys = new WeakMap<Uint8Array, ReturnType<typeof parseCosignPublicKey>>();
+function cosignKey(bytes: Uint8Array): ReturnType<typeof parseCosignPublicKey> {
+  let k = parsedKeys.get(bytes);
+  if (!k) parsedKeys.set(bytes, (k = parseCosignPublicKey(bytes)));
+  return k;
+}
+
 type Identity = (dockerReference: string) => { ok: boolean; reason: string };
 
 /** The repository a signature's identity is judged against: the registry one, or a layout's `--scope`. */
@@ -200,15 +208,7 @@ export async function evaluateContainersPolicy(
               reason: `signed identity ${signed} does not match ${ref.registry}/${ref.repository} (${r.signedIdentity.type})`,
             };
       if (r.type === 'signedBy') out.push(await simpleBy(ctx, name, r.keys, identity));
-      else
-        out.push(
-          await cosignBy(
-            ctx,
-            name,
-            r.keys.map((k) => parseCosignPublicKey(k)),
-            identity
-          )
-        );
+      else out.push(await cosignBy(ctx, name, r.keys.map(cosignKey), identity));
     }
   }
   return out;
