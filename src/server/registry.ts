@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { SignetError, silentLogger, type Logger } from '../util/index.ts';
 import type { Authorizer } from './auth/types.ts';
+import type { Enforcer } from './enforcement/types.ts';
 import { RegistryError, sendError, toRegistryError } from './errors.ts';
 import { flatpakIndex } from './flatpak-index.ts';
 import { serveLookaside } from './lookaside.ts';
@@ -15,6 +16,8 @@ export interface RegistryOptions {
   /** Storage root directory. */
   root: string;
   authorizer?: Authorizer;
+  /** Policy enforcement (`signet serve --policy`): manifests that do not verify are not served. */
+  enforcer?: Enforcer;
   logger?: Logger;
   limits?: Partial<Limits>;
 }
@@ -84,7 +87,7 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
         }
         await serveLookaside(storage, path, res, req);
       } else if (req.method === 'GET' && (path === '/' || path.startsWith('/ui/'))) {
-        await renderWebView(storage, req, res, options.authorizer);
+        await renderWebView(storage, req, res, options.authorizer, options.enforcer);
       } else {
         sendError(res, toRegistryError(new SignetError('NOT_FOUND', 'not found')));
       }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isValidRepositoryName } from '../oci/index.ts';
 import type { Authorizer } from './auth/types.ts';
+import type { Enforcer } from './enforcement/types.ts';
 import type { RegistryStorage } from './storage.ts';
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -32,7 +33,8 @@ export async function renderWebView(
   storage: RegistryStorage,
   req: IncomingMessage,
   res: ServerResponse,
-  authorizer?: Authorizer
+  authorizer?: Authorizer,
+  _enforcer?: Enforcer
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://x');
   const repo = url.searchParams.get('repo');
