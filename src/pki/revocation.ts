@@ -9,6 +9,8 @@ export type RevocationState = 'good' | 'revoked' | 'unknown' | 'unavailable';
 export interface RevocationResult {
   status: RevocationState;
   message?: string;
+  /** For a `good` answer: when the evidence it rests on (OCSP response, CRL) is next updated. */
+  nextUpdate?: Date;
 }
 
 export interface RevocationOptions {
@@ -227,7 +229,7 @@ async function ocspCheck(
   if (!fromCache && status.status !== 2) await options.cache?.set(cacheKey, bytes, single?.nextUpdate);
   const result: RevocationResult | undefined =
     status.status === 0
-      ? { status: 'good' }
+      ? { status: 'good', ...(single?.nextUpdate ? { nextUpdate: single.nextUpdate } : {}) }
       : status.status === 1
         ? revokedResult(cert, `OCSP ${url}`, invalidityDate(single?.singleExtensions), options)
         : undefined;
@@ -292,7 +294,7 @@ async function crlCheck(
     const d = await deltaCheck(cert, issuer, crl, deltaUrl, options);
     if (d.status !== 'good') return d;
   }
-  return { status: 'good' };
+  return { status: 'good', ...(next ? { nextUpdate: next } : {}) };
 }
 
 function crlEntry(crl: pkijs.CertificateRevocationList, cert: X509Certificate): pkijs.RevokedCertificate | undefined {
@@ -445,6 +447,12 @@ export async function checkRevocation(
     const hit = results.find((r) => r.status === s);
     if (hit) return hit;
   }
-  // Keep the one good answer worth reading: a revocation forgiven by its invalidity date.
-  return results.find((r) => r.message?.includes('invalidity date')) ?? { status: 'good' };
+  // Keep the one good answer worth reading: a revocation forgiven by its invalidity date. The
+  // answer holds until the earliest nextUpdate of the evidence (what a verdict cache must respect).
+  const forgiven = results.find((r) => r.message?.includes('invalidity date')) ?? { status: 'good' as const };
+  const next = results.reduce<Date | undefined>(
+    (m, r) => (r.nextUpdate && (!m || r.nextUpdate < m) ? r.nextUpdate : m),
+    undefined
+  );
+  return next ? { ...forgiven, nextUpdate: next } : forgiven;
 }

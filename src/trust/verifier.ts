@@ -30,9 +30,27 @@ export interface VerificationOutcome {
   /** The envelope's content once integrity passed. */
   content?: EnvelopeContent;
   statement: string;
+  /**
+   * For a verified signature: the earliest moment its verdict may change — the signature's
+   * expiry, a chain certificate's notAfter, or the nextUpdate of the revocation evidence.
+   */
+  validUntil?: Date;
 }
 
-export type RevocationStatus = { status: 'good' | 'revoked' | 'unknown' | 'unavailable'; message?: string };
+export type RevocationStatus = {
+  status: 'good' | 'revoked' | 'unknown' | 'unavailable';
+  message?: string;
+  nextUpdate?: Date;
+};
+
+/** The earliest of the signature's expiry, its chain's notAfter dates and the revocation nextUpdate. */
+function validUntilOf(content: EnvelopeContent, revocationNext: Date | undefined): Date | undefined {
+  const times = content.signerInfo.certificateChain.map((c) => new Date(c.validTo).getTime());
+  if (content.signerInfo.expiry) times.push(content.signerInfo.expiry.getTime());
+  if (revocationNext) times.push(revocationNext.getTime());
+  const finite = times.filter((t) => Number.isFinite(t));
+  return finite.length ? new Date(Math.min(...finite)) : undefined;
+}
 
 export interface VerifyOptions {
   userMetadata?: Record<string, string>;
@@ -228,6 +246,7 @@ export async function verifySignature(args: {
     return outcome(false, content);
   }
   results.push(result('integrity', 'enforce', true));
+  let revocationNext: Date | undefined;
   // Each remaining check: record it, and stop at the first enforced failure.
   const apply = (type: CheckType, r: { ok: boolean; message?: string }): boolean => {
     const action = st.actions[type];
@@ -277,6 +296,7 @@ export async function verifySignature(args: {
       rs.status === 'good'
         ? { ok: true, ...(rs.message ? { message: rs.message } : {}) }
         : { ok: false, message: rs.message ?? `certificate revocation status is ${rs.status}` };
+    if (rs.nextUpdate) revocationNext = rs.nextUpdate;
     if (!apply('revocation', r)) return outcome(false, content);
   }
   if (plugin) {
@@ -326,5 +346,6 @@ export async function verifySignature(args: {
     }
     results.push(result('userMetadata', 'enforce', true));
   }
-  return outcome(true, content);
+  const until = validUntilOf(content, revocationNext);
+  return { ...outcome(true, content), ...(until ? { validUntil: until } : {}) };
 }

@@ -78,6 +78,8 @@ async function evaluate(
     const s = entries.get(c)!;
     s.checks.push(...j.checks);
     for (const k of ['signer', 'keyId', 'signingTime'] as const) if (j[k] && !s[k]) s[k] = j[k];
+    const until = earliest(s.validUntil, j.validUntil);
+    if (until) s.validUntil = until;
     // Verified under any requirement is verified; else the worst judgement stands.
     if (s.verdict === 'verified' || j.verdict === 'verified') s.verdict = 'verified';
     else if (s.verdict === 'unevaluated' || j.verdict === 'failed') s.verdict = j.verdict;
@@ -102,7 +104,16 @@ async function evaluate(
   if (!requirements.length)
     report.checks.push(check('policy', 'fail', 'no requirement is configured: a verification never passes by default'));
   report.verdict = overallVerdict(report);
+  for (const s of report.signatures) report.validUntil = earliest(report.validUntil, s.validUntil);
+  if (!report.validUntil) delete report.validUntil;
   return report;
+}
+
+/** The earlier of two ISO times, either of which may be absent. */
+function earliest(a: string | undefined, b: string | undefined): string | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return Date.parse(a) <= Date.parse(b) ? a : b;
 }
 
 /**
@@ -127,6 +138,8 @@ async function coverByIndex(
     }
     const v = await evaluate({ target, parsed, descriptor: idx }, requirements, options);
     for (const s of v.signatures) report.signatures.push({ ...s, source: `index ${idx.digest}: ${s.source}` });
+    const until = earliest(report.validUntil, v.validUntil);
+    if (until) report.validUntil = until;
     if (v.verdict !== 'verified') {
       report.checks.push(
         check(

@@ -1,7 +1,7 @@
 export { verifyArtifact } from './engine.ts';
 export type { VerifyArtifactOptions, ResolvedArtifact } from './engine.ts';
 export type { Requirement } from './requirements/types.ts';
-export { CHECK_NAMES, REPORT_VERSION } from './report.ts';
+export { CHECK_NAMES, REPORT_VERSION, failureSummary } from './report.ts';
 export type {
   Check,
   CheckName,
@@ -18,3 +18,5 @@ export { formatReport } from './format.ts';
 export { verify, verifyArtifacts, revocationSetup } from './batch.ts';
 export type { VerifyArtifactsOptions } from './batch.ts';
 export { verifyBlob } from './blob.ts';
+// Decoding without judging, for the registry's web view (the server reaches signatures only through verify/).
+export { parseEnvelope, parseCosignPayload } from '../signature/index.ts';

@@ -58,6 +58,8 @@ export interface SignatureReport {
   /** SHA-256 of the signing key's SubjectPublicKeyInfo (or the OpenPGP fingerprint): what thresholds count. */
   keyId?: string;
   signingTime?: string;
+  /** The earliest moment this signature's verdict may change (expiry, certificate notAfter, revocation nextUpdate). */
+  validUntil?: string;
   /** `unevaluated`: found, but no configured requirement covers its family. */
   verdict: Verdict | 'unevaluated';
   checks: Check[];
@@ -84,6 +86,11 @@ export interface VerificationReport {
   checks: Check[];
   signatures: SignatureReport[];
   requirements: RequirementReport[];
+  /**
+   * The earliest moment any signature's verdict may change: a cached verdict must not outlive it.
+   * Absent when nothing found has an end (key-based signatures without expiry).
+   */
+  validUntil?: string;
 }
 
 export const REPORT_VERSION = 1 as const;
@@ -117,4 +124,30 @@ export function overallVerdict(report: Pick<VerificationReport, 'checks' | 'requ
     else return 'failed';
   }
   return inconclusive ? 'inconclusive' : 'verified';
+}
+
+/**
+ * The failed check that explains a report's verdict, as `name: reason` — what a registry puts in
+ * its 403 and a one-line log shows. Artifact-level checks first, then the unmet requirement's own
+ * checks (a threshold), then the first failing check of each signature; undefined when verified.
+ */
+export function failureSummary(report: VerificationReport): string | undefined {
+  if (report.verdict === 'verified') return undefined;
+  const bad = (c: Check): boolean => c.outcome === 'fail' || c.outcome === 'inconclusive';
+  const say = (c: Check): string => `${c.name}: ${c.reason ?? (c.outcome === 'fail' ? 'failed' : 'inconclusive')}`;
+  const own = report.checks.find(bad);
+  if (own) return say(own);
+  const fromSignatures: string[] = [];
+  for (const s of report.signatures) {
+    const c = s.checks.find(bad);
+    if (c && !fromSignatures.includes(say(c))) fromSignatures.push(say(c));
+  }
+  if (fromSignatures.length) return fromSignatures.slice(0, 3).join('; ');
+  for (const r of report.requirements) {
+    if (r.satisfied) continue;
+    const c = r.checks.find(bad);
+    if (c) return say(c);
+  }
+  if (report.signatures.length === 0) return `no signature of ${report.digest} was found`;
+  return 'no requirement is satisfied';
 }

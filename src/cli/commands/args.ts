@@ -21,3 +21,11 @@ export function keyValues(list: string[], what: string): Record<string, string> 
 }
 
 export const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** Parses `90d`, `12h`, `30m`, `45s` or plain seconds. */
+export function parseDuration(s: string): number {
+  const m = /^(\d+)([smhd]?)$/.exec(s.trim());
+  if (!m || Number(m[1]) <= 0)
+    throw new SignetError('USAGE', `invalid duration ${JSON.stringify(s)}: want e.g. 30d, 12h, 45m, 90s`);
+  return Number(m[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[m[2]!]!;
+}

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { SignetError } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
 import { collect, keyValues, readSecret } from './args.ts';
-import { parseDuration } from './sign.ts';
+import { parseDuration } from './args.ts';
 
 export function registerInspect(program: Command): void {
   program

@@ -1,15 +1,7 @@
 import type { Command } from 'commander';
 import { SignetError } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
-import { collect, keyValues, readSecret } from './args.ts';
-
-/** Parses `90d`, `12h`, `30m`, `45s` or plain seconds. */
-export function parseDuration(s: string): number {
-  const m = /^(\d+)([smhd]?)$/.exec(s.trim());
-  if (!m || Number(m[1]) <= 0)
-    throw new SignetError('USAGE', `invalid duration ${JSON.stringify(s)}: want e.g. 30d, 12h, 45m, 90s`);
-  return Number(m[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[m[2]!]!;
-}
+import { collect, keyValues, parseDuration, readSecret } from './args.ts';
 
 export function registerSign(program: Command): void {
   program

@@ -40,6 +40,8 @@ export interface NotaryVerdict {
   signingTime?: string;
   /** Whether authenticity was checked and passed (not merely logged): what thresholds count. */
   authentic: boolean;
+  /** For a verified signature: when its verdict may change (expiry, notAfter, revocation nextUpdate). */
+  validUntil?: string;
 }
 
 function toCheck(r: ValidationResult, requirement: string): Check {
@@ -104,5 +106,6 @@ export async function verifyNotarySignature(args: {
     const t = outcome.content.signerInfo.signingTime ?? outcome.content.signerInfo.authenticSigningTime;
     if (t) out.signingTime = t.toISOString();
   }
+  if (outcome.validUntil) out.validUntil = outcome.validUntil.toISOString();
   return out;
 }

@@ -83,6 +83,7 @@ export async function evaluateTrustPolicy(
       ...(v.signer ? { signer: v.signer } : {}),
       ...(v.keyId ? { keyId: v.keyId } : {}),
       ...(v.signingTime ? { signingTime: v.signingTime } : {}),
+      ...(v.validUntil ? { validUntil: v.validUntil } : {}),
     });
     if (v.verdict === 'verified') passed.push({ digest: c.digest, v });
     if (v.verdict === 'inconclusive') inconclusive = true;

@@ -35,6 +35,8 @@ export interface SignatureJudgement {
   signer?: string;
   keyId?: string;
   signingTime?: string;
+  /** When this judgement may change (a signature expiry, a certificate notAfter, a revocation nextUpdate). */
+  validUntil?: string;
 }
 
 export type Evaluator<R extends Requirement = Requirement> = (
