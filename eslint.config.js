@@ -19,7 +19,7 @@ export const ALLOWED = {
   freshness: ['util'],
   verify: ['trust', 'signature', 'freshness', 'store', 'pki', 'oci', 'util'],
   sign: ['plugin', 'signature', 'pki', 'store', 'oci', 'util'],
-  server: ['verify', 'store', 'oci', 'util'],
+  server: ['verify', 'signature', 'store', 'oci', 'util'],
 };
 const FOLDERS = [...Object.keys(ALLOWED), 'cli'];
 

@@ -16,6 +16,7 @@ const PEERS = [
   ['pkcs11-tool', 'opensc'],
   ['flatpak', 'flatpak'],
   ['dbus-run-session', 'dbus-daemon'],
+  ['chromium', 'chromium'],
 ];
 
 function has(cmd) {

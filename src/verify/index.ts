@@ -19,4 +19,3 @@ export { verify, verifyArtifacts, revocationSetup } from './batch.ts';
 export type { VerifyArtifactsOptions } from './batch.ts';
 export { verifyBlob } from './blob.ts';
 // Decoding without judging, for the registry's web view (the server reaches signatures only through verify/).
-export { parseEnvelope, parseCosignPayload } from '../signature/index.ts';

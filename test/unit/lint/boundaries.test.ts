@@ -19,7 +19,7 @@ describe('architecture boundaries are lint rules', () => {
       'a nested server file reaching trust internals',
       'src/server/auth/probe.ts',
       "import { loadTrustPolicy } from '../../trust/policy.ts';\nexport const x = loadTrustPolicy;",
-      /src\/server\/ may import only verify, store, oci, util/,
+      /src\/server\/ may import only verify, signature, store, oci, util/,
     ],
     [
       'a server file importing trust through its index',
