@@ -4,7 +4,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isImageIndex, parseManifest } from '../oci/index.ts';
 import { SignetError } from '../util/index.ts';
-import { RegistryStorage } from './storage.ts';
+import { RegistryStorage, REVERSE_LINK_KINDS, REVERSE_LINKS_MARKER } from './storage.ts';
 
 export interface FsckReport {
   /** Blobs (manifests included) checked against their digests. */
@@ -12,9 +12,14 @@ export interface FsckReport {
   manifests: number;
   tags: number;
   referrers: number;
+  /** Reverse links (`_manifests/parents/…`, `_manifests/users/…`) checked. */
+  links: number;
   /** Objects whose content does not match their digest, or manifests that do not parse. */
   corrupt: string[];
-  /** Links, tags, referrer entries or manifest references that point at nothing. */
+  /**
+   * Links, tags, referrer entries, reverse links or manifest references that point at nothing;
+   * and, in a store that keeps reverse links, a manifest reference without its reverse link.
+   */
   dangling: string[];
   /** Temp files left by interrupted writes (harmless; removed at server start). */
   tempFiles: number;
@@ -45,7 +50,7 @@ async function isDirectory(path: string): Promise<boolean> {
 }
 
 /** A store to check is a directory `signet serve` made: a missing one is never "sound". */
-async function checkStoreRoot(root: string): Promise<void> {
+export async function checkStoreRoot(root: string): Promise<void> {
   const hint = '(give the --root of signet serve)';
   let isDir: boolean;
   try {
@@ -73,7 +78,7 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
-function linkToDigest(name: string): string {
+export function linkToDigest(name: string): string {
   const i = name.indexOf('-');
   return `${name.slice(0, i)}:${name.slice(i + 1)}`;
 }
@@ -91,6 +96,7 @@ export async function fsck(root: string): Promise<FsckReport> {
     manifests: 0,
     tags: 0,
     referrers: 0,
+    links: 0,
     corrupt: [],
     dangling: [],
     tempFiles: 0,
@@ -111,6 +117,8 @@ export async function fsck(root: string): Promise<FsckReport> {
     }
   }
   report.uploads = (await list(join(root, 'uploads'))).length;
+  // Reverse links are checked for presence only where the server keeps them (see storage.ts).
+  const keepsLinks = await isFile(join(root, REVERSE_LINKS_MARKER));
   for (const repo of await storage.listRepositories()) {
     const dir = join(root, 'repositories', ...repo.split('/'));
     const layers = new Set<string>();
@@ -151,6 +159,17 @@ export async function fsck(root: string): Promise<FsckReport> {
             : layers.has(ref) || (await isFile(join(dir, '_layers', ref.replace(':', '-'))));
           if (!ok) report.dangling.push(`${repo}: manifest ${d} references missing ${ref}`);
         }
+        if (keepsLinks) {
+          const kind = isImageIndex(m) ? 'parents' : 'users';
+          const linked = isImageIndex(m)
+            ? m.manifests.map((x) => x.digest)
+            : [m.config, ...m.layers].filter((x) => !x.urls?.length).map((x) => x.digest);
+          for (const ref of new Set(linked)) {
+            const link = `_manifests/${kind}/${ref.replace(':', '-')}/${r}`;
+            if (!(await isFile(join(dir, link))))
+              report.dangling.push(`${repo}: manifest ${d} references ${ref} without its reverse link ${link}`);
+          }
+        }
       } catch (err) {
         report.corrupt.push(`${repo}: manifest ${d} does not parse (${(err as Error).message})`);
       }
@@ -163,6 +182,21 @@ export async function fsck(root: string): Promise<FsckReport> {
       report.tags++;
       const d = (await readFile(join(dir, '_manifests', 'tags', t), 'utf8')).trim();
       if (!revisions.has(d)) report.dangling.push(`${repo}: tag ${t} points at missing manifest ${d}`);
+    }
+    for (const kind of REVERSE_LINK_KINDS) {
+      for (const child of await list(join(dir, '_manifests', kind))) {
+        for (const l of await list(join(dir, '_manifests', kind, child))) {
+          if (l.startsWith('.tmp-')) {
+            report.tempFiles++;
+            continue;
+          }
+          report.links++;
+          if (!revisions.has(linkToDigest(l)))
+            report.dangling.push(
+              `${repo}: reverse link _manifests/${kind}/${child}/${l} names missing manifest ${linkToDigest(l)}`
+            );
+        }
+      }
     }
     for (const s of await list(join(dir, '_referrers'))) {
       for (const r of await list(join(dir, '_referrers', s))) {

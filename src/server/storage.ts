@@ -1,11 +1,36 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, truncate, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, rm, rmdir, stat, truncate, unlink, utimes } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { OciError, parseDigest, referrerDescriptor, type Descriptor, type Manifest } from '../oci/index.ts';
+import {
+  MediaType,
+  OciError,
+  digestOf,
+  isImageIndex,
+  parseDigest,
+  parseManifest,
+  referrerDescriptor,
+  type Descriptor,
+  type Manifest,
+} from '../oci/index.ts';
 import { commitFile, fsyncDir, isTempName, tempPathFor, writeFileAtomic } from '../util/index.ts';
+import { RegistryError } from './errors.ts';
+
+/** Upload sessions older than this are unknown to the server and swept (`signet serve`, gc). */
+export const DEFAULT_UPLOAD_TTL_MS = 24 * 3600_000;
+
+/**
+ * Written at the store root once every repository has its reverse links (see below): a store
+ * without it was written by an older Signet, and `init()` builds the links before serving.
+ */
+export const REVERSE_LINKS_MARKER = '.reverse-links-v1';
+
+/** The two kinds of reverse link under `repositories/<name>/_manifests/`. */
+export const REVERSE_LINK_KINDS = ['parents', 'users'] as const;
+
+const EMPTY_CONFIG_DIGEST = 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a';
 
 /**
  * The registry's filesystem store. Content-addressed blobs (manifests included) live once in
@@ -15,11 +40,31 @@ import { commitFile, fsyncDir, isTempName, tempPathFor, writeFileAtomic } from '
  *   repositories/<name>/_manifests/revisions/<alg>-<hex>    a manifest (file holds its media type)
  *   repositories/<name>/_manifests/tags/<tag>               the digest the tag points at
  *   repositories/<name>/_referrers/<alg>-<hex>/<alg>-<hex>  referrer descriptor JSON, by subject
+ *   repositories/<name>/_manifests/parents/<child>/<index>  reverse link: `index` lists manifest `child`
+ *   repositories/<name>/_manifests/users/<blob>/<manifest>  reverse link: `manifest` uses `blob` (config, layer)
  *   uploads/<uuid>/{data,state.json}                        upload sessions
  *
  * Repository name components can never start with '_' (distribution-spec grammar), so the
  * link directories cannot collide with a nested repository. Every object is written to a temp
  * file, fsynced and renamed, and a link is written only after what it points to is durable.
+ *
+ * Reverse links let a delete be refused without scanning the repository: a manifest some index
+ * lists, or a blob some manifest uses, stays. They are guards, so the order is the other way
+ * round: a manifest's reverse links are durable before its revision link, and are removed after
+ * it. A crash in between leaves a link that names a manifest the repository does not have;
+ * readers ignore such a link (only links whose manifest has a revision count), `init()` removes
+ * them at the next start, and `signet serve gc` removes them once older than its grace period.
+ *
+ * Stores written before reverse links existed have no {@link REVERSE_LINKS_MARKER}: `init()`
+ * builds every repository's links from its manifests once (a scan, like the temp-file sweep it
+ * already does) before the server answers, then writes the marker. fsck reports missing links
+ * only in stores that have the marker; gc does not depend on them at all.
+ *
+ * Concurrency inside the server: manifest PUTs of a repository share a lock, deletes of
+ * manifests and blobs take it alone, so a delete's "nothing lists it" check and its removal
+ * cannot interleave with a PUT that starts listing it (the PUT re-checks, under the lock, that
+ * what it references is still there). Blobs are touched (mtime) before anything new links
+ * them, which is what makes `signet serve gc` safe beside a running server (see gc.ts).
  */
 export class RegistryStorage {
   readonly root: string;
@@ -30,6 +75,22 @@ export class RegistryStorage {
    * the digest is computed only once every writer has closed.
    */
   private readonly uploadLocks = new Map<string, Promise<unknown>>();
+  /** Per repository: manifest PUTs share it, deletes take it alone (see the class comment). */
+  private readonly repoLocks = new Map<string, RwLock>();
+  /** Upload sessions older than this answer BLOB_UPLOAD_UNKNOWN (set by `startMaintenance`). */
+  uploadTtlMs = DEFAULT_UPLOAD_TTL_MS;
+
+  private async withRepoLock<T>(repo: string, exclusive: boolean, fn: () => Promise<T>): Promise<T> {
+    let lock = this.repoLocks.get(repo);
+    if (!lock) this.repoLocks.set(repo, (lock = new RwLock()));
+    await lock.acquire(exclusive);
+    try {
+      return await fn();
+    } finally {
+      lock.release(exclusive);
+      if (lock.idle && this.repoLocks.get(repo) === lock) this.repoLocks.delete(repo);
+    }
+  }
 
   private async withUploadLock<T>(uuid: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.uploadLocks.get(uuid) ?? Promise.resolve();
@@ -47,12 +108,105 @@ export class RegistryStorage {
     this.root = root;
   }
 
-  /** Creates the layout and removes temp files a crash may have left behind. Returns how many. */
+  /**
+   * Creates the layout and removes temp files a crash may have left behind (returns how many),
+   * then brings the reverse links up to date: built once for a store written before them,
+   * otherwise only the leftovers of an interrupted write removed. Run before serving, never
+   * beside a running server (it removes every temp file, young or not).
+   */
   async init(): Promise<number> {
     await mkdir(join(this.root, 'blobs'), { recursive: true });
     await mkdir(join(this.root, 'repositories'), { recursive: true });
     await mkdir(join(this.root, 'uploads'), { recursive: true });
-    return removeTempFiles(this.root);
+    const removed = await removeTempFiles(this.root);
+    const marker = join(this.root, REVERSE_LINKS_MARKER);
+    const migrated = await exists(marker);
+    for (const repo of await this.listRepositories()) {
+      if (!migrated) await this.buildReverseLinks(repo);
+      await this.removeStaleReverseLinks(repo);
+    }
+    if (!migrated) await writeFileAtomic(marker, 'reverse links: repositories/*/_manifests/{parents,users}\n');
+    return removed;
+  }
+
+  /** Writes the reverse links of every manifest of `repo` that lacks them (stores of older versions). */
+  private async buildReverseLinks(repo: string): Promise<void> {
+    for (const d of await this.revisions(repo)) {
+      const m = await this.loadManifest(repo, d);
+      if (!m) continue;
+      for (const link of this.reverseLinkPaths(repo, d, m)) if (!(await exists(link))) await writeFileAtomic(link, d);
+    }
+  }
+
+  /** Removes reverse links whose manifest has no revision (a crash between two writes). */
+  private async removeStaleReverseLinks(repo: string): Promise<void> {
+    const revisions = new Set(await this.revisions(repo));
+    for (const kind of REVERSE_LINK_KINDS) {
+      const base = join(this.repoDir(repo), '_manifests', kind);
+      for (const child of await listNames(base)) {
+        const dir = join(base, child);
+        for (const name of await listNames(dir))
+          if (!revisions.has(fromLinkName(name))) await removeIfExists(join(dir, name));
+        await rmdir(dir).catch(() => {});
+      }
+    }
+  }
+
+  /** Digests of the manifests in `repo` (its revision links). */
+  private async revisions(repo: string): Promise<string[]> {
+    return (await listNames(join(this.repoDir(repo), '_manifests', 'revisions'))).map(fromLinkName);
+  }
+
+  private async hasRevision(repo: string, digest: string): Promise<boolean> {
+    return exists(join(this.repoDir(repo), '_manifests', 'revisions', this.linkName(digest)));
+  }
+
+  /** A manifest of `repo`, parsed; null when it is not there or does not parse. */
+  private async loadManifest(repo: string, digest: string): Promise<Manifest | null> {
+    const info = await this.manifestInfo(repo, digest);
+    if (!info) return null;
+    try {
+      return parseManifest(await this.readManifest(digest), info.mediaType);
+    } catch {
+      return null;
+    }
+  }
+
+  /** The reverse links a manifest owns: one per manifest an index lists, one per blob an image uses. */
+  private reverseLinkPaths(repo: string, digest: string, m: Manifest): string[] {
+    const base = join(this.repoDir(repo), '_manifests');
+    const own = this.linkName(digest);
+    const out = new Set<string>();
+    if (isImageIndex(m)) {
+      for (const c of m.manifests) out.add(join(base, 'parents', this.linkName(c.digest), own));
+    } else {
+      for (const b of [m.config, ...m.layers])
+        if (!b.urls?.length) out.add(join(base, 'users', this.linkName(b.digest), own));
+    }
+    return [...out];
+  }
+
+  /** The manifests named in a reverse-link directory that the repository still has, sorted. */
+  private async linkedManifests(repo: string, dir: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const name of await listNames(dir)) {
+      const d = fromLinkName(name);
+      if (await this.hasRevision(repo, d)) out.push(d);
+    }
+    return out.sort();
+  }
+
+  /**
+   * Digests of the index manifests in `repo` that list `digest` in their `manifests`, sorted.
+   * Answered from the reverse links, without reading the indexes.
+   */
+  async indexesListing(repo: string, digest: string): Promise<string[]> {
+    return this.linkedManifests(repo, join(this.repoDir(repo), '_manifests', 'parents', this.linkName(digest)));
+  }
+
+  /** Digests of the image manifests in `repo` that use blob `digest` as config or layer, sorted. */
+  async blobUsers(repo: string, digest: string): Promise<string[]> {
+    return this.linkedManifests(repo, join(this.repoDir(repo), '_manifests', 'users', this.linkName(digest)));
   }
 
   blobPath(digest: string): string {
@@ -96,13 +250,37 @@ export class RegistryStorage {
     await writeFileAtomic(join(this.repoDir(repo), '_layers', this.linkName(digest)), digest);
   }
 
+  /** Removes a blob from `repo` without any check (see {@link unlinkBlobChecked}). */
   async unlinkBlob(repo: string, digest: string): Promise<boolean> {
     return removeIfExists(join(this.repoDir(repo), '_layers', this.linkName(digest)));
+  }
+
+  /**
+   * DELETE of a blob: false when `repo` does not have it; refused (409 DENIED) while a manifest
+   * of the repository uses it as config or layer.
+   */
+  async unlinkBlobChecked(repo: string, digest: string): Promise<boolean> {
+    return this.withRepoLock(repo, true, async () => {
+      if (!(await exists(join(this.repoDir(repo), '_layers', this.linkName(digest))))) return false;
+      const users = await this.blobUsers(repo, digest);
+      if (users.length) {
+        throw new RegistryError(
+          'DENIED',
+          `blob ${digest} is used by manifest ${users[0]} in repository ${repo}: delete the manifest first`,
+          409,
+          {},
+          { digest, manifests: users }
+        );
+      }
+      return this.unlinkBlob(repo, digest);
+    });
   }
 
   /** Links a blob that exists in the global store (cross-repository mount). */
   async mountBlob(repo: string, from: string, digest: string): Promise<boolean> {
     if ((await this.blobSize(from, digest)) === null) return false;
+    // Touched before it is linked (gc keeps young blobs); gone meanwhile means "not mountable".
+    if (!(await touch(this.blobPath(digest)))) return false;
     await this.linkBlob(repo, digest);
     return true;
   }
@@ -119,18 +297,41 @@ export class RegistryStorage {
     return uuid;
   }
 
-  /** The upload's repository and current size, or null when unknown. */
+  /** The upload's repository and current size, or null when unknown or past its TTL. */
   async uploadState(uuid: string): Promise<{ repo: string; offset: number } | null> {
     if (!/^[0-9a-f-]{36}$/.test(uuid)) return null;
     try {
       const state = JSON.parse(await readFile(join(this.root, 'uploads', uuid, 'state.json'), 'utf8')) as {
         repo: string;
       };
+      const created = await uploadCreatedAt(join(this.root, 'uploads', uuid));
+      if (created === null || Date.now() - created > this.uploadTtlMs) return null;
       const { size } = await stat(join(this.root, 'uploads', uuid, 'data'));
       return { repo: state.repo, offset: size };
     } catch {
       return null;
     }
+  }
+
+  /**
+   * Removes upload sessions created more than `ttlMs` ago, each under its session lock (a chunk
+   * being written finishes first). Counts what it removed.
+   */
+  async expireUploads(ttlMs = this.uploadTtlMs): Promise<{ count: number; bytes: number }> {
+    const out = { count: 0, bytes: 0 };
+    const base = join(this.root, 'uploads');
+    for (const uuid of await listNames(base)) {
+      const dir = join(base, uuid);
+      const created = await uploadCreatedAt(dir);
+      if (created === null || Date.now() - created <= ttlMs) continue;
+      await this.withUploadLock(uuid, async () => {
+        out.bytes += await dirSize(dir);
+        this.hashes.delete(uuid);
+        await rm(dir, { recursive: true, force: true });
+        out.count++;
+      });
+    }
+    return out;
   }
 
   /**
@@ -191,12 +392,13 @@ export class RegistryStorage {
       throw new OciError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${digest}`);
     }
     const target = this.blobPath(digest);
-    if (await exists(target)) {
-      await rm(dir, { recursive: true, force: true });
-    } else {
+    // The blob is young when it is linked, whether it was here already (touched: gc may be about
+    // to judge it unreferenced) or is committed now (data written long ago keeps its old mtime).
+    if (!(await touch(target))) {
+      await touch(data);
       await commitFile(data, target);
-      await rm(dir, { recursive: true, force: true });
     }
+    await rm(dir, { recursive: true, force: true });
     await this.linkBlob(repo, digest);
   }
 
@@ -230,7 +432,11 @@ export class RegistryStorage {
 
   // ---- manifests -----------------------------------------------------------------------------
 
-  /** Stores a manifest (already validated by the caller) and, when given, points a tag at it. */
+  /**
+   * Stores a manifest (already validated by the caller) and, when given, points a tag at it.
+   * Under the repository's shared lock it checks again that what the manifest references is
+   * here (a delete may have run since the caller looked), so no PUT can list what a delete removes.
+   */
   async putManifest(
     repo: string,
     bytes: Uint8Array,
@@ -239,9 +445,55 @@ export class RegistryStorage {
     manifest: Manifest,
     tag?: string
   ): Promise<void> {
+    await this.withRepoLock(repo, false, async () => {
+      await this.checkReferenced(repo, manifest);
+      await this.storeManifest(repo, bytes, mediaType, digest, manifest, tag);
+    });
+  }
+
+  private async checkReferenced(repo: string, manifest: Manifest): Promise<void> {
+    if (isImageIndex(manifest)) {
+      for (const d of manifest.manifests) {
+        if (!(await this.hasRevision(repo, d.digest)))
+          throw new RegistryError(
+            'MANIFEST_UNKNOWN',
+            `index references manifest ${d.digest}, which is not in repository ${repo}`,
+            400,
+            {},
+            { digest: d.digest }
+          );
+      }
+      return;
+    }
+    for (const d of [manifest.config, ...manifest.layers]) {
+      if (d.urls?.length) continue;
+      if (d.digest === EMPTY_CONFIG_DIGEST && d.size === 2 && d.mediaType === MediaType.Empty) continue;
+      if (!(await exists(join(this.repoDir(repo), '_layers', this.linkName(d.digest)))))
+        throw new RegistryError(
+          'MANIFEST_BLOB_UNKNOWN',
+          `manifest references blob ${d.digest}, which is not in repository ${repo}`,
+          400,
+          {},
+          { digest: d.digest }
+        );
+    }
+  }
+
+  /** putManifest without lock or checks (callers hold the repository lock). */
+  private async storeManifest(
+    repo: string,
+    bytes: Uint8Array,
+    mediaType: string,
+    digest: string,
+    manifest: Manifest,
+    tag?: string
+  ): Promise<void> {
     const target = this.blobPath(digest);
-    if (!(await exists(target))) await writeFileAtomic(target, bytes);
+    // A manifest already in the store is touched before it is linked, so gc sees it young.
+    if (!(await touch(target))) await writeFileAtomic(target, bytes);
     const repoDir = this.repoDir(repo);
+    // Reverse links first: they must exist whenever the revision does (see the class comment).
+    await Promise.all(this.reverseLinkPaths(repo, digest, manifest).map((p) => writeFileAtomic(p, digest)));
     await writeFileAtomic(join(repoDir, '_manifests', 'revisions', this.linkName(digest)), mediaType);
     if (manifest.subject) {
       const desc = referrerDescriptor({ mediaType, digest, size: bytes.length }, manifest);
@@ -280,17 +532,139 @@ export class RegistryStorage {
     return readFile(this.blobPath(digest));
   }
 
-  /** Removes a manifest from `repo`: its revision link, the tags on it and its referrer entry. */
+  /**
+   * Removes one manifest from `repo` without any check or cascade (see {@link deleteManifestCascade}):
+   * the tags on it, its referrer entry, its revision link, then the reverse links it owns.
+   */
   async deleteManifest(repo: string, digest: string, subjectDigest?: string): Promise<boolean> {
+    return this.withRepoLock(repo, true, async () => {
+      if (!(await this.hasRevision(repo, digest))) return false;
+      const m = await this.loadManifest(repo, digest);
+      return this.removeManifest(repo, digest, m, subjectDigest ?? m?.subject?.digest);
+    });
+  }
+
+  /** Links that point at the manifest go before its revision, the ones it owns after (crash order). */
+  private async removeManifest(repo: string, digest: string, m: Manifest | null, subject?: string): Promise<boolean> {
     const repoDir = this.repoDir(repo);
-    const removed = await removeIfExists(join(repoDir, '_manifests', 'revisions', this.linkName(digest)));
-    if (!removed) return false;
     for (const tag of (await this.listTags(repo)) ?? []) {
       if ((await this.tagDigest(repo, tag)) === digest) await removeIfExists(join(repoDir, '_manifests', 'tags', tag));
     }
-    if (subjectDigest)
-      await removeIfExists(join(repoDir, '_referrers', this.linkName(subjectDigest), this.linkName(digest)));
-    return true;
+    if (subject) {
+      const entry = join(repoDir, '_referrers', this.linkName(subject), this.linkName(digest));
+      if (await removeIfExists(entry)) await rmdir(dirname(entry)).catch(() => {});
+    }
+    const removed = await removeIfExists(join(repoDir, '_manifests', 'revisions', this.linkName(digest)));
+    for (const link of m ? this.reverseLinkPaths(repo, digest, m) : []) {
+      if (await removeIfExists(link)) await rmdir(dirname(link)).catch(() => {});
+    }
+    return removed;
+  }
+
+  /**
+   * DELETE of a manifest by digest: null when `repo` does not have it. Deletes it with its
+   * referrers, recursively (signatures of signatures, found through `_referrers/`), and takes
+   * them out of the referrers tag schema index of their subject (the `<alg>-<hex>` tag): that
+   * index is stored anew without them and the tag moved (or removed once the index is empty),
+   * and its old version deleted. Refused as a whole (409 DENIED, nothing changed) when any other
+   * index of the repository lists one of them.
+   */
+  async deleteManifestCascade(
+    repo: string,
+    digest: string
+  ): Promise<{
+    deleted: string[];
+    rewritten: Array<{ tag: string; from: string; to: string | null }>;
+    /** Digests whose referrers or covering indexes changed (subjects, listed manifests, the deleted). */
+    affected: string[];
+  } | null> {
+    return this.withRepoLock(repo, true, async () => {
+      if (!(await this.hasRevision(repo, digest))) return null;
+      // 1. the manifest and its referrers, recursively
+      const doomed = new Map<string, Manifest | null>();
+      const referrerOf = new Map<string, string>();
+      const queue = [digest];
+      for (let d = queue.shift(); d !== undefined; d = queue.shift()) {
+        if (doomed.has(d)) continue;
+        doomed.set(d, await this.loadManifest(repo, d));
+        const dir = join(this.repoDir(repo), '_referrers', this.linkName(d));
+        for (const r of await this.linkedManifests(repo, dir)) {
+          if (doomed.has(r) || referrerOf.has(r)) continue;
+          referrerOf.set(r, d);
+          queue.push(r);
+        }
+      }
+      // 2. every index that lists one of them: the subject's tag schema index is rewritten,
+      //    any other refuses the delete
+      const rewrites = new Map<string, string>(); // index digest -> its tag schema tag
+      const lists = (m: Manifest | null | undefined, d: string): boolean =>
+        !!m && isImageIndex(m) && m.manifests.some((x) => x.digest === d);
+      const refuse = (d: string, index: string): RegistryError => {
+        const what = referrerOf.has(d) ? `manifest ${d} (a referrer of ${referrerOf.get(d)})` : `manifest ${d}`;
+        return new RegistryError(
+          'DENIED',
+          `${what} is listed by index ${index} in repository ${repo}: delete the index first`,
+          409,
+          {},
+          { digest: d, index }
+        );
+      };
+      for (const [d, m] of doomed) {
+        for (const p of await this.indexesListing(repo, d)) {
+          if (doomed.has(p)) continue;
+          const subject = m?.subject?.digest;
+          const tag = subject ? referrersTagOf(subject) : undefined;
+          if (tag && (await this.tagDigest(repo, tag)) === p) rewrites.set(p, tag);
+          else throw refuse(d, p);
+        }
+      }
+      const olds = new Map<string, { mediaType: string; manifest: Manifest }>();
+      for (const p of rewrites.keys()) {
+        for (const q of await this.indexesListing(repo, p)) if (!doomed.has(q)) throw refuse(p, q);
+        const info = await this.manifestInfo(repo, p);
+        const manifest = await this.loadManifest(repo, p);
+        if (!info || !manifest) throw refuse([...doomed.keys()].find((d) => lists(manifest, d)) ?? digest, p);
+        olds.set(p, { mediaType: info.mediaType, manifest });
+      }
+      // 3. the new versions of the tag schema indexes, tags moved; the old versions go in step 4
+      const rewritten: Array<{ tag: string; from: string; to: string | null }> = [];
+      for (const [p, tag] of rewrites) {
+        const { mediaType, manifest: old } = olds.get(p)!;
+        const json = JSON.parse((await this.readManifest(p)).toString('utf8')) as { manifests: Descriptor[] };
+        json.manifests = json.manifests.filter((x) => !doomed.has(x.digest));
+        const tags: string[] = [];
+        for (const t of (await this.listTags(repo)) ?? []) if ((await this.tagDigest(repo, t)) === p) tags.push(t);
+        let to: string | null = null;
+        if (json.manifests.length) {
+          const bytes = Buffer.from(JSON.stringify(json));
+          to = digestOf(bytes);
+          await this.storeManifest(repo, bytes, mediaType, to, parseManifest(bytes, mediaType));
+          for (const t of tags) await writeFileAtomic(join(this.repoDir(repo), '_manifests', 'tags', t), to);
+        } else {
+          for (const t of tags) await this.deleteTag(repo, t);
+        }
+        rewritten.push({ tag, from: p, to });
+        doomed.set(p, old);
+      }
+      // 4. removal, an index before the manifests it lists (no index ever lists a missing one)
+      const remaining = new Set(doomed.keys());
+      const deleted: string[] = [];
+      const affected = new Set<string>();
+      while (remaining.size) {
+        const all = [...remaining];
+        const free = all.filter((d) => !all.some((o) => o !== d && lists(doomed.get(o), d)));
+        for (const d of free.length ? free : all) {
+          const m = doomed.get(d) ?? null;
+          await this.removeManifest(repo, d, m, m?.subject?.digest);
+          remaining.delete(d);
+          deleted.push(d);
+          affected.add(d);
+          if (m?.subject) affected.add(m.subject.digest);
+          if (m && isImageIndex(m)) for (const c of m.manifests) affected.add(c.digest);
+        }
+      }
+      return { deleted, rewritten, affected: [...affected].sort() };
+    });
   }
 
   async deleteTag(repo: string, tag: string): Promise<boolean> {
@@ -326,6 +700,16 @@ export class RegistryStorage {
     return out;
   }
 
+  /** Names of the referrer entries of a subject (cheap: one directory listing, no file read). */
+  async referrerLinks(repo: string, subjectDigest: string): Promise<string[]> {
+    try {
+      const dir = join(this.repoDir(repo), '_referrers', this.linkName(subjectDigest));
+      return (await readdir(dir)).filter((n) => !isTempName(n)).sort();
+    } catch {
+      return [];
+    }
+  }
+
   /** Every repository name, sorted. */
   async listRepositories(): Promise<string[]> {
     const out: string[] = [];
@@ -343,6 +727,109 @@ export class RegistryStorage {
     };
     await walk(join(this.root, 'repositories'), []);
     return out.sort();
+  }
+}
+
+/** The referrers tag schema tag of a subject: `<alg>-<hex>`, cut to the 128 characters a tag may have. */
+function referrersTagOf(digest: string): string {
+  const { algorithm, hex } = parseDigest(digest);
+  return `${algorithm}-${hex}`.slice(0, 128);
+}
+
+/** `sha256-<hex>` (a link file name) back to `sha256:<hex>`. */
+export function fromLinkName(name: string): string {
+  const i = name.indexOf('-');
+  return `${name.slice(0, i)}:${name.slice(i + 1)}`;
+}
+
+/** Entries of a directory without temp files; none when it does not exist. */
+async function listNames(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter((n) => !isTempName(n));
+  } catch {
+    return [];
+  }
+}
+
+/** Sets a file's mtime to now; false when it does not exist. */
+async function touch(path: string): Promise<boolean> {
+  const now = new Date();
+  try {
+    await utimes(path, now, now);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/**
+ * When an upload session began: `created` of its state.json, else (older or damaged sessions)
+ * the mtime of state.json or of the session directory. Null when the session is gone.
+ */
+export async function uploadCreatedAt(dir: string): Promise<number | null> {
+  try {
+    const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as { created?: unknown };
+    const t = typeof state.created === 'string' ? Date.parse(state.created) : NaN;
+    if (Number.isFinite(t)) return t;
+  } catch {
+    // fall back to the mtime
+  }
+  for (const p of [join(dir, 'state.json'), dir]) {
+    try {
+      return (await stat(p)).mtimeMs;
+    } catch {
+      // next
+    }
+  }
+  return null;
+}
+
+/** Total size of the files directly in `dir`. */
+export async function dirSize(dir: string): Promise<number> {
+  let n = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    n += await stat(join(dir, name)).then(
+      (s) => (s.isFile() ? s.size : 0),
+      () => 0
+    );
+  }
+  return n;
+}
+
+/**
+ * A readers-writer lock, first come first served: readers share it, a writer holds it alone,
+ * and a waiting writer stops later readers from overtaking it.
+ */
+class RwLock {
+  private readers = 0;
+  private writer = false;
+  private readonly queue: Array<{ exclusive: boolean; grant: () => void }> = [];
+
+  get idle(): boolean {
+    return !this.writer && this.readers === 0 && this.queue.length === 0;
+  }
+
+  acquire(exclusive: boolean): Promise<void> {
+    if (this.queue.length === 0 && !this.writer && (!exclusive || this.readers === 0)) {
+      if (exclusive) this.writer = true;
+      else this.readers++;
+      return Promise.resolve();
+    }
+    return new Promise((grant) => this.queue.push({ exclusive, grant }));
+  }
+
+  release(exclusive: boolean): void {
+    if (exclusive) this.writer = false;
+    else this.readers--;
+    while (this.queue.length && !this.writer) {
+      const next = this.queue[0]!;
+      if (next.exclusive && this.readers > 0) break;
+      this.queue.shift();
+      if (next.exclusive) this.writer = true;
+      else this.readers++;
+      next.grant();
+    }
   }
 }
 

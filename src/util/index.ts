@@ -19,3 +19,4 @@ export { SIGNET_VERSION, readPackageVersion } from './version.ts';
 export { isValidDate } from './time.ts';
 export { readBodyBounded } from './http-body.ts';
 export type { BodySource, ReadBoundedOptions } from './http-body.ts';
+export { parseDuration } from './duration.ts';
