@@ -50,18 +50,27 @@ function wrap(name: string, host: string, child: ChildProcess, cleanup: () => Pr
   };
 }
 
-/** Starts `signet serve` as its own process (so its RSS is its own). */
-export async function startSignet(root?: string): Promise<RegistryProcess> {
+/**
+ * Starts `signet serve` as its own process (so its RSS is its own); `extra` adds flags
+ * (`--policy …`, or `--upstream …`, which takes no --root).
+ */
+export async function startSignet(
+  root?: string,
+  extra: string[] = [],
+  name = 'signet serve'
+): Promise<RegistryProcess> {
   const dir = root ?? (await mkdtemp(join(tmpdir(), 'signet-bench-')));
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
+  const storage = extra.includes('--upstream') ? [] : ['--root', dir];
   const child = spawn(
     process.execPath,
-    ['bin/signet.js', 'serve', '--addr', host, '--root', dir, '--log-level', 'warn'],
+    ['bin/signet.js', 'serve', '--addr', host, ...storage, '--log-level', 'warn', ...extra],
     { stdio: ['ignore', 'ignore', 'inherit'] }
   );
   await waitReady(host, child);
-  return wrap('signet serve', host, child, () => rm(dir, { recursive: true, force: true }));
+  // A root the caller named is the caller's to remove.
+  return wrap(name, host, child, () => (root ? Promise.resolve() : rm(dir, { recursive: true, force: true })));
 }
 
 /** Starts Debian's docker-registry (distribution 2.8.2) with filesystem storage. */

@@ -1,9 +1,11 @@
 // `npm run bench`: Signet against the peers it names, measured in the same run on 127.0.0.1.
-// Sections: registry (signet serve vs Debian's docker-registry). Pass section names to run a subset.
+// Sections: registry (signet serve vs Debian's docker-registry), notary, revocation, enforcement
+// (--policy and pull-through). Pass section names to run a subset.
 import { BlobSource, blobThroughput, manifestRps, pushBlob, pullBlob, pushSmallManifest } from './registry.ts';
 import { startDistribution, startSignet, type RegistryProcess } from './peers.ts';
 import { notarySection } from './notary.ts';
 import { revocationSection } from './revocation.ts';
+import { enforcementSection } from './enforcement.ts';
 
 const MiB = 1024 * 1024;
 const sections = new Set(process.argv.slice(2));
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
   if (want('registry')) await registrySection();
   if (want('notary')) await notarySection();
   if (want('revocation')) await revocationSection();
+  if (want('enforcement')) await enforcementSection();
 }
 
 main().catch((err: unknown) => {

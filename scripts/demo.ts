@@ -31,14 +31,12 @@ function signet(args: string[], expect: 'ok' | 'fail' = 'ok', input?: string): s
   return r.stdout.trim();
 }
 
-async function main(): Promise<void> {
-  console.log(bold('Signet: sign an artifact, store the signature beside it, move both, verify them.'));
-  console.log(`working directory: ${work}`);
-  const server = spawn(
-    process.execPath,
-    [join(root, 'bin/signet.js'), 'serve', '--addr', '127.0.0.1:0', '--root', join(work, 'registry')],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] }
-  );
+/** `signet serve ARGS` on a free loopback port; resolves with its host:port once it listens. */
+async function serve(args: string[]): Promise<{ host: string; server: ReturnType<typeof spawn> }> {
+  const server = spawn(process.execPath, [join(root, 'bin/signet.js'), 'serve', '--addr', '127.0.0.1:0', ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const host = await new Promise<string>((res, rej) => {
     const onData = (b: Buffer): void => {
       const m = /listening on https?:\/\/([\d.]+:\d+)/.exec(b.toString());
@@ -49,6 +47,13 @@ async function main(): Promise<void> {
     server.once('exit', (c) => rej(new Error(`signet serve exited with ${c}`)));
     setTimeout(() => rej(new Error('signet serve did not start within 30 s')), 30_000).unref();
   });
+  return { host, server };
+}
+
+async function main(): Promise<void> {
+  console.log(bold('Signet: sign an artifact, store the signature beside it, move both, verify them.'));
+  console.log(`working directory: ${work}`);
+  const { host, server } = await serve(['--root', join(work, 'registry')]);
   console.log(`\n${bold(`signet serve is running at http://${host} (root ${join(work, 'registry')})`)}`);
   try {
     writeFileSync(join(work, 'app.txt'), 'hello from a release pipeline\n');
@@ -71,10 +76,27 @@ async function main(): Promise<void> {
     // offline: the layout on disk, the trust store and the policy are all that is needed
     signet(['verify', `oci:${join(work, 'layout')}:v1`, '-m', 'build=42']);
     signet(['inspect', `oci:${join(work, 'layout')}:v1`]);
+    await enforcementSteps();
     console.log(`\n${bold('Done: every step behaved as expected.')}`);
   } finally {
     server.kill('SIGTERM');
     if (!process.env.SIGNET_DEMO_KEEP) rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** The same store served with the trust policy enforced: what does not verify is not served. */
+async function enforcementSteps(): Promise<void> {
+  const home = env.SIGNET_HOME!;
+  const args = ['--root', join(work, 'registry'), '--policy', join(home, 'trustpolicy.json')];
+  const enforcing = await serve([...args, '--trust-store', join(home, 'truststore'), '--log-level', 'warn']);
+  console.log(`\n${bold(`$ signet serve ${args.join(' ')} --trust-store …`)}`);
+  console.log(bold(`(a second registry on the same store, enforcing the policy, at http://${enforcing.host})`));
+  try {
+    signet(['copy', `${enforcing.host}/demo/app:v1`, `oci:${join(work, 'pulled')}:v1`]);
+    // mallory's signature does not verify: the registry refuses to serve the image, and says why.
+    signet(['copy', `${enforcing.host}/demo/other:v1`, `oci:${join(work, 'pulled-other')}:v1`], 'fail');
+  } finally {
+    enforcing.server.kill('SIGTERM');
   }
 }
 

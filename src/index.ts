@@ -19,7 +19,7 @@ import type * as Pki from './pki/index.ts';
 import type * as Plugin from './plugin/index.ts';
 import type * as Auth from './server/auth/index.ts';
 
-export { SignetError, exitCodeFor, signetHome, SIGNET_VERSION } from './util/index.ts';
+export { SignetError, exitCodeFor, signetHome, SIGNET_VERSION, parseDuration } from './util/index.ts';
 export { formatReport } from './verify/format.ts';
 export { CHECK_NAMES, REPORT_VERSION } from './verify/report.ts';
 export type {
@@ -52,7 +52,7 @@ export type {
   TrustPolicyDocument,
 } from './trust/index.ts';
 export type { PrimitiveSigner, EnvelopeContent } from './signature/index.ts';
-export type { RegistryOptions, RunningRegistry, FsckReport } from './server/index.ts';
+export type { RegistryOptions, RunningRegistry, FsckReport, GcOptions, GcReport } from './server/index.ts';
 
 const verifyModule = (): Promise<typeof Verify> => import('./verify/index.ts');
 const signModule = (): Promise<typeof Sign> => import('./sign/index.ts');
@@ -237,9 +237,24 @@ export async function startRegistry(
   return (await serverModule()).startRegistry(...a);
 }
 
+/** Starts `signet serve --upstream`: a stateless, verifying pull-through in front of another registry. */
+export async function startPullThrough(
+  ...a: Parameters<typeof Server.startPullThrough>
+): ReturnType<typeof Server.startPullThrough> {
+  return (await serverModule()).startPullThrough(...a);
+}
+
 /** Checks an embedded registry's store: every object against its digest, every reference against existence. */
 export async function fsck(...a: Parameters<typeof Server.fsck>): ReturnType<typeof Server.fsck> {
   return (await serverModule()).fsck(...a);
+}
+
+/**
+ * Garbage collection of an embedded registry's store (`signet serve gc`): unreferenced blobs
+ * older than the grace period, expired upload sessions, stale temp files. Safe beside a running server.
+ */
+export async function gc(...a: Parameters<typeof Server.gc>): ReturnType<typeof Server.gc> {
+  return (await serverModule()).gc(...a);
 }
 
 /** The key store (`$SIGNET_HOME/keys` by default): generate, import, list, export keys. */

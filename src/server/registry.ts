@@ -1,14 +1,21 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { SignetError, silentLogger, type Logger } from '../util/index.ts';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { silentLogger, type Logger } from '../util/index.ts';
+import { authError } from './access.ts';
 import type { Authorizer } from './auth/types.ts';
+import { loadEnforcementPolicy, PolicyEnforcer, type EnforcementPolicy } from './enforcement/enforcer.ts';
+import { LocalEnforcementSource } from './enforcement/local-source.ts';
 import type { Enforcer } from './enforcement/types.ts';
-import { RegistryError, sendError, toRegistryError } from './errors.ts';
+import { RegistryError } from './errors.ts';
 import { flatpakIndex } from './flatpak-index.ts';
+import { startMaintenance } from './gc.ts';
+import { listenHttp, splitAddr, type HttpServerOptions, type RunningRegistry } from './http-server.ts';
 import { serveLookaside } from './lookaside.ts';
-import { DEFAULT_LIMITS, handle, type Limits, type RouteContext } from './routes.ts';
+import { DEFAULT_LIMITS, handle, matchRoute, type Limits, type RouteContext } from './routes.ts';
 import { RegistryStorage } from './storage.ts';
 import { renderWebView } from './webview.ts';
+
+export type { RunningRegistry } from './http-server.ts';
 
 export interface RegistryOptions {
   /** `host:port`; port 0 picks a free one. Default 127.0.0.1:5000. */
@@ -16,112 +23,110 @@ export interface RegistryOptions {
   /** Storage root directory. */
   root: string;
   authorizer?: Authorizer;
-  /** Policy enforcement (`signet serve --policy`): manifests that do not verify are not served. */
+  /**
+   * Policy enforcement (`signet serve --policy`): manifests that do not verify are not served.
+   * Policy scopes match `<publicName>/<repository>`.
+   */
+  policy?: EnforcementPolicy;
+  /** The registry name policies and signatures use for this server (default: the listen address). */
+  publicName?: string;
+  /** Longest a verdict is cached (default 10 min). */
+  verdictTtlMs?: number;
+  /** A custom enforcer instead of `policy` (tests, embedders). */
   enforcer?: Enforcer;
   logger?: Logger;
   limits?: Partial<Limits>;
-}
-
-export interface RunningRegistry {
-  url: string;
-  host: string;
-  port: number;
-  close(): Promise<void>;
-}
-
-function splitAddr(addr: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr);
-  if (!m) throw new SignetError('USAGE', `invalid address ${JSON.stringify(addr)}: want host:port`);
-  return { host: m[1] ?? (m[2] || '127.0.0.1'), port: Number(m[3]) };
+  /** Serve HTTPS with this certificate chain and key (PEM). */
+  tls?: HttpServerOptions['tls'];
+  /** How long `close()` waits for requests in flight (uploads) before cutting connections. Default 30 s. */
+  shutdownGraceMs?: number;
+  /** Upload sessions older than this answer BLOB_UPLOAD_UNKNOWN and are swept. Default 24 h. */
+  uploadTtlMs?: number;
 }
 
 /** Starts the embedded OCI registry (distribution-spec v1.1 with the referrers API). */
 export async function startRegistry(options: RegistryOptions): Promise<RunningRegistry> {
   const logger = options.logger ?? silentLogger;
+  const addr = options.addr ?? '127.0.0.1:5000';
+  splitAddr(addr);
+  // Everything that can be refused is checked before the store directory is created.
+  const policy = options.policy ? await loadEnforcementPolicy(options.policy) : undefined;
+  const rootExisted = existsSync(options.root);
   const storage = new RegistryStorage(options.root);
   const stale = await storage.init();
   if (stale) logger.warn({ removed: stale }, 'removed temp files left by an earlier crash');
+  const maintenance = startMaintenance(storage, { uploadTtlMs: options.uploadTtlMs, logger });
   const ctx: RouteContext = { storage, limits: { ...DEFAULT_LIMITS, ...options.limits }, activeUploads: { n: 0 } };
-  if (options.authorizer) ctx.authorizer = options.authorizer;
+  const { authorizer } = options;
+  if (authorizer) ctx.authorizer = authorizer;
+  if (options.enforcer) ctx.enforcer = options.enforcer;
+  const enforced = Boolean(policy || options.enforcer);
 
-  const server = createServer(
-    { requestTimeout: 30 * 60_000, headersTimeout: 60_000, keepAliveTimeout: 30_000 },
-    (req, res) => {
-      void serve(req, res);
-    }
-  );
-  server.maxRequestsPerSocket = 0;
-
-  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = process.hrtime.bigint();
-    try {
-      const path = (req.url ?? '/').split('?')[0]!;
-      if (options.authorizer && req.method === 'GET' && path === options.authorizer.tokenPath) {
-        await options.authorizer.handleToken(req, res);
-      } else if (path === '/v2' || path.startsWith('/v2/')) {
-        await handle(ctx, req, res);
-      } else if (req.method === 'GET' && (path === '/index/static' || path === '/index/dynamic')) {
-        // Flatpak's index is a listing of repositories: it needs the same right as the catalog.
-        if (options.authorizer) {
-          const r = await options.authorizer.check(req, [{ type: 'registry', name: 'catalog', actions: ['*'] }]);
-          if (!r.ok)
-            throw new RegistryError(
-              r.code,
-              r.message,
-              r.status,
-              r.challenge ? { 'WWW-Authenticate': r.challenge } : {}
-            );
-        }
-        await flatpakIndex(storage, req, res);
-      } else if (req.method === 'GET' && path.startsWith('/lookaside/')) {
-        const repo = /^\/lookaside\/(.+)@/.exec(path)?.[1] ?? '';
-        if (options.authorizer) {
-          const r = await options.authorizer.check(req, [{ type: 'repository', name: repo, actions: ['pull'] }]);
-          if (!r.ok)
-            throw new RegistryError(
-              r.code,
-              r.message,
-              r.status,
-              r.challenge ? { 'WWW-Authenticate': r.challenge } : {}
-            );
-        }
-        await serveLookaside(storage, path, res, req);
-      } else if (req.method === 'GET' && (path === '/' || path.startsWith('/ui/'))) {
-        await renderWebView(storage, req, res, options.authorizer, options.enforcer);
-      } else {
-        sendError(res, toRegistryError(new SignetError('NOT_FOUND', 'not found')));
-      }
-    } catch (err) {
-      const e = toRegistryError(err);
-      if (e.status >= 500)
-        logger.error({ err: (err as Error)?.message, stack: (err as Error)?.stack }, 'request failed');
-      // Drain what the client is still sending so the error reaches it on a kept-alive socket.
-      if (!req.complete) req.resume();
-      sendError(res, e);
-    } finally {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.info(
-        { method: req.method, path: req.url, status: res.statusCode, ms: Math.round(ms * 10) / 10 },
-        'request'
-      );
-    }
-  }
-
-  const { host, port } = splitAddr(options.addr ?? '127.0.0.1:5000');
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const actual = (server.address() as AddressInfo).port;
-  const hostPort = `${host.includes(':') ? `[${host}]` : host}:${actual}`;
-  return {
-    url: `http://${hostPort}`,
-    host: hostPort,
-    port: actual,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+  const check = async (req: Parameters<Authorizer['check']>[0], access: Parameters<Authorizer['check']>[1]) => {
+    if (!authorizer) return;
+    const r = await authorizer.check(req, access);
+    if (!r.ok) throw authError(r);
   };
+
+  try {
+    const running = await listenHttp(
+      {
+        addr,
+        logger,
+        ...(authorizer ? { authorizer } : {}),
+        ...(options.tls ? { tls: options.tls } : {}),
+        ...(options.shutdownGraceMs !== undefined ? { shutdownGraceMs: options.shutdownGraceMs } : {}),
+        enforcerStats: () => ctx.enforcer?.stats(),
+        // Built before any connection is handled: the default registry name is the address with
+        // its real port, and no request is ever served unenforced.
+        onListening: (hostPort) => {
+          if (!policy) return;
+          const name = options.publicName ?? hostPort;
+          ctx.enforcer = new PolicyEnforcer({
+            ...policy,
+            registryName: name,
+            source: new LocalEnforcementSource(storage, name),
+            logger,
+            ...(options.verdictTtlMs !== undefined ? { maxTtlMs: options.verdictTtlMs } : {}),
+          });
+        },
+      },
+      async (req, res, route) => {
+        if (enforced && !ctx.enforcer) throw new RegistryError('UNAVAILABLE', 'starting up', 503);
+        const path = (req.url ?? '/').split('?')[0]!;
+        if (path === '/v2' || path.startsWith('/v2/')) {
+          route(matchRoute(path)?.kind ?? 'v2-unknown');
+          await handle(ctx, req, res);
+        } else if (req.method === 'GET' && (path === '/index/static' || path === '/index/dynamic')) {
+          route('flatpak-index');
+          // Flatpak's index is a listing of repositories: it needs the same right as the catalog.
+          await check(req, [{ type: 'registry', name: 'catalog', actions: ['*'] }]);
+          await flatpakIndex(storage, req, res);
+        } else if (req.method === 'GET' && path.startsWith('/lookaside/')) {
+          route('lookaside');
+          await check(req, [
+            { type: 'repository', name: /^\/lookaside\/(.+)@/.exec(path)?.[1] ?? '', actions: ['pull'] },
+          ]);
+          await serveLookaside(storage, path, res, req);
+        } else if (req.method === 'GET' && (path === '/' || path.startsWith('/ui/'))) {
+          route('web');
+          await renderWebView(storage, req, res, authorizer, ctx.enforcer);
+        } else {
+          return false;
+        }
+        return true;
+      }
+    );
+    const close = running.close;
+    running.close = () => {
+      maintenance.stop();
+      return close();
+    };
+    return running;
+  } catch (err) {
+    maintenance.stop();
+    // A failed start leaves nothing behind that it created.
+    if (!rootExisted) await rm(options.root, { recursive: true, force: true });
+    throw err;
+  }
 }

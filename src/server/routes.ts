@@ -14,7 +14,9 @@ import {
   type Descriptor,
   type Manifest,
 } from '../oci/index.ts';
-import type { Access, Authorizer } from './auth/types.ts';
+import { authorizeRoute, checkSignerWrite, maySign, signatureTagSubject } from './access.ts';
+import type { Authorizer } from './auth/types.ts';
+import type { Enforcer } from './enforcement/types.ts';
 import { RegistryError } from './errors.ts';
 import type { ErrorCode } from '../util/index.ts';
 import type { RegistryStorage } from './storage.ts';
@@ -41,10 +43,11 @@ export interface RouteContext {
   storage: RegistryStorage;
   limits: Limits;
   authorizer?: Authorizer;
+  enforcer?: Enforcer;
   activeUploads: { n: number };
 }
 
-type Route =
+export type Route =
   | { kind: 'base' }
   | { kind: 'catalog' }
   | { kind: 'tags'; name: string }
@@ -76,31 +79,6 @@ export function matchRoute(pathname: string): Route | null {
   return null;
 }
 
-function accessFor(route: Route, method: string, url: URL): Access[] {
-  const read = method === 'GET' || method === 'HEAD';
-  switch (route.kind) {
-    case 'base':
-      return [];
-    case 'catalog':
-      return [{ type: 'registry', name: 'catalog', actions: ['*'] }];
-    case 'uploads': {
-      const out: Access[] = [{ type: 'repository', name: route.name, actions: ['pull', 'push'] }];
-      const from = url.searchParams.get('from');
-      if (url.searchParams.has('mount') && from && isValidRepositoryName(from))
-        out.push({ type: 'repository', name: from, actions: ['pull'] });
-      return out;
-    }
-    default:
-      return [
-        {
-          type: 'repository',
-          name: route.name,
-          actions: read ? ['pull'] : method === 'DELETE' ? ['delete'] : ['pull', 'push'],
-        },
-      ];
-  }
-}
-
 /** Handles one /v2/ request. Throws RegistryError (or OciError) for error answers. */
 export async function handle(ctx: RouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const rawPath = (req.url ?? '/').split('?')[0]!;
@@ -112,17 +90,7 @@ export async function handle(ctx: RouteContext, req: IncomingMessage, res: Serve
   if ('name' in route && !isValidRepositoryName(route.name)) {
     throw new RegistryError('NAME_INVALID', `invalid repository name ${JSON.stringify(route.name.slice(0, 300))}`);
   }
-  if (ctx.authorizer) {
-    const result = await ctx.authorizer.check(req, accessFor(route, method, url));
-    if (!result.ok) {
-      throw new RegistryError(
-        result.code,
-        result.message,
-        result.status,
-        result.challenge ? { 'WWW-Authenticate': result.challenge } : {}
-      );
-    }
-  }
+  const { signerOnly } = await authorizeRoute(ctx.authorizer, req, route, method, url);
   switch (route.kind) {
     case 'base':
       return allow(method, ['GET', 'HEAD'], () => sendJson(res, 200, {}));
@@ -132,8 +100,8 @@ export async function handle(ctx: RouteContext, req: IncomingMessage, res: Serve
       return allow(method, ['GET'], () => tags(ctx, route.name, url, res));
     case 'manifest':
       if (method === 'GET' || method === 'HEAD')
-        return getManifest(ctx, route.name, route.reference, method === 'HEAD', res);
-      if (method === 'PUT') return putManifest(ctx, route.name, route.reference, req, res);
+        return getManifest(ctx, route.name, route.reference, method === 'HEAD', req, res);
+      if (method === 'PUT') return putManifest(ctx, route.name, route.reference, url, req, res, signerOnly);
       if (method === 'DELETE') return deleteManifest(ctx, route.name, route.reference, res);
       throw notAllowed(method);
     case 'blob':
@@ -237,9 +205,18 @@ async function getManifest(
   name: string,
   reference: string,
   head: boolean,
+  req: IncomingMessage,
   res: ServerResponse
 ): Promise<void> {
   const m = await resolveManifest(ctx, name, reference);
+  // HEAD reveals digest, size and media type only: what a signer resolves with. GET is enforced.
+  if (ctx.enforcer && !head) {
+    const verdict = await ctx.enforcer.verdict(name, reference, m);
+    res.setHeader('Signet-Verdict', verdict.outcome);
+    if (!verdict.allowed && !(await maySign(ctx.authorizer, req, name))) {
+      throw new RegistryError('DENIED', `not verified: ${verdict.message}`, 403, {}, { digest: m.digest });
+    }
+  }
   const headers = {
     'content-type': m.mediaType,
     'content-length': String(m.size),
@@ -257,7 +234,7 @@ async function getManifest(
 }
 
 /** Reads a request body into memory, refusing more than `max` bytes (declared or actual). */
-async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+export async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > max) {
     throw new RegistryError('SIZE_INVALID', `body of ${declared} bytes exceeds the ${max}-byte limit`, 413);
@@ -279,8 +256,10 @@ async function putManifest(
   ctx: RouteContext,
   name: string,
   reference: string,
+  url: URL,
   req: IncomingMessage,
-  res: ServerResponse
+  res: ServerResponse,
+  signerOnly = false
 ): Promise<void> {
   const mediaType = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
   let tag: string | undefined;
@@ -295,10 +274,13 @@ async function putManifest(
       `unsupported manifest media type ${JSON.stringify(mediaType)} (Content-Type)`
     );
   }
-  const algorithm = tag === undefined ? parseDigest(reference).algorithm : 'sha256';
+  // A push by tag may name its digest (`?digest=`): its algorithm is the one the manifest is
+  // stored and answered under (a sha512 index stays sha512), and the bytes must match it.
+  const named = tag === undefined ? reference : (url.searchParams.get('digest') ?? undefined);
+  const algorithm = named === undefined ? 'sha256' : parseDigest(validDigest(named)).algorithm;
   const digest = digestOf(bytes, algorithm);
-  if (tag === undefined && digest !== reference) {
-    throw new RegistryError('DIGEST_INVALID', `manifest digest ${digest} does not match the reference ${reference}`);
+  if (named !== undefined && digest !== named) {
+    throw new RegistryError('DIGEST_INVALID', `manifest digest ${digest} does not match ${named}`);
   }
   let manifest: Manifest;
   try {
@@ -306,8 +288,14 @@ async function putManifest(
   } catch (err) {
     throw new RegistryError('MANIFEST_INVALID', (err as Error).message);
   }
+  if (signerOnly)
+    await checkSignerWrite(name, tag, manifest, async (d) => (await ctx.storage.manifestInfo(name, d)) !== null);
   await checkReferences(ctx, name, manifest);
   await ctx.storage.putManifest(name, bytes, mediaType, digest, manifest, tag);
+  // Cached verdicts about the subject are stale the moment a signature of it lands.
+  if (manifest.subject) ctx.enforcer?.invalidate(name, manifest.subject.digest);
+  const tagSubject = tag === undefined ? null : signatureTagSubject(tag);
+  if (tagSubject) ctx.enforcer?.invalidate(name, tagSubject);
   const headers: Record<string, string> = {
     Location: `/v2/${name}/manifests/${digest}`,
     'Docker-Content-Digest': digest,
@@ -366,18 +354,19 @@ async function deleteManifest(ctx: RouteContext, name: string, reference: string
     if (!isValidTag(reference) || !(await ctx.storage.deleteTag(name, reference))) {
       throw new RegistryError('MANIFEST_UNKNOWN', `tag ${reference} is not known to repository ${name}`);
     }
+    const tagSubject = signatureTagSubject(reference);
+    if (tagSubject) ctx.enforcer?.invalidate(name, tagSubject);
     res.writeHead(202, { 'content-length': '0' });
     res.end();
     return;
   }
-  const m = await resolveManifest(ctx, name, reference);
-  let subject: string | undefined;
-  try {
-    subject = parseManifest(await ctx.storage.readManifest(m.digest), m.mediaType).subject?.digest;
-  } catch {
-    subject = undefined;
-  }
-  await ctx.storage.deleteManifest(name, m.digest, subject);
+  // With its referrers, recursively, and out of their tag schema index; refused (409 DENIED) while
+  // another index of the repository lists any of them.
+  const digest = validDigest(reference);
+  const result = await ctx.storage.deleteManifestCascade(name, digest);
+  if (!result) throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${reference} is not known to repository ${name}`);
+  // Verdicts that relied on a deleted signature or a deleted covering index are stale.
+  for (const d of result.affected) ctx.enforcer?.invalidate(name, d);
   res.writeHead(202, { 'content-length': '0' });
   res.end();
 }
@@ -440,7 +429,8 @@ async function getBlob(
 
 async function deleteBlob(ctx: RouteContext, name: string, digest: string, res: ServerResponse): Promise<void> {
   validDigest(digest);
-  if (!(await ctx.storage.unlinkBlob(name, digest)))
+  // Refused (409 DENIED) while a manifest of the repository uses it as config or layer.
+  if (!(await ctx.storage.unlinkBlobChecked(name, digest)))
     throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} is not known to repository ${name}`);
   res.writeHead(202, { 'content-length': '0' });
   res.end();

@@ -241,4 +241,33 @@ describe('signet serve: holes a security review found (issue 9), each closed', (
     const right = await call('PUT', `${loc}${sep}digest=${digest}`, last, { 'content-range': '100-149' });
     expect(right.status).toBe(201);
   });
+
+  it('a sha512 index pushed by tag with ?digest=sha512:… is stored and answered under sha512 (OCI conformance)', async () => {
+    const t = new RegistryTarget({ registry: open.host, repository: 'team/app' });
+    const child = await t.resolve('v1');
+    await t.close();
+    const index = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [child] })
+    );
+    const sha512 = `sha512:${createHash('sha512').update(index).digest('hex')}`;
+    const url = `http://${open.host}/v2/team/app/manifests/multi512`;
+    const put = await fetch(`${url}?digest=${sha512}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' },
+      body: index,
+    });
+    expect(put.status).toBe(201);
+    expect(put.headers.get('docker-content-digest')).toBe(sha512);
+    expect(put.headers.get('location')).toBe(`/v2/team/app/manifests/${sha512}`);
+    const head = await fetch(url, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
+    expect(head.headers.get('docker-content-digest')).toBe(sha512);
+    expect((await fetch(`http://${open.host}/v2/team/app/manifests/${sha512}`)).status).toBe(200);
+    // A digest the bytes do not have is refused, as for a push by digest.
+    const wrong = await fetch(`${url}?digest=sha512:${'0'.repeat(128)}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' },
+      body: index,
+    });
+    expect(wrong.status).toBe(400);
+  });
 });

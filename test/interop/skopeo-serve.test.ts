@@ -1,39 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import bcrypt from 'bcryptjs';
 import { createAuthorizer } from '../../src/server/auth/index.ts';
+import { buildImage, skopeo } from '../helpers/images.ts';
 import { startServe, type Served } from '../helpers/serve.ts';
-
-const run = promisify(execFile);
-
-async function skopeo(args: string[]): Promise<{ ok: boolean; out: string }> {
-  try {
-    const { stdout, stderr } = await run('skopeo', args, { maxBuffer: 64 << 20 });
-    return { ok: true, out: stdout + stderr };
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string };
-    return { ok: false, out: (e.stdout ?? '') + (e.stderr ?? '') };
-  }
-}
-
-/** An OCI image built by umoci: a config, and one layer holding a real file. */
-async function buildImage(dir: string): Promise<string> {
-  const layout = join(dir, 'image');
-  await run('umoci', ['init', '--layout', layout]);
-  await run('umoci', ['new', '--image', `${layout}:v1`]);
-  const bundle = join(dir, 'bundle');
-  await run('umoci', ['unpack', '--rootless', '--image', `${layout}:v1`, bundle]);
-  await mkdir(join(bundle, 'rootfs', 'app'), { recursive: true });
-  await writeFile(join(bundle, 'rootfs', 'app', 'hello.txt'), 'hello from umoci\n'.repeat(1000));
-  await run('umoci', ['repack', '--image', `${layout}:v1`, bundle]);
-  await run('umoci', ['config', '--image', `${layout}:v1`, '--config.label', 'org.example=signet-test']);
-  return layout;
-}
 
 async function blobDigests(layout: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();

@@ -7,6 +7,7 @@ import { registerKey } from './key.ts';
 import { registerLogin } from './login.ts';
 import { registerPlugin } from './plugin.ts';
 import { registerServe } from './serve.ts';
+import { registerServeGc } from './serve-gc.ts';
 import { registerSign } from './sign.ts';
 import { registerTrust } from './trust.ts';
 import { registerVerify } from './verify.ts';
@@ -21,7 +22,7 @@ export function registerCommands(program: Command): void {
   registerInspect(program);
   registerKey(program);
   registerTrust(program);
-  registerServe(program);
+  registerServeGc(registerServe(program));
   registerArtifact(program);
   registerCopy(program);
   registerDiscover(program);

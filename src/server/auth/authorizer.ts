@@ -98,6 +98,9 @@ export class TokenAuthorizer implements Authorizer {
     }
     const granted = grantedActions(this.config, user, wanted.name);
     const actions = wanted.actions.flatMap((a) => (a === '*' ? [...granted] : granted.has(a as Action) ? [a] : []));
+    // Signing tools ask for `push`: a signer's token carries `sign` instead, and the registry
+    // then lets it write only what signing writes.
+    if (wanted.actions.includes('push') && granted.has('sign') && !actions.includes('sign')) actions.push('sign');
     return { type: wanted.type, name: wanted.name, actions };
   }
 

@@ -3,7 +3,12 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { SignetError } from '../../util/index.ts';
 
-export type Action = 'pull' | 'push' | 'delete';
+/**
+ * `sign`: push manifests that carry a `subject` (signatures, SBOMs, attestations) by digest, the
+ * blobs they need, and the tags signing tools write for an existing subject (`sha256-<hex>`,
+ * `sha256-<hex>.sig`, `.att`); read manifests that do not verify (to sign them). Nothing else.
+ */
+export type Action = 'pull' | 'push' | 'delete' | 'sign';
 
 /** One access rule: which principals get which actions on which repositories. */
 export interface AccessRule {
@@ -32,7 +37,7 @@ const schema = z.strictObject({
     z.strictObject({
       repository: z.string().regex(/^(\*|[a-z0-9._/-]+(\/\*)?)$/, 'a repository name, prefix/*, or *'),
       users: z.array(z.string()).min(1),
-      actions: z.array(z.enum(['pull', 'push', 'delete', '*'])).min(1),
+      actions: z.array(z.enum(['pull', 'push', 'delete', 'sign', '*'])).min(1),
     })
   ),
 });
@@ -86,7 +91,7 @@ export function parseAuthConfig(text: string, baseDir = '.'): AuthConfig {
   const access = r.data.access.map((a) => ({
     repository: a.repository,
     users: a.users,
-    actions: (a.actions.includes('*') ? ['pull', 'push', 'delete'] : a.actions) as Action[],
+    actions: (a.actions.includes('*') ? ['pull', 'push', 'delete', 'sign'] : a.actions) as Action[],
   }));
   for (const a of access) {
     for (const u of a.users) {

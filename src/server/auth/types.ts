@@ -5,7 +5,7 @@ export interface Access {
   type: 'repository' | 'registry';
   /** Repository name, or `catalog` for registry:catalog:*. */
   name: string;
-  actions: Array<'pull' | 'push' | 'delete' | '*'>;
+  actions: Array<'pull' | 'push' | 'delete' | 'sign' | '*'>;
 }
 
 export type AuthResult =

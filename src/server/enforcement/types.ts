@@ -37,4 +37,18 @@ export interface Enforcer {
     reference: string,
     manifest: { digest: string; mediaType: string; size: number }
   ): Promise<EnforcementVerdict>;
+  /** Forget every verdict about `digest` in `repo`: a referrer of it was pushed or deleted here. */
+  invalidate(repo: string, digest: string): void;
+  /** Forget every verdict: a delete may have removed signatures of anything. */
+  invalidateAll(): void;
+  /** Counters for /metrics. */
+  stats(): EnforcerStats;
+}
+
+/** Counters for /metrics. */
+export interface EnforcerStats {
+  verdicts: Record<EnforcementVerdict['outcome'], number>;
+  cacheHits: number;
+  cacheMisses: number;
+  cacheEntries: number;
 }
