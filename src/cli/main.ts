@@ -17,7 +17,7 @@ export function buildProgram(): Command {
     'after',
     `
 References:
-  host[:port]/repo[:tag][@digest]     a registry (localhost and 127.0.0.1 use plain HTTP)
+  host[:port]/repo[:tag][@digest]     a registry (localhost and 127.0.0.1 use plain HTTP; see --plain-http, --insecure)
   oci:<dir|file.tar|http(s)://url>[:tag|@digest]   an OCI image layout (always written with oci:)
       a layout manifest is named by a tag or a Flatpak ref: oci:./bundle:app/org.example.App/x86_64/stable
 

@@ -8,7 +8,10 @@ import type { ReadableTarget, Target } from './target.ts';
 export interface OpenOptions {
   /** Create a layout (dir or tar) that does not exist yet. */
   create?: boolean;
+  /** Speak HTTP, not HTTPS, to a registry (default: loopback names only, or `SIGNET_PLAIN_HTTP`). */
   plainHttp?: boolean;
+  /** HTTPS without verifying the registry's certificate: for test registries (implies HTTPS). */
+  insecure?: boolean;
   credentials?: CredentialProvider;
   referrers?: 'auto' | 'api' | 'tag';
   logger?: Logger;
@@ -42,6 +45,7 @@ export async function openTarget(ref: string | Reference, options: OpenOptions =
       repository: parsed.repository,
       credentials: options.credentials ?? dockerCredentials(),
       ...(options.plainHttp !== undefined ? { plainHttp: options.plainHttp } : {}),
+      ...(options.insecure ? { insecure: true } : {}),
       ...(options.referrers ? { referrers: options.referrers } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     });

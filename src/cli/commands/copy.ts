@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { SignetError } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
+import { registryFlags, registryOpenOptions, type RegistryFlags } from './args.ts';
 
 export function registerCopy(program: Command): void {
-  program
+  const copyCmd = program
     .command('copy')
     .alias('cp')
     .description(
@@ -18,13 +19,14 @@ export function registerCopy(program: Command): void {
     .option(
       '--registries-d <dir>',
       'containers registries.d: carry simple signatures from the source lookaside as referrers, and write them to the destination lookaside'
-    )
+    );
+  registryFlags(copyCmd)
     .addHelpText(
       'after',
       `
 Blobs the destination already has are skipped; within one registry they are mounted, not moved.
 Every byte is checked against its digest on the way. A layout destination (dir or .tar) is
-created when missing.
+created when missing. --plain-http and --insecure apply to both ends.
 
 Examples:
   signet copy 127.0.0.1:5000/app:v1 registry.example.com/prod/app:v1
@@ -48,6 +50,7 @@ Examples:
           concurrency,
           onProgress: progress.onProgress,
           ...(opts.registriesD ? { registriesD: opts.registriesD } : {}),
+          open: registryOpenOptions(opts),
         });
         progress.stop();
         if (format === 'json') printJson(report);
@@ -68,7 +71,7 @@ Examples:
     });
 }
 
-interface CopyCliOptions {
+interface CopyCliOptions extends RegistryFlags {
   referrers: boolean;
   concurrency: string;
   output: string;

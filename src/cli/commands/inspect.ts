@@ -1,49 +1,57 @@
 import type { Command } from 'commander';
 import { SignetError } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
-import { collect, keyValues, readSecret } from './args.ts';
-import { parseDuration } from './args.ts';
+import {
+  collect,
+  keyValues,
+  parseDuration,
+  readSecret,
+  registryFlags,
+  registryOpenOptions,
+  type RegistryFlags,
+} from './args.ts';
 
 export function registerInspect(program: Command): void {
-  program
+  const lsCmd = program
     .command('ls')
     .alias('list')
     .description('List the signatures of an artifact (decoded, not verified).')
     .argument('<ref>', 'artifact reference')
-    .option('-o, --output <format>', 'text or json', 'text')
-    .action(async (ref: string, opts: { output: string }) => {
-      const format = parseOutputFormat(opts.output, ['text', 'json']);
-      const { inspect } = await import('../../index.ts');
-      const r = await inspect(ref);
-      if (format === 'json') return printJson(r);
-      process.stdout.write(`${r.reference}\n`);
-      if (!r.signatures.length && !r.otherSignatures.length) process.stdout.write('└── (no signatures)\n');
-      for (const o of r.otherSignatures)
-        process.stdout.write(
-          `├── ${o.family} ${o.location} ${o.error ? `(unreadable: ${o.error})` : `for ${o.dockerReference}`}\n`
-        );
-      r.signatures.forEach((s, i) => {
-        const last = i === r.signatures.length - 1;
-        process.stdout.write(
-          `${last ? '└──' : '├──'} ${s.digest} ${s.envelopeMediaType ?? ''} ${s.error ? `(unreadable: ${s.error})` : `${s.certificateChain?.[0]?.subject ?? ''}, ${s.signingTime ?? ''}`}\n`
-        );
-      });
+    .option('-o, --output <format>', 'text or json', 'text');
+  registryFlags(lsCmd).action(async (ref: string, opts: { output: string } & RegistryFlags) => {
+    const format = parseOutputFormat(opts.output, ['text', 'json']);
+    const { inspect } = await import('../../index.ts');
+    const r = await inspect(ref, { open: registryOpenOptions(opts) });
+    if (format === 'json') return printJson(r);
+    process.stdout.write(`${r.reference}\n`);
+    if (!r.signatures.length && !r.otherSignatures.length) process.stdout.write('└── (no signatures)\n');
+    for (const o of r.otherSignatures)
+      process.stdout.write(
+        `├── ${o.family} ${o.location} ${o.error ? `(unreadable: ${o.error})` : `for ${o.dockerReference}`}\n`
+      );
+    r.signatures.forEach((s, i) => {
+      const last = i === r.signatures.length - 1;
+      process.stdout.write(
+        `${last ? '└──' : '├──'} ${s.digest} ${s.envelopeMediaType ?? ''} ${s.error ? `(unreadable: ${s.error})` : `${s.certificateChain?.[0]?.subject ?? ''}, ${s.signingTime ?? ''}`}\n`
+      );
     });
-  program
+  });
+  const inspectCmd = program
     .command('inspect')
     .description(
       'Show what the signatures of an artifact say: signer chain, times, scheme, metadata (decoded, not verified).'
     )
     .argument('<ref>', 'artifact reference')
-    .option('-o, --output <format>', 'tree or json', 'tree')
+    .option('-o, --output <format>', 'tree or json', 'tree');
+  registryFlags(inspectCmd)
     .addHelpText(
       'after',
       '\nNothing shown here is trusted: `signet verify` decides that.\n\nExample:\n  signet inspect 127.0.0.1:5000/app:v1 -o json'
     )
-    .action(async (ref: string, opts: { output: string }) => {
+    .action(async (ref: string, opts: { output: string } & RegistryFlags) => {
       const format = parseOutputFormat(opts.output, ['tree', 'json']);
       const { inspect } = await import('../../index.ts');
-      const r = await inspect(ref);
+      const r = await inspect(ref, { open: registryOpenOptions(opts) });
       if (format === 'json') return printJson(r);
       process.stdout.write(`${r.reference}\n└── application/vnd.cncf.notary.signature\n`);
       for (const o of r.otherSignatures)

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { SignetError } from '../../index.ts';
+import { registryFlags, registryOpenOptions, type RegistryFlags } from './args.ts';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -10,14 +11,14 @@ async function readStdin(): Promise<string> {
 }
 
 export function registerLogin(program: Command): void {
-  program
+  const loginCmd = program
     .command('login')
     .description("Log in to a registry: checks the credentials, then stores them in docker's config.json (mode 0600).")
     .argument('<registry>', 'registry host[:port]')
     .option('-u, --username <user>', 'user name')
     .option('-p, --password <password>', 'password (prefer --password-stdin: argv is visible to other users)')
-    .option('--password-stdin', 'read the password from standard input')
-    .option('--plain-http', 'use HTTP instead of HTTPS')
+    .option('--password-stdin', 'read the password from standard input');
+  registryFlags(loginCmd)
     .addHelpText(
       'after',
       '\nCredentials are read by every command from $DOCKER_CONFIG/config.json (or ~/.docker/config.json),\nincluding credHelpers and credsStore helper programs.\n\nExample:\n  echo "$TOKEN" | signet login registry.example.com -u ci --password-stdin'
@@ -25,7 +26,7 @@ export function registerLogin(program: Command): void {
     .action(
       async (
         registry: string,
-        opts: { username?: string; password?: string; passwordStdin?: boolean; plainHttp?: boolean }
+        opts: { username?: string; password?: string; passwordStdin?: boolean } & RegistryFlags
       ) => {
         if (!opts.username) throw new SignetError('USAGE', 'login needs --username');
         if (opts.password && opts.passwordStdin)
@@ -33,7 +34,7 @@ export function registerLogin(program: Command): void {
         const password = opts.passwordStdin ? await readStdin() : opts.password;
         if (!password) throw new SignetError('USAGE', 'login needs --password-stdin (or --password)');
         const { login } = await import('../../index.ts');
-        await login(registry, { username: opts.username, password }, opts.plainHttp ? { plainHttp: true } : {});
+        await login(registry, { username: opts.username, password }, registryOpenOptions(opts));
         process.stdout.write(`Login succeeded: ${registry}\n`);
       }
     );

@@ -195,6 +195,13 @@ Examples:
       let reg;
       let what: string;
       if (opts.upstream) {
+        if (serve.getOptionValueSource('root') === 'cli')
+          throw new SignetError('USAGE', '--upstream stores nothing: drop --root (pull-through mode is stateless)');
+        if (opts.publicName)
+          throw new SignetError(
+            'USAGE',
+            "--public-name does not apply to --upstream: policies match the upstream's name"
+          );
         if (!enforcing)
           throw new SignetError(
             'USAGE',

@@ -1,10 +1,18 @@
 import type { Command } from 'commander';
 import { SignetError } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
-import { collect, keyValues, parseDuration, readSecret } from './args.ts';
+import {
+  collect,
+  keyValues,
+  parseDuration,
+  readSecret,
+  registryFlags,
+  registryOpenOptions,
+  type RegistryFlags,
+} from './args.ts';
 
 export function registerSign(program: Command): void {
-  program
+  const signCmd = program
     .command('sign')
     .description(
       'Sign an artifact (Notary Project signature); the signature is stored beside it as a referrer. Prints the signature digest.'
@@ -39,7 +47,8 @@ export function registerSign(program: Command): void {
       '--timestamp-root-cert <file>',
       'root certificate (PEM) the TSA must chain to; required with --timestamp-url'
     )
-    .option('-o, --output <format>', 'text or json', 'text')
+    .option('-o, --output <format>', 'text or json', 'text');
+  registryFlags(signCmd)
     .addHelpText(
       'after',
       `
@@ -69,8 +78,9 @@ Examples:
           pluginConfig: string[];
           registriesD?: string;
           cosignReferrers?: boolean;
-        }
+        } & RegistryFlags
       ) => {
+        const open = registryOpenOptions(opts);
         const output = parseOutputFormat(opts.output, ['text', 'json']);
         if (Boolean(opts.plugin) !== Boolean(opts.id)) throw new SignetError('USAGE', '--plugin and --id go together');
         if (Boolean(opts.timestampUrl) !== Boolean(opts.timestampRootCert))
@@ -110,6 +120,7 @@ Examples:
             armoredKey: k.armored,
             registriesD: opts.registriesD,
             ...(opts.passphraseStdin ? { passphrase: await readSecret() } : {}),
+            open,
           });
           if (output === 'json') return printJson(r);
           process.stderr.write(`Signed ${r.dockerReference} (${r.digest}) with simple signing: ${r.path}\n`);
@@ -123,6 +134,7 @@ Examples:
           const r = await signCosign(ref, key.privateKey, {
             annotations: keyValues(opts.userMetadata, '--user-metadata'),
             referrers: Boolean(opts.cosignReferrers),
+            open,
           });
           if (output === 'json') return printJson(r);
           process.stderr.write(
@@ -152,6 +164,7 @@ Examples:
           ...(opts.timestampUrl ? { timestampUrl: opts.timestampUrl, timestampRoots } : {}),
           ...(opts.plugin && opts.id ? { plugin: { pluginName: opts.plugin, id: opts.id } } : {}),
           pluginConfig: keyValues(opts.pluginConfig, '--plugin-config'),
+          open,
         });
         if (output === 'json') return printJson(results);
         for (const r of results) {

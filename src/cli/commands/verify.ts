@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { SignetError, verifyArtifacts, formatReport } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
-import { collect, keyValues } from './args.ts';
+import { collect, keyValues, registryFlags, registryOpenOptions, type RegistryFlags } from './args.ts';
 
-interface VerifyFlags {
+interface VerifyFlags extends RegistryFlags {
   userMetadata: string[];
   policy?: string;
   trustStore?: string;
@@ -22,7 +22,7 @@ interface VerifyFlags {
 }
 
 export function registerVerify(program: Command): void {
-  program
+  const verifyCmd = program
     .command('verify')
     .description('Verify artifacts against every configured requirement; exit 0 only if every reference verifies.')
     .argument('<refs...>', 'artifact references (registry or oci: layout)')
@@ -67,7 +67,8 @@ export function registerVerify(program: Command): void {
     )
     .option('--revocation-bundle <dir>', 'CRL files (DER or PEM) brought along for offline verification')
     .option('--no-revocation-cache', 'do not read or write the revocation cache ($XDG_CACHE_HOME/signet/revocation)')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .option('-o, --output <format>', 'text or json', 'text');
+  registryFlags(verifyCmd)
     .addHelpText(
       'after',
       `
@@ -117,6 +118,7 @@ Examples:
         },
         ...(opts.scope ? { scope: opts.scope } : {}),
         ...(opts.index ? { coveringIndex: opts.index, acceptIndexSignature: Boolean(opts.acceptIndexSignature) } : {}),
+        open: registryOpenOptions(opts),
       });
       if (output === 'json') printJson(reports);
       else for (const r of reports) process.stdout.write(formatReport(r));

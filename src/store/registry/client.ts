@@ -19,7 +19,16 @@ export interface SendOptions {
 
 export interface ClientOptions {
   registry: string;
+  /**
+   * Speak HTTP instead of HTTPS. Default: `SIGNET_PLAIN_HTTP` (`1`/`true` HTTP, `0`/`false`
+   * HTTPS), else HTTP for loopback names only (see {@link defaultPlainHttp}).
+   */
   plainHttp?: boolean;
+  /**
+   * HTTPS without verifying the registry's certificate (a test registry with a self-signed one).
+   * Implies HTTPS unless `plainHttp` is set; applies to every origin this client reaches.
+   */
+  insecure?: boolean;
   credentials?: CredentialProvider;
   concurrency?: number;
   userAgent?: string;
@@ -59,11 +68,103 @@ const KNOWN_CODES = new Set<string>([
   'TOOMANYREQUESTS',
 ]);
 
-/** Plain HTTP for loopback registries or when asked (DESIGN §3). */
+/**
+ * Plain HTTP for loopback registries or when asked (DESIGN §3): `SIGNET_PLAIN_HTTP=1` (or `true`)
+ * for every registry, `SIGNET_PLAIN_HTTP=0` (or `false`) for none, loopback names included.
+ */
 export function defaultPlainHttp(registry: string): boolean {
-  if (process.env.SIGNET_PLAIN_HTTP === '1' || process.env.SIGNET_PLAIN_HTTP === 'true') return true;
+  const env = process.env.SIGNET_PLAIN_HTTP;
+  if (env === '1' || env === 'true') return true;
+  if (env === '0' || env === 'false') return false;
+  return isLoopbackName(registry);
+}
+
+function isLoopbackName(registry: string): boolean {
   const host = registry.replace(/:\d+$/, '');
   return host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host.startsWith('127.');
+}
+
+/** Why a client speaks plain HTTP, or that it speaks HTTPS: the hints name the way out. */
+export type TransportChoice = 'https' | 'plain-http' | 'plain-http-env' | 'plain-http-loopback';
+
+// What the TLS layer says when an HTTPS request reaches a server speaking plain HTTP.
+const PLAIN_SERVER_CODES = new Set([
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+  'ERR_SSL_UNKNOWN_PROTOCOL',
+  'ERR_SSL_HTTP_REQUEST',
+  'ERR_SSL_RECORD_LAYER_FAILURE',
+  'EPROTO',
+]);
+const PLAIN_SERVER_MESSAGE = /wrong version number|packet length too long|unknown protocol|record layer failure/i;
+// What it says when the server's certificate does not verify.
+const CERT_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_CHAIN_TOO_LONG',
+  'INVALID_CA',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+const CERT_MESSAGE =
+  /self[- ]signed certificate|unable to verify the first certificate|unable to get (?:local )?issuer certificate|certificate has expired|certificate is not yet valid|does not match certificate's altnames/i;
+// A server speaking TLS hangs up on (or refuses) a plain HTTP request.
+const HANGUP_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+/** Every `code` and message down an error's `cause` chain. */
+function errorChain(err: unknown): { codes: string[]; messages: string[] } {
+  const codes: string[] = [];
+  const messages: string[] = [];
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') codes.push(code);
+    messages.push(e.message);
+  }
+  return { codes, messages };
+}
+
+/**
+ * What to do about a connection failure that looks like the wrong transport: HTTPS to a plain
+ * HTTP server, a certificate that does not verify, plain HTTP to an HTTPS server. Undefined when
+ * the failure says nothing of the kind.
+ */
+export function transportHint(err: unknown, host: string, transport: TransportChoice): string | undefined {
+  const { codes, messages } = errorChain(err);
+  const text = messages.join('\n');
+  if (transport === 'https') {
+    if (codes.some((c) => PLAIN_SERVER_CODES.has(c)) || PLAIN_SERVER_MESSAGE.test(text))
+      return `the registry at ${host} seems to speak plain HTTP: add --plain-http (or SIGNET_PLAIN_HTTP=1)`;
+    if (codes.includes('ERR_TLS_CERT_ALTNAME_INVALID') || /does not match certificate's altnames/i.test(text))
+      return `its certificate does not name ${host}: add --insecure for a test registry, or use the name the certificate carries`;
+    if (codes.some((c) => CERT_CODES.has(c)) || CERT_MESSAGE.test(text))
+      return 'its certificate is not trusted: add --insecure for a test registry, or NODE_EXTRA_CA_CERTS=ca.pem';
+    return undefined;
+  }
+  if (!codes.some((c) => HANGUP_CODES.has(c)) && !/other side closed|socket hang up/i.test(text)) return undefined;
+  return `${host} closed the connection: if it speaks HTTPS, ${httpsWayOut(transport)}`;
+}
+
+/** How to leave plain HTTP, by why it was chosen. */
+function httpsWayOut(transport: Exclude<TransportChoice, 'https'>): string {
+  if (transport === 'plain-http-env')
+    return 'unset SIGNET_PLAIN_HTTP, or add --insecure for a self-signed test registry';
+  if (transport === 'plain-http-loopback')
+    return 'add --insecure for a test registry with a self-signed certificate, or SIGNET_PLAIN_HTTP=0 (signet speaks plain HTTP to loopback names unless told)';
+  return 'drop --plain-http (add --insecure for a self-signed test registry)';
+}
+
+/** The flag wins, `--insecure` means HTTPS, then `SIGNET_PLAIN_HTTP`, then the loopback default. */
+function chooseTransport(options: ClientOptions): TransportChoice {
+  if (options.plainHttp !== undefined) return options.plainHttp ? 'plain-http' : 'https';
+  if (options.insecure || !defaultPlainHttp(options.registry)) return 'https';
+  const env = process.env.SIGNET_PLAIN_HTTP;
+  return env === '1' || env === 'true' ? 'plain-http-env' : 'plain-http-loopback';
 }
 
 interface Challenge {
@@ -105,14 +206,21 @@ export class RegistryClient {
   private authScheme: Challenge | null = null;
   private creds: Promise<Credentials | undefined> | null = null;
   private readonly limiter: Limiter;
+  /** HTTPS, or plain HTTP and why: named by the hints of a failed connection. */
+  readonly transport: TransportChoice;
 
   constructor(options: ClientOptions) {
     this.registry = options.registry;
-    const plain = options.plainHttp ?? defaultPlainHttp(options.registry);
+    this.transport = chooseTransport(options);
     const host = options.registry === 'docker.io' ? 'registry-1.docker.io' : options.registry;
-    this.base = `${plain ? 'http' : 'https'}://${host}`;
+    this.base = `${this.transport === 'https' ? 'https' : 'http'}://${host}`;
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 4);
-    this.agent = new Agent({ connections: 32, keepAliveTimeout: 30_000, pipelining: 1 });
+    this.agent = new Agent({
+      connections: 32,
+      keepAliveTimeout: 30_000,
+      pipelining: 1,
+      ...(options.insecure ? { connect: { rejectUnauthorized: false } } : {}),
+    });
     // compose: the last interceptor is the outermost, so a retry repeats the whole redirect chain.
     this.dispatcher = this.agent.compose(
       interceptors.redirect({ maxRedirections: MAX_REDIRECTS }),
@@ -165,7 +273,12 @@ export class RegistryClient {
     const headers: Record<string, string> = { 'user-agent': this.userAgent };
     const c = await this.getCredentials();
     if (c) headers.authorization = `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
-    const r = await request(url, { method: 'GET', headers, dispatcher: this.dispatcher });
+    let r: Dispatcher.ResponseData;
+    try {
+      r = await request(url, { method: 'GET', headers, dispatcher: this.dispatcher });
+    } catch (err) {
+      throw this.unavailable(err, `token request to ${url.origin}${url.pathname}`, url);
+    }
     const text = await readLimited(r.body, 1 << 20, headerValue(r.headers['content-length']));
     if (r.statusCode !== 200) {
       throw new OciError(
@@ -220,9 +333,7 @@ export class RegistryClient {
           dispatcher: this.dispatcher,
         });
       } catch (err) {
-        throw new OciError('UNAVAILABLE', `${this.registry}: ${method} ${url.pathname}: ${(err as Error).message}`, {
-          cause: err,
-        });
+        throw this.unavailable(err, `${method} ${url.pathname}`, url);
       }
       const hops = (res.context as { history?: URL[] } | undefined)?.history ?? [];
       const answered = hops.at(-1) ?? url;
@@ -254,9 +365,32 @@ export class RegistryClient {
     }
   }
 
+  /** A request that got no answer: UNAVAILABLE, with what to do when the transport looks wrong. */
+  private unavailable(err: unknown, what: string, url: URL): OciError {
+    // a token realm may live elsewhere: its own scheme says how it was reached
+    const transport: TransportChoice | undefined =
+      url.protocol === 'https:' ? 'https' : url.host === new URL(this.base).host ? this.transport : undefined;
+    const hint = transport && transportHint(err, url.host, transport);
+    const message = `${this.registry}: ${what}: ${(err as Error).message}${hint ? `: ${hint}` : ''}`;
+    return new OciError('UNAVAILABLE', message, { cause: err });
+  }
+
   /** Turns an error response into an OciError with the registry's own code and message. */
   async errorFrom(res: Dispatcher.ResponseData, what: string): Promise<OciError> {
     const text = await readLimited(res.body, 64 * 1024).catch(() => '');
+    if (
+      res.statusCode === 400 &&
+      this.transport !== 'https' &&
+      /https/i.test(text) &&
+      !text.trimStart().startsWith('{')
+    ) {
+      // nginx: "The plain HTTP request was sent to HTTPS port"; Go: "Client sent an HTTP request to an HTTPS server."
+      const way = httpsWayOut(this.transport);
+      return new OciError(
+        'UNAVAILABLE',
+        `${this.registry}: ${what}: HTTP 400: the registry at ${this.registry} speaks HTTPS: ${way}`
+      );
+    }
     let code: string | undefined;
     let message: string | undefined;
     try {

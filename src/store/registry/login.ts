@@ -14,12 +14,13 @@ import { RegistryClient } from './client.ts';
 export async function login(
   registry: string,
   creds: Credentials,
-  options: DockerConfigOptions & { plainHttp?: boolean } = {}
+  options: DockerConfigOptions & { plainHttp?: boolean; insecure?: boolean } = {}
 ): Promise<void> {
   const client = new RegistryClient({
     registry,
     credentials: staticCredentials(creds),
     ...(options.plainHttp !== undefined ? { plainHttp: options.plainHttp } : {}),
+    ...(options.insecure ? { insecure: true } : {}),
   });
   try {
     const res = await client.send('GET', '/v2/', { scopes: [] });

@@ -8,6 +8,7 @@ import {
   digestOf,
   encodeManifest,
   isManifestMediaType,
+  isValidDigest,
   parseDigest,
   parseManifest,
   referrerDescriptor,
@@ -27,6 +28,8 @@ export interface RegistryTargetOptions {
   registry: string;
   repository: string;
   plainHttp?: boolean;
+  /** HTTPS without verifying the registry's certificate (see `ClientOptions.insecure`). */
+  insecure?: boolean;
   credentials?: CredentialProvider;
   /** `auto` (API, falling back to the tag schema), or force one. */
   referrers?: 'auto' | 'api' | 'tag';
@@ -80,6 +83,8 @@ export class RegistryTarget implements Target {
   async resolve(reference: string, options?: FetchOptions): Promise<Descriptor> {
     void options;
     if (!reference.includes(':')) validateTag(reference);
+    const viaHead = await this.headManifest(reference);
+    if (viaHead) return viaHead;
     const { bytes, mediaType, digestHeader } = await this.getManifestBytes(reference);
     const algorithm = reference.includes(':')
       ? parseDigest(reference).algorithm
@@ -98,6 +103,30 @@ export class RegistryTarget implements Target {
     }
     parseManifest(bytes, mediaType);
     return { mediaType, digest, size: bytes.length };
+  }
+
+  /**
+   * Resolves with HEAD, as notation does: a registry that enforces a policy answers HEAD for
+   * what it will not serve yet (a signer must name the digest it signs). The descriptor is the
+   * registry's word, as a GET's bytes would be: whatever is fetched by it later is checked
+   * against it. Null when HEAD does not say enough (no digest header): then GET decides.
+   */
+  private async headManifest(reference: string): Promise<Descriptor | null> {
+    const res = await this.client.send('HEAD', this.path('manifests', reference), {
+      scopes: this.scope(),
+      headers: { accept: MANIFEST_ACCEPT },
+    });
+    await res.body.dump();
+    if (res.statusCode === 404) throw new OciError('MANIFEST_UNKNOWN', `${this.name}: manifest ${reference} not found`);
+    if (res.statusCode !== 200) return null;
+    const digest = headerValue(res.headers['docker-content-digest']);
+    const mediaType = (headerValue(res.headers['content-type']) ?? '').split(';')[0]!.trim();
+    const size = Number(headerValue(res.headers['content-length']));
+    if (!digest || !isValidDigest(digest) || !isManifestMediaType(mediaType)) return null;
+    if (!Number.isSafeInteger(size) || size <= 0 || size > MAX_MANIFEST_SIZE) return null;
+    if (reference.includes(':') && digest !== reference)
+      throw new OciError('DIGEST_MISMATCH', `${this.name}: registry says ${reference} is ${digest}`);
+    return { mediaType, digest, size };
   }
 
   private async getManifestBytes(
