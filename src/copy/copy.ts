@@ -12,7 +12,14 @@ import {
   type Manifest,
   type Reference,
 } from '../oci/index.ts';
-import { fetchManifest, openTarget, type OpenOptions, type ReadableTarget, type Target } from '../store/index.ts';
+import {
+  fetchAll,
+  fetchManifest,
+  openTarget,
+  type OpenOptions,
+  type ReadableTarget,
+  type Target,
+} from '../store/index.ts';
 import { Limiter, SignetError } from '../util/index.ts';
 
 export type CopyEvent =
@@ -276,14 +283,16 @@ async function copyBetween(
   const root = await src.resolve(srcRef);
   const desc: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size };
   const report = await copyGraph(src, dst, desc, options);
-  if (tag !== undefined) await nameManifest(dst, desc, tag);
+  // The source's bytes name the copy: the destination need not serve them back (an enforcing
+  // registry would not, for what is not signed yet).
+  if (tag !== undefined) await nameManifest(dst, desc, tag, await fetchAll(src, desc));
   if (options.referrers !== false) await copyCosignTag(src, dst, desc, options, report);
   return report;
 }
 
 /** Tags the copy; a Flatpak ref goes into a layout's index.json as its ref name. */
-async function nameManifest(dst: Target, desc: Descriptor, name: string): Promise<void> {
-  if (isValidTag(name)) return dst.tag(desc, name);
+async function nameManifest(dst: Target, desc: Descriptor, name: string, manifest?: Uint8Array): Promise<void> {
+  if (isValidTag(name)) return dst.tag(desc, name, manifest ? { manifest } : {});
   await (dst as Target & { setRefName(desc: Descriptor, ref: string): Promise<void> }).setRefName(desc, name);
 }
 

@@ -9,6 +9,7 @@ export type {
   Mounter,
   LayoutIndexReader,
   FetchOptions,
+  TagOptions,
 } from './target.ts';
 export { isWritable, requireWritable, hasLayoutIndex } from './target.ts';
 export { fetchAll, fetchManifest, readAll, toStream } from './content.ts';

@@ -42,9 +42,14 @@ export interface Pusher {
   push(desc: Descriptor, content: Readable | Uint8Array, options?: FetchOptions): Promise<void>;
 }
 
+/** Options of a tag: the manifest's bytes when the caller has them (checked against the descriptor). */
+export interface TagOptions extends FetchOptions {
+  manifest?: Uint8Array;
+}
+
 /** Points a tag at a manifest already stored. */
 export interface Tagger {
-  tag(desc: Descriptor, tag: string, options?: FetchOptions): Promise<void>;
+  tag(desc: Descriptor, tag: string, options?: TagOptions): Promise<void>;
 }
 
 /** Deletes a manifest (by digest) or a blob. */

@@ -113,15 +113,21 @@ describe('signet serve --policy: a registry that enforces verification', () => {
     expect((await fetch(`http://${reg.host}/v2/team/evil/manifests/${refs.manifests[0]!.digest}`)).status).toBe(200);
   }, 60_000);
 
-  it('a notation-made signature (vector e2e) copied in with its image is accepted', async () => {
-    const src = join(VECTORS, 'oci-layout', 'e2e-valid-signature');
-    const denied = join(work, 'e2e-copy');
-    await cp(src, denied, { recursive: true });
-    await copy(`oci:${denied}:v1`, `${reg.host}/team/notation:v1`);
+  it('the same copy succeeds once a notation-made signature (vector e2e, its keys) is pushed beside the image', async () => {
+    const layout = join(work, 'e2e-copy');
+    await cp(join(VECTORS, 'oci-layout', 'e2e-valid-signature'), layout, { recursive: true });
+    // The image alone first: denied.
+    await copy(`oci:${layout}:v1`, `${reg.host}/team/notation:v1`, { referrers: false });
+    const before = await pull(reg.host, 'team/notation:v1', out());
+    expect(before.ok).toBe(false);
+    expect(before.out).toMatch(/not verified: /);
+    // Then the signature notation made, pushed by digest as a referrer (the registry has the API).
+    await copy(`oci:${layout}:v1`, `${reg.host}/team/notation:v1`);
+    const after = await pull(reg.host, 'team/notation:v1', out());
+    expect(after.ok, after.out).toBe(true);
     const r = await fetch(`http://${reg.host}/v2/team/notation/manifests/v1`, {
       headers: { accept: MediaType.ImageManifest },
     });
-    expect(r.status, await r.clone().text()).toBe(200);
     expect(r.headers.get('signet-verdict')).toBe('verified');
   }, 60_000);
 

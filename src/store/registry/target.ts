@@ -21,7 +21,7 @@ import {
 import type { Logger } from '../../util/index.ts';
 import { readAll, toStream } from '../content.ts';
 import type { CredentialProvider } from '../credentials/index.ts';
-import type { FetchOptions, ReadableTarget, Target } from '../target.ts';
+import type { FetchOptions, ReadableTarget, TagOptions, Target } from '../target.ts';
 import { RegistryClient, headerValue, readLimited } from './client.ts';
 
 export interface RegistryTargetOptions {
@@ -351,10 +351,20 @@ export class RegistryTarget implements Target {
     await this.putManifest(tag, MediaType.ImageIndex, encodeManifest(index));
   }
 
-  async tag(desc: Descriptor, tag: string): Promise<void> {
+  /**
+   * A tag is a manifest PUT, so it needs the bytes: the caller's (a copy has them from the
+   * source; checked against the descriptor), else fetched back — which a registry enforcing a
+   * policy refuses for what does not verify yet, hence the first choice.
+   */
+  async tag(desc: Descriptor, tag: string, options?: TagOptions): Promise<void> {
     validateTag(tag);
-    const stream = await this.fetch(desc);
-    const bytes = await readAll(stream, MAX_MANIFEST_SIZE);
+    let bytes: Uint8Array;
+    if (options?.manifest) {
+      verifyBytes(options.manifest, desc);
+      bytes = options.manifest;
+    } else {
+      bytes = await readAll(await this.fetch(desc), MAX_MANIFEST_SIZE);
+    }
     await this.putManifest(tag, desc.mediaType, bytes);
   }
 
