@@ -60,6 +60,7 @@ export async function listenHttp(options: HttpServerOptions, dispatch: Dispatch)
   const { logger, authorizer } = options;
   const { host, port } = splitAddr(options.addr);
   const metrics = new RegistryMetrics();
+  const socketCounts = new WeakMap<object, { read: number; written: number }>();
   const serverOptions: ServerOptions = {
     requestTimeout: 30 * 60_000,
     headersTimeout: 60_000,
@@ -79,9 +80,34 @@ export async function listenHttp(options: HttpServerOptions, dispatch: Dispatch)
     res.setHeader('X-Request-Id', requestId);
     // The socket is detached from the request once it is answered: keep a reference for the counts.
     const socket = req.socket;
-    const socketIn = socket.bytesRead;
-    const socketOut = socket.bytesWritten;
     let routeName = 'other';
+    // Counted and logged once the answer has left (or the connection died): a kept-alive socket's
+    // bytes since the previous request on it are this request's, headers included.
+    res.once('close', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const last = socketCounts.get(socket) ?? { read: 0, written: 0 };
+      const bytesIn = socket.bytesRead - last.read;
+      const bytesOut = socket.bytesWritten - last.written;
+      socketCounts.set(socket, { read: socket.bytesRead, written: socket.bytesWritten });
+      metrics.record(routeName, req.method ?? 'GET', res.statusCode, bytesIn, bytesOut);
+      const verdict = res.getHeader('Signet-Verdict');
+      logger.info(
+        {
+          reqId: requestId,
+          method: req.method,
+          path: req.url,
+          route: routeName,
+          status: res.statusCode,
+          ms: Math.round(ms * 10) / 10,
+          bytesIn,
+          bytesOut,
+          remote: socket.remoteAddress,
+          ...(verdict ? { verdict } : {}),
+          ...(res.writableFinished ? {} : { aborted: true }),
+        },
+        'request'
+      );
+    });
     const route = (name: string): void => {
       routeName = name;
     };
@@ -113,27 +139,6 @@ export async function listenHttp(options: HttpServerOptions, dispatch: Dispatch)
       // Drain what the client is still sending so the error reaches it on a kept-alive socket.
       if (!req.complete) req.resume();
       sendError(res, e);
-    } finally {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const bytesIn = socket.bytesRead - socketIn;
-      const bytesOut = socket.bytesWritten - socketOut;
-      metrics.record(routeName, req.method ?? 'GET', res.statusCode, bytesIn, bytesOut);
-      const verdict = res.getHeader('Signet-Verdict');
-      logger.info(
-        {
-          reqId: requestId,
-          method: req.method,
-          path: req.url,
-          route: routeName,
-          status: res.statusCode,
-          ms: Math.round(ms * 10) / 10,
-          bytesIn,
-          bytesOut,
-          remote: socket.remoteAddress,
-          ...(verdict ? { verdict } : {}),
-        },
-        'request'
-      );
     }
   }
 
