@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copy } from '../../src/copy/index.ts';
@@ -187,4 +188,48 @@ describe('signet serve --policy: a registry that enforces verification', () => {
     expect(metrics).toMatch(/signet_verdict_cache_hits_total [1-9]/);
     expect(metrics).toMatch(/signet_verdicts_total\{outcome="failed"\} [1-9]/);
   }, 60_000);
+
+  it('policy scopes match --public-name (or the listen address), never the Host header', async () => {
+    const scoped = join(work, 'scoped.json');
+    const doc = JSON.parse(await readFile(join(work, 'policy.json'), 'utf8')) as {
+      trustPolicies: Array<Record<string, unknown>>;
+    };
+    doc.trustPolicies[0]!.registryScopes = ['registry.acme.io/team/app'];
+    await writeFile(scoped, JSON.stringify(doc));
+    const policy = { trustPolicy: scoped, trustStore: join(work, 'store') };
+    const named = await startRegistry({
+      addr: '127.0.0.1:0',
+      root: join(work, 'root'),
+      policy,
+      publicName: 'registry.acme.io',
+    });
+    const unnamed = await startRegistry({ addr: '127.0.0.1:0', root: join(work, 'root'), policy });
+    try {
+      const get = (host: string, hostHeader?: string) =>
+        new Promise<number>((resolve, reject) => {
+          const [hostname, port] = host.split(':');
+          const req = request(
+            {
+              hostname,
+              port: Number(port),
+              path: '/v2/team/app/manifests/v1',
+              headers: { accept: MediaType.ImageManifest, ...(hostHeader ? { host: hostHeader } : {}) },
+            },
+            (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            }
+          );
+          req.on('error', reject);
+          req.end();
+        });
+      expect(await get(named.host)).toBe(200);
+      expect(await get(unnamed.host)).toBe(403);
+      // A client naming the registry in its Host header changes nothing.
+      expect(await get(unnamed.host, 'registry.acme.io')).toBe(403);
+    } finally {
+      await named.close();
+      await unnamed.close();
+    }
+  });
 });
