@@ -4,7 +4,14 @@ import { basename, dirname, join } from 'node:path';
 import { isImageIndex, parseManifest } from '../oci/index.ts';
 import { SignetError, TEMP_PREFIX, isTempName, silentLogger, type Logger } from '../util/index.ts';
 import { checkStoreRoot, linkToDigest } from './fsck.ts';
-import { DEFAULT_UPLOAD_TTL_MS, REVERSE_LINK_KINDS, RegistryStorage, dirSize, uploadCreatedAt } from './storage.ts';
+import {
+  DEFAULT_UPLOAD_TTL_MS,
+  REVERSE_LINK_KINDS,
+  RegistryStorage,
+  dirSize,
+  removeTempFiles,
+  uploadCreatedAt,
+} from './storage.ts';
 
 /**
  * Garbage collection of the embedded registry's store (`signet serve gc`), and the server's own
@@ -213,33 +220,11 @@ export async function gc(root: string, options: GcOptions = {}): Promise<GcRepor
   }
 
   // 4. temp files of interrupted writes (a write in progress keeps its temp file young)
-  const walk = async (dir: string): Promise<void> => {
-    let entries;
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (isTempName(e.name)) {
-        const st = await lstat(p).catch(() => null);
-        if (!st || st.mtimeMs > cutoff) continue;
-        if (
-          !dryRun &&
-          !(await unlink(p).then(
-            () => true,
-            () => false
-          ))
-        )
-          continue;
-        report.tempFiles.count++;
-        report.tempFiles.bytes += st.size;
-      }
-    }
-  };
-  for (const top of ['blobs', 'repositories', 'uploads']) await walk(join(root, top));
+  for (const top of ['blobs', 'repositories', 'uploads']) {
+    const t = await removeTempFiles(join(root, top), { cutoff, dryRun });
+    report.tempFiles.count += t.count;
+    report.tempFiles.bytes += t.bytes;
+  }
 
   logger.info(
     {

@@ -21,34 +21,40 @@ export class RegistryMetrics {
   render(enforcer?: EnforcerStats): string {
     const lines: string[] = [];
     const label = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-    lines.push('# HELP signet_http_requests_total Requests answered, by route, method and status.');
-    lines.push('# TYPE signet_http_requests_total counter');
-    for (const [key, n] of [...this.requests].sort(([a], [b]) => a.localeCompare(b))) {
-      const [route, method, status] = key.split('\u0000') as [string, string, string];
-      lines.push(
-        `signet_http_requests_total{route="${label(route)}",method="${label(method)}",status="${status}"} ${n}`
-      );
-    }
-    lines.push('# HELP signet_http_received_bytes_total Bytes received from clients (headers and bodies).');
-    lines.push('# TYPE signet_http_received_bytes_total counter');
-    lines.push(`signet_http_received_bytes_total ${this.bytesIn}`);
-    lines.push('# HELP signet_http_sent_bytes_total Bytes sent to clients (headers and bodies).');
-    lines.push('# TYPE signet_http_sent_bytes_total counter');
-    lines.push(`signet_http_sent_bytes_total ${this.bytesOut}`);
+    const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[string, number]>): void => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
+    };
+    const requests = [...this.requests].sort(([a], [b]) => a.localeCompare(b));
+    metric(
+      'signet_http_requests_total',
+      'counter',
+      'Requests answered, by route, method and status.',
+      requests.map(([key, n]) => {
+        const [route, method, status] = key.split('\u0000') as [string, string, string];
+        return [`{route="${label(route)}",method="${label(method)}",status="${status}"}`, n];
+      })
+    );
+    metric('signet_http_received_bytes_total', 'counter', 'Bytes received from clients (headers and bodies).', [
+      ['', this.bytesIn],
+    ]);
+    metric('signet_http_sent_bytes_total', 'counter', 'Bytes sent to clients (headers and bodies).', [
+      ['', this.bytesOut],
+    ]);
     if (enforcer) {
-      lines.push('# HELP signet_verdicts_total Policy verdicts on manifest GETs, by outcome.');
-      lines.push('# TYPE signet_verdicts_total counter');
-      for (const [outcome, n] of Object.entries(enforcer.verdicts))
-        lines.push(`signet_verdicts_total{outcome="${outcome}"} ${n}`);
-      lines.push('# HELP signet_verdict_cache_hits_total Verdicts answered from the cache.');
-      lines.push('# TYPE signet_verdict_cache_hits_total counter');
-      lines.push(`signet_verdict_cache_hits_total ${enforcer.cacheHits}`);
-      lines.push('# HELP signet_verdict_cache_misses_total Verdicts computed by the trust engine.');
-      lines.push('# TYPE signet_verdict_cache_misses_total counter');
-      lines.push(`signet_verdict_cache_misses_total ${enforcer.cacheMisses}`);
-      lines.push('# HELP signet_verdict_cache_entries Verdicts held in the cache.');
-      lines.push('# TYPE signet_verdict_cache_entries gauge');
-      lines.push(`signet_verdict_cache_entries ${enforcer.cacheEntries}`);
+      metric(
+        'signet_verdicts_total',
+        'counter',
+        'Policy verdicts on manifest GETs, by outcome.',
+        Object.entries(enforcer.verdicts).map(([outcome, n]) => [`{outcome="${outcome}"}`, n])
+      );
+      metric('signet_verdict_cache_hits_total', 'counter', 'Verdicts answered from the cache.', [
+        ['', enforcer.cacheHits],
+      ]);
+      metric('signet_verdict_cache_misses_total', 'counter', 'Verdicts computed by the trust engine.', [
+        ['', enforcer.cacheMisses],
+      ]);
+      metric('signet_verdict_cache_entries', 'gauge', 'Verdicts held in the cache.', [['', enforcer.cacheEntries]]);
     }
     return lines.join('\n') + '\n';
   }

@@ -5,13 +5,11 @@ import {
   MediaType,
   OciError,
   digestOf,
-  isImageIndex,
   isManifestMediaType,
   isValidRepositoryName,
   isValidTag,
   parseDigest,
   parseManifest,
-  type Descriptor,
   type Manifest,
 } from '../oci/index.ts';
 import { authorizeRoute, checkSignerWrite, maySign, signatureTagSubject } from './access.ts';
@@ -290,7 +288,8 @@ async function putManifest(
   }
   if (signerOnly)
     await checkSignerWrite(name, tag, manifest, async (d) => (await ctx.storage.manifestInfo(name, d)) !== null);
-  await checkReferences(ctx, name, manifest);
+  // Every blob it references and every manifest an index lists must be here: the store checks
+  // that under the repository's lock (a delete may run between a check here and the write).
   await ctx.storage.putManifest(name, bytes, mediaType, digest, manifest, tag);
   // Cached verdicts about the subject are stale the moment a signature of it lands.
   if (manifest.subject) ctx.enforcer?.invalidate(name, manifest.subject.digest);
@@ -304,49 +303,6 @@ async function putManifest(
   if (manifest.subject) headers['OCI-Subject'] = manifest.subject.digest;
   res.writeHead(201, headers);
   res.end();
-}
-
-/** Every blob a manifest references, and every manifest an index lists, must already be here. */
-async function checkReferences(ctx: RouteContext, name: string, manifest: Manifest): Promise<void> {
-  if (isImageIndex(manifest)) {
-    for (const d of manifest.manifests) {
-      if (!(await ctx.storage.manifestInfo(name, d.digest))) {
-        throw new RegistryError(
-          'MANIFEST_UNKNOWN',
-          `index references manifest ${d.digest}, which is not in repository ${name}`,
-          400,
-          {},
-          { digest: d.digest }
-        );
-      }
-    }
-    return;
-  }
-  const blobs: Descriptor[] = [manifest.config, ...manifest.layers];
-  for (const d of blobs) {
-    if (d.urls && d.urls.length) continue; // foreign layers live elsewhere by design
-    const size = await ctx.storage.blobSize(name, d.digest);
-    // The empty JSON config is so common that clients may omit pushing it; it is known content.
-    if (
-      size === null &&
-      !(
-        d.digest === 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a' &&
-        d.size === 2 &&
-        d.mediaType === MediaType.Empty
-      )
-    ) {
-      throw new RegistryError(
-        'MANIFEST_BLOB_UNKNOWN',
-        `manifest references blob ${d.digest}, which is not in repository ${name}`,
-        400,
-        {},
-        { digest: d.digest }
-      );
-    }
-    if (size !== null && size !== d.size) {
-      throw new RegistryError('MANIFEST_INVALID', `manifest says blob ${d.digest} has ${d.size} bytes; it has ${size}`);
-    }
-  }
 }
 
 async function deleteManifest(ctx: RouteContext, name: string, reference: string, res: ServerResponse): Promise<void> {

@@ -14,7 +14,15 @@ export type {
 export { isWritable, requireWritable, hasLayoutIndex } from './target.ts';
 export { fetchAll, fetchManifest, readAll, toStream } from './content.ts';
 export { MemoryTarget } from './memory.ts';
-export { RegistryTarget, RegistryClient, referrersTag, defaultPlainHttp, login, logout } from './registry/index.ts';
+export {
+  RegistryTarget,
+  RegistryClient,
+  referrersTag,
+  servedManifestDigest,
+  defaultPlainHttp,
+  login,
+  logout,
+} from './registry/index.ts';
 export type { RegistryTargetOptions } from './registry/index.ts';
 export { openLayout, LayoutTarget, TarLayoutTarget, HttpLayoutTarget, REF_NAME } from './layout/index.ts';
 export { dockerCredentials, staticCredentials, storeDockerCredentials, dockerConfigPath } from './credentials/index.ts';

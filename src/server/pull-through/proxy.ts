@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import {
-  digestOf,
   isManifestMediaType,
   isValidRepositoryName,
   isValidTag,
@@ -13,7 +12,13 @@ import {
   VerifyingStream,
   type Manifest,
 } from '../../oci/index.ts';
-import { readAll, RegistryClient, staticCredentials, type Credentials } from '../../store/index.ts';
+import {
+  readAll,
+  RegistryClient,
+  servedManifestDigest,
+  staticCredentials,
+  type Credentials,
+} from '../../store/index.ts';
 import { silentLogger, type Logger } from '../../util/index.ts';
 import { authorizeRoute, checkSignerWrite, maySign, signatureTagSubject } from '../access.ts';
 import type { Authorizer } from '../auth/types.ts';
@@ -242,15 +247,18 @@ class PullThrough {
         `the upstream served ${reference} as ${JSON.stringify(mediaType)}`,
         502
       );
-    const header = typeof up.headers['docker-content-digest'] === 'string' ? up.headers['docker-content-digest'] : '';
-    const algorithm = reference.includes(':')
-      ? parseDigest(reference).algorithm
-      : header
-        ? parseDigest(header).algorithm
-        : 'sha256';
-    const digest = digestOf(bytes, algorithm);
-    if ((reference.includes(':') && digest !== reference) || (header && header !== digest))
-      throw new RegistryError('DIGEST_INVALID', `the upstream served ${reference} with bytes of digest ${digest}`, 502);
+    const header = up.headers['docker-content-digest'];
+    let digest: string;
+    try {
+      digest = servedManifestDigest(
+        this.enforcer.registryName,
+        reference,
+        bytes,
+        typeof header === 'string' ? header : undefined
+      );
+    } catch (err) {
+      throw new RegistryError('DIGEST_INVALID', `the upstream is not to be trusted: ${(err as Error).message}`, 502);
+    }
     this.source.noteManifest(name, digest, bytes, mediaType);
     const verdict = await this.enforcer.verdict(name, reference, { digest, mediaType, size: bytes.length });
     res.setHeader('Signet-Verdict', verdict.outcome);

@@ -1,4 +1,4 @@
-export { RegistryTarget, referrersTag } from './target.ts';
+export { RegistryTarget, referrersTag, servedManifestDigest } from './target.ts';
 export type { RegistryTargetOptions } from './target.ts';
 export { RegistryClient, defaultPlainHttp, parseChallenge } from './client.ts';
 export type { ClientOptions } from './client.ts';

@@ -48,6 +48,35 @@ export function referrersTag(digest: string): string {
   return `${algorithm}-${hex}`.slice(0, 128);
 }
 
+/**
+ * The digest of manifest bytes a registry served for `reference`, computed here (never taken
+ * from a header): with the reference's algorithm, or the digest header's for a tag. A digest
+ * reference, or a header of the same algorithm, that the bytes do not match is DIGEST_MISMATCH.
+ */
+export function servedManifestDigest(
+  name: string,
+  reference: string,
+  bytes: Uint8Array,
+  digestHeader: string | undefined
+): string {
+  const algorithm = reference.includes(':')
+    ? parseDigest(reference).algorithm
+    : digestHeader
+      ? parseDigest(digestHeader).algorithm
+      : 'sha256';
+  const digest = digestOf(bytes, algorithm);
+  if (reference.includes(':') && digest !== reference) {
+    throw new OciError('DIGEST_MISMATCH', `${name}: manifest served for ${reference} has digest ${digest}`);
+  }
+  if (digestHeader && parseDigest(digestHeader).algorithm === algorithm && digestHeader !== digest) {
+    throw new OciError(
+      'DIGEST_MISMATCH',
+      `${name}: registry says ${reference} is ${digestHeader}, its bytes hash to ${digest}`
+    );
+  }
+  return digest;
+}
+
 /** A repository in a registry, reached through the distribution-spec API. */
 export class RegistryTarget implements Target {
   readonly name: string;
@@ -86,21 +115,7 @@ export class RegistryTarget implements Target {
     const viaHead = await this.headManifest(reference);
     if (viaHead) return viaHead;
     const { bytes, mediaType, digestHeader } = await this.getManifestBytes(reference);
-    const algorithm = reference.includes(':')
-      ? parseDigest(reference).algorithm
-      : digestHeader
-        ? parseDigest(digestHeader).algorithm
-        : 'sha256';
-    const digest = digestOf(bytes, algorithm);
-    if (reference.includes(':') && digest !== reference) {
-      throw new OciError('DIGEST_MISMATCH', `${this.name}: manifest served for ${reference} has digest ${digest}`);
-    }
-    if (digestHeader && parseDigest(digestHeader).algorithm === algorithm && digestHeader !== digest) {
-      throw new OciError(
-        'DIGEST_MISMATCH',
-        `${this.name}: registry says ${reference} is ${digestHeader}, its bytes hash to ${digest}`
-      );
-    }
+    const digest = servedManifestDigest(this.name, reference, bytes, digestHeader);
     parseManifest(bytes, mediaType);
     return { mediaType, digest, size: bytes.length };
   }
