@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import bcrypt from 'bcryptjs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,7 @@ import { MediaType } from '../../src/oci/index.ts';
 import type { KeyStore } from '../../src/pki/index.ts';
 import { startPullThrough, type RunningRegistry } from '../../src/server/index.ts';
 import { sign } from '../../src/sign/index.ts';
+import { staticCredentials } from '../../src/store/index.ts';
 import { startDistribution } from '../helpers/distribution.ts';
 import { buildImage, skopeo } from '../helpers/images.ts';
 import { trustSetup } from '../helpers/trust.ts';
@@ -104,4 +106,52 @@ describe('signet serve --upstream: verifying pull-through in front of docker-reg
     expect((await pull(ro.host, 'team/unsigned:v1')).ok).toBe(false);
     expect((await pull(ro.host, 'team/app:v1')).ok).toBe(true);
   }, 60_000);
+});
+
+describe('signet serve --upstream --upstream-creds: an upstream that wants a password', () => {
+  it('reads and verifies through the upstream credentials; without them the upstream refuses', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'signet-proxy-auth-'));
+    const upstream = await startDistribution({ htpasswd: `ci:${bcrypt.hashSync('ci-pw', 4)}\n` });
+    const setup = await trustSetup(work);
+    const policy = { trustPolicy: setup.policy, trustStore: setup.store };
+    const options = { addr: '127.0.0.1:0', upstream: `http://${upstream.host}`, policy };
+    const withCreds = await startPullThrough({
+      ...options,
+      upstreamCredentials: { username: 'ci', password: 'ci-pw' },
+    });
+    const without = await startPullThrough(options);
+    try {
+      const image = await buildImage(work);
+      const pushed = await skopeo([
+        'copy',
+        '--dest-tls-verify=false',
+        '--dest-creds',
+        'ci:ci-pw',
+        `oci:${image}:v1`,
+        `docker://${upstream.host}/team/app:v1`,
+      ]);
+      expect(pushed.ok, pushed.out).toBe(true);
+      await sign(`${upstream.host}/team/app:v1`, {
+        keyStore: setup.keys,
+        open: { credentials: staticCredentials({ username: 'ci', password: 'ci-pw' }) },
+      });
+      const pull = (host: string) =>
+        skopeo(['copy', '--src-tls-verify=false', `docker://${host}/team/app:v1`, `oci:${join(work, host)}:x`]);
+      const ok = await pull(withCreds.host);
+      expect(ok.ok, ok.out).toBe(true);
+      const refused = await pull(without.host);
+      expect(refused.ok).toBe(false);
+      // A gateway problem (502), not a 401 that would send the client after credentials of its own.
+      expect(refused.out).toMatch(/502 Bad Gateway/);
+      const r = await fetch(`http://${without.host}/v2/team/app/manifests/v1`);
+      expect(r.status).toBe(502);
+      expect(r.headers.get('www-authenticate')).toBeNull();
+      expect(await r.text()).toMatch(/wants credentials this proxy does not have \(--upstream-creds\)/);
+    } finally {
+      await withCreds.close();
+      await without.close();
+      await upstream.close();
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

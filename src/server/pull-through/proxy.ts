@@ -7,6 +7,7 @@ import {
   MANIFEST_ACCEPT,
   MAX_MANIFEST_SIZE,
   MediaType,
+  OciError,
   parseDigest,
   parseManifest,
   VerifyingStream,
@@ -132,6 +133,26 @@ class PullThrough {
   ) {}
 
   async handle(req: IncomingMessage, res: ServerResponse, route: Route | null): Promise<void> {
+    try {
+      await this.route(req, res, route);
+    } catch (err) {
+      // The upstream refusing this proxy is the operator's problem, not the client's: a 401 here
+      // would send the client after credentials the proxy never asked it for.
+      if (err instanceof OciError && !(err instanceof RegistryError) && err.code === 'UNAUTHORIZED')
+        throw this.upstreamRefused();
+      throw err;
+    }
+  }
+
+  private upstreamRefused(): RegistryError {
+    return new RegistryError(
+      'DENIED',
+      `the upstream ${this.enforcer.registryName} wants credentials this proxy does not have (--upstream-creds)`,
+      502
+    );
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse, route: Route | null): Promise<void> {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://proxy.invalid');
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
@@ -190,6 +211,10 @@ class PullThrough {
       ...(hasBody ? { body: body ?? req } : {}),
     });
     if (!hasBody) req.resume();
+    if (up.statusCode === 401) {
+      await up.body.dump();
+      throw this.upstreamRefused();
+    }
     res.writeHead(up.statusCode, this.passHeaders(up.headers));
     if (method === 'HEAD') {
       await up.body.dump();
@@ -231,6 +256,10 @@ class PullThrough {
       headers: { accept: req.headers.accept ?? MANIFEST_ACCEPT },
       scopes: this.scopes(name, 'GET'),
     });
+    if (up.statusCode === 401) {
+      await up.body.dump();
+      throw this.upstreamRefused();
+    }
     if (up.statusCode !== 200) {
       const err = await this.client.errorFrom(up, `GET manifest ${reference}`);
       throw new RegistryError(
