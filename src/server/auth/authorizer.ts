@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import bcrypt from 'bcryptjs';
 import { jwtVerify, SignJWT } from 'jose';
@@ -83,11 +83,26 @@ export class TokenAuthorizer implements Authorizer {
     return c;
   }
 
+  /**
+   * Credentials that passed bcrypt recently, by the SHA-256 of user and password: a browser or a
+   * client sending Basic on every request (the web view asks once per repository) costs one
+   * bcrypt compare a minute, not one per request. Only successes are kept, so a wrong password
+   * still costs a full compare, as an unknown user does.
+   */
+  private readonly recent = new Map<string, { user: string; until: number }>();
+
   /** Checks a password; null when wrong or unknown (same work either way). */
   private async authenticate(user: string, password: string): Promise<string | null> {
+    const key = createHash('sha256').update(user).update('\u0000').update(password).digest('base64');
+    const hit = this.recent.get(key);
+    if (hit && hit.until > Date.now() && hit.user === user) return user;
     const hash = this.config.users.get(user);
     const ok = await bcrypt.compare(password, hash ?? this.dummyHash);
-    return ok && hash ? user : null;
+    if (!ok || !hash) return null;
+    this.recent.delete(key);
+    this.recent.set(key, { user, until: Date.now() + 60_000 });
+    while (this.recent.size > 1000) this.recent.delete(this.recent.keys().next().value!);
+    return user;
   }
 
   private grant(user: string | null, wanted: Access): GrantedAccess {
