@@ -1,4 +1,11 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+// Tests never read or write the developer's own $SIGNET_HOME (keys, trust policy, freshness
+// state): one throw-away home per run, which a test overrides when it needs its own.
+const home = mkdtempSync(join(tmpdir(), 'signet-test-home-'));
 
 export default defineConfig({
   test: {
@@ -8,5 +15,6 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: integration tests start servers and peer processes; keep parallelism modest.
     maxWorkers: 2,
+    env: { SIGNET_HOME: home },
   },
 });

@@ -156,6 +156,7 @@ export class PolicyEnforcer implements Enforcer {
       this.inflight.set(k, running);
     }
     const { v, expiresAt } = await running;
+    if (!reference.includes(':')) this.cache.dropReferenceExcept(repo, reference, manifest.digest);
     this.cache.set(key, v, expiresAt);
     return { v, cached: false };
   }

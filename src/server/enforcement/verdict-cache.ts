@@ -20,6 +20,8 @@ interface Entry<V> {
   value: V;
   expiresAt: number;
   subject: string;
+  /** `repo\0reference\0digest`: what a moved tag's other verdicts are found by. */
+  named: string;
 }
 
 export class VerdictCache<V> {
@@ -52,7 +54,12 @@ export class VerdictCache<V> {
     if (!(expiresAt > Date.now())) return;
     const key = VerdictCache.keyOf(k);
     this.entries.delete(key);
-    this.entries.set(key, { value, expiresAt, subject: `${k.repo}\u0000${k.digest}` });
+    this.entries.set(key, {
+      value,
+      expiresAt,
+      subject: `${k.repo}\u0000${k.digest}`,
+      named: `${k.repo}\u0000${k.reference}\u0000${k.digest}`,
+    });
     while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
   }
 
@@ -60,6 +67,17 @@ export class VerdictCache<V> {
   dropSubject(repo: string, digest: string): void {
     const subject = `${repo}\u0000${digest}`;
     for (const [key, e] of this.entries) if (e.subject === subject) this.entries.delete(key);
+  }
+
+  /**
+   * Drops the verdicts of `reference` (a tag) for every digest but `digest`: once the tag was
+   * judged at a new digest, its old verdicts must be judged again (a tag moved back to an older
+   * release meets the rollback check, not a verdict cached before the newer one was seen).
+   */
+  dropReferenceExcept(repo: string, reference: string, digest: string): void {
+    const prefix = `${repo}\u0000${reference}\u0000`;
+    const keep = `${prefix}${digest}`;
+    for (const [key, e] of this.entries) if (e.named.startsWith(prefix) && e.named !== keep) this.entries.delete(key);
   }
 
   /** Drops everything (the policy was reloaded). */

@@ -46,3 +46,17 @@ describe('the verdict cache', () => {
     expect(c.get(key({ reference: '1' }))).toBe('1');
   });
 });
+
+describe('a tag judged at a new digest', () => {
+  it("forgets the tag's verdicts at other digests (a tag moved back is judged again, rollback included)", () => {
+    const c = new VerdictCache<string>();
+    const later = Date.now() + 60_000;
+    const old = `sha256:${'a'.repeat(64)}`;
+    const fresh = `sha256:${'b'.repeat(64)}`;
+    c.set(key({ digest: old }), 'verified', later);
+    c.set(key({ reference: old, digest: old }), 'verified', later);
+    c.dropReferenceExcept('team/app', 'v1', fresh);
+    expect(c.get(key({ digest: old }))).toBeUndefined();
+    expect(c.get(key({ reference: old, digest: old }))).toBe('verified');
+  });
+});
