@@ -18,7 +18,7 @@ export const ALLOWED = {
   trust: ['plugin', 'signature', 'pki', 'oci', 'util'],
   freshness: ['util'],
   verify: ['trust', 'signature', 'freshness', 'store', 'pki', 'oci', 'util'],
-  sign: ['plugin', 'signature', 'pki', 'store', 'oci', 'util'],
+  sign: ['plugin', 'signature', 'freshness', 'pki', 'store', 'oci', 'util'],
   server: ['verify', 'signature', 'store', 'oci', 'util'],
 };
 const FOLDERS = [...Object.keys(ALLOWED), 'cli'];

@@ -161,6 +161,13 @@ export async function verifyBlob(...a: Parameters<typeof Verify.verifyBlob>): Re
   return (await verifyModule()).verifyBlob(...a);
 }
 
+/** Verifies a Sigstore bundle of a file or a `sha256:<hex>` digest (`--key` or keyless identities). */
+export async function verifySigstoreBlob(
+  ...a: Parameters<typeof Verify.verifySigstoreBlob>
+): ReturnType<typeof Verify.verifySigstoreBlob> {
+  return (await verifyModule()).verifySigstoreBlob(...a);
+}
+
 /** Verifies one Notary Project envelope against a policy statement and trust store (no registry). */
 export async function verifyEnvelope(
   ...a: Parameters<typeof Trust.verifyEnvelope>

@@ -7,6 +7,7 @@ export {
   selectPolicy,
   selectStatement,
   selectBlobPolicy,
+  mappedName,
   LAYOUT_SCOPE_PREFIX,
   LEVELS,
   CHECKS,

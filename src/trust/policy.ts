@@ -43,6 +43,9 @@ const statementShape = {
   // Signet's n-of-m extension; notation ignores both fields (it verifies any-of).
   signatureThreshold: z.number().int().min(1).max(100).optional(),
   requiredIdentities: z.array(z.string()).optional(),
+  // Signet's Layer A freshness (docs/freshness.md); notation ignores both fields.
+  nameBinding: z.enum(['strict', 'compat']).optional(),
+  names: z.record(z.string(), z.string()).optional(),
 };
 const ociSchema = z.strictObject({
   version: z.string(),
@@ -70,6 +73,10 @@ export interface TrustPolicyStatement {
   signatureThreshold?: number;
   /** Identities that must each have a valid signature. */
   requiredIdentities?: Array<{ raw: string; dn: Map<string, string> }>;
+  /** Layer A: `strict` refuses a signature without a matching name binding; `compat` logs it. Absent: not checked. */
+  nameBinding?: 'strict' | 'compat';
+  /** Location glob (`registry/repo/*`, `oci:/path/*`) → logical name, in the order written. */
+  names?: Array<{ location: string; name: string }>;
 }
 
 export interface TrustPolicyDocument {
@@ -89,18 +96,56 @@ const DOMAIN_RE =
 /** Signet's layout scopes: `oci:<path glob>` (`*` within one path segment, `**` across segments). */
 export const LAYOUT_SCOPE_PREFIX = 'oci:';
 
-function globToRegExp(glob: string): RegExp {
+function globToRegExp(glob: string, capture = false): RegExp {
   let re = '';
+  const group = (x: string): string => (capture ? `(${x})` : x);
   for (let i = 0; i < glob.length; i++) {
     const ch = glob[i]!;
     if (ch === '*' && glob[i + 1] === '*') {
-      re += '.*';
+      re += group('.*');
       i++;
-    } else if (ch === '*') re += '[^/]*';
+    } else if (ch === '*') re += group('[^/]*');
     else if (ch === '?') re += '[^/]';
     else re += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   }
   return new RegExp(`^${re}$`);
+}
+
+/** `names`: each location a glob (`*` within a segment, `**` across), each name a repository path; a `*` in the name takes what the location's single wildcard matched. */
+function validateNames(names: Record<string, string>, statement: string): Array<{ location: string; name: string }> {
+  return Object.entries(names).map(([location, logical]) => {
+    const wildcards = (location.match(/\*+/g) ?? []).length;
+    if (!location || location === LAYOUT_SCOPE_PREFIX) invalid(`statement "${statement}": names: an empty location`);
+    if (logical.includes('*') && (wildcards !== 1 || (logical.match(/\*/g) ?? []).length !== 1))
+      invalid(
+        `statement "${statement}": names: "${logical}" may use "*" only once, and only when its location "${location}" has exactly one wildcard`
+      );
+    if (!isValidRepositoryName(logical.replace('*', 'x')))
+      invalid(`statement "${statement}": names: "${logical}" is not a repository path (e.g. acme/app or acme/*)`);
+    return { location, name: logical };
+  });
+}
+
+/**
+ * The logical name a location has under a statement's `names` (first matching entry, in the order
+ * written), or undefined when no entry matches. Locations are `registry/repository` or
+ * `oci:<path>`; a `*` in the name is replaced by what the location's wildcard matched.
+ */
+export function mappedName(st: TrustPolicyStatement, locations: string[]): string | undefined {
+  for (const { location, name } of st.names ?? []) {
+    const re = globToRegExp(location, true);
+    for (const l of locations) {
+      const m = re.exec(l);
+      if (!m) continue;
+      const captured = m[1] ?? '';
+      if (name.includes('*')) {
+        const out = name.replace('*', captured);
+        return isValidRepositoryName(out) ? out : undefined;
+      }
+      return name;
+    }
+  }
+  return undefined;
 }
 
 function validateScope(scope: string, statement: string): void {
@@ -233,6 +278,11 @@ function parseStatement(
     const dns = validateIdentities(raw.requiredIdentities, name);
     if (dns.includes('*')) invalid(`statement "${name}": requiredIdentities name signers; "*" is not one`);
     st.requiredIdentities = raw.requiredIdentities.map((r, i) => ({ raw: r, dn: dns[i] as Map<string, string> }));
+  }
+  if (raw.nameBinding !== undefined || raw.names !== undefined) {
+    if (level === 'skip') invalid(`statement "${name}": a "skip" statement cannot have nameBinding or names`);
+    if (raw.nameBinding) st.nameBinding = raw.nameBinding;
+    if (raw.names) st.names = validateNames(raw.names, name);
   }
   return st;
 }

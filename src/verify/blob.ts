@@ -6,6 +6,8 @@ import { COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, parseEnvelope } from '../signature/ind
 import { loadTrustPolicyFile, selectBlobPolicy, TrustStore, type TrustPolicyDocument } from '../trust/index.ts';
 import { SignetError, signetHome } from '../util/index.ts';
 import { verifyNotarySignature } from './families/notary.ts';
+import { verifySigstoreBundle } from './families/sigstore.ts';
+import { sigstoreRequirement, type RequirementSources } from './load.ts';
 import { check, overallVerdict, REPORT_VERSION, type VerificationReport } from './report.ts';
 
 /**
@@ -103,5 +105,68 @@ export async function verifyBlob(
     ],
   };
   report.verdict = v.verdict === 'inconclusive' ? 'inconclusive' : overallVerdict(report);
+  return report;
+}
+
+/**
+ * Verifies a Sigstore bundle for a file, or for a digest alone (`sha256:<hex>`: DSSE bundles;
+ * a message signature needs the bytes), under the same Sigstore requirement as `signet verify`
+ * (`--key`, `--certificate-identity…`, `--trusted-root`), into the same report.
+ */
+export async function verifySigstoreBlob(
+  fileOrDigest: string,
+  bundlePath: string,
+  sigstore: NonNullable<RequirementSources['sigstore']>
+): Promise<VerificationReport> {
+  if (!sigstore.keys?.length && !sigstore.identities?.length)
+    throw new SignetError('USAGE', 'a bundle is verified with --key or --certificate-identity[-regexp] and an issuer');
+  const req = await sigstoreRequirement(sigstore);
+  const bundle = await readFile(bundlePath);
+  let digest: string;
+  let size = 0;
+  let artifact: Uint8Array | undefined;
+  if (/^sha256:[0-9a-f]{64}$/.test(fileOrDigest)) digest = fileOrDigest;
+  else {
+    artifact = await readFile(fileOrDigest);
+    digest = digestOf(artifact);
+    size = artifact.length;
+  }
+  const v = verifySigstoreBundle({
+    bundle,
+    digest,
+    ...(artifact ? { artifact } : {}),
+    policy: req.policy,
+    requirement: req.name,
+  });
+  const sigDigest = digestOf(bundle);
+  const report: VerificationReport = {
+    version: REPORT_VERSION,
+    reference: fileOrDigest,
+    digest,
+    mediaType: 'application/octet-stream',
+    size,
+    verdict: 'failed',
+    checks: [],
+    signatures: [
+      {
+        family: 'sigstore',
+        digest: sigDigest,
+        source: bundlePath,
+        verdict: v.verdict,
+        checks: v.checks,
+        ...(v.signer ? { signer: v.signer } : {}),
+        ...(v.keyId ? { keyId: v.keyId } : {}),
+      },
+    ],
+    requirements: [
+      {
+        name: req.name,
+        satisfied: v.verdict === 'verified',
+        by: v.verdict === 'verified' ? [sigDigest] : [],
+        checks: [],
+      },
+    ],
+  };
+  report.verdict = overallVerdict(report);
   return report;
 }

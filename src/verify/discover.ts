@@ -55,7 +55,21 @@ export interface LayoutCandidate extends CandidateBase {
   ref: string;
   signature?: Uint8Array;
 }
-export type Candidate = NotaryCandidate | CosignCandidate | SimpleCandidate | LayoutCandidate;
+/** A Sigstore bundle (cosign 3's default): a referrer whose manifest has a bundle artifact type. */
+export interface SigstoreCandidate extends CandidateBase {
+  family: 'sigstore';
+  bundle?: Uint8Array;
+  mediaType?: string;
+}
+export type Candidate = NotaryCandidate | CosignCandidate | SimpleCandidate | LayoutCandidate | SigstoreCandidate;
+
+/** Sigstore bundle media types: v0.1, v0.2 (`…bundle+json;version=0.x`) and v0.3 (`…bundle.v0.3+json`). */
+export function isSigstoreBundleType(type: string | undefined): boolean {
+  return (
+    !!type && /^application\/vnd\.dev\.sigstore\.bundle(\.v0\.[0-9]+\+json|\+json;\s*version=0\.[0-9]+)$/.test(type)
+  );
+}
+const EMPTY_ARTIFACT_TYPE = 'application/vnd.oci.empty.v1+json';
 
 /** The artifact every later step talks about: resolved exactly once, named by digest from then on. */
 export interface ResolvedSubject {
@@ -116,7 +130,11 @@ export async function discoverSignatures(subject: ResolvedSubject, options: Disc
       }
       return fetched;
     };
-    const type = r.artifactType ?? (await manifestOf().then((m) => m?.artifactType ?? m?.config.mediaType));
+    // cosign's tag-schema index lists its bundle manifests as the empty type: the manifest says what it is.
+    const type =
+      r.artifactType && r.artifactType !== EMPTY_ARTIFACT_TYPE
+        ? r.artifactType
+        : await manifestOf().then((m) => m?.artifactType ?? m?.config.mediaType);
     if (type === SIGNATURE_ARTIFACT_TYPE) {
       const c: NotaryCandidate = { family: 'notary', digest: r.digest, source: 'referrers' };
       out.push(c);
@@ -136,6 +154,19 @@ export async function discoverSignatures(subject: ResolvedSubject, options: Disc
     } else if (type === COSIGN_REFERRER_ARTIFACT_TYPE) {
       const manifest = await manifestOf();
       if (manifest) await cosignLayers(target, manifest, `referrer ${r.digest}`, out);
+    } else if (isSigstoreBundleType(type)) {
+      const c: SigstoreCandidate = { family: 'sigstore', digest: r.digest, source: 'referrers' };
+      const manifest = await manifestOf();
+      const layer = manifest?.layers.length === 1 ? manifest.layers[0] : undefined;
+      if (!layer || !isSigstoreBundleType(layer.mediaType) || manifest?.subject?.digest !== descriptor.digest)
+        c.unreadable = 'not a Sigstore bundle manifest (one bundle layer, subject = the artifact)';
+      else if (layer.size > MAX_SMALL_SIGNATURE)
+        c.unreadable = `the bundle is ${layer.size} bytes, over the ${MAX_SMALL_SIGNATURE}-byte limit`;
+      else {
+        c.bundle = await fetchAll(target, layer, MAX_SMALL_SIGNATURE);
+        c.mediaType = layer.mediaType;
+      }
+      out.push(c);
     } else if (type === SIMPLE_SIGNATURE_ARTIFACT_TYPE) {
       const manifest = await manifestOf();
       const layer = manifest ? layerOf(manifest, SIMPLE_SIGNATURE_MEDIA_TYPE) : undefined;

@@ -1,11 +1,13 @@
 import { formatReference, isImageIndex, parseRegistryReference, type Reference } from '../oci/index.ts';
 import type { RegistriesD } from '../signature/index.ts';
 import { fetchManifest, openTarget, resolveOpened, type OpenOptions } from '../store/index.ts';
+import type { TagState } from '../freshness/index.ts';
 import type { VerifyOptions } from '../trust/index.ts';
 import { SignetError } from '../util/index.ts';
 import { discoverSignatures, type Candidate, type ResolvedSubject } from './discover.ts';
 import { check, overallVerdict, REPORT_VERSION, type SignatureReport, type VerificationReport } from './report.ts';
 import { evaluateTrustPolicy } from './requirements/trust-policy.ts';
+import { evaluateSigstore } from './requirements/sigstore.ts';
 import { evaluateContainersPolicy, evaluateCosignKey, evaluateLayoutKey } from './requirements/signature-keys.ts';
 import type { EvaluationContext, Requirement, SignatureJudgement } from './requirements/types.ts';
 
@@ -28,6 +30,12 @@ export interface VerifyArtifactOptions extends Omit<VerifyOptions, 'userMetadata
   open?: OpenOptions;
   /** No network but the artifact's own store: an http(s) lookaside is not read. */
   offline?: boolean;
+  /** Layer A (docs/freshness.md): the logical name to verify as (`--name`), over the policy's `names`. */
+  name?: string;
+  /** Layer A: accept a tag whose release is older than the one last accepted (`--allow-downgrade`). */
+  allowDowngrade?: boolean;
+  /** Layer A: the tag high-water marks (default `$SIGNET_HOME/state/tags`). */
+  tagState?: TagState;
 }
 
 /** An artifact already resolved (the registry server, a covering index): nothing is resolved again. */
@@ -42,7 +50,9 @@ function pinned(parsed: Reference, digest: string): string {
 async function evaluate(
   subject: ResolvedSubject,
   requirements: Requirement[],
-  options: VerifyArtifactOptions
+  options: VerifyArtifactOptions,
+  /** Record state (rollback marks) when the report verifies; a covering index's own verdict does not. */
+  commit = true
 ): Promise<VerificationReport> {
   const d = subject.descriptor;
   const report: VerificationReport = {
@@ -70,7 +80,7 @@ async function evaluate(
       verdict: 'unevaluated',
       checks: [],
     };
-    if (c.family === 'notary' && c.mediaType) s.mediaType = c.mediaType;
+    if ((c.family === 'notary' || c.family === 'sigstore') && c.mediaType) s.mediaType = c.mediaType;
     entries.set(c, s);
     report.signatures.push(s);
   }
@@ -92,18 +102,38 @@ async function evaluate(
     acceptIndexSignature: _a,
     open: _o,
     offline: _f,
+    name,
+    allowDowngrade,
+    tagState,
     ...verifyOptions
   } = options;
-  const ctx: EvaluationContext = { subject, candidates, verifyOptions, record, ...(scope ? { scope } : {}) };
+  const onVerified: Array<() => Promise<void>> = [];
+  const ctx: EvaluationContext = {
+    subject,
+    candidates,
+    verifyOptions,
+    record,
+    ...(scope ? { scope } : {}),
+    ...(name ? { name } : {}),
+    ...(allowDowngrade ? { allowDowngrade } : {}),
+    ...(tagState ? { tagState } : {}),
+    ...(commit ? { onVerified: (f: () => Promise<void>) => onVerified.push(f) } : {}),
+  };
   for (const r of requirements) {
     if (r.kind === 'trust-policy') report.requirements.push(...(await evaluateTrustPolicy(r, ctx)));
     else if (r.kind === 'containers-policy') report.requirements.push(...(await evaluateContainersPolicy(r, ctx)));
     else if (r.kind === 'cosign-key') report.requirements.push(...(await evaluateCosignKey(r, ctx)));
+    else if (r.kind === 'sigstore') report.requirements.push(...(await evaluateSigstore(r, ctx)));
     else report.requirements.push(...(await evaluateLayoutKey(r, ctx)));
   }
   if (!requirements.length)
     report.checks.push(check('policy', 'fail', 'no requirement is configured: a verification never passes by default'));
   report.verdict = overallVerdict(report);
+  // State that may only move when everything passed (Layer A marks), judged again under its lock.
+  if (report.verdict === 'verified' && onVerified.length) {
+    for (const f of onVerified) await f();
+    report.verdict = overallVerdict(report);
+  }
   for (const s of report.signatures) report.validUntil = earliest(report.validUntil, s.validUntil);
   if (!report.validUntil) delete report.validUntil;
   return report;
@@ -136,7 +166,7 @@ async function coverByIndex(
       report.checks.push(check('subject', 'fail', `the index ${name} does not list ${report.digest}`));
       return;
     }
-    const v = await evaluate({ target, parsed, descriptor: idx }, requirements, options);
+    const v = await evaluate({ target, parsed, descriptor: idx }, requirements, options, false);
     for (const s of v.signatures) report.signatures.push({ ...s, source: `index ${idx.digest}: ${s.source}` });
     const until = earliest(report.validUntil, v.validUntil);
     if (until) report.validUntil = until;

@@ -17,5 +17,5 @@ export type { RequirementSources } from './load.ts';
 export { formatReport } from './format.ts';
 export { verify, verifyArtifacts, revocationSetup } from './batch.ts';
 export type { VerifyArtifactsOptions } from './batch.ts';
-export { verifyBlob } from './blob.ts';
+export { verifyBlob, verifySigstoreBlob } from './blob.ts';
 // Decoding without judging, for the registry's web view (the server reaches signatures only through verify/).

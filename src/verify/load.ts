@@ -12,6 +12,8 @@ import {
   type TrustPolicyDocument,
 } from '../trust/index.ts';
 import { defaultTrustPolicyPath, SignetError, signetHome } from '../util/index.ts';
+import type { TrustedRoot } from '@sigstore/protobuf-specs';
+import { identityMatcher, parseTrustedRoot, type SigstoreIdentity } from './families/sigstore.ts';
 import type { Requirement } from './requirements/types.ts';
 
 /** Where the requirements of one verification come from; paths are read here, objects used as they are. */
@@ -26,6 +28,17 @@ export interface RequirementSources {
   registriesD?: string | RegistriesD;
   /** cosign public keys (PEM files, PEM bytes or keys): adds a `cosign-key` requirement. */
   cosignKeys?: Array<string | Uint8Array | KeyObject>;
+  /**
+   * Sigstore bundles (`--key`, `--certificate-identity…`, `--trusted-root`): adds a `sigstore`
+   * requirement, satisfied by a bundle signed by one of `keys` (PEM files, bytes or keys) or keyless
+   * by one of `identities` under `trustedRoot` (a trusted_root.json; without one, the public-good
+   * root through @sigstore/tuf, cached under `$SIGNET_HOME/sigstore-tuf`).
+   */
+  sigstore?: {
+    keys?: Array<string | Uint8Array | KeyObject>;
+    identities?: SigstoreIdentity[];
+    trustedRoot?: string | Uint8Array;
+  };
   /** OpenPGP public keys (files or bytes) of statically signed layouts: adds a `layout-key` requirement. */
   layoutKeys?: Array<string | Uint8Array>;
   /** Remembered signed times of layout refs (rollback); default under `$SIGNET_HOME/freshness`. */
@@ -41,6 +54,40 @@ function named(path: string, what: string): string {
 
 async function bytesOf(x: string | Uint8Array): Promise<Uint8Array> {
   return typeof x === 'string' ? readFile(named(x, 'key file')) : x;
+}
+
+/** PEM public keys (files, bytes or keys), as `--cosign-key` and `--key` take them. */
+function publicKeys(keys: Array<string | Uint8Array | KeyObject>): Promise<KeyObject[]> {
+  return Promise.all(
+    keys.map(async (k) =>
+      typeof k === 'object' && !(k instanceof Uint8Array) ? k : parseCosignPublicKey(await bytesOf(k))
+    )
+  );
+}
+
+export async function sigstoreRequirement(
+  sig: NonNullable<RequirementSources['sigstore']>
+): Promise<Extract<Requirement, { kind: 'sigstore' }>> {
+  const identities = sig.identities ?? [];
+  for (const id of identities) identityMatcher(id); // a broken identity is a usage error now, not a failure later
+  let trustedRoot: TrustedRoot | undefined;
+  if (sig.trustedRoot !== undefined) {
+    const where = typeof sig.trustedRoot === 'string' ? sig.trustedRoot : 'the trusted root';
+    const bytes =
+      typeof sig.trustedRoot === 'string'
+        ? await readFile(named(sig.trustedRoot, 'trusted root file'))
+        : sig.trustedRoot;
+    trustedRoot = parseTrustedRoot(bytes, where);
+  } else if (identities.length) {
+    // The public-good instance, through TUF from its embedded initial root; cached in $SIGNET_HOME.
+    const { getTrustedRoot } = await import('@sigstore/tuf');
+    trustedRoot = await getTrustedRoot({ cachePath: join(signetHome(), 'sigstore-tuf') });
+  }
+  return {
+    kind: 'sigstore',
+    name: 'sigstore',
+    policy: { keys: await publicKeys(sig.keys ?? []), identities, ...(trustedRoot ? { trustedRoot } : {}) },
+  };
 }
 
 /**
@@ -74,13 +121,10 @@ export async function loadRequirements(
       policy: typeof containers === 'string' ? await loadContainersPolicy(containers) : containers,
     });
   if (sources.cosignKeys?.length) {
-    const keys = await Promise.all(
-      sources.cosignKeys.map(async (k) =>
-        typeof k === 'object' && !(k instanceof Uint8Array) ? k : parseCosignPublicKey(await bytesOf(k))
-      )
-    );
-    requirements.push({ kind: 'cosign-key', keys });
+    requirements.push({ kind: 'cosign-key', keys: await publicKeys(sources.cosignKeys) });
   }
+  const sig = sources.sigstore;
+  if (sig && (sig.keys?.length || sig.identities?.length)) requirements.push(await sigstoreRequirement(sig));
   if (sources.layoutKeys?.length) {
     const keys = await Promise.all(sources.layoutKeys.map(bytesOf));
     requirements.push({ kind: 'layout-key', keys, ...(sources.freshness ? { state: sources.freshness } : {}) });
@@ -88,7 +132,7 @@ export async function loadRequirements(
   if (!requirements.length) {
     throw new SignetError(
       'POLICY_MISSING',
-      'no policy is configured: a Notary trust policy (signet policy init or import), a containers policy.json, cosign keys or layout keys'
+      'no policy is configured: a Notary trust policy (signet policy init or import), a containers policy.json, cosign keys, Sigstore keys or identities, or layout keys'
     );
   }
   const rd = typeof sources.registriesD === 'string' ? await loadRegistriesD(sources.registriesD) : sources.registriesD;

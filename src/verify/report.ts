@@ -22,6 +22,8 @@ export const CHECK_NAMES = [
   'rollback',
   'freshness',
   'transparency-log',
+  'certificate-chain',
+  'sct',
   'policy',
 ] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
@@ -43,7 +45,7 @@ export interface Check {
 export type Verdict = 'verified' | 'failed' | 'inconclusive';
 
 /** A signature family Signet verifies. */
-export type Family = 'notary' | 'cosign' | 'simple' | 'layout';
+export type Family = 'notary' | 'cosign' | 'simple' | 'layout' | 'sigstore';
 
 export interface SignatureReport {
   family: Family;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { SignetError } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
+import { sigstoreSources } from './verify.ts';
 import {
   collect,
   keyValues,
@@ -136,8 +137,15 @@ export function registerInspect(program: Command): void {
     .description(
       'Verify a detached signature of a file under the blob trust policy ($SIGNET_HOME/trustpolicy.blob.json).'
     )
-    .argument('<file>', 'the file')
-    .requiredOption('--signature <path>', 'signature file (.jws.sig or .cose.sig)')
+    .argument('<file>', 'the file (with --bundle also sha256:<hex>: a digest without the file)')
+    .option('--signature <path>', 'signature file (.jws.sig or .cose.sig)')
+    .option('--bundle <path>', 'a Sigstore bundle (cosign sign-blob --bundle) instead of --signature')
+    .option('--key <file>', 'with --bundle: a PEM public key (repeatable: any of them)', collect, [])
+    .option('--certificate-identity <id>', 'with --bundle: the keyless identity, exactly')
+    .option('--certificate-identity-regexp <re>', 'with --bundle: the keyless identity as an RE2 expression')
+    .option('--certificate-oidc-issuer <url>', 'with --bundle: the OIDC issuer, exactly')
+    .option('--certificate-oidc-issuer-regexp <re>', 'with --bundle: the OIDC issuer as an RE2 expression')
+    .option('--trusted-root <file>', 'with --bundle: Sigstore trusted_root.json (default: the public-good root)')
     .option('--policy-name <name>', 'blob policy statement (default: the globalPolicy statement)')
     .option('--policy <file>', 'blob trust policy file')
     .option('--media-type <type>', 'require this media type')
@@ -147,7 +155,14 @@ export function registerInspect(program: Command): void {
       async (
         file: string,
         opts: {
-          signature: string;
+          signature?: string;
+          bundle?: string;
+          key: string[];
+          certificateIdentity?: string;
+          certificateIdentityRegexp?: string;
+          certificateOidcIssuer?: string;
+          certificateOidcIssuerRegexp?: string;
+          trustedRoot?: string;
           policyName?: string;
           policy?: string;
           mediaType?: string;
@@ -156,13 +171,16 @@ export function registerInspect(program: Command): void {
         }
       ) => {
         const format = parseOutputFormat(opts.output, ['text', 'json']);
-        const { verifyBlob, formatReport } = await import('../../index.ts');
-        const o = await verifyBlob(file, opts.signature, {
-          userMetadata: keyValues(opts.userMetadata, '--user-metadata'),
-          ...(opts.policyName ? { policyName: opts.policyName } : {}),
-          ...(opts.policy ? { trustPolicy: opts.policy } : {}),
-          ...(opts.mediaType ? { mediaType: opts.mediaType } : {}),
-        });
+        const { verifyBlob, verifySigstoreBlob, formatReport } = await import('../../index.ts');
+        if (!opts.signature === !opts.bundle) throw new SignetError('USAGE', 'give --signature or --bundle');
+        const o = opts.bundle
+          ? await verifySigstoreBlob(file, opts.bundle, sigstoreSources(opts).sigstore ?? {})
+          : await verifyBlob(file, opts.signature!, {
+              userMetadata: keyValues(opts.userMetadata, '--user-metadata'),
+              ...(opts.policyName ? { policyName: opts.policyName } : {}),
+              ...(opts.policy ? { trustPolicy: opts.policy } : {}),
+              ...(opts.mediaType ? { mediaType: opts.mediaType } : {}),
+            });
         if (format === 'json') printJson(o);
         else process.stdout.write(formatReport(o));
         if (o.verdict === 'inconclusive')

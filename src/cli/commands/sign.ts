@@ -11,6 +11,12 @@ import {
   type RegistryFlags,
 } from './args.ts';
 
+function parseSeqFlag(v: string): number {
+  if (!/^(0|[1-9][0-9]*)$/.test(v) || !Number.isSafeInteger(Number(v)))
+    throw new SignetError('USAGE', `--seq takes a non-negative whole number, not ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
 export function registerSign(program: Command): void {
   const signCmd = program
     .command('sign')
@@ -27,6 +33,12 @@ export function registerSign(program: Command): void {
     .option('-e, --expiry <duration>', 'signature lifetime, e.g. 90d, 12h (the signature fails verification after it)')
     .option('-m, --user-metadata <k=v>', 'signed metadata, checked by `signet verify -m` (repeatable)', collect, [])
     .option('--recursive', 'for an image index: also sign every platform manifest')
+    .option(
+      '--name <name>',
+      'logical name signed into dev.signet.name (default: the repository path; required to bind a layout)'
+    )
+    .option('--seq <n>', 'dev.signet.seq to sign (default: above every seq seen, and at least the clock in ms)')
+    .option('--no-name-binding', 'sign no dev.signet.* name binding (a plain Notary signature)')
     .option('--passphrase-stdin', 'passphrase of an encrypted key, from standard input')
     .option('--plugin <name>', 'sign with a key held by this plugin (with --id)')
     .option('--id <keyId>', "the plugin's key identifier")
@@ -78,6 +90,9 @@ Examples:
           pluginConfig: string[];
           registriesD?: string;
           cosignReferrers?: boolean;
+          name?: string;
+          seq?: string;
+          nameBinding: boolean;
         } & RegistryFlags
       ) => {
         const open = registryOpenOptions(opts);
@@ -164,12 +179,17 @@ Examples:
           ...(opts.timestampUrl ? { timestampUrl: opts.timestampUrl, timestampRoots } : {}),
           ...(opts.plugin && opts.id ? { plugin: { pluginName: opts.plugin, id: opts.id } } : {}),
           pluginConfig: keyValues(opts.pluginConfig, '--plugin-config'),
+          ...(opts.name !== undefined ? { name: opts.name } : {}),
+          ...(opts.seq !== undefined ? { seq: parseSeqFlag(opts.seq) } : {}),
+          ...(opts.nameBinding ? {} : { noNameBinding: true }),
           open,
         });
         if (output === 'json') return printJson(results);
         for (const r of results) {
           for (const w of r.warnings) process.stderr.write(`Warning: ${w}\n`);
-          process.stderr.write(`Signed ${r.reference} (${r.envelopeMediaType})\n`);
+          const b = r.binding;
+          const bound = b ? `, bound to ${b.name}${b.tag ? `:${b.tag} seq ${b.seq}` : ''}` : '';
+          process.stderr.write(`Signed ${r.reference} (${r.envelopeMediaType}${bound})\n`);
           process.stdout.write(`${r.signature.digest}\n`);
         }
       }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { SignetError, verifyArtifacts, formatReport } from '../../index.ts';
+import { SignetError, verifyArtifacts, formatReport, type RequirementSources } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
 import { collect, keyValues, registryFlags, registryOpenOptions, type RegistryFlags } from './args.ts';
 
@@ -18,7 +18,57 @@ interface VerifyFlags extends RegistryFlags {
   containersPolicy?: string;
   registriesD?: string;
   layoutKey: string[];
+  key: string[];
+  certificateIdentity?: string;
+  certificateIdentityRegexp?: string;
+  certificateOidcIssuer?: string;
+  certificateOidcIssuerRegexp?: string;
+  trustedRoot?: string;
   scope?: string;
+  name?: string;
+  allowDowngrade?: boolean;
+}
+
+/** `--key` and the keyless identity flags, in cosign's words: one identity needs a subject and an issuer form. */
+export function sigstoreSources(opts: {
+  key: string[];
+  certificateIdentity?: string;
+  certificateIdentityRegexp?: string;
+  certificateOidcIssuer?: string;
+  certificateOidcIssuerRegexp?: string;
+  trustedRoot?: string;
+}): { sigstore?: RequirementSources['sigstore'] } {
+  const subject = [opts.certificateIdentity, opts.certificateIdentityRegexp].filter((x) => x !== undefined);
+  const issuer = [opts.certificateOidcIssuer, opts.certificateOidcIssuerRegexp].filter((x) => x !== undefined);
+  if (subject.length > 1 || issuer.length > 1)
+    throw new SignetError(
+      'USAGE',
+      'give --certificate-identity or its -regexp form, and the issuer or its -regexp form, not both'
+    );
+  if (subject.length !== issuer.length)
+    throw new SignetError(
+      'USAGE',
+      'a keyless identity needs both --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]'
+    );
+  if (!subject.length && !opts.key.length) {
+    if (opts.trustedRoot) throw new SignetError('USAGE', '--trusted-root applies to --key or --certificate-identity');
+    return {};
+  }
+  const identities = subject.length
+    ? [
+        {
+          ...(opts.certificateIdentity !== undefined
+            ? { subject: opts.certificateIdentity }
+            : { subjectRegExp: opts.certificateIdentityRegexp! }),
+          ...(opts.certificateOidcIssuer !== undefined
+            ? { issuer: opts.certificateOidcIssuer }
+            : { issuerRegExp: opts.certificateOidcIssuerRegexp! }),
+        },
+      ]
+    : [];
+  return {
+    sigstore: { keys: opts.key, identities, ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}) },
+  };
 }
 
 export function registerVerify(program: Command): void {
@@ -46,6 +96,23 @@ export function registerVerify(program: Command): void {
       []
     )
     .option(
+      '--key <file>',
+      'also require a Sigstore bundle signed by this PEM public key (repeatable: any of them), as cosign verify --key',
+      collect,
+      []
+    )
+    .option('--certificate-identity <id>', 'also require a keyless Sigstore bundle for exactly this identity')
+    .option(
+      '--certificate-identity-regexp <re>',
+      'the keyless identity as a regular expression (RE2, matched against the whole value)'
+    )
+    .option('--certificate-oidc-issuer <url>', 'the OIDC issuer of the keyless identity, exactly')
+    .option('--certificate-oidc-issuer-regexp <re>', 'the OIDC issuer as a regular expression (RE2, whole value)')
+    .option(
+      '--trusted-root <file>',
+      'Sigstore trusted_root.json (offline and private instances); default: the public-good root through TUF'
+    )
+    .option(
       '--layout-key <file>',
       'also require a statically signed layout entry by this OpenPGP key (repeatable: any of them)',
       collect,
@@ -54,6 +121,14 @@ export function registerVerify(program: Command): void {
     .option(
       '--scope <registry/repository>',
       'verify an OCI layout as this repository (which policy statement applies, which name is bound)'
+    )
+    .option(
+      '--name <name>',
+      'the logical name to verify as (a statement with nameBinding; for a layout by tag, where no repository names it)'
+    )
+    .option(
+      '--allow-downgrade',
+      'accept a tag whose signed sequence is older than the one last accepted here (the state is not lowered)'
     )
     .option('--max-signatures <n>', 'signatures read at most per artifact', '50')
     .option(
@@ -73,13 +148,16 @@ export function registerVerify(program: Command): void {
       'after',
       `
 Requirements: the Notary trust policy and the containers policy (named, or found in
-$SIGNET_HOME), plus one for --cosign-key and one for --layout-key. Each configured requirement
+$SIGNET_HOME), plus one for --cosign-key, one for --layout-key, and one for Sigstore bundles
+(--key, or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp] and
+--trusted-root). Each configured requirement
 must be satisfied; a "reject" anywhere rejects; nothing configured is a failure. All signatures
 (Notary JWS/COSE, cosign, simple signing, signed layouts) are found in one pass over the
 artifact, resolved once by digest.
 
 Checks (docs/trust-policy.md has the catalog): integrity, authenticity, authentic-timestamp,
-expiry, revocation, subject, user-metadata, name-binding, threshold, rollback, policy. The policy
+expiry, revocation, subject, user-metadata, certificate-identity, name-binding, threshold,
+rollback, transparency-log, certificate-chain, sct, policy. The policy
 level decides which failures are enforced (strict, permissive, audit, skip).
 
 Exit codes: 0 verified, 1 verification failed (the failed check is named), 2 usage,
@@ -108,6 +186,7 @@ Examples:
           ...(opts.registriesD ? { registriesD: opts.registriesD } : {}),
           cosignKeys: opts.cosignKey,
           layoutKeys: opts.layoutKey,
+          ...sigstoreSources(opts),
         },
         userMetadata: keyValues(opts.userMetadata, '--user-metadata'),
         maxSignatures: max,
@@ -117,6 +196,8 @@ Examples:
           ...(opts.revocationBundle ? { bundleDir: opts.revocationBundle } : {}),
         },
         ...(opts.scope ? { scope: opts.scope } : {}),
+        ...(opts.name ? { name: opts.name } : {}),
+        ...(opts.allowDowngrade ? { allowDowngrade: true } : {}),
         ...(opts.index ? { coveringIndex: opts.index, acceptIndexSignature: Boolean(opts.acceptIndexSignature) } : {}),
         open: registryOpenOptions(opts),
       });

@@ -11,3 +11,14 @@ export {
 export type { ParseOptions } from './envelope.ts';
 export { buildPayload, parseTargetArtifact, goJson } from './payload.ts';
 export { signatureManifest, isNotarySignatureManifest } from './manifest.ts';
+export {
+  NAME_ANNOTATION,
+  TAG_ANNOTATION,
+  SEQ_ANNOTATION,
+  ISSUED_ANNOTATION,
+  BINDING_PREFIX,
+  parseSeq,
+  readBinding,
+  bindingAnnotations,
+} from './binding.ts';
+export type { NameBinding } from './binding.ts';

@@ -42,6 +42,8 @@ export interface NotaryVerdict {
   authentic: boolean;
   /** For a verified signature: when its verdict may change (expiry, notAfter, revocation nextUpdate). */
   validUntil?: string;
+  /** The signed payload's `targetArtifact.annotations` (user metadata, Layer A's name binding). */
+  annotations?: Record<string, string>;
 }
 
 function toCheck(r: ValidationResult, requirement: string): Check {
@@ -105,6 +107,7 @@ export async function verifyNotarySignature(args: {
     out.signer = leaf.subject.split('\n').reverse().join(', ');
     const t = outcome.content.signerInfo.signingTime ?? outcome.content.signerInfo.authenticSigningTime;
     if (t) out.signingTime = t.toISOString();
+    if (outcome.content.targetArtifact.annotations) out.annotations = outcome.content.targetArtifact.annotations;
   }
   if (outcome.validUntil) out.validUntil = outcome.validUntil.toISOString();
   return out;

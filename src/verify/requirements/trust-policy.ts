@@ -3,7 +3,8 @@ import { identityMatches, selectStatement, subjectAttributes, type TrustPolicySt
 import { SignetError } from '../../util/index.ts';
 import type { NotaryCandidate } from '../discover.ts';
 import { verifyNotarySignature, type NotaryVerdict } from '../families/notary.ts';
-import { check, type Check, type RequirementReport } from '../report.ts';
+import { check, verdictOf, type Check, type RequirementReport } from '../report.ts';
+import { bindingCheck, expectedBinding, rollbackCheck } from './name-binding.ts';
 import type { EvaluationContext, Requirement } from './types.ts';
 
 type TrustPolicyRequirement = Extract<Requirement, { kind: 'trust-policy' }>;
@@ -68,6 +69,7 @@ export async function evaluateTrustPolicy(
   const notary = ctx.candidates.filter((c): c is NotaryCandidate => c.family === 'notary');
   const passed: Array<{ digest: string; v: NotaryVerdict }> = [];
   let inconclusive = false;
+  const expected = st.nameBinding ? expectedBinding(st, ctx) : undefined;
   for (const c of notary) {
     const v = await verifyNotarySignature({
       candidate: c,
@@ -77,6 +79,11 @@ export async function evaluateTrustPolicy(
       options: ctx.verifyOptions,
       requirement: name,
     });
+    // Layer A: a signature that passed the Notary checks must also be bound to this name and tag.
+    if (expected && v.verdict === 'verified') {
+      v.checks.push(bindingCheck(st, expected, v.annotations, name));
+      v.verdict = verdictOf(v.checks);
+    }
     ctx.record(c, {
       verdict: v.verdict,
       checks: v.checks,
@@ -102,7 +109,19 @@ export async function evaluateTrustPolicy(
     report.satisfied = passed.length > 0;
     report.by = passed.map((x) => x.digest);
   }
-  if (!report.satisfied && !t) {
+  if (expected && report.satisfied)
+    await rollbackCheck(
+      st,
+      expected,
+      passed.map((x) => x.v.annotations),
+      ctx.subject.descriptor.digest,
+      ctx,
+      report
+    );
+  const rolledBack = report.checks.some((c) => c.name === 'rollback' && c.outcome === 'fail');
+  if (rolledBack) {
+    // the rollback check says why
+  } else if (!report.satisfied && !t) {
     const reason = notary.length
       ? `none of the ${notary.length} Notary Project signature(s) passed`
       : 'no Notary Project signature is associated with the artifact';

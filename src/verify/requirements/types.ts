@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
-import type { FreshnessState } from '../../freshness/index.ts';
+import type { FreshnessState, TagState } from '../../freshness/index.ts';
 import type { ContainersPolicy, TrustPolicyDocument, TrustStore, VerifyOptions } from '../../trust/index.ts';
 import type { Candidate, ResolvedSubject } from '../discover.ts';
+import type { SigstorePolicy } from '../families/sigstore.ts';
 import type { Check, RequirementReport, Verdict } from '../report.ts';
 
 /**
@@ -16,7 +17,9 @@ export type Requirement =
   /** cosign key-based signatures by one of these keys (`--cosign-key`); identity: the repository by default. */
   | { kind: 'cosign-key'; keys: KeyObject[]; identity?: string | false }
   /** A statically signed layout entry by one of these OpenPGP keys (`--layout-key`), never older than last time. */
-  | { kind: 'layout-key'; keys: Uint8Array[]; state?: FreshnessState };
+  | { kind: 'layout-key'; keys: Uint8Array[]; state?: FreshnessState }
+  /** Sigstore bundles by one of these keys or keyless identities (`--key`, `--certificate-identity…`, a `sigstore` statement). */
+  | { kind: 'sigstore'; name: string; policy: SigstorePolicy };
 
 /** What every requirement evaluator is handed: the artifact resolved once, and every signature found. */
 export interface EvaluationContext {
@@ -24,6 +27,14 @@ export interface EvaluationContext {
   candidates: Candidate[];
   /** The repository a layout is verified as (`--scope`), for policies written for registries. */
   scope?: string;
+  /** Layer A: the logical name the artifact is verified as (`--name`), over the policy's `names`. */
+  name?: string;
+  /** Layer A: accept a tag that went backwards (the mark is not lowered). */
+  allowDowngrade?: boolean;
+  /** Layer A: the tag high-water marks (default `$SIGNET_HOME/state/tags`). */
+  tagState?: TagState;
+  /** Runs once the whole verification passed (state that may only move on success); absent: nothing is recorded. */
+  onVerified?(commit: () => Promise<void>): void;
   verifyOptions: VerifyOptions;
   /** Files one family's judgement of one signature into the report. */
   record(candidate: Candidate, result: SignatureJudgement): void;

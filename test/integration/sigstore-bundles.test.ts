@@ -1,0 +1,264 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { descriptorFor, EMPTY_JSON, MediaType, type ImageManifest } from '../../src/oci/index.ts';
+import { KeyStore, toPem } from '../../src/pki/index.ts';
+import { attachReferrer, sign } from '../../src/sign/index.ts';
+import { RegistryTarget } from '../../src/store/index.ts';
+import type { VerificationReport } from '../../src/verify/index.ts';
+import { pushArtifact } from '../helpers/artifacts.ts';
+import { startDistribution } from '../helpers/distribution.ts';
+import { peerTools } from '../helpers/peer-tools.ts';
+import { runSignet, startServe, type Served } from '../helpers/serve.ts';
+import { startSigstoreMock, type SigstoreMock } from '../helpers/sigstore-mock.ts';
+
+const run = promisify(execFile);
+const BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+const ISSUER = 'https://issuer.example.com';
+const WHO = 'release@example.com';
+
+/** Attaches a keyless bundle for `digest` as cosign 3 does: artifactType + one bundle layer, empty config. */
+async function attachBundle(
+  t: RegistryTarget,
+  subject: { digest: string; size: number; mediaType: string },
+  b: object
+) {
+  const data = Buffer.from(JSON.stringify(b));
+  const layer = descriptorFor(BUNDLE, data);
+  const empty = { mediaType: EMPTY_JSON.mediaType, digest: EMPTY_JSON.digest, size: EMPTY_JSON.size };
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ImageManifest,
+    artifactType: BUNDLE,
+    config: empty,
+    layers: [layer],
+    subject,
+  } as ImageManifest;
+  return attachReferrer(t, manifest, [
+    { descriptor: empty, data: Buffer.from('{}') },
+    { descriptor: layer, data },
+  ]);
+}
+
+function statement(digest: string): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ name: 'app', digest: { sha256: digest.slice(7) } }],
+      predicateType: 'https://sigstore.dev/cosign/sign/v1',
+      predicate: {},
+    })
+  );
+}
+
+describe('Sigstore bundles as referrers: cosign 3 key-based, keyless against a private Sigstore, one report', () => {
+  let work: string;
+  let serve: Served;
+  let mock: SigstoreMock;
+  let cosign3: string;
+  const env = (): Record<string, string> => ({ SIGNET_HOME: join(work, 'home') });
+  const cos = (args: string[]) =>
+    run(cosign3, args, {
+      env: { ...process.env, COSIGN_PASSWORD: '', COSIGN_YES: 'true', HOME: work },
+      cwd: work,
+      timeout: 60_000,
+    });
+  const cosignSign = (ref: string) =>
+    cos([
+      'sign',
+      '--key',
+      'cosign.key',
+      '--tlog-upload=false',
+      '--use-signing-config=false',
+      '--allow-insecure-registry',
+      ref,
+    ]);
+
+  beforeAll(async () => {
+    cosign3 = (await peerTools()).cosign3;
+    work = await mkdtemp(join(tmpdir(), 'signet-sigstore-'));
+    [serve, mock] = await Promise.all([startServe(), startSigstoreMock()]);
+    await cos(['generate-key-pair']);
+    await cos(['generate-key-pair', '--output-key-prefix', 'other']);
+    await writeFile(join(work, 'trusted_root.json'), JSON.stringify(mock.trustedRoot));
+    await writeFile(join(work, 'other_root.json'), JSON.stringify(mock.otherRoot));
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all([serve?.close(), mock?.close()]);
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('what cosign 3 pushes (a DSSE v0.3 bundle referrer, no log) verifies with --key on signet serve', async () => {
+    const t = new RegistryTarget({ registry: serve.host, repository: 'c3/app' });
+    const d = await pushArtifact(t, 'cosign3 image', { tag: 'v1' });
+    await t.close();
+    const ref = `${serve.host}/c3/app@${d.digest}`;
+    await cosignSign(ref);
+    const ok = await runSignet(['verify', ref, '--key', join(work, 'cosign.pub'), '-o', 'json'], { env: env() });
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    const [r] = JSON.parse(ok.stdout) as VerificationReport[];
+    const s = r!.signatures.find((x) => x.family === 'sigstore')!;
+    expect(s.mediaType).toBe(BUNDLE);
+    expect(s.verdict).toBe('verified');
+    expect(s.checks.map((c) => [c.name, c.outcome])).toEqual([
+      ['subject', 'pass'],
+      ['authenticity', 'pass'],
+      ['transparency-log', 'skipped'],
+    ]);
+    expect(r!.requirements).toEqual([{ name: 'sigstore', satisfied: true, by: [s.digest], checks: [] }]);
+    const bad = await runSignet(['verify', ref, '--key', join(work, 'other.pub')], { env: env() });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(
+      /authenticity check failed: the bundle does not verify with any of the given public keys/
+    );
+  }, 60_000);
+
+  it("on docker-registry (no referrers API): cosign 3's tag-schema index (entries typed as empty) is read by the manifest's own type", async () => {
+    const dist = await startDistribution();
+    try {
+      const t = new RegistryTarget({ registry: dist.host, repository: 'c3/app' });
+      const d = await pushArtifact(t, 'cosign3 tag schema', { tag: 'v1' });
+      const ref = `${dist.host}/c3/app@${d.digest}`;
+      await cosignSign(ref);
+      expect(await t.tags()).toContain(`sha256-${d.digest.slice(7)}`);
+      await t.close();
+      const ok = await runSignet(['verify', ref, '--key', join(work, 'cosign.pub')], { env: env() });
+      expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+      expect(ok.stdout).toMatch(/sigstore sha256:[0-9a-f]{64} .*: verified/);
+    } finally {
+      await dist.close();
+    }
+  }, 60_000);
+
+  it('keyless bundle and Notary signature on one image: one -o json report lists both; wrong identity/issuer, other root, other digest are named', async () => {
+    const t = new RegistryTarget({ registry: serve.host, repository: 'team/app' });
+    const d = await pushArtifact(t, 'keyless image', { tag: 'v1' });
+    const other = await pushArtifact(t, 'another image', { tag: 'v2' });
+    const bundle = await mock.sign(statement(d.digest), {
+      subject: WHO,
+      issuer: ISSUER,
+      dsse: 'application/vnd.in-toto+json',
+    });
+    await attachBundle(t, d, bundle);
+    // the same bundle attached to another image: its statement names the first digest
+    await attachBundle(t, other, bundle);
+    await t.close();
+    const ref = `${serve.host}/team/app:v1`;
+    const keys = new KeyStore(join(work, 'home'));
+    const root = await keys.generate('root', { type: 'ecdsa-p256', ca: true, subject: 'CN=Root,O=T,ST=WA,C=US' });
+    await keys.generate('release', { type: 'ecdsa-p256', issuer: 'root', subject: 'CN=release,O=T,ST=WA,C=US' });
+    await sign(ref, { keyStore: keys, key: 'release' });
+    const store = join(work, 'store');
+    await mkdir(join(store, 'x509', 'ca', 'rel'), { recursive: true });
+    await writeFile(join(store, 'x509', 'ca', 'rel', 'root.pem'), toPem([root.chain[0]!]));
+    const policy = join(work, 'trustpolicy.json');
+    await writeFile(
+      policy,
+      JSON.stringify({
+        version: '1.0',
+        trustPolicies: [
+          {
+            name: 'team',
+            registryScopes: [`${serve.host}/team/app`],
+            signatureVerification: { level: 'strict' },
+            trustStores: ['ca:rel'],
+            trustedIdentities: ['x509.subject: CN=release,O=T,ST=WA,C=US'],
+          },
+        ],
+      })
+    );
+    const keyless = (id: string, issuer: string, rootFile = 'trusted_root.json') => [
+      '--policy',
+      policy,
+      '--trust-store',
+      store,
+      '--certificate-identity',
+      id,
+      '--certificate-oidc-issuer',
+      issuer,
+      '--trusted-root',
+      join(work, rootFile),
+    ];
+    const ok = await runSignet(['verify', ref, ...keyless(WHO, ISSUER), '-o', 'json'], { env: env() });
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    const [r] = JSON.parse(ok.stdout) as VerificationReport[];
+    expect(r!.signatures.map((s) => [s.family, s.verdict]).sort()).toEqual([
+      ['notary', 'verified'],
+      ['sigstore', 'verified'],
+    ]);
+    const s = r!.signatures.find((x) => x.family === 'sigstore')!;
+    expect(s.signer).toBe(WHO);
+    expect(s.checks.map((c) => c.name)).toEqual([
+      'subject',
+      'authentic-timestamp',
+      'certificate-chain',
+      'sct',
+      'transparency-log',
+      'integrity',
+      'certificate-identity',
+    ]);
+    expect(r!.requirements.map((q) => [q.name, q.satisfied])).toEqual([
+      ['trust-policy:team', true],
+      ['sigstore', true],
+    ]);
+    const regexp = await runSignet(
+      [
+        'verify',
+        ref,
+        '--certificate-identity-regexp',
+        '.*@example\\.com',
+        '--certificate-oidc-issuer-regexp',
+        'https://issuer\\.example\\.(com|org)',
+        '--trusted-root',
+        join(work, 'trusted_root.json'),
+      ],
+      { env: env() }
+    );
+    expect(regexp.code, regexp.stdout + regexp.stderr).toBe(0);
+
+    const cases: Array<[string[], RegExp]> = [
+      [
+        keyless('mallory@example.com', ISSUER),
+        /certificate-identity check failed: release@example.com from https:\/\/issuer.example.com matches none of/,
+      ],
+      [keyless(WHO, 'https://accounts.example.org'), /certificate-identity check failed/],
+      [keyless(WHO, ISSUER, 'other_root.json'), /certificate-chain check failed/],
+    ];
+    for (const [args, expected] of cases) {
+      const f = await runSignet(['verify', ref, ...args], { env: env() });
+      expect(f.code, f.stdout).toBe(1);
+      expect(f.stdout).toMatch(expected);
+    }
+    const wrongDigest = await runSignet(['verify', `${serve.host}/team/app:v2`, ...keyless(WHO, ISSUER).slice(4)], {
+      env: env(),
+    });
+    expect(wrongDigest.code).toBe(1);
+    expect(wrongDigest.stdout).toMatch(
+      /subject check failed: the in-toto statement's subjects \(sha256:[0-9a-f]{64}\) do not include/
+    );
+  }, 60_000);
+
+  it('usage: an identity needs an issuer; an invalid regular expression is refused (exit 2)', async () => {
+    const a = await runSignet(['verify', `${serve.host}/team/app:v1`, '--certificate-identity', WHO], { env: env() });
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(/needs both --certificate-identity/);
+    const b = await runSignet(
+      [
+        'verify',
+        `${serve.host}/team/app:v1`,
+        '--certificate-identity-regexp',
+        '(',
+        '--certificate-oidc-issuer',
+        ISSUER,
+        '--trusted-root',
+        join(work, 'trusted_root.json'),
+      ],
+      { env: env() }
+    );
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/subjectRegExp "\(" is not a valid regular expression/);
+  });
+});

@@ -1,0 +1,191 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
+import { bundleToJSON, type SerializedBundle } from '@sigstore/bundle';
+import { TrustedRoot } from '@sigstore/protobuf-specs';
+import { DSSEBundleBuilder } from '@sigstore/sign';
+import { verifySigstoreBundle, type SigstorePolicy } from '../../../src/verify/families/sigstore.ts';
+import { startSigstoreMock, type SigstoreMock } from '../../helpers/sigstore-mock.ts';
+
+const ISSUER = 'https://token.actions.example.com';
+const WHO = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main';
+const sha = (b: Uint8Array | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+function statement(digest: string, predicateType = 'https://sigstore.dev/cosign/sign/v1'): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ name: 'image', digest: { sha256: digest.slice('sha256:'.length) } }],
+      predicateType,
+      predicate: {},
+    })
+  );
+}
+
+const enc = (b: SerializedBundle | object): Uint8Array => Buffer.from(JSON.stringify(b));
+const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
+const flip = (b64: string): string => {
+  const raw = Buffer.from(b64, 'base64');
+  raw[raw.length - 1]! ^= 1;
+  return raw.toString('base64');
+};
+
+describe('the Sigstore family: bundles verified with @sigstore/verify, identities matched by Signet', () => {
+  let mock: SigstoreMock;
+  let policy: SigstorePolicy;
+  const image = sha('an image manifest');
+  let dsse: SerializedBundle;
+  let blob: SerializedBundle;
+  let stamped: SerializedBundle;
+  const blobBytes = Buffer.from('a file');
+
+  beforeAll(async () => {
+    mock = await startSigstoreMock();
+    policy = {
+      keys: [],
+      identities: [{ subject: WHO, issuer: ISSUER }],
+      trustedRoot: TrustedRoot.fromJSON(mock.trustedRoot),
+    };
+    dsse = await mock.sign(statement(image), { subject: WHO, issuer: ISSUER, dsse: 'application/vnd.in-toto+json' });
+    blob = await mock.sign(blobBytes, { subject: WHO, issuer: ISSUER });
+    stamped = await mock.sign(statement(image), {
+      subject: WHO,
+      issuer: ISSUER,
+      dsse: 'application/vnd.in-toto+json',
+      tsa: true,
+    });
+  }, 30_000);
+  afterAll(async () => mock?.close());
+
+  const run = (b: SerializedBundle | object, p: Partial<SigstorePolicy> = {}, digest = image, artifact?: Uint8Array) =>
+    verifySigstoreBundle({
+      bundle: enc(b),
+      digest,
+      ...(artifact ? { artifact } : {}),
+      policy: { ...policy, ...p },
+      requirement: 'sigstore',
+    });
+  const failed = (v: ReturnType<typeof run>) => v.checks.filter((c) => c.outcome === 'fail').map((c) => c.name);
+
+  it('keyless DSSE with the right identity and issuer: verified, every Sigstore check named', () => {
+    const v = run(dsse);
+    expect(v.verdict, JSON.stringify(v.checks)).toBe('verified');
+    expect(v.checks.map((c) => c.name)).toEqual([
+      'subject',
+      'authentic-timestamp',
+      'certificate-chain',
+      'sct',
+      'transparency-log',
+      'integrity',
+      'certificate-identity',
+    ]);
+    expect(v.signer).toBe(WHO);
+    expect(v.predicateType).toBe('https://sigstore.dev/cosign/sign/v1');
+  });
+
+  it('with an RFC 3161 timestamp from the mock TSA as well', () => {
+    expect(run(stamped).verdict).toBe('verified');
+  });
+
+  it('regular expressions are anchored (RE2): a matching prefix or suffix alone does not pass', () => {
+    const ok = run(dsse, {
+      identities: [{ subjectRegExp: 'https://github\\.com/acme/.*', issuerRegExp: 'https://token\\.actions\\..*' }],
+    });
+    expect(ok.verdict).toBe('verified');
+    const partial = run(dsse, { identities: [{ subjectRegExp: 'acme/app', issuer: ISSUER }] });
+    expect(failed(partial)).toEqual(['certificate-identity']);
+    const issuerPartial = run(dsse, { identities: [{ subject: WHO, issuerRegExp: 'token\\.actions' }] });
+    expect(failed(issuerPartial)).toEqual(['certificate-identity']);
+  });
+
+  it('a wrong identity, a wrong issuer: certificate-identity fails, naming what the certificate says', () => {
+    const who = run(dsse, { identities: [{ subject: 'someone@example.com', issuer: ISSUER }] });
+    expect(who.verdict).toBe('failed');
+    expect(failed(who)).toEqual(['certificate-identity']);
+    expect(who.checks.at(-1)!.reason).toContain(`${WHO} from ${ISSUER} matches none of`);
+    const iss = run(dsse, { identities: [{ subject: WHO, issuer: 'https://accounts.example.com' }] });
+    expect(failed(iss)).toEqual(['certificate-identity']);
+  });
+
+  it('a bundle for another digest fails subject (DSSE statement subject and message digest alike)', () => {
+    const other = sha('another manifest');
+    const v = run(dsse, {}, other);
+    expect(failed(v)).toEqual(['subject']);
+    expect(v.checks[0]!.reason).toMatch(/do not include sha256:/);
+    const m = run(blob, {}, other, blobBytes);
+    expect(failed(m)).toEqual(['subject']);
+  });
+
+  it('a message signature verifies over the bytes; a tampered artifact is refused', () => {
+    expect(run(blob, {}, sha(blobBytes), blobBytes).verdict).toBe('verified');
+    const tampered = Buffer.from('a filE');
+    expect(failed(run(blob, {}, sha(tampered), tampered))).toEqual(['subject']);
+    // the right digest claimed, other bytes handed over: the signature itself fails
+    expect(failed(run(blob, {}, sha(blobBytes), tampered))).toEqual(['integrity']);
+  });
+
+  it('a tampered SET or inclusion proof fails transparency-log', () => {
+    const set = clone(dsse) as unknown as {
+      verificationMaterial: {
+        tlogEntries: Array<{
+          inclusionPromise?: { signedEntryTimestamp: string };
+          inclusionProof?: { hashes: string[]; rootHash: string; checkpoint: { envelope: string } };
+        }>;
+      };
+    };
+    const e = set.verificationMaterial.tlogEntries[0]!;
+    expect(e.inclusionPromise).toBeDefined();
+    expect(e.inclusionProof).toBeDefined();
+    e.inclusionPromise!.signedEntryTimestamp = flip(e.inclusionPromise!.signedEntryTimestamp);
+    expect(failed(run(set))).toEqual(['transparency-log']);
+    const proof = clone(dsse) as typeof set;
+    const p = proof.verificationMaterial.tlogEntries[0]!;
+    // the checkpoint's root hash (what the proof is computed against) replaced by another one
+    const lines = p.inclusionProof!.checkpoint.envelope.split('\n');
+    lines[2] = flip(lines[2]!);
+    p.inclusionProof!.checkpoint.envelope = lines.join('\n');
+    const v = run(proof);
+    expect(failed(v)).toEqual(['transparency-log']);
+  });
+
+  it('an untrusted CA fails certificate-chain; no trusted root at all too', () => {
+    const v = run(dsse, { trustedRoot: TrustedRoot.fromJSON(mock.otherRoot) });
+    expect(failed(v)).toEqual(['certificate-chain']);
+    const { trustedRoot: _t, ...rest } = policy;
+    const none = verifySigstoreBundle({ bundle: enc(dsse), digest: image, policy: rest, requirement: 'x' });
+    expect(failed(none)).toEqual(['certificate-chain']);
+  });
+
+  it('a bundle that does not parse fails integrity; a keyless bundle without identities fails certificate-identity', () => {
+    expect(failed(run({ mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json' }))).toEqual(['integrity']);
+    expect(failed(run(dsse, { identities: [] }))).toEqual(['certificate-identity']);
+  });
+
+  it('key-based bundles (no log, as cosign --tlog-upload=false): the right key verifies, another fails authenticity', async () => {
+    const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const signer = {
+      sign: (data: Buffer) =>
+        Promise.resolve({
+          signature: cryptoSign('sha256', data, k.privateKey),
+          key: {
+            $case: 'publicKey' as const,
+            publicKey: k.publicKey.export({ type: 'spki', format: 'pem' }) as string,
+            hint: '',
+          },
+        }),
+    };
+    const b = bundleToJSON(
+      await new DSSEBundleBuilder({ signer, witnesses: [] }).create({
+        data: statement(image),
+        type: 'application/vnd.in-toto+json',
+      })
+    );
+    const ok = run(b, { keys: [other.publicKey, k.publicKey], identities: [] });
+    expect(ok.verdict, JSON.stringify(ok.checks)).toBe('verified');
+    expect(ok.checks.find((c) => c.name === 'transparency-log')?.outcome).toBe('skipped');
+    expect(failed(run(b, { keys: [other.publicKey] }))).toEqual(['authenticity']);
+    expect(failed(run(b, { keys: [k.publicKey] }, sha('x')))).toEqual(['subject']);
+    // a keyless requirement does not accept a key-based bundle
+    expect(failed(run(b))).toEqual(['authenticity']);
+  });
+});
