@@ -1,85 +1,32 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { copy } from '../../src/copy/index.ts';
-import { SignerState, TagState } from '../../src/freshness/index.ts';
-import type { KeyStore } from '../../src/pki/index.ts';
-import { sign, type SignOptions } from '../../src/sign/index.ts';
 import { SIGNATURE_ARTIFACT_TYPE } from '../../src/signature/index.ts';
 import { fetchAll, fetchManifest, openTarget } from '../../src/store/index.ts';
-import { verify, type VerificationReport } from '../../src/verify/index.ts';
-import { pushArtifact } from '../helpers/artifacts.ts';
-import { startDistribution } from '../helpers/distribution.ts';
-import { runSignet, startServe, type Served } from '../helpers/serve.ts';
-import { trustSetup } from '../helpers/trust.ts';
+import { verify } from '../../src/verify/index.ts';
+import { runSignet, type Served } from '../helpers/serve.ts';
+import { layerA, type LayerA } from '../helpers/layer-a.ts';
 
 // Issue 10, Layer A (see freshness-layer-a.test.ts for the attacks): a mirror under another
 // registry name, a layout's name from the policy, and the bytes plain notation reads.
 describe('Layer A freshness: mirrors, layouts without a name, what notation reads', () => {
+  let t: LayerA;
   let work: string;
-  let keys: KeyStore;
   let store: string;
   let serve: Served;
-  let dist: { host: string; close(): Promise<void> };
-  let signerState: SignerState;
-
+  let dist: LayerA['dist'];
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'signet-layer-a-'));
-    ({ keys, store } = await trustSetup(work));
-    signerState = new SignerState(join(work, 'signer-state'));
-    [serve, dist] = await Promise.all([startServe(), startDistribution()]);
+    t = await layerA('signet-layer-a-mirror-');
+    ({ work, store, serve, dist } = t);
   }, 60_000);
-  afterAll(async () => {
-    await Promise.all([serve?.close(), dist?.close()]);
-    await rm(work, { recursive: true, force: true });
-  });
-
-  let n = 0;
-  async function policy(statement: Record<string, unknown> = {}): Promise<string> {
-    const p = join(work, `policy-${++n}.json`);
-    const st = {
-      name: 'acme',
-      registryScopes: ['*'],
-      signatureVerification: { level: 'strict' },
-      trustStores: ['ca:t'],
-      trustedIdentities: ['*'],
-      nameBinding: 'strict',
-      ...statement,
-    };
-    await writeFile(p, JSON.stringify({ version: '1.0', trustPolicies: [st] }));
-    return p;
-  }
-  const home = (): string => join(work, `home-${++n}`);
-  const lib = (ref: string, p: string, opts: { home?: string; name?: string; allowDowngrade?: boolean } = {}) =>
-    verify(ref, {
-      sources: { trustPolicy: p, trustStore: store, defaults: false },
-      ...(opts.name ? { name: opts.name } : {}),
-      ...(opts.allowDowngrade ? { allowDowngrade: true } : {}),
-      tagState: new TagState(join(opts.home ?? home(), 'state', 'tags')),
-    });
-  const cli = (ref: string, p: string, h: string, ...extra: string[]) =>
-    runSignet(['verify', ref, '--policy', p, '--trust-store', store, '--no-revocation-cache', ...extra], {
-      env: { SIGNET_HOME: h },
-    });
-  const checkOf = (r: VerificationReport, name: string) =>
-    [...r.requirements.flatMap((q) => q.checks), ...r.signatures.flatMap((s) => s.checks)].find((c) => c.name === name);
-  const signAs = (ref: string, o: SignOptions = {}) => sign(ref, { keyStore: keys, signerState, ...o });
-  async function push(base: string, tag: string, content: string) {
-    const { target } = await openTarget(`${base}:${tag}`, { create: true });
-    try {
-      return await pushArtifact(target, content, { tag });
-    } finally {
-      await target.close();
-    }
-  }
-  async function copyTag(src: string, dst: string, tag: string): Promise<void> {
-    const s = await openTarget(`${src}:${tag}`);
-    const d = await openTarget(`${dst}:${tag}`, { create: true });
-    await copy(s.target, tag, d.target, tag);
-    await s.target.close();
-    await d.target.close();
-  }
+  afterAll(async () => t?.close());
+  const policy: LayerA['policy'] = (...a) => t.policy(...a);
+  const home: LayerA['home'] = () => t.home();
+  const lib: LayerA['lib'] = (...a) => t.lib(...a);
+  const cli: LayerA['cli'] = (...a) => t.cli(...a);
+  const checkOf: LayerA['checkOf'] = (...a) => t.checkOf(...a);
+  const signAs: LayerA['signAs'] = (...a) => t.signAs(...a);
+  const push: LayerA['push'] = (...a) => t.push(...a);
+  const copyTag: LayerA['copyTag'] = (...a) => t.copyTag(...a);
 
   it('a signed image copied to a mirror under another registry name verifies with a names mapping, not without', async () => {
     const src = `${serve.host}/acme/web`;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { SignetError } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
-import { sigstoreSources } from './verify.ts';
+import { sigstoreSources, type SigstoreFlags } from './verify.ts';
 import {
   collect,
   keyValues,
@@ -154,15 +154,9 @@ export function registerInspect(program: Command): void {
     .action(
       async (
         file: string,
-        opts: {
+        opts: SigstoreFlags & {
           signature?: string;
           bundle?: string;
-          key: string[];
-          certificateIdentity?: string;
-          certificateIdentityRegexp?: string;
-          certificateOidcIssuer?: string;
-          certificateOidcIssuerRegexp?: string;
-          trustedRoot?: string;
           policyName?: string;
           policy?: string;
           mediaType?: string;

@@ -3,7 +3,7 @@ import { SignetError, verifyArtifacts, formatReport, type RequirementSources } f
 import { parseOutputFormat, printJson } from '../output.ts';
 import { collect, keyValues, registryFlags, registryOpenOptions, type RegistryFlags } from './args.ts';
 
-interface VerifyFlags extends RegistryFlags {
+interface VerifyFlags extends RegistryFlags, SigstoreFlags {
   userMetadata: string[];
   policy?: string;
   trustStore?: string;
@@ -18,26 +18,23 @@ interface VerifyFlags extends RegistryFlags {
   containersPolicy?: string;
   registriesD?: string;
   layoutKey: string[];
-  key: string[];
-  certificateIdentity?: string;
-  certificateIdentityRegexp?: string;
-  certificateOidcIssuer?: string;
-  certificateOidcIssuerRegexp?: string;
-  trustedRoot?: string;
   scope?: string;
   name?: string;
   allowDowngrade?: boolean;
 }
 
-/** `--key` and the keyless identity flags, in cosign's words: one identity needs a subject and an issuer form. */
-export function sigstoreSources(opts: {
+/** The Sigstore flags of `verify` and `blob verify`, in cosign's words. */
+export interface SigstoreFlags {
   key: string[];
   certificateIdentity?: string;
   certificateIdentityRegexp?: string;
   certificateOidcIssuer?: string;
   certificateOidcIssuerRegexp?: string;
   trustedRoot?: string;
-}): { sigstore?: RequirementSources['sigstore'] } {
+}
+
+/** `--key` and the keyless identity flags, in cosign's words: one identity needs a subject and an issuer form. */
+export function sigstoreSources(opts: SigstoreFlags): { sigstore?: RequirementSources['sigstore'] } {
   const subject = [opts.certificateIdentity, opts.certificateIdentityRegexp].filter((x) => x !== undefined);
   const issuer = [opts.certificateOidcIssuer, opts.certificateOidcIssuerRegexp].filter((x) => x !== undefined);
   if (subject.length > 1 || issuer.length > 1)
