@@ -5,3 +5,4 @@ export { SignerState } from './signer.ts';
 export type { SignerMark } from './signer.ts';
 export { stateHome } from './home.ts';
 export { withLock } from './lock.ts';
+export * from './tuf/index.ts';

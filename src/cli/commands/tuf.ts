@@ -1,0 +1,181 @@
+import type { Command } from 'commander';
+import { SignetError, type TufRole, type TufWriteResult } from '../../index.ts';
+import { parseOutputFormat, printJson } from '../output.ts';
+import { collect, keyValues, registryFlags, registryOpenOptions, type RegistryFlags } from './args.ts';
+
+const ROLES: readonly TufRole[] = ['root', 'targets', 'snapshot', 'timestamp'];
+
+function perRole<T>(list: string[], what: string, parse: (v: string) => T): Partial<Record<TufRole, T>> {
+  const out: Partial<Record<TufRole, T>> = {};
+  for (const [role, v] of Object.entries(keyValues(list, what))) {
+    if (!ROLES.includes(role as TufRole))
+      throw new SignetError('USAGE', `${what}: unknown role ${JSON.stringify(role)} (${ROLES.join(', ')})`);
+    out[role as TufRole] = parse(v);
+  }
+  return out;
+}
+
+function printRoles(r: TufWriteResult): void {
+  for (const s of r.roles) {
+    process.stdout.write(
+      `${s.role}: version ${s.version}, expires ${s.expires}, ${s.signatures} signature(s), threshold ${s.threshold}\n`
+    );
+    if (s.signatures < s.threshold)
+      process.stderr.write(
+        `Warning: ${s.role} is signed by ${s.signatures} key(s), below its threshold ${s.threshold}: verifiers will refuse it\n`
+      );
+  }
+  process.stdout.write(`bundle: ${r.bundle.digest}\n`);
+}
+
+interface WriteFlags extends RegistryFlags {
+  key: string[];
+}
+
+export function registerTuf(program: Command): void {
+  const tuf = program
+    .command('tuf')
+    .description(
+      'Layer B freshness: a TUF repository (root, targets, snapshot, timestamp) stored as one OCI artifact under a tag (docs/freshness.md).'
+    );
+
+  registryFlags(
+    tuf
+      .command('init')
+      .description(
+        'Create a TUF repository at TUFREF (a reference with a tag) and print the root digest verifiers pin.'
+      )
+      .argument('<tufref>', 'where the repository lives, e.g. reg/acme/tuf-metadata:latest or oci:DIR:tuf')
+      .option('--root-key <name>', 'a root key (repeatable; required)', collect, [])
+      .option('--targets-key <name>', 'a targets key (repeatable; default: the root keys)', collect, [])
+      .option('--snapshot-key <name>', 'a snapshot key (repeatable; default: the root keys)', collect, [])
+      .option('--timestamp-key <name>', 'a timestamp key (repeatable; default: the root keys)', collect, [])
+      .option('--threshold <role=N>', 'signatures a role needs (repeatable; default 1)', collect, [])
+      .option(
+        '--expires <role=DURATION>',
+        'how long a role is valid once signed, e.g. timestamp=1d (repeatable)',
+        collect,
+        []
+      )
+  )
+    .addHelpText(
+      'after',
+      `
+Keys are Signet key names (ECDSA P-256 or Ed25519). The key names, thresholds and expiries are
+recorded under $SIGNET_HOME for TUFREF and used by every later tuf command.
+
+Example:
+  signet tuf init reg.example.com/acme/tuf-metadata:latest --root-key root1 --timestamp-key online
+  # put the printed root into a trust policy statement: "freshness": {"tuf": "...", "root": "sha256:..."}`
+    )
+    .action(async (ref: string, opts: InitFlags) => {
+      if (!opts.rootKey.length) throw new SignetError('USAGE', 'tuf init needs at least one --root-key');
+      const thresholds = perRole(opts.threshold, '--threshold', (v) => {
+        if (!/^\d+$/.test(v)) throw new SignetError('USAGE', `--threshold takes role=N, got ${v}`);
+        return Number(v);
+      });
+      const expires = perRole(opts.expires, '--expires', (v) => v);
+      const { tufInit } = await import('../../index.ts');
+      const r = await tufInit(ref, {
+        keys: {
+          root: opts.rootKey,
+          ...(opts.targetsKey.length ? { targets: opts.targetsKey } : {}),
+          ...(opts.snapshotKey.length ? { snapshot: opts.snapshotKey } : {}),
+          ...(opts.timestampKey.length ? { timestamp: opts.timestampKey } : {}),
+        },
+        thresholds,
+        expires,
+        open: registryOpenOptions(opts),
+      });
+      printRoles(r);
+      process.stdout.write(`root: ${r.root}\n`);
+    });
+
+  registryFlags(
+    tuf
+      .command('publish')
+      .description(
+        'Add or update the TUF target oci:<name>:<tag> for REF (its digest resolved once) and re-sign snapshot and timestamp.'
+      )
+      .argument('<tufref>', 'the TUF repository')
+      .argument('<ref>', 'the released artifact, with a tag (its repository path is the name)')
+      .option('--name <name>', 'the logical name (required for a layout)')
+      .option(
+        '--key <name>',
+        'sign targets with these keys only (repeatable; default: the recorded targets keys)',
+        collect,
+        []
+      )
+  ).action(async (ref: string, artifact: string, opts: WriteFlags & { name?: string }) => {
+    const { tufPublish } = await import('../../index.ts');
+    const r = await tufPublish(ref, artifact, {
+      ...(opts.name ? { name: opts.name } : {}),
+      ...(opts.key.length ? { signWith: opts.key } : {}),
+      open: registryOpenOptions(opts),
+    });
+    process.stdout.write(`${r.path}: ${r.digest} (${r.size} bytes)\n`);
+    printRoles(r);
+  });
+
+  registryFlags(
+    tuf
+      .command('remove')
+      .description('Withdraw a release: remove the TUF target oci:<NAME>:<TAG>.')
+      .argument('<tufref>', 'the TUF repository')
+      .argument('<name:tag>', 'the release, e.g. acme/app:1.4')
+      .option('--key <name>', 'sign targets with these keys only (repeatable)', collect, [])
+  ).action(async (ref: string, nameTag: string, opts: WriteFlags) => {
+    const { tufRemove } = await import('../../index.ts');
+    const r = await tufRemove(ref, nameTag, {
+      ...(opts.key.length ? { signWith: opts.key } : {}),
+      open: registryOpenOptions(opts),
+    });
+    process.stdout.write(`removed ${r.path}\n`);
+    printRoles(r);
+  });
+
+  registryFlags(
+    tuf
+      .command('timestamp')
+      .description('Re-sign the timestamp (and the snapshot when it would expire first): the scheduled job.')
+      .argument('<tufref>', 'the TUF repository')
+      .option('--key <name>', 'sign the timestamp with these keys only (repeatable)', collect, [])
+  ).action(async (ref: string, opts: WriteFlags) => {
+    const { tufTimestamp } = await import('../../index.ts');
+    printRoles(
+      await tufTimestamp(ref, { ...(opts.key.length ? { signWith: opts.key } : {}), open: registryOpenOptions(opts) })
+    );
+  });
+
+  registryFlags(
+    tuf
+      .command('status')
+      .description(
+        'Versions, expiries and targets of a TUF repository (verified from the recorded root, expiry reported).'
+      )
+      .argument('<tufref>', 'the TUF repository')
+      .option('--root <sha256:hex>', 'the pinned root (default: the one recorded by tuf init)')
+      .option('-o, --output <format>', 'text or json', 'text')
+  ).action(async (ref: string, opts: RegistryFlags & { root?: string; output: string }) => {
+    const format = parseOutputFormat(opts.output, ['text', 'json']);
+    const { tufStatus } = await import('../../index.ts');
+    const s = await tufStatus(ref, { ...(opts.root ? { root: opts.root } : {}), open: registryOpenOptions(opts) });
+    if (format === 'json') return printJson(s);
+    process.stdout.write(`${s.ref}\nroot: ${s.root}\nbundle: ${s.bundle}\n`);
+    for (const r of s.roles)
+      process.stdout.write(
+        `${r.role}: version ${r.version}, expires ${r.expires}${r.expired ? ' (EXPIRED)' : ''}, threshold ${r.threshold} of ${r.keys}\n`
+      );
+    process.stdout.write(`targets (${s.targets.length}):\n`);
+    for (const t of s.targets) process.stdout.write(`  ${t.path} ${t.digest} ${t.size}\n`);
+  });
+}
+
+interface InitFlags extends RegistryFlags {
+  rootKey: string[];
+  targetsKey: string[];
+  snapshotKey: string[];
+  timestampKey: string[];
+  threshold: string[];
+  expires: string[];
+}
