@@ -18,6 +18,7 @@ import type * as Trust from './trust/index.ts';
 import type * as Pki from './pki/index.ts';
 import type * as Plugin from './plugin/index.ts';
 import type * as Auth from './server/auth/index.ts';
+import type * as Freshness from './freshness/index.ts';
 
 export { SignetError, exitCodeFor, signetHome, SIGNET_VERSION, parseDuration } from './util/index.ts';
 export { formatReport } from './verify/format.ts';
@@ -40,6 +41,7 @@ export type {
   ResolvedArtifact,
 } from './verify/index.ts';
 export type { SignOptions, SignResult } from './sign/index.ts';
+export type { TufInitOptions, TufRepoOptions, TufRole, TufStatus, TufWriteResult } from './freshness/index.ts';
 export type { CopyEvent, CopyOptions, CopyReport, CopyRefOptions, ReferrerNode } from './copy/index.ts';
 export type { CopyArtifactOptions, CopyArtifactReport, PushOptions } from './artifact/index.ts';
 export type { Target, ReadableTarget, OpenOptions, OpenedTarget } from './store/index.ts';
@@ -61,6 +63,7 @@ const artifactModule = (): Promise<typeof Artifact> => import('./artifact/index.
 const storeModule = (): Promise<typeof Store> => import('./store/index.ts');
 const serverModule = (): Promise<typeof Server> => import('./server/index.ts');
 const pluginModule = (): Promise<typeof Plugin> => import('./plugin/index.ts');
+const freshnessModule = (): Promise<typeof Freshness> => import('./freshness/index.ts');
 
 /**
  * Verifies one artifact against the requirements given (the trust engine): resolves the
@@ -100,6 +103,23 @@ export async function sign(...a: Parameters<typeof Sign.sign>): ReturnType<typeo
 /** Signs the way `cosign sign --key` does (`sha256-<hex>.sig` tag, or an OCI 1.1 referrer). */
 export async function signCosign(...a: Parameters<typeof Sign.signCosign>): ReturnType<typeof Sign.signCosign> {
   return (await signModule()).signCosign(...a);
+}
+
+/**
+ * Signs the way `cosign sign --key … --tlog-upload=false` (cosign 3) does: a v0.3 Sigstore bundle
+ * (DSSE in-toto statement naming the digest) stored as a referrer.
+ */
+export async function signSigstoreBundle(
+  ...a: Parameters<typeof Sign.signSigstoreBundle>
+): ReturnType<typeof Sign.signSigstoreBundle> {
+  return (await signModule()).signSigstoreBundle(...a);
+}
+
+/** A key-based Sigstore bundle of a file (`cosign sign-blob --bundle`, without a transparency log). */
+export async function signBlobBundle(
+  ...a: Parameters<typeof Sign.signBlobBundle>
+): ReturnType<typeof Sign.signBlobBundle> {
+  return (await signModule()).signBlobBundle(...a);
 }
 
 /** Signs with containers simple signing (GPG) into the lookaside registries.d names, or as a referrer. */
@@ -184,6 +204,35 @@ export async function openTarget(
 export async function openTarget(ref: string, options?: Store.OpenOptions): Promise<Store.OpenedTarget>;
 export async function openTarget(ref: string, options?: Store.OpenOptions): Promise<Store.OpenedTarget> {
   return (await storeModule()).openTarget(ref, options);
+}
+
+/** `signet tuf init`: a new TUF repository (Layer B, docs/freshness.md) as one OCI artifact; returns the root to pin. */
+export async function tufInit(...a: Parameters<typeof Freshness.tufInit>): ReturnType<typeof Freshness.tufInit> {
+  return (await freshnessModule()).tufInit(...a);
+}
+
+/** `signet tuf publish`: adds or updates the TUF target `oci:<name>:<tag>` of a reference (its digest, resolved once). */
+export async function tufPublish(
+  ...a: Parameters<typeof Freshness.tufPublish>
+): ReturnType<typeof Freshness.tufPublish> {
+  return (await freshnessModule()).tufPublish(...a);
+}
+
+/** `signet tuf remove`: withdraws a release (`NAME:TAG`) from the TUF targets. */
+export async function tufRemove(...a: Parameters<typeof Freshness.tufRemove>): ReturnType<typeof Freshness.tufRemove> {
+  return (await freshnessModule()).tufRemove(...a);
+}
+
+/** `signet tuf timestamp`: re-signs the timestamp (and the snapshot when it would expire first). */
+export async function tufTimestamp(
+  ...a: Parameters<typeof Freshness.tufTimestamp>
+): ReturnType<typeof Freshness.tufTimestamp> {
+  return (await freshnessModule()).tufTimestamp(...a);
+}
+
+/** `signet tuf status`: versions, expiries and targets of a TUF repository, read through the client workflow. */
+export async function tufStatus(...a: Parameters<typeof Freshness.tufStatus>): ReturnType<typeof Freshness.tufStatus> {
+  return (await freshnessModule()).tufStatus(...a);
 }
 
 /** Installs a Notary Project plugin executable under `$SIGNET_HOME/plugins/<name>/`. */

@@ -6,3 +6,12 @@ export { signCosign, cosignIdentity } from './cosign.ts';
 export { signSimple, attachSimpleSignature, carrySimpleSignatures } from './simple.ts';
 export { signLayout } from './layout.ts';
 export { signBlob } from './blob.ts';
+export {
+  attachSigstoreBundle,
+  cosignStatement,
+  keyBundle,
+  signBlobBundle,
+  signSigstoreBundle,
+  COSIGN_SIGN_PREDICATE,
+  SIGSTORE_BUNDLE_V03,
+} from './sigstore.ts';

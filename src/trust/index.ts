@@ -15,6 +15,7 @@ export {
 export type {
   TrustPolicyDocument,
   TrustPolicyStatement,
+  TrustPolicySigstore,
   PolicySubject,
   CheckType,
   Action,

@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { RE2JS } from 're2js';
 import { z } from 'zod';
 import { isValidRepositoryName } from '../oci/index.ts';
 import { SignetError } from '../util/index.ts';
@@ -46,6 +48,26 @@ const statementShape = {
   // Signet's Layer A freshness (docs/freshness.md); notation ignores both fields.
   nameBinding: z.enum(['strict', 'compat']).optional(),
   names: z.record(z.string(), z.string()).optional(),
+  // Sigstore bundles (docs/trust-policy.md): keyless identities and/or public keys, under this statement's scope.
+  sigstore: z
+    .strictObject({
+      identities: z
+        .array(
+          z.strictObject({
+            subject: z.string().optional(),
+            subjectRegExp: z.string().optional(),
+            issuer: z.string().optional(),
+            issuerRegExp: z.string().optional(),
+          })
+        )
+        .optional(),
+      trustedRoot: z.string().optional(),
+      trustedRootDigest: z.string().optional(),
+      keys: z.array(z.string()).optional(),
+    })
+    .optional(),
+  // Signet's Layer B freshness (docs/freshness.md): the TUF repository and its pinned first root.
+  freshness: z.strictObject({ tuf: z.string(), root: z.string() }).optional(),
 };
 const ociSchema = z.strictObject({
   version: z.string(),
@@ -77,6 +99,22 @@ export interface TrustPolicyStatement {
   nameBinding?: 'strict' | 'compat';
   /** Location glob (`registry/repo/*`, `oci:/path/*`) → logical name, in the order written. */
   names?: Array<{ location: string; name: string }>;
+  /**
+   * Sigstore bundles this statement requires (besides Notary signatures when it names trust
+   * stores): signed by one of `keys` (PEM files) or keyless by one of `identities` under
+   * `trustedRoot` (a trusted_root.json, its sha256 pinned by `trustedRootDigest` when given).
+   * Relative paths are resolved against the policy file's directory.
+   */
+  sigstore?: TrustPolicySigstore;
+  /** Layer B: the TUF repository (a reference with a tag) and the `sha256:` of its first root. */
+  freshness?: { tuf: string; root: string };
+}
+
+export interface TrustPolicySigstore {
+  identities: Array<{ subject?: string; subjectRegExp?: string; issuer?: string; issuerRegExp?: string }>;
+  keys: string[];
+  trustedRoot?: string;
+  trustedRootDigest?: string;
 }
 
 export interface TrustPolicyDocument {
@@ -244,7 +282,8 @@ function parseStatement(
   if (level === 'skip') {
     if (stores.length || identities.length)
       invalid(`statement "${name}": a "skip" statement must not have trustStores or trustedIdentities`);
-  } else {
+  } else if (stores.length || identities.length || !raw.sigstore) {
+    // A statement with only a `sigstore` block requires Sigstore bundles alone.
     if (!stores.length) invalid(`statement "${name}": trustStores must not be empty`);
     if (!identities.length)
       invalid(`statement "${name}": trustedIdentities must not be empty (use "*" to trust any signer of the stores)`);
@@ -284,7 +323,58 @@ function parseStatement(
     if (raw.nameBinding) st.nameBinding = raw.nameBinding;
     if (raw.names) st.names = validateNames(raw.names, name);
   }
+  if (raw.freshness) {
+    if (level === 'skip') invalid(`statement "${name}": a "skip" statement cannot have freshness`);
+    if (!/^sha256:[0-9a-f]{64}$/.test(raw.freshness.root))
+      invalid(`statement "${name}": freshness.root must be the pinned first root, sha256:<64 hex digits>`);
+    if (!raw.freshness.tuf.trim()) invalid(`statement "${name}": freshness.tuf names no TUF repository`);
+    st.freshness = { tuf: raw.freshness.tuf, root: raw.freshness.root };
+  }
+  if (raw.sigstore) {
+    if (level === 'skip') invalid(`statement "${name}": a "skip" statement cannot have sigstore`);
+    st.sigstore = validateSigstore(raw.sigstore, name);
+  }
   return st;
+}
+
+/** A `sigstore` block: each identity one subject form and one issuer form (RE2, anchored), keys or identities. */
+function validateSigstore(
+  raw: NonNullable<z.infer<typeof ociSchema>['trustPolicies'][number]['sigstore']>,
+  statement: string
+): TrustPolicySigstore {
+  const at = `statement "${statement}": sigstore`;
+  const identities = raw.identities ?? [];
+  identities.forEach((id, i) => {
+    for (const what of ['subject', 'issuer'] as const) {
+      const exact = id[what];
+      const re = id[`${what}RegExp`];
+      if ((exact === undefined) === (re === undefined))
+        invalid(`${at}.identities[${i}]: give exactly one of ${what} and ${what}RegExp`);
+      if (exact === '') invalid(`${at}.identities[${i}]: ${what} is empty`);
+      if (re !== undefined) {
+        try {
+          RE2JS.compile(`^(?:${re})$`);
+        } catch (err) {
+          invalid(
+            `${at}.identities[${i}]: ${what}RegExp ${JSON.stringify(re)} is not valid RE2: ${(err as Error).message}`
+          );
+        }
+      }
+    }
+  });
+  const keys = raw.keys ?? [];
+  if (!identities.length && !keys.length) invalid(`${at} names neither identities nor keys`);
+  if (raw.trustedRootDigest !== undefined) {
+    if (!/^sha256:[0-9a-f]{64}$/.test(raw.trustedRootDigest))
+      invalid(`${at}.trustedRootDigest must be sha256:<64 hex digits>`);
+    if (raw.trustedRoot === undefined) invalid(`${at}.trustedRootDigest pins no trustedRoot`);
+  }
+  return {
+    identities,
+    keys,
+    ...(raw.trustedRoot !== undefined ? { trustedRoot: raw.trustedRoot } : {}),
+    ...(raw.trustedRootDigest !== undefined ? { trustedRootDigest: raw.trustedRootDigest } : {}),
+  };
 }
 
 function parseJson(input: unknown): unknown {
@@ -365,7 +455,15 @@ export async function loadTrustPolicyFile(path: string, kind: 'oci' | 'blob' = '
       `cannot read trust policy ${path}: ${(err as Error).message} (signet policy init or signet policy import)`
     );
   }
-  return kind === 'oci' ? loadTrustPolicy(text) : loadBlobTrustPolicy(text);
+  const doc = kind === 'oci' ? loadTrustPolicy(text) : loadBlobTrustPolicy(text);
+  // The files a `sigstore` block names are relative to the policy file.
+  for (const st of doc.statements) {
+    if (!st.sigstore) continue;
+    const at = (f: string): string => resolvePath(dirname(path), f);
+    st.sigstore.keys = st.sigstore.keys.map(at);
+    if (st.sigstore.trustedRoot !== undefined) st.sigstore.trustedRoot = at(st.sigstore.trustedRoot);
+  }
+  return doc;
 }
 
 /** What a statement's scopes are matched against: a registry repository, or a layout's path(s). */

@@ -1,4 +1,4 @@
-import type { KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -38,6 +38,10 @@ export interface RequirementSources {
     keys?: Array<string | Uint8Array | KeyObject>;
     identities?: SigstoreIdentity[];
     trustedRoot?: string | Uint8Array;
+    /** Only DSSE attestations with this in-toto predicate type count (`--attestation-type`). */
+    attestationType?: string;
+    /** `sha256:<hex>` the trusted root's bytes must have (a trust policy's `trustedRootDigest`). */
+    trustedRootDigest?: string;
   };
   /** OpenPGP public keys (files or bytes) of statically signed layouts: adds a `layout-key` requirement. */
   layoutKeys?: Array<string | Uint8Array>;
@@ -77,6 +81,14 @@ export async function sigstoreRequirement(
       typeof sig.trustedRoot === 'string'
         ? await readFile(named(sig.trustedRoot, 'trusted root file'))
         : sig.trustedRoot;
+    if (sig.trustedRootDigest !== undefined) {
+      const got = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+      if (got !== sig.trustedRootDigest)
+        throw new SignetError(
+          'VERIFICATION_FAILED',
+          `${where} is ${got}, not the pinned trustedRootDigest ${sig.trustedRootDigest}: a root is trusted only by its digest`
+        );
+    }
     trustedRoot = parseTrustedRoot(bytes, where);
   } else if (identities.length) {
     // The public-good instance, through TUF from its embedded initial root; cached in $SIGNET_HOME.
@@ -86,7 +98,12 @@ export async function sigstoreRequirement(
   return {
     kind: 'sigstore',
     name: 'sigstore',
-    policy: { keys: await publicKeys(sig.keys ?? []), identities, ...(trustedRoot ? { trustedRoot } : {}) },
+    policy: {
+      keys: await publicKeys(sig.keys ?? []),
+      identities,
+      ...(trustedRoot ? { trustedRoot } : {}),
+      ...(sig.attestationType !== undefined ? { predicateType: sig.attestationType } : {}),
+    },
   };
 }
 

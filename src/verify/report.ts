@@ -24,6 +24,7 @@ export const CHECK_NAMES = [
   'transparency-log',
   'certificate-chain',
   'sct',
+  'predicate-type',
   'policy',
 ] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];

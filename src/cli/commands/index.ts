@@ -10,6 +10,7 @@ import { registerServe } from './serve.ts';
 import { registerServeGc } from './serve-gc.ts';
 import { registerSign } from './sign.ts';
 import { registerTrust } from './trust.ts';
+import { registerTuf } from './tuf.ts';
 import { registerVerify } from './verify.ts';
 
 /**
@@ -28,4 +29,5 @@ export function registerCommands(program: Command): void {
   registerDiscover(program);
   registerLogin(program);
   registerPlugin(program);
+  registerTuf(program);
 }

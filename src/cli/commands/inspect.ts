@@ -98,10 +98,14 @@ export function registerInspect(program: Command): void {
     .option('-e, --expiry <duration>', 'signature lifetime, e.g. 90d')
     .option('-m, --user-metadata <k=v>', 'signed metadata (repeatable)', collect, [])
     .option('--signature <path>', 'where to write the signature')
+    .option(
+      '--bundle <path>',
+      'write a key-based Sigstore bundle (v0.3 message signature, no transparency log: cosign sign-blob --bundle --tlog-upload=false) instead of a Notary signature'
+    )
     .option('--passphrase-stdin', 'passphrase of an encrypted key')
     .addHelpText(
       'after',
-      '\nExample:\n  signet blob sign release.tar.gz --key release && signet blob verify release.tar.gz --signature release.tar.gz.jws.sig'
+      '\nExamples:\n  signet blob sign release.tar.gz --key release && signet blob verify release.tar.gz --signature release.tar.gz.jws.sig\n  signet blob sign release.tar.gz --key release --bundle release.sigstore.json   (cosign verify-blob --key --bundle)'
     )
     .action(
       async (
@@ -113,9 +117,23 @@ export function registerInspect(program: Command): void {
           expiry?: string;
           userMetadata: string[];
           signature?: string;
+          bundle?: string;
           passphraseStdin?: boolean;
         }
       ) => {
+        if (opts.bundle) {
+          if (opts.signature || opts.expiry || opts.userMetadata.length)
+            throw new SignetError('USAGE', '--bundle takes no --signature, --expiry or --user-metadata');
+          const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
+          const { signBlobBundle } = await import('../../index.ts');
+          const r = await signBlobBundle(file, {
+            output: opts.bundle,
+            ...(opts.key ? { key: opts.key } : {}),
+            ...(passphrase ? { passphrase } : {}),
+          });
+          process.stdout.write(`${r.bundlePath}\n`);
+          return;
+        }
         if (opts.signatureFormat !== 'jws' && opts.signatureFormat !== 'cose')
           throw new SignetError('USAGE', '--signature-format must be jws or cose');
         const passphrase = opts.passphraseStdin ? await readSecret() : undefined;

@@ -27,7 +27,7 @@ export function registerSign(program: Command): void {
     .option('-k, --key <name>', 'signing key (default: the default key; signet key list)')
     .option(
       '--signature-format <format>',
-      'jws or cose (Notary Project), cosign (key-based, sha256-<hex>.sig), simple (containers GPG signing, lookaside), or layout (GPG signatures in an OCI layout index.json, Flatpak-style)',
+      'jws or cose (Notary Project), cosign (key-based, sha256-<hex>.sig), sigstore-bundle (a v0.3 Sigstore bundle referrer, as cosign 3 signs with --key --tlog-upload=false), simple (containers GPG signing, lookaside), or layout (GPG signatures in an OCI layout index.json, Flatpak-style)',
       'jws'
     )
     .option('-e, --expiry <duration>', 'signature lifetime, e.g. 90d, 12h (the signature fails verification after it)')
@@ -70,6 +70,7 @@ Examples:
   signet sign 127.0.0.1:5000/app:v1
   signet sign 127.0.0.1:5000/app@sha256:… --key release --signature-format cose --expiry 90d -m build=42
   signet sign oci:./layout:v1 --recursive
+  signet sign 127.0.0.1:5000/app:v1 --key release --signature-format sigstore-bundle   (cosign verify --key)
   signet sign 127.0.0.1:5000/app:v1 --timestamp-url http://tsa.example.com --timestamp-root-cert tsa-root.pem`
     )
     .action(
@@ -158,10 +159,20 @@ Examples:
           process.stdout.write(`${r.manifest.digest}\n`);
           return;
         }
+        if (opts.signatureFormat === 'sigstore-bundle') {
+          // Key-based, no transparency log (cosign's --tlog-upload=false): verified with the public key alone.
+          const { openKeyStore, signSigstoreBundle } = await import('../../index.ts');
+          const key = await (await openKeyStore()).get(opts.key, opts.passphraseStdin ? await readSecret() : undefined);
+          const r = await signSigstoreBundle(ref, key.privateKey, { open });
+          if (output === 'json') return printJson({ subject: r.subject, manifest: r.manifest });
+          process.stderr.write(`Signed ${ref} (Sigstore bundle v0.3, DSSE, no transparency log; OCI 1.1 referrer)\n`);
+          process.stdout.write(`${r.manifest.digest}\n`);
+          return;
+        }
         if (opts.signatureFormat !== 'jws' && opts.signatureFormat !== 'cose')
           throw new SignetError(
             'USAGE',
-            `--signature-format must be jws, cose, cosign, simple or layout, not ${opts.signatureFormat}`
+            `--signature-format must be jws, cose, cosign, sigstore-bundle, simple or layout, not ${opts.signatureFormat}`
           );
         const userMetadata = keyValues(opts.userMetadata, '--user-metadata');
         for (const k of Object.keys(userMetadata))

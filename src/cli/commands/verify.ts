@@ -31,6 +31,8 @@ export interface SigstoreFlags {
   certificateOidcIssuer?: string;
   certificateOidcIssuerRegexp?: string;
   trustedRoot?: string;
+  /** `verify` only: DSSE attestations of this in-toto predicate type (cosign's `verify-attestation --type`). */
+  attestationType?: string;
 }
 
 /** `--key` and the keyless identity flags, in cosign's words: one identity needs a subject and an issuer form. */
@@ -49,6 +51,8 @@ export function sigstoreSources(opts: SigstoreFlags): { sigstore?: RequirementSo
     );
   if (!subject.length && !opts.key.length) {
     if (opts.trustedRoot) throw new SignetError('USAGE', '--trusted-root applies to --key or --certificate-identity');
+    if (opts.attestationType !== undefined)
+      throw new SignetError('USAGE', '--attestation-type applies to --key or --certificate-identity');
     return {};
   }
   const identities = subject.length
@@ -64,7 +68,12 @@ export function sigstoreSources(opts: SigstoreFlags): { sigstore?: RequirementSo
       ]
     : [];
   return {
-    sigstore: { keys: opts.key, identities, ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}) },
+    sigstore: {
+      keys: opts.key,
+      identities,
+      ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}),
+      ...(opts.attestationType !== undefined ? { attestationType: opts.attestationType } : {}),
+    },
   };
 }
 
@@ -110,6 +119,10 @@ export function registerVerify(program: Command): void {
       'Sigstore trusted_root.json (offline and private instances); default: the public-good root through TUF'
     )
     .option(
+      '--attestation-type <uri>',
+      'only DSSE attestations whose in-toto predicate type is this URI count for the Sigstore requirement (as cosign verify-attestation --type)'
+    )
+    .option(
       '--layout-key <file>',
       'also require a statically signed layout entry by this OpenPGP key (repeatable: any of them)',
       collect,
@@ -147,14 +160,15 @@ export function registerVerify(program: Command): void {
 Requirements: the Notary trust policy and the containers policy (named, or found in
 $SIGNET_HOME), plus one for --cosign-key, one for --layout-key, and one for Sigstore bundles
 (--key, or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp] and
---trusted-root). Each configured requirement
+--trusted-root; --attestation-type URI counts only attestations of that predicate type). Each
+configured requirement
 must be satisfied; a "reject" anywhere rejects; nothing configured is a failure. All signatures
 (Notary JWS/COSE, cosign, simple signing, signed layouts) are found in one pass over the
 artifact, resolved once by digest.
 
 Checks (docs/trust-policy.md has the catalog): integrity, authenticity, authentic-timestamp,
 expiry, revocation, subject, user-metadata, certificate-identity, name-binding, threshold,
-rollback, transparency-log, certificate-chain, sct, policy. The policy
+rollback, transparency-log, certificate-chain, sct, predicate-type, policy. The policy
 level decides which failures are enforced (strict, permissive, audit, skip).
 
 Exit codes: 0 verified, 1 verification failed (the failed check is named), 2 usage,

@@ -24,6 +24,11 @@ export interface SigstorePolicy {
   identities: SigstoreIdentity[];
   /** The trusted root (Fulcio CAs, Rekor and CT log keys, TSAs); needed for keyless bundles and log entries. */
   trustedRoot?: TrustedRoot;
+  /**
+   * Attestations only (`--attestation-type`, cosign's `verify-attestation --type`): a bundle counts
+   * only when it is a DSSE in-toto statement with exactly this predicate type.
+   */
+  predicateType?: string;
 }
 
 export interface SigstoreVerdict {
@@ -211,6 +216,23 @@ export function verifySigstoreBundle(args: {
   const extra: Partial<SigstoreVerdict> = subject.predicateType ? { predicateType: subject.predicateType } : {};
   checks.push(check('subject', subject.ok ? 'pass' : 'fail', subject.reason, rq));
   if (!subject.ok) return done(checks, extra);
+  const wanted = args.policy.predicateType;
+  if (wanted !== undefined) {
+    const got = subject.predicateType;
+    checks.push(
+      got === wanted
+        ? check('predicate-type', 'pass', `in-toto predicate type ${got}`, rq)
+        : check(
+            'predicate-type',
+            'fail',
+            bundle.content.$case === 'messageSignature'
+              ? `a message signature is no attestation of type ${wanted}`
+              : `the in-toto predicate type is ${got ?? '(none)'}, not ${wanted}`,
+            rq
+          )
+    );
+    if (got !== wanted) return done(checks, extra);
+  }
   const artifact =
     bundle.content.$case === 'messageSignature'
       ? args.artifact && Buffer.from(args.artifact.buffer, args.artifact.byteOffset, args.artifact.byteLength)

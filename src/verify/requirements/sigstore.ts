@@ -1,6 +1,9 @@
 import { fetchManifest } from '../../store/index.ts';
+import type { TrustPolicySigstore, TrustPolicyStatement } from '../../trust/index.ts';
+import { SignetError } from '../../util/index.ts';
 import type { SigstoreCandidate } from '../discover.ts';
-import { verifySigstoreBundle } from '../families/sigstore.ts';
+import { verifySigstoreBundle, type SigstorePolicy } from '../families/sigstore.ts';
+import { sigstoreRequirement } from '../load.ts';
 import { check, type RequirementReport } from '../report.ts';
 import type { EvaluationContext, Requirement } from './types.ts';
 
@@ -48,4 +51,47 @@ export async function evaluateSigstore(
       checks: [check('threshold', 'fail', `0 of 1 required valid signature(s): ${reason}`, name)],
     },
   ];
+}
+
+/** Each statement's keys and trusted root, read once per loaded policy. */
+const statementPolicies = new WeakMap<TrustPolicySigstore, Promise<SigstorePolicy>>();
+
+/**
+ * A trust policy statement's `sigstore` block, as the requirement `trust-policy:<name>:sigstore`
+ * under the statement's scope: the same evaluation as `--key`/`--certificate-identity`. Keys and
+ * the trusted root are read as the flags read them; a `trustedRootDigest` must match the root's
+ * bytes. A block that cannot be read (a missing key, a root of another digest) fails `policy`.
+ */
+export async function evaluateStatementSigstore(
+  st: TrustPolicyStatement,
+  ctx: EvaluationContext
+): Promise<RequirementReport[]> {
+  const block = st.sigstore!;
+  const name = `trust-policy:${st.name}:sigstore`;
+  let pending = statementPolicies.get(block);
+  if (!pending) {
+    pending = sigstoreRequirement({
+      keys: block.keys,
+      identities: block.identities,
+      ...(block.trustedRoot !== undefined ? { trustedRoot: block.trustedRoot } : {}),
+      ...(block.trustedRootDigest !== undefined ? { trustedRootDigest: block.trustedRootDigest } : {}),
+    }).then((r) => r.policy);
+    statementPolicies.set(block, pending);
+    pending.catch(() => statementPolicies.delete(block));
+  }
+  let policy: SigstorePolicy;
+  try {
+    policy = await pending;
+  } catch (err) {
+    if (!(err instanceof SignetError) || err.kind === 'inconclusive') throw err;
+    return [
+      {
+        name,
+        satisfied: false,
+        by: [],
+        checks: [check('policy', 'fail', `statement "${st.name}": ${err.message}`, name)],
+      },
+    ];
+  }
+  return evaluateSigstore({ kind: 'sigstore', name, policy }, ctx);
 }

@@ -5,6 +5,8 @@ import type { NotaryCandidate } from '../discover.ts';
 import { verifyNotarySignature, type NotaryVerdict } from '../families/notary.ts';
 import { check, verdictOf, type Check, type RequirementReport } from '../report.ts';
 import { bindingCheck, expectedBinding, rollbackCheck } from './name-binding.ts';
+import { freshnessCheck } from './freshness.ts';
+import { evaluateStatementSigstore } from './sigstore.ts';
 import type { EvaluationContext, Requirement } from './types.ts';
 
 type TrustPolicyRequirement = Extract<Requirement, { kind: 'trust-policy' }>;
@@ -66,6 +68,10 @@ export async function evaluateTrustPolicy(
     return [report];
   }
   report.checks.push(check('policy', 'pass', `statement "${st.name}", level ${st.level}`));
+  // A `sigstore` block: Sigstore bundles under this statement, by the one Sigstore requirement code;
+  // a statement without trust stores requires them alone.
+  const sigstore = st.sigstore ? await evaluateStatementSigstore(st, ctx) : [];
+  if (st.sigstore && !st.trustStores.length) return sigstore;
   const notary = ctx.candidates.filter((c): c is NotaryCandidate => c.family === 'notary');
   const passed: Array<{ digest: string; v: NotaryVerdict }> = [];
   let inconclusive = false;
@@ -118,9 +124,13 @@ export async function evaluateTrustPolicy(
       ctx,
       report
     );
-  const rolledBack = report.checks.some((c) => c.name === 'rollback' && c.outcome === 'fail');
+  // Layer B: the statement's TUF targets must name this digest for the name and tag.
+  if (st.freshness && report.satisfied) await freshnessCheck(st, ctx, report);
+  const rolledBack = report.checks.some(
+    (c) => (c.name === 'rollback' && c.outcome === 'fail') || (c.name === 'freshness' && c.outcome !== 'pass')
+  );
   if (rolledBack) {
-    // the rollback check says why
+    // the rollback or freshness check says why
   } else if (!report.satisfied && !t) {
     const reason = notary.length
       ? `none of the ${notary.length} Notary Project signature(s) passed`
@@ -131,5 +141,5 @@ export async function evaluateTrustPolicy(
   } else if (!report.satisfied && t?.outcome !== 'fail') {
     report.checks.push(check('threshold', inconclusive ? 'inconclusive' : 'fail', 'no signature passed', name));
   }
-  return [report];
+  return [report, ...sigstore];
 }

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { loadTrustPolicy } from '../../../src/trust/index.ts';
+
+const doc = (sigstore: unknown, extra: Record<string, unknown> = {}) => ({
+  version: '1.0',
+  trustPolicies: [
+    {
+      name: 'app',
+      registryScopes: ['registry.example.com/app'],
+      signatureVerification: { level: 'strict' },
+      sigstore,
+      ...extra,
+    },
+  ],
+});
+const ISSUER = 'https://token.actions.githubusercontent.com';
+
+describe('a trust policy statement\'s "sigstore" block', () => {
+  it('a statement with only a sigstore block needs no trust stores; identities and keys are kept as written', () => {
+    const st = loadTrustPolicy(
+      doc({
+        identities: [{ subjectRegExp: 'https://github\\.com/acme/.*', issuer: ISSUER }],
+        keys: ['cosign.pub'],
+        trustedRoot: 'trusted_root.json',
+        trustedRootDigest: `sha256:${'a'.repeat(64)}`,
+      })
+    ).statements[0]!;
+    expect(st.sigstore).toEqual({
+      identities: [{ subjectRegExp: 'https://github\\.com/acme/.*', issuer: ISSUER }],
+      keys: ['cosign.pub'],
+      trustedRoot: 'trusted_root.json',
+      trustedRootDigest: `sha256:${'a'.repeat(64)}`,
+    });
+    expect(st.trustStores).toEqual([]);
+  });
+
+  it.each([
+    [{ identities: [{ subject: 'a@example.com' }] }, /exactly one of issuer and issuerRegExp/],
+    [
+      { identities: [{ subject: 'a', subjectRegExp: 'a', issuer: ISSUER }] },
+      /exactly one of subject and subjectRegExp/,
+    ],
+    [{ identities: [{ subjectRegExp: '(', issuer: ISSUER }] }, /subjectRegExp "\(" is not valid RE2/],
+    [{ identities: [{ subject: 'a', issuer: ISSUER, email: 'x' }] }, /Unrecognized key/],
+    [{ keys: ['k.pub'], repository: 'elsewhere/app' }, /Unrecognized key/],
+    [{}, /names neither identities nor keys/],
+    [{ keys: ['k.pub'], trustedRoot: 'r.json', trustedRootDigest: 'sha256:abc' }, /sha256:<64 hex digits>/],
+    [{ keys: ['k.pub'], trustedRootDigest: `sha256:${'a'.repeat(64)}` }, /pins no trustedRoot/],
+  ])('refuses %j', (block, expected) => {
+    expect(() => loadTrustPolicy(doc(block))).toThrow(expected);
+  });
+
+  it('a skip statement cannot have one; trust stores without identities are still refused', () => {
+    expect(() => loadTrustPolicy(doc({ keys: ['k.pub'] }, { signatureVerification: { level: 'skip' } }))).toThrow(
+      /"skip" statement cannot have sigstore/
+    );
+    expect(() => loadTrustPolicy(doc({ keys: ['k.pub'] }, { trustStores: ['ca:x'] }))).toThrow(
+      /trustedIdentities must not be empty/
+    );
+  });
+});
