@@ -106,3 +106,41 @@ export async function layerA(prefix: string): Promise<LayerA> {
     },
   };
 }
+
+/**
+ * The Layer B fixture on top of Layer A's: three TUF keys (tuf-a, tuf-b, tuf-c) in the signer's
+ * key store, `signet tuf …` run as the signer, and library verifications keeping their TUF state
+ * in a client home of their own.
+ */
+export interface LayerB {
+  t: LayerA;
+  tuf(...args: string[]): ReturnType<typeof runSignet>;
+  /** `signet tuf init TUFREF --root-key tuf-a …`: the pinned root digest it prints. */
+  init(tufRef: string, ...extra: string[]): Promise<string>;
+  policyFor(tufRef: string, root: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function layerB(prefix: string): Promise<LayerB> {
+  const t = await layerA(prefix);
+  const signerHome = t.keys.home;
+  for (const k of ['tuf-a', 'tuf-b', 'tuf-c'])
+    await t.keys.generate(k, { type: 'ecdsa-p256', subject: `CN=${k},O=T,ST=WA,C=US` });
+  process.env.SIGNET_HOME = join(t.work, 'lib-client');
+  const tuf = (...args: string[]) => runSignet(['tuf', ...args], { env: { SIGNET_HOME: signerHome } });
+  return {
+    t,
+    tuf,
+    async init(tufRef, ...extra) {
+      const r = await tuf('init', tufRef, '--root-key', 'tuf-a', ...extra);
+      const m = /^root: (sha256:[0-9a-f]{64})$/m.exec(r.stdout);
+      if (r.code !== 0 || !m) throw new Error(`signet tuf init failed (${r.code}): ${r.stdout}${r.stderr}`);
+      return m[1]!;
+    },
+    policyFor: (tufRef, root) => t.policy({ freshness: { tuf: tufRef, root } }),
+    async close() {
+      delete process.env.SIGNET_HOME;
+      await t.close();
+    },
+  };
+}

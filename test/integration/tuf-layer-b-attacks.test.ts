@@ -3,36 +3,21 @@ import { join } from 'node:path';
 import { openTarget } from '../../src/store/index.ts';
 import { TagState } from '../../src/freshness/index.ts';
 import { verify } from '../../src/verify/index.ts';
-import { layerA, type LayerA } from '../helpers/layer-a.ts';
-import { runSignet } from '../helpers/serve.ts';
+import { layerB, type LayerA, type LayerB } from '../helpers/layer-a.ts';
 
 // Issue 10, Layer B: TUF metadata as one OCI artifact, `signet tuf …`, and the `freshness` check
 // of a statement pinning the TUF root. Every attack fails closed with the check named.
 describe('Layer B freshness: stateless rollback, withdrawn release, freeze', () => {
+  let b: LayerB;
   let t: LayerA;
-  let signerHome: string;
   beforeAll(async () => {
-    t = await layerA('signet-tuf-b-');
-    signerHome = t.keys.home;
-    for (const k of ['tuf-a', 'tuf-b', 'tuf-c'])
-      await t.keys.generate(k, { type: 'ecdsa-p256', subject: `CN=${k},O=T,ST=WA,C=US` });
-    // library verifications keep their TUF state in a client home of their own
-    process.env.SIGNET_HOME = join(t.work, 'lib-client');
+    b = await layerB('signet-tuf-b-');
+    t = b.t;
   }, 60_000);
-  afterAll(async () => {
-    delete process.env.SIGNET_HOME;
-    await t?.close();
-  });
-
-  const tuf = (...args: string[]) => runSignet(['tuf', ...args], { env: { SIGNET_HOME: signerHome } });
-  async function init(tufRef: string, ...extra: string[]): Promise<string> {
-    const r = await tuf('init', tufRef, '--root-key', 'tuf-a', ...extra);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-    const m = /^root: (sha256:[0-9a-f]{64})$/m.exec(r.stdout);
-    expect(m, r.stdout).toBeTruthy();
-    return m![1]!;
-  }
-  const policyFor = (tufRef: string, root: string) => t.policy({ freshness: { tuf: tufRef, root } });
+  afterAll(async () => b?.close());
+  const tuf: LayerB['tuf'] = (...a) => b.tuf(...a);
+  const init: LayerB['init'] = (...a) => b.init(...a);
+  const policyFor: LayerB['policyFor'] = (...a) => b.policyFor(...a);
   const libVerify = (ref: string, p: string, o: { now?: Date; name?: string } = {}) =>
     verify(ref, {
       sources: { trustPolicy: p, trustStore: t.store, defaults: false },
