@@ -1,4 +1,5 @@
 import { isImageIndex, MediaType, type Manifest } from '../../oci/index.ts';
+import { COSIGN_PAYLOAD_MEDIA_TYPE } from '../../signature/index.ts';
 
 /** Configs of runnable images: a manifest with one of these is an image, whatever else it carries. */
 const IMAGE_CONFIGS = new Set<string>([MediaType.ImageConfig, MediaType.DockerConfig]);
@@ -8,7 +9,7 @@ const IMAGE_CONFIGS = new Set<string>([MediaType.ImageConfig, MediaType.DockerCo
  * manifests carry no `subject` and an image config, but nothing a runtime could unpack).
  */
 const SIGNATURE_LAYERS = new Set<string>([
-  'application/vnd.dev.cosign.simplesigning.v1+json',
+  COSIGN_PAYLOAD_MEDIA_TYPE,
   'application/vnd.dsse.envelope.v1+json',
   'application/vnd.in-toto+json',
   'application/vnd.dev.sigstore.bundle.v0.3+json',
