@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import {
   OciError,
@@ -21,6 +22,7 @@ import {
   type Target,
 } from '../store/index.ts';
 import { Limiter, SignetError } from '../util/index.ts';
+import { carryTrustedRoot, checkTrustedRoot } from './trusted-root.ts';
 
 export type CopyEvent =
   | { kind: 'start'; desc: Descriptor }
@@ -39,6 +41,12 @@ export interface CopyOptions {
   maxDepth?: number;
   /** Bound on the number of nodes in the graph. Default 100 000. */
   maxNodes?: number;
+  /**
+   * A Sigstore trusted_root.json (a file or its bytes) to carry into the destination beside the
+   * artifact: an OCI artifact tagged `sigstore-trusted-root` (carryTrustedRoot). Verifiers use it
+   * only when their policy pins its digest.
+   */
+  trustedRoot?: string | Uint8Array;
 }
 
 export interface CopyReport {
@@ -49,6 +57,8 @@ export interface CopyReport {
   mounted: number;
   referrers: number;
   manifests: number;
+  /** The trusted root carried (`trustedRoot`): its digest is what a policy's `trustedRootDigest` pins. */
+  trustedRoot?: Descriptor;
 }
 
 /**
@@ -280,13 +290,23 @@ async function copyBetween(
   const tag = dstTag ?? (srcRef.includes(':') ? undefined : srcRef);
   // Checked before a byte moves: a name the destination cannot hold would fail only at the end.
   if (tag !== undefined && !acceptsName(dst, tag)) refuseName(dst.name, tag);
+  const trusted =
+    typeof options.trustedRoot === 'string'
+      ? await readFile(options.trustedRoot).catch((err: Error) => {
+          throw usage(`trusted root ${String(options.trustedRoot)} cannot be read: ${err.message}`);
+        })
+      : options.trustedRoot;
+  const where = typeof options.trustedRoot === 'string' ? options.trustedRoot : 'the trusted root';
+  if (trusted !== undefined) checkTrustedRoot(trusted, where); // before a byte moves
   const root = await src.resolve(srcRef);
   const desc: Descriptor = { mediaType: root.mediaType, digest: root.digest, size: root.size };
-  const report = await copyGraph(src, dst, desc, options);
+  const { trustedRoot: _root, ...graphOptions } = options;
+  const report = await copyGraph(src, dst, desc, graphOptions);
   // The source's bytes name the copy: the destination need not serve them back (an enforcing
   // registry would not, for what is not signed yet).
   if (tag !== undefined) await nameManifest(dst, desc, tag, await fetchAll(src, desc));
   if (options.referrers !== false) await copyCosignTag(src, dst, desc, options, report);
+  if (trusted !== undefined) report.trustedRoot = (await carryTrustedRoot(dst, trusted, where)).root;
   return report;
 }
 

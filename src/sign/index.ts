@@ -10,8 +10,11 @@ export {
   attachSigstoreBundle,
   cosignStatement,
   keyBundle,
+  keylessBundle,
+  loadSigningKey,
   signBlobBundle,
   signSigstoreBundle,
   COSIGN_SIGN_PREDICATE,
   SIGSTORE_BUNDLE_V03,
 } from './sigstore.ts';
+export type { SigstoreKeyless, SigstoreSigner } from './sigstore.ts';

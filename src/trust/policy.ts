@@ -102,8 +102,9 @@ export interface TrustPolicyStatement {
   /**
    * Sigstore bundles this statement requires (besides Notary signatures when it names trust
    * stores): signed by one of `keys` (PEM files) or keyless by one of `identities` under
-   * `trustedRoot` (a trusted_root.json, its sha256 pinned by `trustedRootDigest` when given).
-   * Relative paths are resolved against the policy file's directory.
+   * `trustedRoot` (a trusted_root.json, its sha256 pinned by `trustedRootDigest` when given; with
+   * `trustedRootDigest` alone, the root `signet copy --trusted-root` carried beside the artifact,
+   * used only when it has that digest). Relative paths are resolved against the policy file's directory.
    */
   sigstore?: TrustPolicySigstore;
   /** Layer B: the TUF repository (a reference with a tag) and the `sha256:` of its first root. */
@@ -367,7 +368,7 @@ function validateSigstore(
   if (raw.trustedRootDigest !== undefined) {
     if (!/^sha256:[0-9a-f]{64}$/.test(raw.trustedRootDigest))
       invalid(`${at}.trustedRootDigest must be sha256:<64 hex digits>`);
-    if (raw.trustedRoot === undefined) invalid(`${at}.trustedRootDigest pins no trustedRoot`);
+    // without `trustedRoot`: the root carried beside the artifact (signet copy --trusted-root), by this digest
   }
   return {
     identities,

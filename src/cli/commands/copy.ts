@@ -19,6 +19,10 @@ export function registerCopy(program: Command): void {
     .option(
       '--registries-d <dir>',
       'containers registries.d: carry simple signatures from the source lookaside as referrers, and write them to the destination lookaside'
+    )
+    .option(
+      '--trusted-root <file>',
+      'carry this Sigstore trusted_root.json into the destination (an artifact tagged sigstore-trusted-root); a verifier uses it only when its policy pins the printed digest (trustedRootDigest)'
     );
   registryFlags(copyCmd)
     .addHelpText(
@@ -32,7 +36,8 @@ Examples:
   signet copy 127.0.0.1:5000/app:v1 registry.example.com/prod/app:v1
   signet copy 127.0.0.1:5000/app:v1 oci:./airgap/app:v1       # into a layout directory
   signet copy 127.0.0.1:5000/app:v1 oci:./app.tar:v1          # into a layout tarball
-  signet copy oci:./app.tar:v1 10.0.0.5:5000/app              # and back out, on the other side`
+  signet copy oci:./app.tar:v1 10.0.0.5:5000/app              # and back out, on the other side
+  signet copy 127.0.0.1:5000/app:v1 oci:./airgap:v1 --trusted-root trusted_root.json   # Sigstore, offline`
     )
     .action(async (srcRef: string, dstRef: string, opts: CopyCliOptions) => {
       // Every argument is checked before anything is opened, created or copied.
@@ -41,6 +46,11 @@ Examples:
         throw new SignetError('USAGE', '--concurrency takes a positive whole number');
       }
       const format = parseOutputFormat(opts.output, ['text', 'json']);
+      if (opts.trustedRoot !== undefined) {
+        const { existsSync } = await import('node:fs');
+        if (!existsSync(opts.trustedRoot))
+          throw new SignetError('USAGE', `trusted root file ${opts.trustedRoot} does not exist`);
+      }
       const { copy } = await import('../../index.ts');
       const { copyProgress } = await import('../progress.ts');
       const progress = copyProgress(opts.quiet || format === 'json' ? 'quiet' : 'auto');
@@ -50,6 +60,7 @@ Examples:
           concurrency,
           onProgress: progress.onProgress,
           ...(opts.registriesD ? { registriesD: opts.registriesD } : {}),
+          ...(opts.trustedRoot !== undefined ? { trustedRoot: opts.trustedRoot } : {}),
           open: registryOpenOptions(opts),
         });
         progress.stop();
@@ -60,9 +71,12 @@ Examples:
               `${report.simpleSignatures.written} written to lookaside`
             : '';
           const counts = `${report.copied} items (${report.copiedBytes} bytes), ${report.skipped} already there`;
+          const root = report.trustedRoot
+            ? `; Sigstore trusted root ${report.trustedRoot.digest} (tag sigstore-trusted-root)`
+            : '';
           process.stdout.write(
             `Copied ${report.root.digest} to ${report.destination}: ${counts}, ` +
-              `${report.mounted} mounted, ${report.referrers} referrers${simple}\n`
+              `${report.mounted} mounted, ${report.referrers} referrers${simple}${root}\n`
           );
         }
       } finally {
@@ -77,4 +91,5 @@ interface CopyCliOptions extends RegistryFlags {
   output: string;
   quiet?: boolean;
   registriesD?: string;
+  trustedRoot?: string;
 }

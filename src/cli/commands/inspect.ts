@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { SignetError } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
-import { sigstoreSources, type SigstoreFlags } from './verify.ts';
+import { sigstoreSources, withKeyNames, type SigstoreFlags } from './verify.ts';
+import { sigstoreKeyless, type SigstoreSignFlags } from './sign.ts';
 import {
   collect,
   keyValues,
@@ -92,7 +93,7 @@ export function registerInspect(program: Command): void {
     .command('sign')
     .description('Sign a file; writes FILE.jws.sig or FILE.cose.sig.')
     .argument('<file>', 'file to sign')
-    .option('-k, --key <name>', 'signing key (default: the default key)')
+    .option('-k, --key <name>', 'signing key (default: the default key); with --bundle also a PEM private key file')
     .option('--signature-format <format>', 'jws or cose', 'jws')
     .option('--media-type <type>', 'media type recorded in the signature', 'application/octet-stream')
     .option('-e, --expiry <duration>', 'signature lifetime, e.g. 90d')
@@ -100,12 +101,19 @@ export function registerInspect(program: Command): void {
     .option('--signature <path>', 'where to write the signature')
     .option(
       '--bundle <path>',
-      'write a key-based Sigstore bundle (v0.3 message signature, no transparency log: cosign sign-blob --bundle --tlog-upload=false) instead of a Notary signature'
+      'write a Sigstore bundle (v0.3 message signature) instead of a Notary signature: with a key and no transparency log (cosign sign-blob --bundle --tlog-upload=false), or keyless with --identity-token'
     )
+    .option(
+      '--identity-token <jwt>',
+      'with --bundle: sign keyless with this OIDC identity token (default: $SIGSTORE_ID_TOKEN when no --key is given)'
+    )
+    .option('--fulcio-url <url>', 'keyless: the Fulcio CA', 'https://fulcio.sigstore.dev')
+    .option('--rekor-url <url>', 'keyless: the Rekor transparency log', 'https://rekor.sigstore.dev')
+    .option('--tsa-url <url>', 'keyless: also timestamp the signature at this RFC 3161 TSA')
     .option('--passphrase-stdin', 'passphrase of an encrypted key')
     .addHelpText(
       'after',
-      '\nExamples:\n  signet blob sign release.tar.gz --key release && signet blob verify release.tar.gz --signature release.tar.gz.jws.sig\n  signet blob sign release.tar.gz --key release --bundle release.sigstore.json   (cosign verify-blob --key --bundle)'
+      '\nExamples:\n  signet blob sign release.tar.gz --key release && signet blob verify release.tar.gz --signature release.tar.gz.jws.sig\n  signet blob sign release.tar.gz --key release --bundle release.sigstore.json   (cosign verify-blob --key --bundle)\n  signet blob sign release.tar.gz --bundle release.sigstore.json --identity-token "$TOKEN"   (keyless)'
     )
     .action(
       async (
@@ -119,8 +127,9 @@ export function registerInspect(program: Command): void {
           signature?: string;
           bundle?: string;
           passphraseStdin?: boolean;
-        }
+        } & SigstoreSignFlags
       ) => {
+        const keyless = sigstoreKeyless(opts, Boolean(opts.bundle));
         if (opts.bundle) {
           if (opts.signature || opts.expiry || opts.userMetadata.length)
             throw new SignetError('USAGE', '--bundle takes no --signature, --expiry or --user-metadata');
@@ -128,6 +137,7 @@ export function registerInspect(program: Command): void {
           const { signBlobBundle } = await import('../../index.ts');
           const r = await signBlobBundle(file, {
             output: opts.bundle,
+            ...(keyless ? { keyless } : {}),
             ...(opts.key ? { key: opts.key } : {}),
             ...(passphrase ? { passphrase } : {}),
           });
@@ -158,7 +168,12 @@ export function registerInspect(program: Command): void {
     .argument('<file>', 'the file (with --bundle also sha256:<hex>: a digest without the file)')
     .option('--signature <path>', 'signature file (.jws.sig or .cose.sig)')
     .option('--bundle <path>', 'a Sigstore bundle (cosign sign-blob --bundle) instead of --signature')
-    .option('--key <file>', 'with --bundle: a PEM public key (repeatable: any of them)', collect, [])
+    .option(
+      '--key <file>',
+      'with --bundle: a PEM public key or a Signet key name (repeatable: any of them)',
+      collect,
+      []
+    )
     .option('--certificate-identity <id>', 'with --bundle: the keyless identity, exactly')
     .option('--certificate-identity-regexp <re>', 'with --bundle: the keyless identity as an RE2 expression')
     .option('--certificate-oidc-issuer <url>', 'with --bundle: the OIDC issuer, exactly')
@@ -186,7 +201,7 @@ export function registerInspect(program: Command): void {
         const { verifyBlob, verifySigstoreBlob, formatReport } = await import('../../index.ts');
         if (!opts.signature === !opts.bundle) throw new SignetError('USAGE', 'give --signature or --bundle');
         const o = opts.bundle
-          ? await verifySigstoreBlob(file, opts.bundle, sigstoreSources(opts).sigstore ?? {})
+          ? await verifySigstoreBlob(file, opts.bundle, (await withKeyNames(sigstoreSources(opts))).sigstore ?? {})
           : await verifyBlob(file, opts.signature!, {
               userMetadata: keyValues(opts.userMetadata, '--user-metadata'),
               ...(opts.policyName ? { policyName: opts.policyName } : {}),

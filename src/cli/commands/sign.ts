@@ -11,6 +11,49 @@ import {
   type RegistryFlags,
 } from './args.ts';
 
+/** The keyless Sigstore flags of `sign` and `blob sign`, in cosign's words. */
+export interface SigstoreSignFlags {
+  identityToken?: string;
+  fulcioUrl: string;
+  rekorUrl: string;
+  tsaUrl?: string;
+}
+
+const PUBLIC_FULCIO = 'https://fulcio.sigstore.dev';
+const PUBLIC_REKOR = 'https://rekor.sigstore.dev';
+
+/**
+ * Keyless signing when an identity token is given (`--identity-token`, or `SIGSTORE_ID_TOKEN` when
+ * no `--key` is); the service URLs apply only then. `bundle`: a Sigstore bundle is being made.
+ */
+export function sigstoreKeyless(
+  opts: SigstoreSignFlags & { key?: string },
+  bundle: boolean
+): { identityToken: string; fulcioURL: string; rekorURL: string; tsaURL?: string } | undefined {
+  const envToken = process.env.SIGSTORE_ID_TOKEN;
+  const token = opts.identityToken ?? (opts.key === undefined && bundle && envToken ? envToken : undefined);
+  const services = opts.fulcioUrl !== PUBLIC_FULCIO || opts.rekorUrl !== PUBLIC_REKOR || opts.tsaUrl !== undefined;
+  if (opts.identityToken !== undefined && !bundle)
+    throw new SignetError('USAGE', '--identity-token signs a Sigstore bundle (--signature-format sigstore-bundle)');
+  if (token === undefined) {
+    if (services)
+      throw new SignetError(
+        'USAGE',
+        '--fulcio-url, --rekor-url and --tsa-url apply to keyless signing (--identity-token)'
+      );
+    return undefined;
+  }
+  if (opts.identityToken !== undefined && opts.key !== undefined)
+    throw new SignetError('USAGE', 'sign with --key or keyless with --identity-token, not both');
+  if (!token.trim()) throw new SignetError('USAGE', 'the identity token is empty');
+  return {
+    identityToken: token.trim(),
+    fulcioURL: opts.fulcioUrl,
+    rekorURL: opts.rekorUrl,
+    ...(opts.tsaUrl !== undefined ? { tsaURL: opts.tsaUrl } : {}),
+  };
+}
+
 function parseSeqFlag(v: string): number {
   if (!/^(0|[1-9][0-9]*)$/.test(v) || !Number.isSafeInteger(Number(v)))
     throw new SignetError('USAGE', `--seq takes a non-negative whole number, not ${JSON.stringify(v)}`);
@@ -24,10 +67,13 @@ export function registerSign(program: Command): void {
       'Sign an artifact (Notary Project signature); the signature is stored beside it as a referrer. Prints the signature digest.'
     )
     .argument('<ref>', 'artifact reference: registry/repo:tag|@digest, or oci:<layout>:tag|@digest')
-    .option('-k, --key <name>', 'signing key (default: the default key; signet key list)')
+    .option(
+      '-k, --key <name>',
+      'signing key (default: the default key; signet key list); with --signature-format sigstore-bundle also a PEM private key file'
+    )
     .option(
       '--signature-format <format>',
-      'jws or cose (Notary Project), cosign (key-based, sha256-<hex>.sig), sigstore-bundle (a v0.3 Sigstore bundle referrer, as cosign 3 signs with --key --tlog-upload=false), simple (containers GPG signing, lookaside), or layout (GPG signatures in an OCI layout index.json, Flatpak-style)',
+      'jws or cose (Notary Project), cosign (key-based, sha256-<hex>.sig), sigstore-bundle (a v0.3 Sigstore bundle referrer, as cosign 3 signs: with --key and no transparency log, or keyless with --identity-token), simple (containers GPG signing, lookaside), or layout (GPG signatures in an OCI layout index.json, Flatpak-style)',
       'jws'
     )
     .option('-e, --expiry <duration>', 'signature lifetime, e.g. 90d, 12h (the signature fails verification after it)')
@@ -59,6 +105,13 @@ export function registerSign(program: Command): void {
       '--timestamp-root-cert <file>',
       'root certificate (PEM) the TSA must chain to; required with --timestamp-url'
     )
+    .option(
+      '--identity-token <jwt>',
+      'with --signature-format sigstore-bundle: sign keyless with this OIDC identity token (default: $SIGSTORE_ID_TOKEN when no --key is given)'
+    )
+    .option('--fulcio-url <url>', 'keyless: the Fulcio CA', 'https://fulcio.sigstore.dev')
+    .option('--rekor-url <url>', 'keyless: the Rekor transparency log', 'https://rekor.sigstore.dev')
+    .option('--tsa-url <url>', 'keyless: also timestamp the signature at this RFC 3161 TSA')
     .option('-o, --output <format>', 'text or json', 'text');
   registryFlags(signCmd)
     .addHelpText(
@@ -71,6 +124,7 @@ Examples:
   signet sign 127.0.0.1:5000/app@sha256:… --key release --signature-format cose --expiry 90d -m build=42
   signet sign oci:./layout:v1 --recursive
   signet sign 127.0.0.1:5000/app:v1 --key release --signature-format sigstore-bundle   (cosign verify --key)
+  signet sign 127.0.0.1:5000/app:v1 --signature-format sigstore-bundle --identity-token "$TOKEN"   (keyless, public-good)
   signet sign 127.0.0.1:5000/app:v1 --timestamp-url http://tsa.example.com --timestamp-root-cert tsa-root.pem`
     )
     .action(
@@ -94,13 +148,15 @@ Examples:
           name?: string;
           seq?: string;
           nameBinding: boolean;
-        } & RegistryFlags
+        } & SigstoreSignFlags &
+          RegistryFlags
       ) => {
         const open = registryOpenOptions(opts);
         const output = parseOutputFormat(opts.output, ['text', 'json']);
         if (Boolean(opts.plugin) !== Boolean(opts.id)) throw new SignetError('USAGE', '--plugin and --id go together');
         if (Boolean(opts.timestampUrl) !== Boolean(opts.timestampRootCert))
           throw new SignetError('USAGE', '--timestamp-url and --timestamp-root-cert go together');
+        const keyless = sigstoreKeyless(opts, opts.signatureFormat === 'sigstore-bundle');
         let timestampRoots;
         if (opts.timestampRootCert) {
           const { readFile } = await import('node:fs/promises');
@@ -160,12 +216,18 @@ Examples:
           return;
         }
         if (opts.signatureFormat === 'sigstore-bundle') {
-          // Key-based, no transparency log (cosign's --tlog-upload=false): verified with the public key alone.
-          const { openKeyStore, signSigstoreBundle } = await import('../../index.ts');
-          const key = await (await openKeyStore()).get(opts.key, opts.passphraseStdin ? await readSecret() : undefined);
-          const r = await signSigstoreBundle(ref, key.privateKey, { open });
-          if (output === 'json') return printJson({ subject: r.subject, manifest: r.manifest });
-          process.stderr.write(`Signed ${ref} (Sigstore bundle v0.3, DSSE, no transparency log; OCI 1.1 referrer)\n`);
+          // With a key: no transparency log (cosign's --tlog-upload=false), verified with the public key
+          // alone. Keyless: a Fulcio certificate, a Rekor entry (and a TSA timestamp).
+          const { signSigstoreBundle } = await import('../../index.ts');
+          const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
+          const r = await signSigstoreBundle(ref, keyless ? { keyless } : opts.key, {
+            open,
+            ...(passphrase ? { passphrase } : {}),
+          });
+          if (output === 'json') return printJson({ subject: r.subject, manifest: r.manifest, keyless: r.keyless });
+          process.stderr.write(
+            `Signed ${ref} (Sigstore bundle v0.3, DSSE, ${r.keyless ? `keyless, logged in ${keyless!.rekorURL}` : 'no transparency log'}; OCI 1.1 referrer)\n`
+          );
           process.stdout.write(`${r.manifest.digest}\n`);
           return;
         }

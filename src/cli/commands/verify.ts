@@ -77,6 +77,32 @@ export function sigstoreSources(opts: SigstoreFlags): { sigstore?: RequirementSo
   };
 }
 
+/**
+ * `--key` as `sign` takes it: a Signet key name (its public key from the key store) or a PEM public
+ * key file. A value with a path separator is a file; a plain name is looked up in the key store
+ * first, then read as a file.
+ */
+export async function withKeyNames(sources: {
+  sigstore?: RequirementSources['sigstore'];
+}): Promise<{ sigstore?: RequirementSources['sigstore'] }> {
+  const keys = sources.sigstore?.keys;
+  if (!sources.sigstore || !keys?.length) return sources;
+  const { openKeyStore } = await import('../../index.ts');
+  const store = await openKeyStore();
+  const resolved = await Promise.all(
+    keys.map(async (k) => {
+      if (typeof k !== 'string' || /[/\\]/.test(k)) return k;
+      try {
+        return Buffer.from(await store.publicKey(k));
+      } catch (err) {
+        if (err instanceof SignetError && err.code === 'KEY_NOT_FOUND') return k;
+        throw err;
+      }
+    })
+  );
+  return { sigstore: { ...sources.sigstore, keys: resolved } };
+}
+
 export function registerVerify(program: Command): void {
   const verifyCmd = program
     .command('verify')
@@ -103,7 +129,7 @@ export function registerVerify(program: Command): void {
     )
     .option(
       '--key <file>',
-      'also require a Sigstore bundle signed by this PEM public key (repeatable: any of them), as cosign verify --key',
+      'also require a Sigstore bundle signed by this PEM public key or Signet key name (repeatable: any of them), as cosign verify --key',
       collect,
       []
     )
@@ -197,7 +223,7 @@ Examples:
           ...(opts.registriesD ? { registriesD: opts.registriesD } : {}),
           cosignKeys: opts.cosignKey,
           layoutKeys: opts.layoutKey,
-          ...sigstoreSources(opts),
+          ...(await withKeyNames(sigstoreSources(opts))),
         },
         userMetadata: keyValues(opts.userMetadata, '--user-metadata'),
         maxSignatures: max,

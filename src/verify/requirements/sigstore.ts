@@ -1,5 +1,6 @@
-import { fetchManifest } from '../../store/index.ts';
+import { fetchAll, fetchManifest, type ReadStore } from '../../store/index.ts';
 import type { TrustPolicySigstore, TrustPolicyStatement } from '../../trust/index.ts';
+import { isNotFound, type Descriptor, type ImageManifest } from '../../oci/index.ts';
 import { SignetError } from '../../util/index.ts';
 import type { SigstoreCandidate } from '../discover.ts';
 import { verifySigstoreBundle, type SigstorePolicy } from '../families/sigstore.ts';
@@ -57,6 +58,50 @@ export async function evaluateSigstore(
 const statementPolicies = new WeakMap<TrustPolicySigstore, Promise<SigstorePolicy>>();
 
 /**
+ * The artifact type (and layer type) and tag of a trusted root `signet copy --trusted-root`
+ * carries beside the images (src/copy/trusted-root.ts writes them; verify/ does not import copy/).
+ */
+const TRUSTED_ROOT_TYPE = 'application/vnd.dev.sigstore.trustedroot.v0.1+json';
+const TRUSTED_ROOT_TAG = 'sigstore-trusted-root';
+const MAX_TRUSTED_ROOT_SIZE = 1024 * 1024;
+
+/**
+ * The trusted root carried in `store` (tag `sigstore-trusted-root`), read only when its bytes have
+ * the pinned digest: where it was found makes it no more trusted. A missing root, another kind of
+ * artifact, or a root of another digest fails (VERIFICATION_FAILED, reported as the `policy` check).
+ */
+export async function readCarriedTrustedRoot(store: ReadStore, pinned: string): Promise<Uint8Array> {
+  const where = `the trusted root carried in ${store.name} (tag ${TRUSTED_ROOT_TAG})`;
+  let desc: Descriptor;
+  try {
+    desc = await store.resolve(TRUSTED_ROOT_TAG);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    throw new SignetError(
+      'VERIFICATION_FAILED',
+      `no trusted root is carried in ${store.name} (tag ${TRUSTED_ROOT_TAG}) and the statement names no trustedRoot file`
+    );
+  }
+  const { manifest } = await fetchManifest(store, desc);
+  const image = 'layers' in manifest ? (manifest as ImageManifest) : undefined;
+  const layers = image?.layers ?? [];
+  const layer = layers[0];
+  const type = image?.artifactType;
+  if (type !== TRUSTED_ROOT_TYPE || layers.length !== 1 || layer?.mediaType !== TRUSTED_ROOT_TYPE)
+    throw new SignetError('VERIFICATION_FAILED', `${where} is not a Sigstore trusted root artifact`);
+  if (layer.digest !== pinned)
+    throw new SignetError(
+      'VERIFICATION_FAILED',
+      `${where} is ${layer.digest}, not the pinned trustedRootDigest ${pinned}: a root is trusted only by its digest`
+    );
+  // read by the pinned digest: the bytes are checked against it as they stream
+  return fetchAll(store, layer, MAX_TRUSTED_ROOT_SIZE);
+}
+
+/** Carried roots, per store and statement (the same layout verified for several images reads it once). */
+const carriedPolicies = new WeakMap<object, Map<TrustPolicySigstore, Promise<SigstorePolicy>>>();
+
+/**
  * A trust policy statement's `sigstore` block, as the requirement `trust-policy:<name>:sigstore`
  * under the statement's scope: the same evaluation as `--key`/`--certificate-identity`. Keys and
  * the trusted root are read as the flags read them; a `trustedRootDigest` must match the root's
@@ -68,16 +113,29 @@ export async function evaluateStatementSigstore(
 ): Promise<RequirementReport[]> {
   const block = st.sigstore!;
   const name = `trust-policy:${st.name}:sigstore`;
-  let pending = statementPolicies.get(block);
+  // `trustedRootDigest` without a `trustedRoot` file: the root carried beside the artifact, by its digest
+  const carried = block.trustedRoot === undefined && block.trustedRootDigest !== undefined;
+  const store = ctx.subject.target as object;
+  const cache = carried
+    ? (carriedPolicies.get(store) ?? carriedPolicies.set(store, new Map()).get(store)!)
+    : statementPolicies;
+  let pending = cache.get(block);
   if (!pending) {
-    pending = sigstoreRequirement({
-      keys: block.keys,
-      identities: block.identities,
-      ...(block.trustedRoot !== undefined ? { trustedRoot: block.trustedRoot } : {}),
-      ...(block.trustedRootDigest !== undefined ? { trustedRootDigest: block.trustedRootDigest } : {}),
-    }).then((r) => r.policy);
-    statementPolicies.set(block, pending);
-    pending.catch(() => statementPolicies.delete(block));
+    const root = carried
+      ? readCarriedTrustedRoot(ctx.subject.target, block.trustedRootDigest!)
+      : Promise.resolve(block.trustedRoot);
+    pending = root
+      .then((trustedRoot) =>
+        sigstoreRequirement({
+          keys: block.keys,
+          identities: block.identities,
+          ...(trustedRoot !== undefined ? { trustedRoot } : {}),
+          ...(block.trustedRootDigest !== undefined ? { trustedRootDigest: block.trustedRootDigest } : {}),
+        })
+      )
+      .then((r) => r.policy);
+    cache.set(block, pending);
+    pending.catch(() => cache.delete(block));
   }
   let policy: SigstorePolicy;
   try {

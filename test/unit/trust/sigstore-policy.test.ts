@@ -45,9 +45,16 @@ describe('a trust policy statement\'s "sigstore" block', () => {
     [{ keys: ['k.pub'], repository: 'elsewhere/app' }, /Unrecognized key/],
     [{}, /names neither identities nor keys/],
     [{ keys: ['k.pub'], trustedRoot: 'r.json', trustedRootDigest: 'sha256:abc' }, /sha256:<64 hex digits>/],
-    [{ keys: ['k.pub'], trustedRootDigest: `sha256:${'a'.repeat(64)}` }, /pins no trustedRoot/],
   ])('refuses %j', (block, expected) => {
     expect(() => loadTrustPolicy(doc(block))).toThrow(expected);
+  });
+
+  it('trustedRootDigest without trustedRoot: the root carried beside the artifact (signet copy --trusted-root), by digest', () => {
+    const block = {
+      identities: [{ subject: 'a@example.com', issuer: ISSUER }],
+      trustedRootDigest: `sha256:${'b'.repeat(64)}`,
+    };
+    expect(loadTrustPolicy(doc(block)).statements[0]!.sigstore).toEqual({ ...block, keys: [] });
   });
 
   it('a skip statement cannot have one; trust stores without identities are still refused', () => {

@@ -149,6 +149,87 @@ describe('the Sigstore family: bundles verified with @sigstore/verify, identitie
     expect(failed(v)).toEqual(['transparency-log']);
   });
 
+  it('no verified time (no log entry, no TSA): refused as authentic-timestamp; the clock is never a time source', async () => {
+    // The short-lived certificate (10 minutes) could only be judged against the verifier's clock,
+    // which would accept it now and refuse it after notAfter; keyless bundles need a log or TSA time.
+    const untimed = await mock.sign(statement(image), {
+      subject: WHO,
+      issuer: ISSUER,
+      dsse: 'application/vnd.in-toto+json',
+      tlog: false,
+    });
+    const v = run(untimed);
+    expect(failed(v)).toEqual(['authentic-timestamp']);
+    expect(v.checks.find((c) => c.name === 'authentic-timestamp')!.reason).toMatch(/expected 1 timestamps, got 0/);
+  });
+
+  it("a certificate used outside its validity (logged after its notAfter): certificate-chain fails at the log's time", async () => {
+    // the late Rekor's signed entry time is an hour after the certificate was issued (notAfter +10 min)
+    const late = await mock.sign(statement(image), {
+      subject: WHO,
+      issuer: ISSUER,
+      dsse: 'application/vnd.in-toto+json',
+      late: true,
+    });
+    const v = run(late);
+    expect(failed(v)).toEqual(['certificate-chain']);
+    expect(v.checks.find((c) => c.name === 'certificate-chain')!.reason).toMatch(/expired at the specified date/);
+    // the same log time with a TSA timestamp inside the validity: every time must be within it
+    const both = await mock.sign(statement(image), {
+      subject: WHO,
+      issuer: ISSUER,
+      dsse: 'application/vnd.in-toto+json',
+      late: true,
+      tsa: true,
+    });
+    expect(failed(run(both))).toEqual(['certificate-chain']);
+  });
+
+  it('Rekor v2 entries (checkpoint and inclusion proof, no SET) with a TSA time verify; a tampered proof fails transparency-log', async () => {
+    const v2 = await mock.sign(statement(image), {
+      subject: WHO,
+      issuer: ISSUER,
+      dsse: 'application/vnd.in-toto+json',
+      rekorV2: true,
+      tsa: true,
+    });
+    type Entry = {
+      kindVersion: { kind: string; version: string };
+      inclusionPromise?: unknown;
+      integratedTime: string;
+      inclusionProof: { logIndex: string; checkpoint: { envelope: string } };
+    };
+    const entry = (b: SerializedBundle) =>
+      (b as unknown as { verificationMaterial: { tlogEntries: Entry[] } }).verificationMaterial.tlogEntries[0]!;
+    expect(entry(v2).kindVersion).toEqual({ kind: 'dsse', version: '0.0.2' });
+    expect(entry(v2).inclusionPromise).toBeUndefined();
+    const ok = run(v2);
+    expect(ok.verdict, JSON.stringify(ok.checks)).toBe('verified');
+    expect(ok.checks.find((c) => c.name === 'transparency-log')!.reason).toBe('1 log entry verified');
+    // a message signature (hashedrekord 0.0.2) too
+    const m = await mock.sign(blobBytes, { subject: WHO, issuer: ISSUER, rekorV2: true, tsa: true });
+    expect(run(m, {}, sha(blobBytes), blobBytes).verdict).toBe('verified');
+    // the checkpoint's root hash replaced: the proof no longer leads to the signed root
+    const tampered = clone(v2);
+    const cp = entry(tampered).inclusionProof.checkpoint;
+    const lines = cp.envelope.split('\n');
+    lines[2] = flip(lines[2]!);
+    cp.envelope = lines.join('\n');
+    expect(failed(run(tampered))).toEqual(['transparency-log']);
+    // the proof claims another leaf index
+    const index = clone(v2);
+    entry(index).inclusionProof.logIndex = '1';
+    expect(failed(run(index))).toEqual(['transparency-log']);
+    // a v2 entry is no time source: without a TSA there is no verified time
+    const untimed = await mock.sign(statement(image), {
+      subject: WHO,
+      issuer: ISSUER,
+      dsse: 'application/vnd.in-toto+json',
+      rekorV2: true,
+    });
+    expect(failed(run(untimed))).toEqual(['authentic-timestamp']);
+  });
+
   it('an untrusted CA fails certificate-chain; no trusted root at all too', () => {
     const v = run(dsse, { trustedRoot: TrustedRoot.fromJSON(mock.otherRoot) });
     expect(failed(v)).toEqual(['certificate-chain']);
