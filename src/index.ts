@@ -41,7 +41,16 @@ export type {
   ResolvedArtifact,
 } from './verify/index.ts';
 export type { SignOptions, SignResult } from './sign/index.ts';
-export type { TufInitOptions, TufRepoOptions, TufRole, TufStatus, TufWriteResult } from './freshness/index.ts';
+export type {
+  TufInitOptions,
+  TufPublishOptions,
+  TufRepoOptions,
+  TufRole,
+  TufStatus,
+  TufWriteResult,
+  TufRotateOptions,
+  TufDelegateOptions,
+} from './freshness/index.ts';
 export type { CopyEvent, CopyOptions, CopyReport, CopyRefOptions, ReferrerNode } from './copy/index.ts';
 export type { CopyArtifactOptions, CopyArtifactReport, PushOptions } from './artifact/index.ts';
 export type { Target, ReadableTarget, OpenOptions, OpenedTarget } from './store/index.ts';
@@ -228,6 +237,18 @@ export async function tufTimestamp(
   ...a: Parameters<typeof Freshness.tufTimestamp>
 ): ReturnType<typeof Freshness.tufTimestamp> {
   return (await freshnessModule()).tufTimestamp(...a);
+}
+
+/** `signet tuf rotate`: new keys for a role (a new root version signed by the old and new root thresholds). */
+export async function tufRotate(...a: Parameters<typeof Freshness.tufRotate>): ReturnType<typeof Freshness.tufRotate> {
+  return (await freshnessModule()).tufRotate(...a);
+}
+
+/** `signet tuf delegate`: a delegated targets role for some release paths (a team, a CI job). */
+export async function tufDelegate(
+  ...a: Parameters<typeof Freshness.tufDelegate>
+): ReturnType<typeof Freshness.tufDelegate> {
+  return (await freshnessModule()).tufDelegate(...a);
 }
 
 /** `signet tuf status`: versions, expiries and targets of a TUF repository, read through the client workflow. */

@@ -59,6 +59,8 @@ export interface CopyReport {
   manifests: number;
   /** The trusted root carried (`trustedRoot`): its digest is what a policy's `trustedRootDigest` pins. */
   trustedRoot?: Descriptor;
+  /** The TUF repository carried (`tuf`): its bundle, tagged `tuf` in the destination. */
+  tuf?: { source: string; bundle: Descriptor; destination: string };
 }
 
 /**
@@ -161,7 +163,17 @@ export async function copyGraph(
 export interface CopyRefOptions extends CopyOptions {
   /** How both ends are opened (credentials, plain HTTP, referrers); a missing destination layout is created. */
   open?: OpenOptions;
+  /**
+   * A TUF repository (Layer B, docs/freshness.md: a reference with a tag) to carry beside the
+   * artifact: its bundle is copied into the destination repository or layout under the tag
+   * `tuf`, where a statement's `freshness.tuf` can name it. Nothing in it is trusted for being
+   * there: the verifier pins the first root.
+   */
+  tuf?: string;
 }
+
+/** The tag a carried TUF repository gets in the destination. */
+export const CARRIED_TUF_TAG = 'tuf';
 
 /** Both ends of a copy, checked before any work is done. */
 export interface CopyPlan {
@@ -261,8 +273,11 @@ export async function copy(
 }
 
 async function copyReferences(srcRef: string, dstRef: string, options: CopyRefOptions): Promise<CopyReport> {
-  const { open, ...copyOptions } = options;
+  const { open, tuf, ...copyOptions } = options;
   const plan = checkCopyReferences(srcRef, dstRef);
+  const tufRef = tuf === undefined ? undefined : parseReference(tuf);
+  if (tufRef && (!tufRef.tag || tufRef.digest))
+    throw usage(`--tuf ${tuf}: a TUF repository is named by a tag (reg/acme/tuf-metadata:latest, oci:DIR:tuf)`);
   const src = await openTarget(plan.src, open);
   try {
     if (!src.reference) {
@@ -271,12 +286,32 @@ async function copyReferences(srcRef: string, dstRef: string, options: CopyRefOp
     }
     const dst = await openTarget(plan.dst, { ...open, create: true });
     try {
-      return await copyBetween(src.target, src.reference, dst.target, plan.dst.tag, copyOptions);
+      const report = await copyBetween(src.target, src.reference, dst.target, plan.dst.tag, copyOptions);
+      if (tufRef) report.tuf = await carryTuf(tuf!, dst.target, open);
+      return report;
     } finally {
       await dst.target.close();
     }
   } finally {
     await src.target.close();
+  }
+}
+
+/** Copies the TUF bundle `tufRef` names (resolved once) into `dst` under the tag `tuf`. */
+async function carryTuf(
+  tufRef: string,
+  dst: Target,
+  open: OpenOptions | undefined
+): Promise<NonNullable<CopyReport['tuf']>> {
+  const t = await openTarget(tufRef, open);
+  try {
+    const d = await t.target.resolve(t.reference!);
+    const bundle: Descriptor = { mediaType: d.mediaType, digest: d.digest, size: d.size };
+    await copyGraph(t.target, dst, bundle, { referrers: false });
+    await nameManifest(dst, bundle, CARRIED_TUF_TAG, await fetchAll(t.target, bundle));
+    return { source: tufRef, bundle, destination: `${dst.name}:${CARRIED_TUF_TAG}` };
+  } finally {
+    await t.target.close();
   }
 }
 

@@ -3,7 +3,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { RE2JS } from 're2js';
 import { z } from 'zod';
 import { isValidRepositoryName } from '../oci/index.ts';
-import { SignetError } from '../util/index.ts';
+import { parseDuration, SignetError } from '../util/index.ts';
 import { parseDistinguishedName } from './identity.ts';
 import { STORE_TYPES } from './truststore.ts';
 
@@ -67,7 +67,14 @@ const statementShape = {
     })
     .optional(),
   // Signet's Layer B freshness (docs/freshness.md): the TUF repository and its pinned first root.
-  freshness: z.strictObject({ tuf: z.string(), root: z.string() }).optional(),
+  freshness: z
+    .strictObject({
+      tuf: z.string(),
+      root: z.string(),
+      offlineGrace: z.string().optional(),
+      trustStore: z.boolean().optional(),
+    })
+    .optional(),
 };
 const ociSchema = z.strictObject({
   version: z.string(),
@@ -108,7 +115,12 @@ export interface TrustPolicyStatement {
    */
   sigstore?: TrustPolicySigstore;
   /** Layer B: the TUF repository (a reference with a tag) and the `sha256:` of its first root. */
-  freshness?: { tuf: string; root: string };
+  /**
+   * Layer B: the TUF repository and its pinned first root; `offlineGrace` (a duration such as
+   * `7d`) how long past their expiry timestamp, snapshot and targets are accepted when verifying
+   * `--offline`; `trustStore` (Layer C) uses only trust-store certificates that are current TUF targets.
+   */
+  freshness?: { tuf: string; root: string; offlineGrace?: string; trustStore?: boolean };
 }
 
 export interface TrustPolicySigstore {
@@ -330,6 +342,17 @@ function parseStatement(
       invalid(`statement "${name}": freshness.root must be the pinned first root, sha256:<64 hex digits>`);
     if (!raw.freshness.tuf.trim()) invalid(`statement "${name}": freshness.tuf names no TUF repository`);
     st.freshness = { tuf: raw.freshness.tuf, root: raw.freshness.root };
+    if (raw.freshness.offlineGrace !== undefined) {
+      try {
+        parseDuration(raw.freshness.offlineGrace);
+      } catch {
+        invalid(
+          `statement "${name}": freshness.offlineGrace must be a duration such as "7d", not ${JSON.stringify(raw.freshness.offlineGrace)}`
+        );
+      }
+      st.freshness.offlineGrace = raw.freshness.offlineGrace;
+    }
+    if (raw.freshness.trustStore) st.freshness.trustStore = true;
   }
   if (raw.sigstore) {
     if (level === 'skip') invalid(`statement "${name}": a "skip" statement cannot have sigstore`);

@@ -117,6 +117,7 @@ async function evaluate(
     ...(name ? { name } : {}),
     ...(allowDowngrade ? { allowDowngrade } : {}),
     ...(tagState ? { tagState } : {}),
+    ...(options.offline ? { offline: true } : {}),
     ...(commit ? { onVerified: (f: () => Promise<void>) => onVerified.push(f) } : {}),
   };
   for (const r of requirements) {

@@ -1,104 +1,144 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import { openTarget } from '../../src/store/index.ts';
-import { TagState } from '../../src/freshness/index.ts';
-import { verify } from '../../src/verify/index.ts';
-import { layerB, type LayerA, type LayerB } from '../helpers/layer-a.ts';
+import { refreshTuf, tufRemove, tufTimestamp, TUF_FILENAME_ANNOTATION } from '../../src/freshness/index.ts';
+import { descriptorFor, MediaType, type Descriptor, type ImageManifest } from '../../src/oci/index.ts';
+import { fetchManifest, openTarget, type ReadStore } from '../../src/store/index.ts';
+import { layerB, moveTag, storeOf, STORE_KINDS, type LayerB } from '../helpers/layer-b.ts';
 
-// Issue 10, Layer B: TUF metadata as one OCI artifact, `signet tuf …`, and the `freshness` check
-// of a statement pinning the TUF root. Every attack fails closed with the check named.
-describe('Layer B freshness: stateless rollback, withdrawn release, freeze', () => {
+// Issue 10, Layer B: the attacks on what a registry serves, each failing closed (exit 1, the
+// `freshness` check named) against signet serve, Debian's docker-registry and an OCI layout. The
+// TUF repository lives in the same store as the releases; clients have no state unless said.
+describe('Layer B freshness attacks: stateless rollback, withdrawn release, freeze, mix-and-match, endless data', () => {
   let b: LayerB;
-  let t: LayerA;
   beforeAll(async () => {
-    b = await layerB('signet-tuf-b-');
-    t = b.t;
+    b = await layerB('signet-tuf-attacks-');
   }, 60_000);
   afterAll(async () => b?.close());
-  const tuf: LayerB['tuf'] = (...a) => b.tuf(...a);
-  const init: LayerB['init'] = (...a) => b.init(...a);
-  const policyFor: LayerB['policyFor'] = (...a) => b.policyFor(...a);
-  const libVerify = (ref: string, p: string, o: { now?: Date; name?: string } = {}) =>
-    verify(ref, {
-      sources: { trustPolicy: p, trustStore: t.store, defaults: false },
-      tagState: new TagState(join(t.home(), 'tags')),
-      ...(o.now ? { now: o.now } : {}),
-      ...(o.name ? { name: o.name } : {}),
+
+  describe.each(STORE_KINDS)('$kind', ({ kind }) => {
+    const at = () => storeOf(b, kind);
+    /** A signed release `repo:tag` with `content`, published in TUFREF. */
+    async function release(tufRef: string, repo: string, tag: string, content: string) {
+      const s = at();
+      const pushed = await b.t.push(s.base(repo), tag, `${content} (${kind})`);
+      await b.t.signAs(`${s.base(repo)}:${tag}`, s.name(repo));
+      await b.publish(tufRef, `${s.base(repo)}:${tag}`, s.name(repo));
+      return pushed;
+    }
+    const refusedByCli = async (repo: string, tag: string, policy: string) => {
+      const r = await b.t.cli(`${at().base(repo)}:${tag}`, policy, b.t.home(), ...at().cliName(repo));
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      return r.stdout;
+    };
+
+    it('tag rollback with no client state: the current target names the new digest, the old validly signed one fails', async () => {
+      const s = at();
+      const tufRef = s.tufRef('rollback');
+      const root = await b.initLib(tufRef);
+      const old = await release(tufRef, 'acme/rb', 'stable', 'old release');
+      const p = await b.policyFor(tufRef, root);
+      expect((await b.verifyLib(`${s.base('acme/rb')}:stable`, p, s.name('acme/rb'))).verdict).toBe('verified');
+      const fresh = await release(tufRef, 'acme/rb', 'stable', 'new release');
+      await moveTag(s.base('acme/rb'), 'stable', old.digest);
+      expect(await refusedByCli('acme/rb', 'stable', p)).toMatch(
+        new RegExp(`freshness check failed: the tag names ${old.digest}, but .* names ${fresh.digest}`)
+      );
     });
 
-  it('tag rollback with no client state: the TUF target names the new digest, the old validly signed one fails freshness (exit 1)', async () => {
-    const tufRef = `${t.serve.host}/acme/tuf-metadata:latest`;
-    const root = await init(tufRef);
-    const rb = `${t.serve.host}/acme/rb`;
-    const old = await t.push(rb, 'stable', 'old release');
-    await t.signAs(`${rb}:stable`);
-    let r = await tuf('publish', tufRef, `${rb}:stable`);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toContain(`oci:acme/rb:stable: ${old.digest}`);
-    const p = await policyFor(tufRef, root);
-    const first = await libVerify(`${rb}:stable`, p);
-    expect(first.verdict, JSON.stringify(first.requirements)).toBe('verified');
-    expect(t.checkOf(first, 'freshness')).toMatchObject({ outcome: 'pass' });
-
-    const fresh = await t.push(rb, 'stable', 'new release');
-    await t.signAs(`${rb}:stable`);
-    r = await tuf('publish', tufRef, `${rb}:stable`);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-    const ok = await t.cli(`${rb}:stable`, p, t.home());
-    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
-
-    // the registry moves the tag back to the older, validly Notary-signed digest
-    const { target } = await openTarget(`${rb}:stable`, { create: true });
-    await target.tag(await target.resolve(old.digest), 'stable');
-    await target.close();
-    const refused = await t.cli(`${rb}:stable`, p, t.home()); // a client with no state at all
-    expect(refused.code, refused.stdout + refused.stderr).toBe(1);
-    expect(refused.stdout).toMatch(
-      new RegExp(`freshness check failed: the tag names ${old.digest}, but .* names ${fresh.digest}`)
-    );
-
-    const status = await tuf('status', tufRef, '-o', 'json');
-    expect(status.code, status.stderr).toBe(0);
-    const s = JSON.parse(status.stdout) as { root: string; roles: Array<{ role: string; version: number }> };
-    expect(s.root).toBe(root);
-    expect(s.roles.find((x) => x.role === 'targets')!.version).toBe(3);
-  });
-
-  it('withdrawn release: tuf remove makes a still-validly-signed digest fail by tag', async () => {
-    const tufRef = `${t.serve.host}/acme/tuf-withdraw:latest`;
-    const root = await init(tufRef);
-    const w = `${t.serve.host}/acme/withdrawn`;
-    await t.push(w, '1', 'release to withdraw');
-    await t.signAs(`${w}:1`);
-    expect((await tuf('publish', tufRef, `${w}:1`)).code).toBe(0);
-    const p = await policyFor(tufRef, root);
-    expect((await libVerify(`${w}:1`, p)).verdict).toBe('verified');
-    const rm = await tuf('remove', tufRef, 'acme/withdrawn:1');
-    expect(rm.code, rm.stdout + rm.stderr).toBe(0);
-    const r = await t.cli(`${w}:1`, p, t.home());
-    expect(r.code, r.stdout + r.stderr).toBe(1);
-    expect(r.stdout).toMatch(/freshness check failed: oci:acme\/withdrawn:1 is not a current release/);
-  });
-
-  it('freeze: a timestamp expired at the reference time fails freshness; tuf timestamp refreshes it', async () => {
-    const tufRef = `${t.serve.host}/acme/tuf-freeze:latest`;
-    const root = await init(tufRef, '--expires', 'timestamp=1h');
-    const f = `${t.serve.host}/acme/frozen`;
-    await t.push(f, '1', 'release frozen');
-    await t.signAs(`${f}:1`);
-    expect((await tuf('publish', tufRef, `${f}:1`)).code).toBe(0);
-    const p = await policyFor(tufRef, root);
-    expect((await libVerify(`${f}:1`, p)).verdict).toBe('verified');
-    const later = new Date(Date.now() + 2 * 3_600_000);
-    const frozen = await libVerify(`${f}:1`, p, { now: later });
-    expect(frozen.verdict).toBe('failed');
-    expect(t.checkOf(frozen, 'freshness')).toMatchObject({
-      outcome: 'fail',
-      reason: expect.stringMatching(/timestamp version \d+ expired .*: a freeze/),
+    it('withdrawn release: tuf remove makes a still-validly-signed digest fail by tag', async () => {
+      const s = at();
+      const tufRef = s.tufRef('withdraw');
+      const root = await b.initLib(tufRef);
+      await release(tufRef, 'acme/withdrawn', '1', 'release to withdraw');
+      const p = await b.policyFor(tufRef, root);
+      expect((await b.verifyLib(`${s.base('acme/withdrawn')}:1`, p, s.name('acme/withdrawn'))).verdict).toBe(
+        'verified'
+      );
+      await tufRemove(tufRef, 'acme/withdrawn:1', b.as);
+      expect(await refusedByCli('acme/withdrawn', '1', p)).toMatch(
+        /freshness check failed: oci:acme\/withdrawn:1 is not a current release/
+      );
     });
-    const st = await tuf('status', tufRef);
-    expect(st.stdout).toMatch(/timestamp: version 2, expires /);
-    expect((await tuf('timestamp', tufRef)).code).toBe(0);
-    expect((await libVerify(`${f}:1`, p)).verdict).toBe('verified');
+
+    it('freeze: the registry keeps serving metadata past the timestamp expiry; tuf timestamp ends it', async () => {
+      const s = at();
+      const tufRef = s.tufRef('freeze');
+      // the repository was last signed three hours ago with a one-hour timestamp
+      const past = new Date(Date.now() - 3 * 3_600_000);
+      const root = await b.initLib(tufRef, { now: past, expires: { timestamp: '1h' } });
+      await b.t.push(s.base('acme/frozen'), '1', `frozen release (${kind})`);
+      await b.t.signAs(`${s.base('acme/frozen')}:1`, s.name('acme/frozen'));
+      await b.publish(tufRef, `${s.base('acme/frozen')}:1`, { ...s.name('acme/frozen'), now: past });
+      const p = await b.policyFor(tufRef, root);
+      expect(await refusedByCli('acme/frozen', '1', p)).toMatch(
+        /freshness check failed: TUF metadata .* refused: TUF: timestamp version 2 expired .*: a freeze/
+      );
+      await tufTimestamp(tufRef, b.as);
+      expect((await b.verifyLib(`${s.base('acme/frozen')}:1`, p, s.name('acme/frozen'))).verdict).toBe('verified');
+    });
+
+    it('mix-and-match: a snapshot and a targets file that never coexisted are refused', async () => {
+      const s = at();
+      const tufRef = s.tufRef('mix');
+      const root = await b.initLib(tufRef);
+      await release(tufRef, 'acme/mix', '1', 'first');
+      const before = await b.files(tufRef); // targets 2, snapshot 2, timestamp 2
+      await release(tufRef, 'acme/mix', '2', 'second');
+      const after = await b.files(tufRef); // targets 3, snapshot 3, timestamp 3
+      const p = await b.policyFor(tufRef, root);
+      expect((await b.verifyLib(`${s.base('acme/mix')}:2`, p, s.name('acme/mix'))).verdict).toBe('verified');
+      // the registry serves the old timestamp and snapshot with the new targets (which list 2)
+      const mixed = new Map(after.files);
+      mixed.set('timestamp.json', before.files.get('timestamp.json')!);
+      mixed.set('snapshot.json', before.files.get('snapshot.json')!);
+      await b.plant(tufRef, mixed);
+      expect(await refusedByCli('acme/mix', '2', p)).toMatch(
+        /freshness check failed: .*targets\.json (is \d+ bytes, but the snapshot lists \d+|does not match the snapshot) \(a mix-and-match\)/
+      );
+    });
+
+    it('endless data: an oversized metadata layer is refused without being read', async () => {
+      const s = at();
+      const tufRef = s.tufRef('endless');
+      const root = await b.initLib(tufRef);
+      await release(tufRef, 'acme/endless', '1', 'endless release');
+      // the registry serves a bundle whose timestamp.json is 1 MiB (the cap is 16 KiB)
+      const { target, reference } = await openTarget(tufRef, { create: true });
+      try {
+        const desc = await target.resolve(reference!);
+        const { manifest } = await fetchManifest(target, {
+          mediaType: desc.mediaType,
+          digest: desc.digest,
+          size: desc.size,
+        });
+        const big = Buffer.alloc(1 << 20, 0x20);
+        const bigDesc = descriptorFor('application/vnd.tuf.metadata+json', big);
+        await target.push(bigDesc, big);
+        const m = manifest as ImageManifest;
+        const layers = m.layers.map((l) =>
+          l.annotations?.[TUF_FILENAME_ANNOTATION] === 'timestamp.json'
+            ? { ...bigDesc, annotations: { [TUF_FILENAME_ANNOTATION]: 'timestamp.json' } }
+            : l
+        );
+        const bytes = Buffer.from(JSON.stringify({ ...m, layers }));
+        const md = descriptorFor(MediaType.ImageManifest, bytes);
+        await target.push(md, bytes);
+        await target.tag(md, reference!);
+        // a store that records what is fetched: the big blob is never asked for
+        const fetched: string[] = [];
+        const spy: ReadStore = Object.create(target, {
+          fetch: { value: (d: Descriptor) => (fetched.push(d.digest), target.fetch(d)) },
+        });
+        await expect(refreshTuf(spy, reference!, root, { stateDir: false })).rejects.toThrow(
+          /timestamp\.json is 1048576 bytes, over the 16384-byte limit for it: not read/
+        );
+        expect(fetched).not.toContain(bigDesc.digest);
+        expect(fetched.length).toBeGreaterThan(0);
+      } finally {
+        await target.close();
+      }
+      expect(await refusedByCli('acme/endless', '1', await b.policyFor(tufRef, root))).toMatch(
+        /freshness check failed: TUF metadata .* refused: timestamp\.json is 1048576 bytes/
+      );
+    });
   });
 });

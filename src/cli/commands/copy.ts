@@ -21,6 +21,10 @@ export function registerCopy(program: Command): void {
       'containers registries.d: carry simple signatures from the source lookaside as referrers, and write them to the destination lookaside'
     )
     .option(
+      '--tuf <tufref>',
+      'carry this TUF repository (Layer B freshness) beside the artifact, tagged tuf in the destination (oci:DIR:tuf in a layout)'
+    )
+    .option(
       '--trusted-root <file>',
       'carry this Sigstore trusted_root.json into the destination (an artifact tagged sigstore-trusted-root); a verifier uses it only when its policy pins the printed digest (trustedRootDigest)'
     );
@@ -37,7 +41,8 @@ Examples:
   signet copy 127.0.0.1:5000/app:v1 oci:./airgap/app:v1       # into a layout directory
   signet copy 127.0.0.1:5000/app:v1 oci:./app.tar:v1          # into a layout tarball
   signet copy oci:./app.tar:v1 10.0.0.5:5000/app              # and back out, on the other side
-  signet copy 127.0.0.1:5000/app:v1 oci:./airgap:v1 --trusted-root trusted_root.json   # Sigstore, offline`
+  signet copy 127.0.0.1:5000/app:v1 oci:./airgap:v1 --trusted-root trusted_root.json   # Sigstore, offline
+  signet copy 127.0.0.1:5000/app:v1 oci:./airgap:v1 --tuf 127.0.0.1:5000/acme/tuf-metadata:latest   # freshness, offline`
     )
     .action(async (srcRef: string, dstRef: string, opts: CopyCliOptions) => {
       // Every argument is checked before anything is opened, created or copied.
@@ -61,6 +66,7 @@ Examples:
           onProgress: progress.onProgress,
           ...(opts.registriesD ? { registriesD: opts.registriesD } : {}),
           ...(opts.trustedRoot !== undefined ? { trustedRoot: opts.trustedRoot } : {}),
+          ...(opts.tuf !== undefined ? { tuf: opts.tuf } : {}),
           open: registryOpenOptions(opts),
         });
         progress.stop();
@@ -74,9 +80,10 @@ Examples:
           const root = report.trustedRoot
             ? `; Sigstore trusted root ${report.trustedRoot.digest} (tag sigstore-trusted-root)`
             : '';
+          const tufNote = report.tuf ? `; TUF repository ${report.tuf.bundle.digest} as ${report.tuf.destination}` : '';
           process.stdout.write(
             `Copied ${report.root.digest} to ${report.destination}: ${counts}, ` +
-              `${report.mounted} mounted, ${report.referrers} referrers${simple}${root}\n`
+              `${report.mounted} mounted, ${report.referrers} referrers${simple}${root}${tufNote}\n`
           );
         }
       } finally {
@@ -92,4 +99,5 @@ interface CopyCliOptions extends RegistryFlags {
   quiet?: boolean;
   registriesD?: string;
   trustedRoot?: string;
+  tuf?: string;
 }

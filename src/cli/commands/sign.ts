@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { SignetError } from '../../index.ts';
+import { parseReference, SignetError } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
 import {
   collect,
@@ -112,6 +112,10 @@ export function registerSign(program: Command): void {
     .option('--fulcio-url <url>', 'keyless: the Fulcio CA', 'https://fulcio.sigstore.dev')
     .option('--rekor-url <url>', 'keyless: the Rekor transparency log', 'https://rekor.sigstore.dev')
     .option('--tsa-url <url>', 'keyless: also timestamp the signature at this RFC 3161 TSA')
+    .option(
+      '--tuf <tufref>',
+      'Layer B: also publish the signed digest as the TUF target oci:<name>:<tag> in this repository (jws/cose, by tag)'
+    )
     .option('-o, --output <format>', 'text or json', 'text');
   registryFlags(signCmd)
     .addHelpText(
@@ -148,6 +152,7 @@ Examples:
           name?: string;
           seq?: string;
           nameBinding: boolean;
+          tuf?: string;
         } & SigstoreSignFlags &
           RegistryFlags
       ) => {
@@ -156,6 +161,8 @@ Examples:
         if (Boolean(opts.plugin) !== Boolean(opts.id)) throw new SignetError('USAGE', '--plugin and --id go together');
         if (Boolean(opts.timestampUrl) !== Boolean(opts.timestampRootCert))
           throw new SignetError('USAGE', '--timestamp-url and --timestamp-root-cert go together');
+        if (opts.tuf && !['jws', 'cose'].includes(opts.signatureFormat))
+          throw new SignetError('USAGE', '--tuf goes with a Notary signature (--signature-format jws or cose)');
         const keyless = sigstoreKeyless(opts, opts.signatureFormat === 'sigstore-bundle');
         let timestampRoots;
         if (opts.timestampRootCert) {
@@ -241,6 +248,7 @@ Examples:
           if (k.startsWith('io.cncf.notary'))
             throw new SignetError('USAGE', `metadata key ${k} uses the reserved io.cncf.notary prefix`);
         const passphrase = opts.passphraseStdin ? await readSecret() : undefined;
+        const tuf = opts.tuf ? tufRelease(ref, opts.tuf) : undefined;
         const { sign } = await import('../../index.ts');
         const results = await sign(ref, {
           signatureFormat: opts.signatureFormat,
@@ -257,6 +265,18 @@ Examples:
           ...(opts.nameBinding ? {} : { noNameBinding: true }),
           open,
         });
+        if (tuf) {
+          // The digest just signed, not the tag resolved again: a tag is resolved once.
+          const { tufPublish } = await import('../../index.ts');
+          const p = await tufPublish(tuf.tufRef, ref, {
+            resolved: { descriptor: results[0]!.subject, tag: tuf.tag },
+            ...(results[0]!.binding?.name ? { name: results[0]!.binding.name } : opts.name ? { name: opts.name } : {}),
+            open,
+          });
+          process.stderr.write(
+            `Published ${p.path} = ${p.digest} in ${tuf.tufRef} (${p.roles.map((x) => `${x.role} v${x.version}`).join(', ')})\n`
+          );
+        }
         if (output === 'json') return printJson(results);
         for (const r of results) {
           for (const w of r.warnings) process.stderr.write(`Warning: ${w}\n`);
@@ -267,4 +287,12 @@ Examples:
         }
       }
     );
+}
+
+/** `--tuf`: the reference must be signed by tag (the TUF target is oci:<name>:<tag>) in a Notary format. */
+function tufRelease(ref: string, tufRef: string): { tufRef: string; tag: string } {
+  const tag = parseReference(ref).tag;
+  if (!tag || parseReference(ref).digest)
+    throw new SignetError('USAGE', `--tuf publishes a tag: sign ${ref} by tag (REF:TAG), not by digest`);
+  return { tufRef, tag };
 }

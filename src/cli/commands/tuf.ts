@@ -70,10 +70,7 @@ Example:
     )
     .action(async (ref: string, opts: InitFlags) => {
       if (!opts.rootKey.length) throw new SignetError('USAGE', 'tuf init needs at least one --root-key');
-      const thresholds = perRole(opts.threshold, '--threshold', (v) => {
-        if (!/^\d+$/.test(v)) throw new SignetError('USAGE', `--threshold takes role=N, got ${v}`);
-        return Number(v);
-      });
+      const thresholds = perRole(opts.threshold, '--threshold', (v) => wholeNumber(v, '--threshold role=N'));
       const expires = perRole(opts.expires, '--expires', (v) => v);
       const { tufInit } = await import('../../index.ts');
       const r = await tufInit(ref, {
@@ -100,20 +97,24 @@ Example:
       .argument('<tufref>', 'the TUF repository')
       .argument('<ref>', 'the released artifact, with a tag (its repository path is the name)')
       .option('--name <name>', 'the logical name (required for a layout)')
+      .option('--role <role>', 'a delegated role to sign the target with (its paths must cover it)')
       .option(
         '--key <name>',
-        'sign targets with these keys only (repeatable; default: the recorded targets keys)',
+        'sign the targets (or --role) with these keys only (repeatable; default: the recorded keys)',
         collect,
         []
       )
-  ).action(async (ref: string, artifact: string, opts: WriteFlags & { name?: string }) => {
+  ).action(async (ref: string, artifact: string, opts: WriteFlags & { name?: string; role?: string }) => {
     const { tufPublish } = await import('../../index.ts');
     const r = await tufPublish(ref, artifact, {
       ...(opts.name ? { name: opts.name } : {}),
+      ...(opts.role ? { role: opts.role } : {}),
       ...(opts.key.length ? { signWith: opts.key } : {}),
       open: registryOpenOptions(opts),
     });
-    process.stdout.write(`${r.path}: ${r.digest} (${r.size} bytes)\n`);
+    process.stdout.write(
+      `${r.path}: ${r.digest} (${r.size} bytes)${r.role === 'targets' ? '' : ` in role ${r.role}`}\n`
+    );
     printRoles(r);
   });
 
@@ -123,10 +124,12 @@ Example:
       .description('Withdraw a release: remove the TUF target oci:<NAME>:<TAG>.')
       .argument('<tufref>', 'the TUF repository')
       .argument('<name:tag>', 'the release, e.g. acme/app:1.4')
-      .option('--key <name>', 'sign targets with these keys only (repeatable)', collect, [])
-  ).action(async (ref: string, nameTag: string, opts: WriteFlags) => {
+      .option('--role <role>', 'the delegated role that lists it (default: whichever does)')
+      .option('--key <name>', 'sign the targets (or --role) with these keys only (repeatable)', collect, [])
+  ).action(async (ref: string, nameTag: string, opts: WriteFlags & { role?: string }) => {
     const { tufRemove } = await import('../../index.ts');
     const r = await tufRemove(ref, nameTag, {
+      ...(opts.role ? { role: opts.role } : {}),
       ...(opts.key.length ? { signWith: opts.key } : {}),
       open: registryOpenOptions(opts),
     });
@@ -166,9 +169,101 @@ Example:
       process.stdout.write(
         `${r.role}: version ${r.version}, expires ${r.expires}${r.expired ? ' (EXPIRED)' : ''}, threshold ${r.threshold} of ${r.keys}\n`
       );
+    for (const d of s.delegations)
+      process.stdout.write(
+        `delegation ${d.role}: ${d.paths.join(' ')}, threshold ${d.threshold} of ${d.keys}${d.terminating ? ', terminating' : ''}\n`
+      );
     process.stdout.write(`targets (${s.targets.length}):\n`);
-    for (const t of s.targets) process.stdout.write(`  ${t.path} ${t.digest} ${t.size}\n`);
+    for (const t of s.targets)
+      process.stdout.write(`  ${t.path} ${t.digest} ${t.size}${t.role === 'targets' ? '' : ` (${t.role})`}\n`);
   });
+
+  registryFlags(
+    tuf
+      .command('rotate')
+      .description(
+        'Give a role new keys: for root, targets, snapshot or timestamp a new root version signed by the old AND the new root thresholds; for a delegated role new delegation keys. What the new keys own is re-signed.'
+      )
+      .argument('<tufref>', 'the TUF repository')
+      .argument('<role>', 'root, targets, snapshot, timestamp, or a delegated role')
+      .option('--key <name>', "the role's new keys (repeatable; required)", collect, [])
+      .option('--threshold <n>', 'the new threshold (default: the old one, at most the number of keys)')
+  )
+    .addHelpText(
+      'after',
+      `
+Clients keep working: a client that trusts root N reads N+1.root.json from the bundle, checks it
+against both thresholds and moves on; a client pinned to 1.root.json follows the whole chain. After
+a timestamp or snapshot key rotation, clients forget the timestamp and snapshot they trusted (TUF's
+fast-forward attack recovery). The old keys are only needed to sign the new root (root keys).
+
+Example:
+  signet tuf rotate reg.example.com/acme/tuf-metadata:latest timestamp --key online-2026`
+    )
+    .action(async (ref: string, role: string, opts: RegistryFlags & { key: string[]; threshold?: string }) => {
+      if (!opts.key.length) throw new SignetError('USAGE', 'tuf rotate needs at least one --key');
+      const { tufRotate } = await import('../../index.ts');
+      printRoles(
+        await tufRotate(ref, role, {
+          keys: opts.key,
+          ...(opts.threshold !== undefined ? { threshold: wholeNumber(opts.threshold, '--threshold') } : {}),
+          open: registryOpenOptions(opts),
+        })
+      );
+    });
+
+  registryFlags(
+    tuf
+      .command('delegate')
+      .description(
+        'Add a delegated targets role that may sign releases matching --paths (a team, a CI job), signed by its own keys.'
+      )
+      .argument('<tufref>', 'the TUF repository')
+      .argument('<role>', 'the new role name (lower-case letters, digits, - and _)')
+      .option(
+        '--paths <pattern>',
+        "release targets it may sign, e.g. 'oci:acme/app:*' (repeatable; required)",
+        collect,
+        []
+      )
+      .option('--key <name>', "the role's keys (repeatable; required)", collect, [])
+      .option('--threshold <n>', 'signatures the role needs (default 1)')
+      .option('--no-terminating', 'let the search go on to other roles when this one does not list a path')
+  )
+    .addHelpText(
+      'after',
+      `
+A release is then published by the role: signet tuf publish TUFREF REF --role ROLE (signed with the
+role's keys; the snapshot and timestamp keys of the repository sign the rest). Verifiers search the
+top-level targets first, then the delegated roles whose paths match (TUF's pre-order search).
+
+Example:
+  signet tuf delegate reg.example.com/acme/tuf-metadata:latest app-ci --paths 'oci:acme/app:*' --key ci-key
+  signet tuf publish reg.example.com/acme/tuf-metadata:latest reg.example.com/acme/app:1.5 --role app-ci`
+    )
+    .action(
+      async (
+        ref: string,
+        role: string,
+        opts: RegistryFlags & { paths: string[]; key: string[]; threshold?: string; terminating: boolean }
+      ) => {
+        const { tufDelegate } = await import('../../index.ts');
+        printRoles(
+          await tufDelegate(ref, role, {
+            paths: opts.paths,
+            keys: opts.key,
+            ...(opts.threshold !== undefined ? { threshold: wholeNumber(opts.threshold, '--threshold') } : {}),
+            terminating: opts.terminating,
+            open: registryOpenOptions(opts),
+          })
+        );
+      }
+    );
+}
+
+function wholeNumber(v: string, what: string): number {
+  if (!/^\d+$/.test(v)) throw new SignetError('USAGE', `${what} takes a whole number, not ${JSON.stringify(v)}`);
+  return Number(v);
 }
 
 interface InitFlags extends RegistryFlags {

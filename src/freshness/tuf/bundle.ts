@@ -22,7 +22,10 @@ export const TUF_BUNDLE_ARTIFACT_TYPE = 'application/vnd.tuf.metadata.bundle.v1+
 export const TUF_FILENAME_ANNOTATION = 'tuf.io/filename';
 /** More layers than this is not a TUF repository Signet wrote (root chains included). */
 const MAX_LAYERS = 1100;
-const FILENAME_RE = /^(?:[1-9]\d{0,9}\.)?(?:root|targets|snapshot|timestamp)\.json$/;
+/** Top-level role files (with a version prefix: the root chain), and delegated roles' files (ROLE_NAME_RE). */
+const FILENAME_RE = /^(?:(?:[1-9]\d{0,9}\.)?(?:root|targets|snapshot|timestamp)|[a-z0-9][a-z0-9_-]{0,63})\.json$/;
+/** A delegated targets role's name: lower-case letters, digits, `-` and `_`, not a top-level role. */
+export const ROLE_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 export interface BundleIndex {
   /** The bundle manifest's descriptor (resolved once). */

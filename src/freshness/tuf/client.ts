@@ -1,7 +1,16 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Metadata, MetadataKind, type Root, type Snapshot, type Targets, type Timestamp } from '@tufjs/models';
+import {
+  Metadata,
+  MetadataKind,
+  type MetaFile,
+  type Root,
+  type Snapshot,
+  type TargetFile,
+  type Targets,
+  type Timestamp,
+} from '@tufjs/models';
 import type { Descriptor } from '../../oci/index.ts';
 import type { ReadStore } from '../../store/index.ts';
 import { SignetError, writeFileAtomic } from '../../util/index.ts';
@@ -25,6 +34,8 @@ export interface TufCaps {
   snapshot: number;
   targets: number;
   rootRotations: number;
+  /** Delegated targets roles visited in one target search (§5.6.7.1; tuf-js's default). */
+  delegations: number;
 }
 export const DEFAULT_TUF_CAPS: TufCaps = {
   root: 512_000,
@@ -32,6 +43,7 @@ export const DEFAULT_TUF_CAPS: TufCaps = {
   snapshot: 2_000_000,
   targets: 5_000_000,
   rootRotations: 256,
+  delegations: 32,
 };
 
 export interface RefreshOptions {
@@ -45,6 +57,15 @@ export interface RefreshOptions {
    * and one key of a non-root role is enough (re-signing a release signed below threshold).
    */
   ignoreExpiry?: boolean;
+  /**
+   * Air gap (`--offline`): the reference time is never earlier than the latest one a refresh of
+   * this root succeeded at (kept in the state), and timestamp, snapshot and targets metadata
+   * that expired at most `grace` milliseconds before it are accepted, reported in `stale`. The
+   * root's expiry is never relaxed. Without `grace`, offline still keeps the clock monotonic.
+   */
+  offline?: { grace?: number };
+  /** The writer: every delegated role the snapshot lists is read (it rewrites them). */
+  loadAllDelegated?: boolean;
 }
 
 export interface TrustedTuf {
@@ -59,6 +80,16 @@ export interface TrustedTuf {
   targets: Metadata<Targets>;
   /** The bytes read of the bundle's current timestamp, snapshot and targets files. */
   bytes: { timestamp: Uint8Array; snapshot: Uint8Array; targets: Uint8Array };
+  /** Delegated targets roles read so far (all of them with `loadAllDelegated`), by role name. */
+  delegated: Map<string, { md: Metadata<Targets>; bytes: Uint8Array }>;
+  /** Offline only: the roles accepted past their expiry, and by how much. */
+  stale: string[];
+  /**
+   * §5.6.7: the target of `path`, searched pre-order depth-first through the delegations (the
+   * role's own targets first, then each delegated role whose paths match, stopping at a
+   * terminating one), each delegated role read and verified on the way. Undefined: no role has it.
+   */
+  findTarget(path: string): Promise<{ target: TargetFile; role: string } | undefined>;
 }
 
 type Kind = 'root' | 'timestamp' | 'snapshot' | 'targets';
@@ -105,27 +136,57 @@ function parse<K extends Kind>(
  * by a key of the role suffices for a non-root role, so a release signed below its threshold can
  * be signed again properly, while metadata signed by none of the role's keys is still refused.
  */
-function threshold(delegator: Metadata<Root>, role: string, md: Md, what: string, oneKey = false): void {
+function threshold(
+  delegator: Metadata<Root> | Metadata<Targets>,
+  role: string,
+  md: Md,
+  what: string,
+  oneKey = false
+): void {
   try {
     delegator.verifyDelegate(role, md);
   } catch (err) {
-    const ids = delegator.signed.roles[role]?.keyIDs ?? [];
+    const d = delegator.signed;
+    const isRoot = d.type === MetadataKind.Root;
+    const r = isRoot ? (d as Root).roles[role] : (d as Targets).delegations?.roles?.[role];
+    const keys = isRoot ? (d as Root).keys : ((d as Targets).delegations?.keys ?? {});
     const signedByOne = (id: string): boolean => {
       try {
-        delegator.signed.keys[id]?.verifySignature(md);
-        return Boolean(delegator.signed.keys[id]);
+        keys[id]?.verifySignature(md);
+        return Boolean(keys[id]);
       } catch {
         return false;
       }
     };
-    if (oneKey && role !== 'root' && ids.some(signedByOne)) return;
-    fail(`${what}: ${(err as Error).message} (threshold ${delegator.signed.roles[role]?.threshold ?? '?'})`);
+    if (oneKey && role !== 'root' && (r?.keyIDs ?? []).some(signedByOne)) return;
+    fail(`${what}: ${(err as Error).message} (threshold ${r?.threshold ?? '?'})`);
   }
 }
 
-function expired(md: Md, now: Date, what: string, ignore: boolean | undefined): void {
-  if (!ignore && md.signed.isExpired(now))
-    fail(`${what} expired ${md.signed.expires} (reference time ${now.toISOString()}): a freeze, or no fresh metadata`);
+/** Expiry at the reference time; within an offline grace it is accepted and noted in `stale`. */
+function expired(
+  md: Md,
+  now: Date,
+  what: string,
+  ignore: boolean | undefined,
+  grace?: { ms: number; stale: string[] }
+): void {
+  if (ignore || !md.signed.isExpired(now)) return;
+  const late = now.getTime() - new Date(md.signed.expires).getTime();
+  if (grace && late <= grace.ms) {
+    grace.stale.push(
+      `${what} expired ${md.signed.expires}, ${formatAge(late)} before the reference time (offline grace ${formatAge(grace.ms)})`
+    );
+    return;
+  }
+  fail(
+    `${what} expired ${md.signed.expires} (reference time ${now.toISOString()}${grace ? `, ${formatAge(late)} ago, past the offline grace of ${formatAge(grace.ms)}` : ''}): a freeze, or no fresh metadata`
+  );
+}
+
+function formatAge(ms: number): string {
+  const h = ms / 3_600_000;
+  return h >= 48 ? `${(h / 24).toFixed(1)}d` : h >= 1 ? `${h.toFixed(1)}h` : `${Math.max(0, Math.round(ms / 60_000))}m`;
 }
 
 function sameKeys(a: Metadata<Root>, b: Metadata<Root>, role: string): boolean {
@@ -162,6 +223,30 @@ class TrustedFiles {
       if (!now || md.signed.version > now.signed.version) await writeFileAtomic(join(this.dir, `${kind}.json`), bytes);
     });
   }
+  /** The latest reference time a refresh succeeded at (the offline clock floor). */
+  async clock(): Promise<Date | undefined> {
+    try {
+      const t = JSON.parse(await readFile(join(this.dir, 'clock.json'), 'utf8')) as { referenceTime?: unknown };
+      const d = new Date(String(t.referenceTime));
+      if (Number.isNaN(d.getTime())) throw new Error('no referenceTime');
+      return d;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new SignetError(
+        'STATE_CORRUPT',
+        `the TUF state ${this.dir}/clock.json is damaged: ${(err as Error).message}`
+      );
+    }
+  }
+  /** Raises the clock floor; never lowers it. */
+  async raiseClock(t: Date): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await withLock(join(this.dir, 'state'), async () => {
+      const cur = await this.clock();
+      if (!cur || t > cur)
+        await writeFileAtomic(join(this.dir, 'clock.json'), `${JSON.stringify({ referenceTime: t.toISOString() })}\n`);
+    });
+  }
   /** §5.3.11: after a verified rotation of the timestamp or snapshot keys, the old ones are forgotten. */
   async forget(kinds: Kind[]): Promise<void> {
     await withLock(join(this.dir, 'state'), async () => {
@@ -195,19 +280,42 @@ export async function refreshTuf(
 ): Promise<TrustedTuf> {
   const pinHex = parseRootPin(pin);
   const caps = { ...DEFAULT_TUF_CAPS, ...options.caps };
-  // §5.1: the fixed update start time, the reference time of every expiry check below.
-  const now = options.now ?? new Date();
-  const noExpiry = options.ignoreExpiry;
   const state = options.stateDir === false ? undefined : new TrustedFiles(options.stateDir ?? tufStateDir(pin));
+  // §5.1: the fixed update start time, the reference time of every expiry check below. Offline,
+  // it never goes back before the latest one a refresh of this root succeeded at (a clock set
+  // back on an air-gapped machine cannot revive expired metadata).
+  let now = options.now ?? new Date();
+  const floor = options.offline ? await state?.clock() : undefined;
+  if (floor && floor > now) now = floor;
+  const noExpiry = options.ignoreExpiry;
+  const stale: string[] = [];
+  const grace = options.offline?.grace !== undefined ? { ms: options.offline.grace, stale } : undefined;
   const index: BundleIndex = await readBundleIndex(store, reference);
   const at = `${store.name}:${reference}`;
   const rootFiles = new Map<number, Uint8Array>();
+  /**
+   * A file the timestamp or snapshot lists: a layer of another length than listed is a
+   * mix-and-match, refused before it is read; then the listed hashes (§5.5.2, §5.6.2).
+   */
+  const readListed = async (file: string, meta: MetaFile, cap: number, by: string): Promise<Uint8Array> => {
+    const layer = index.files.get(file);
+    if (!layer) fail(`${at} has no ${file}`);
+    if (meta.length !== undefined && layer.size !== meta.length)
+      fail(`${file} is ${layer.size} bytes, but ${by} lists ${meta.length} (a mix-and-match): not read`);
+    const bytes = (await readMetadataFile(store, index, file, Math.min(meta.length ?? cap, cap)))!;
+    try {
+      meta.verify(Buffer.from(bytes));
+    } catch (err) {
+      fail(`${file} does not match ${by} (a mix-and-match): ${(err as Error).message}`);
+    }
+    return bytes;
+  };
 
   // §5.2: load the trusted root: the one kept from an earlier refresh, else the pinned first root.
   const kept = await state?.read('root');
   let trustedTs = await state?.read('timestamp');
   let trustedSnap = await state?.read('snapshot');
-  const trustedTargets = await state?.read('targets');
+  let trustedTargets = await state?.read('targets');
   let root: Metadata<Root>;
   if (kept) root = kept;
   else {
@@ -234,10 +342,16 @@ export async function refreshTuf(
     if (m.signed.version !== next) fail(`${next}.root.json has version ${m.signed.version}: a rollback`);
     // §5.3.6: the expiry of an intermediate root does not matter. §5.3.11: when the timestamp or
     // snapshot keys rotated, forget the trusted timestamp and snapshot (fast-forward recovery).
+    // The trusted targets go with them, and when the targets keys rotated: Signet also refuses a
+    // targets version below the trusted one, which must not outlive the keys that signed it.
     if (!sameKeys(root, m, 'timestamp') || !sameKeys(root, m, 'snapshot')) {
       trustedTs = undefined;
       trustedSnap = undefined;
-      await state?.forget(['timestamp', 'snapshot']);
+      trustedTargets = undefined;
+      await state?.forget(['timestamp', 'snapshot', 'targets']);
+    } else if (!sameKeys(root, m, 'targets')) {
+      trustedTargets = undefined;
+      await state?.forget(['targets']);
     }
     root = m; // §5.3.7
     rootFiles.set(next, bytes);
@@ -261,23 +375,12 @@ export async function refreshTuf(
       );
     if (ts.signed.version === trustedTs.signed.version) ts = trustedTs;
   }
-  expired(ts, now, `timestamp version ${ts.signed.version}`, noExpiry); // §5.4.4
+  expired(ts, now, `timestamp version ${ts.signed.version}`, noExpiry, grace); // §5.4.4
   await state?.keep('timestamp', ts, tsBytes); // §5.4.5
 
   // §5.5: snapshot, read with the length the timestamp gives (or the cap), hashes first (§5.5.2).
   const sm = ts.signed.snapshotMeta;
-  const snapBytes = await readMetadataFile(
-    store,
-    index,
-    'snapshot.json',
-    Math.min(sm.length ?? caps.snapshot, caps.snapshot)
-  );
-  if (!snapBytes) fail(`${at} has no snapshot.json`);
-  try {
-    sm.verify(Buffer.from(snapBytes));
-  } catch (err) {
-    fail(`snapshot.json does not match the timestamp (a mix-and-match): ${(err as Error).message}`);
-  }
+  const snapBytes = await readListed('snapshot.json', sm, caps.snapshot, 'the timestamp');
   const snap = parse('snapshot', snapBytes, 'snapshot.json');
   threshold(root, 'snapshot', snap, 'snapshot.json', noExpiry); // §5.5.3
   if (snap.signed.version !== sm.version)
@@ -292,24 +395,13 @@ export async function refreshTuf(
         fail(`snapshot lists ${file} version ${cur.version}, older than the trusted ${old.version}`);
     }
   }
-  expired(snap, now, `snapshot version ${snap.signed.version}`, noExpiry); // §5.5.6
+  expired(snap, now, `snapshot version ${snap.signed.version}`, noExpiry, grace); // §5.5.6
   await state?.keep('snapshot', snap, snapBytes); // §5.5.7
 
   // §5.6: top-level targets, checked against the snapshot's hashes/length (§5.6.2).
   const tm = snap.signed.meta['targets.json'];
   if (!tm) fail('snapshot.json does not list targets.json');
-  const tBytes = await readMetadataFile(
-    store,
-    index,
-    'targets.json',
-    Math.min(tm.length ?? caps.targets, caps.targets)
-  );
-  if (!tBytes) fail(`${at} has no targets.json`);
-  try {
-    tm.verify(Buffer.from(tBytes));
-  } catch (err) {
-    fail(`targets.json does not match the snapshot (a mix-and-match): ${(err as Error).message}`);
-  }
+  const tBytes = await readListed('targets.json', tm, caps.targets, 'the snapshot');
   const targets = parse('targets', tBytes, 'targets.json');
   threshold(root, 'targets', targets, 'targets.json', noExpiry); // §5.6.3
   if (targets.signed.version !== tm.version)
@@ -317,9 +409,68 @@ export async function refreshTuf(
     fail(`targets version ${targets.signed.version} is not the version ${tm.version} the snapshot names`);
   if (trustedTargets && targets.signed.version < trustedTargets.signed.version)
     fail(`targets version ${targets.signed.version} is older than the trusted ${trustedTargets.signed.version}`);
-  expired(targets, now, `targets version ${targets.signed.version}`, noExpiry); // §5.6.5
+  expired(targets, now, `targets version ${targets.signed.version}`, noExpiry, grace); // §5.6.5
   await state?.keep('targets', targets, tBytes); // §5.6.6
-  // §5.6.7 (delegated targets) is not walked: Signet's bundles have top-level targets only so far.
+  await state?.raiseClock(now);
+
+  // §5.6.7: delegated targets roles, read when a search reaches them (or all, for the writer),
+  // each checked against the snapshot (length, hashes, version) and its delegator's threshold.
+  const delegated = new Map<string, { md: Metadata<Targets>; bytes: Uint8Array }>();
+  const loadRole = async (role: string, delegator: Metadata<Targets>): Promise<Metadata<Targets>> => {
+    const have = delegated.get(role);
+    if (have) return have.md;
+    const file = `${role}.json`;
+    const meta = snap.signed.meta[file];
+    if (!meta) fail(`snapshot.json does not list ${file}, a delegated role`);
+    const bytes = await readListed(file, meta, caps.targets, 'the snapshot');
+    const md = parse('targets', bytes, file);
+    threshold(delegator, role, md, file, noExpiry);
+    if (md.signed.version !== meta.version)
+      fail(`${file} version ${md.signed.version} is not the version ${meta.version} the snapshot names`);
+    expired(md, now, `${role} version ${md.signed.version}`, noExpiry, grace);
+    delegated.set(role, { md, bytes });
+    return md;
+  };
+  if (options.loadAllDelegated) {
+    const queue: Array<Metadata<Targets>> = [targets];
+    for (let seen = 0; queue.length;) {
+      const d = queue.shift()!;
+      for (const r of Object.values(d.signed.delegations?.roles ?? {})) {
+        if (delegated.has(r.name)) continue;
+        if (++seen > caps.delegations) fail(`more than ${caps.delegations} delegated roles`);
+        queue.push(await loadRole(r.name, d));
+      }
+    }
+  }
+  const findTarget = async (path: string): Promise<{ target: TargetFile; role: string } | undefined> => {
+    // §5.6.7.1–2: pre-order depth-first, a visited role is not visited again, at most caps.delegations roles.
+    const stack: Array<{ role: string; md?: Metadata<Targets>; delegator?: Metadata<Targets> }> = [
+      { role: 'targets', md: targets },
+    ];
+    const visited = new Set<string>();
+    while (stack.length) {
+      const top = stack.pop()!;
+      if (visited.has(top.role)) continue;
+      visited.add(top.role);
+      if (visited.size > caps.delegations + 1)
+        fail(`the search for ${path} visited over ${caps.delegations} delegated roles`);
+      const md = top.md ?? (await loadRole(top.role, top.delegator!));
+      const hit = md.signed.targets[path];
+      if (hit) return { target: hit, role: top.role };
+      const children: Array<{ role: string; delegator: Metadata<Targets> }> = [];
+      for (const c of md.signed.delegations?.rolesForTarget(path) ?? []) {
+        children.push({ role: c.role, delegator: md });
+        if (c.terminating) {
+          // §5.6.7.2.1: a terminating delegation ends the search outside it
+          stack.length = 0;
+          break;
+        }
+      }
+      // pushed in reverse, so the first listed role is searched first
+      for (const c of children.reverse()) stack.push(c);
+    }
+    return undefined;
+  };
 
   return {
     bundle: index.manifest,
@@ -330,6 +481,9 @@ export async function refreshTuf(
     snapshot: snap,
     targets,
     bytes: { timestamp: tsBytes, snapshot: snapBytes, targets: tBytes },
+    delegated,
+    stale,
+    findTarget,
   };
 }
 

@@ -8,13 +8,10 @@ export {
   readBundleIndex,
 } from './bundle.ts';
 export { tufKey, tufSigner } from './keys.ts';
-export { tufInit, tufPublish, tufRemove, tufTimestamp, tufStatus, readTufConfig, TUF_ROLES } from './repository.ts';
-export type {
-  TufRepoConfig,
-  TufRepoOptions,
-  TufInitOptions,
-  TufWriteResult,
-  TufStatus,
-  TufRole,
-  RoleSigning,
-} from './repository.ts';
+export { tufInit, tufPublish, tufRemove, tufTimestamp, tufStatus } from './repository.ts';
+export type { TufInitOptions, TufPublishOptions, TufStatus } from './repository.ts';
+export { tufRotate, tufDelegate } from './roles.ts';
+export type { TufRotateOptions, TufDelegateOptions } from './roles.ts';
+export { readTufConfig, TUF_ROLES } from './config.ts';
+export type { TufRepoConfig, TufRole, TufDelegation } from './config.ts';
+export type { TufRepoOptions, TufWriteResult, RoleSigning } from './writer.ts';

@@ -1,7 +1,7 @@
 import { refreshTuf, targetPath, type TrustedTuf } from '../../freshness/index.ts';
 import { openTarget } from '../../store/index.ts';
 import type { TrustPolicyStatement } from '../../trust/index.ts';
-import { SignetError } from '../../util/index.ts';
+import { parseDuration, SignetError } from '../../util/index.ts';
 import { check, type RequirementReport } from '../report.ts';
 import { expectedBinding } from './name-binding.ts';
 import type { EvaluationContext } from './types.ts';
@@ -31,15 +31,22 @@ export async function freshnessCheck(
       'fail',
       `a layout has no repository name: give --name NAME or a names entry "oci:<path glob>" in statement "${st.name}"`
     );
-  let trusted: TrustedTuf;
   try {
     const opened = await openTarget(f.tuf);
     try {
       if (!opened.reference || opened.parsed.digest)
         throw new SignetError('POLICY_INVALID', `freshness.tuf ${f.tuf} names no tag`);
-      trusted = await refreshTuf(opened.target, opened.reference, f.root, {
+      const trusted = await refreshTuf(opened.target, opened.reference, f.root, {
         ...(ctx.verifyOptions.now ? { now: ctx.verifyOptions.now } : {}),
+        // by digest, every delegated role is read (the release may be in any of them)
+        loadAllDelegated: !expected.tag,
+        ...(ctx.offline
+          ? { offline: f.offlineGrace !== undefined ? { grace: parseDuration(f.offlineGrace) } : {} }
+          : {}),
       });
+      const [outcome, reason] = await judge(trusted, expected.name, expected.tag, d, f.tuf);
+      const stale = trusted.stale.length ? ` — offline, accepted stale: ${trusted.stale.join('; ')}` : '';
+      return out(outcome, `${reason}${outcome === 'pass' ? stale : ''}`);
     } finally {
       await opened.target.close();
     }
@@ -50,26 +57,41 @@ export async function freshnessCheck(
       `TUF metadata ${f.tuf} refused: ${(err as Error).message}`
     );
   }
+}
+
+/** The current release for the name (and tag) against the resolved digest; lazily walks delegations (§5.6.7). */
+async function judge(
+  trusted: TrustedTuf,
+  name: string,
+  tag: string | undefined,
+  d: { digest: string; size: number },
+  where: string
+): Promise<['pass' | 'fail', string]> {
   const hex = d.digest.replace(/^sha256:/, '');
   const versions = `targets version ${trusted.targets.signed.version}, timestamp version ${trusted.timestamp.signed.version} (expires ${trusted.timestamp.signed.expires})`;
-  const targets = trusted.targets.signed.targets;
-  if (expected.tag) {
-    const path = targetPath(expected.name, expected.tag);
-    const t = targets[path];
-    if (!t)
-      return out('fail', `${path} is not a current release in ${f.tuf} (${versions}): withdrawn, or never published`);
+  if (tag) {
+    const path = targetPath(name, tag);
+    const found = await trusted.findTarget(path);
+    if (!found)
+      return ['fail', `${path} is not a current release in ${where} (${versions}): withdrawn, or never published`];
+    const t = found.target;
+    const by = found.role === 'targets' ? '' : ` (delegated role ${found.role})`;
     if (t.hashes.sha256 !== hex || t.length !== d.size)
-      return out(
+      return [
         'fail',
-        `the tag names ${d.digest}, but ${f.tuf} names sha256:${t.hashes.sha256} for ${path} (${versions}): the tag was rolled back or swapped`
-      );
-    return out('pass', `${path} is ${d.digest} in ${f.tuf} (${versions})`);
+        `the tag names ${d.digest}, but ${where} names sha256:${t.hashes.sha256} for ${path}${by} (${versions}): the tag was rolled back or swapped`,
+      ];
+    return ['pass', `${path} is ${d.digest} in ${where}${by} (${versions})`];
   }
-  // By digest: a current release of this name must be that digest.
-  const prefix = `oci:${expected.name}:`;
-  const hit = Object.values(targets).find(
-    (t) => t.path.startsWith(prefix) && t.hashes.sha256 === hex && t.length === d.size
-  );
-  if (!hit) return out('fail', `${d.digest} is no current release of ${expected.name} in ${f.tuf} (${versions})`);
-  return out('pass', `${d.digest} is ${hit.path} in ${f.tuf} (${versions})`);
+  // By digest: some current release of this name must be that digest, as its authoritative role says.
+  const prefix = `oci:${name}:`;
+  const candidates = [trusted.targets, ...[...trusted.delegated.values()].map((x) => x.md)]
+    .flatMap((md) => Object.values(md.signed.targets))
+    .filter((t) => t.path.startsWith(prefix) && t.hashes.sha256 === hex && t.length === d.size);
+  for (const c of candidates) {
+    const found = await trusted.findTarget(c.path);
+    if (found && found.target.hashes.sha256 === hex && found.target.length === d.size)
+      return ['pass', `${d.digest} is ${c.path} in ${where} (${versions})`];
+  }
+  return ['fail', `${d.digest} is no current release of ${name} in ${where} (${versions})`];
 }

@@ -36,6 +36,8 @@ export interface EvaluationContext {
   /** Runs once the whole verification passed (state that may only move on success); absent: nothing is recorded. */
   onVerified?(commit: () => Promise<void>): void;
   verifyOptions: VerifyOptions;
+  /** `--offline`: no network; Layer B applies the statement's `freshness.offlineGrace`. */
+  offline?: boolean;
   /** Files one family's judgement of one signature into the report. */
   record(candidate: Candidate, result: SignatureJudgement): void;
 }
