@@ -1,5 +1,12 @@
 import { stat } from 'node:fs/promises';
-import { checkCopyReferences, copyTargets, type CopyRefOptions, type CopyReport } from '../copy/index.ts';
+import {
+  carryTuf,
+  checkCopyReferences,
+  checkTufReference,
+  copyTargets,
+  type CopyRefOptions,
+  type CopyReport,
+} from '../copy/index.ts';
 import { carrySimpleSignatures } from '../sign/index.ts';
 import { loadRegistriesD, type RegistriesD } from '../signature/index.ts';
 import { openTarget, type OpenedTarget, type Target } from '../store/index.ts';
@@ -29,8 +36,9 @@ export async function copyArtifact(
   dstRef: string,
   options: CopyArtifactOptions = {}
 ): Promise<CopyArtifactReport> {
-  const { open, registriesD: rdOption, ...copyOptions } = options;
+  const { open, registriesD: rdOption, tuf, ...copyOptions } = options;
   const plan = checkCopyReferences(srcRef, dstRef);
+  if (tuf !== undefined) checkTufReference(tuf);
   let registriesD: RegistriesD | undefined;
   if (typeof rdOption === 'string') {
     if (
@@ -54,6 +62,8 @@ export async function copyArtifact(
       destination: dst.target.name,
     };
     if (registriesD) report.simpleSignatures = await carrySimpleSignatures(src, dst, report.root, registriesD);
+    // Layer B: the TUF repository beside the release, tagged `tuf` (docs/freshness.md, air gap)
+    if (tuf !== undefined) report.tuf = await carryTuf(tuf, dst.target, open);
     return report;
   } finally {
     await src.target.close();

@@ -275,9 +275,7 @@ export async function copy(
 async function copyReferences(srcRef: string, dstRef: string, options: CopyRefOptions): Promise<CopyReport> {
   const { open, tuf, ...copyOptions } = options;
   const plan = checkCopyReferences(srcRef, dstRef);
-  const tufRef = tuf === undefined ? undefined : parseReference(tuf);
-  if (tufRef && (!tufRef.tag || tufRef.digest))
-    throw usage(`--tuf ${tuf}: a TUF repository is named by a tag (reg/acme/tuf-metadata:latest, oci:DIR:tuf)`);
+  if (tuf !== undefined) checkTufReference(tuf);
   const src = await openTarget(plan.src, open);
   try {
     if (!src.reference) {
@@ -287,7 +285,7 @@ async function copyReferences(srcRef: string, dstRef: string, options: CopyRefOp
     const dst = await openTarget(plan.dst, { ...open, create: true });
     try {
       const report = await copyBetween(src.target, src.reference, dst.target, plan.dst.tag, copyOptions);
-      if (tufRef) report.tuf = await carryTuf(tuf!, dst.target, open);
+      if (tuf !== undefined) report.tuf = await carryTuf(tuf, dst.target, open);
       return report;
     } finally {
       await dst.target.close();
@@ -297,8 +295,15 @@ async function copyReferences(srcRef: string, dstRef: string, options: CopyRefOp
   }
 }
 
+/** A TUF repository to carry is named by a tag: checked before anything is copied. */
+export function checkTufReference(tuf: string): void {
+  const r = parseReference(tuf);
+  if (!r.tag || r.digest)
+    throw usage(`--tuf ${tuf}: a TUF repository is named by a tag (reg/acme/tuf-metadata:latest, oci:DIR:tuf)`);
+}
+
 /** Copies the TUF bundle `tufRef` names (resolved once) into `dst` under the tag `tuf`. */
-async function carryTuf(
+export async function carryTuf(
   tufRef: string,
   dst: Target,
   open: OpenOptions | undefined

@@ -1,4 +1,12 @@
-export { copyGraph, copy, copyTargets, checkCopyReferences } from './copy.ts';
+export {
+  copyGraph,
+  copy,
+  copyTargets,
+  checkCopyReferences,
+  carryTuf,
+  checkTufReference,
+  CARRIED_TUF_TAG,
+} from './copy.ts';
 export type { CopyEvent, CopyOptions, CopyReport, CopyRefOptions, CopyPlan } from './copy.ts';
 export { discover } from './discover.ts';
 export type { ReferrerNode } from './discover.ts';

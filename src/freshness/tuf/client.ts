@@ -186,7 +186,7 @@ function expired(
 
 function formatAge(ms: number): string {
   const h = ms / 3_600_000;
-  return h >= 48 ? `${(h / 24).toFixed(1)}d` : h >= 1 ? `${h.toFixed(1)}h` : `${Math.max(0, Math.round(ms / 60_000))}m`;
+  return h >= 36 ? `${(h / 24).toFixed(1)}d` : h >= 1 ? `${h.toFixed(1)}h` : `${Math.max(0, Math.round(ms / 60_000))}m`;
 }
 
 function sameKeys(a: Metadata<Root>, b: Metadata<Root>, role: string): boolean {
