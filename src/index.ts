@@ -50,6 +50,7 @@ export type {
   TufWriteResult,
   TufRotateOptions,
   TufDelegateOptions,
+  TufTrustResult,
 } from './freshness/index.ts';
 export type { CopyEvent, CopyOptions, CopyReport, CopyRefOptions, ReferrerNode } from './copy/index.ts';
 export type { CopyArtifactOptions, CopyArtifactReport, PushOptions } from './artifact/index.ts';
@@ -249,6 +250,32 @@ export async function tufDelegate(
   ...a: Parameters<typeof Freshness.tufDelegate>
 ): ReturnType<typeof Freshness.tufDelegate> {
   return (await freshnessModule()).tufDelegate(...a);
+}
+
+/**
+ * `signet tuf trust TUFREF TYPE:NAME`: Layer C — the certificates of the local trust store
+ * TYPE:NAME (in `trustStore`, default `$SIGNET_HOME/truststore`) become the TUF targets
+ * `x509:TYPE:NAME/<sha256>`; targets of certificates no longer in it are removed (revoked).
+ */
+export async function tufTrust(
+  ref: string,
+  store: string,
+  opts: Freshness.TufRepoOptions & { trustStore?: string } = {}
+): ReturnType<typeof Freshness.tufTrust> {
+  const { trustStore, ...o } = opts;
+  const i = store.indexOf(':');
+  const { TrustStore } = await import('./trust/index.ts');
+  TrustStore.checkName(store.slice(0, i), store.slice(i + 1));
+  const certs = await new TrustStore(trustStore).getCertificates(
+    store.slice(0, i) as Trust.StoreType,
+    store.slice(i + 1)
+  );
+  return (await freshnessModule()).tufTrust(
+    ref,
+    store,
+    certs.map((c) => ({ der: c.raw, subject: c.subject.replace(/\n/g, ', ') })),
+    o
+  );
 }
 
 /** `signet tuf status`: versions, expiries and targets of a TUF repository, read through the client workflow. */

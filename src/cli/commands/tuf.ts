@@ -180,6 +180,40 @@ Example:
 
   registryFlags(
     tuf
+      .command('trust')
+      .description(
+        'Layer C: publish the certificates of a trust store (TYPE:NAME) as TUF targets x509:TYPE:NAME/<sha256>; those no longer in the store are removed, which revokes them for verifiers whose statement sets "freshness": {"trustStore": true}.'
+      )
+      .argument('<tufref>', 'the TUF repository')
+      .argument('<store>', 'the trust store, e.g. ca:acme')
+      .option('--trust-store <dir>', 'the trust store directory (default $SIGNET_HOME/truststore)')
+      .option('--key <name>', 'sign the targets with these keys only (repeatable)', collect, [])
+  )
+    .addHelpText(
+      'after',
+      `
+Verifiers then accept a certificate of that trust store only while it is a current target: removing
+it from the store here and running this command again revokes it everywhere, offline, and the
+short-lived timestamp keeps a registry from replaying the old list.
+
+Example:
+  signet trust cert delete -t ca -s acme old-root.pem && signet tuf trust reg.example.com/acme/tuf-metadata:latest ca:acme`
+    )
+    .action(async (ref: string, store: string, opts: WriteFlags & { trustStore?: string }) => {
+      const { tufTrust } = await import('../../index.ts');
+      const r = await tufTrust(ref, store, {
+        ...(opts.trustStore ? { trustStore: opts.trustStore } : {}),
+        ...(opts.key.length ? { signWith: opts.key } : {}),
+        open: registryOpenOptions(opts),
+      });
+      for (const p of r.added) process.stdout.write(`added ${p}\n`);
+      for (const p of r.removed) process.stdout.write(`removed ${p}\n`);
+      process.stdout.write(`${store}: ${r.added.length} added, ${r.removed.length} removed, ${r.kept} unchanged\n`);
+      printRoles(r);
+    });
+
+  registryFlags(
+    tuf
       .command('rotate')
       .description(
         'Give a role new keys: for root, targets, snapshot or timestamp a new root version signed by the old AND the new root thresholds; for a delegated role new delegation keys. What the new keys own is re-signed.'

@@ -8,8 +8,16 @@ export {
   readBundleIndex,
 } from './bundle.ts';
 export { tufKey, tufSigner } from './keys.ts';
-export { tufInit, tufPublish, tufRemove, tufTimestamp, tufStatus } from './repository.ts';
-export type { TufInitOptions, TufPublishOptions, TufStatus } from './repository.ts';
+export {
+  tufInit,
+  tufPublish,
+  tufRemove,
+  tufTimestamp,
+  tufStatus,
+  tufTrust,
+  certificateTargetPath,
+} from './repository.ts';
+export type { TufInitOptions, TufPublishOptions, TufStatus, TufTrustResult } from './repository.ts';
 export { tufRotate, tufDelegate } from './roles.ts';
 export type { TufRotateOptions, TufDelegateOptions } from './roles.ts';
 export { readTufConfig, TUF_ROLES } from './config.ts';

@@ -193,6 +193,61 @@ export async function tufTimestamp(ref: string, opts: TufRepoOptions = {}): Prom
   return rewrite(ref, opts, () => ({ ownRole: 'timestamp' }));
 }
 
+/** Layer C: the TUF target path of a trust-store certificate: `x509:<type>:<name>/<sha256 of its DER>`. */
+export function certificateTargetPath(store: string, der: Uint8Array): string {
+  return `x509:${store}/${createHash('sha256').update(der).digest('hex')}`;
+}
+
+export interface TufTrustResult extends TufWriteResult {
+  added: string[];
+  removed: string[];
+  kept: number;
+}
+
+/**
+ * `signet tuf trust TUFREF TYPE:NAME`: Layer C. Makes the TUF targets `x509:<type>:<name>/…` the
+ * certificates `certs` (the local trust store's, as they are now): new ones are added, those no
+ * longer there are removed — which revokes them for every verifier whose statement sets
+ * `freshness.trustStore`, offline, protected from replay by the timestamp.
+ */
+export async function tufTrust(
+  ref: string,
+  store: string,
+  certs: Array<{ der: Uint8Array; subject: string }>,
+  opts: TufRepoOptions = {}
+): Promise<TufTrustResult> {
+  if (!/^(ca|signingAuthority|tsa):[a-zA-Z0-9_.-]+$/.test(store))
+    throw new SignetError('USAGE', `${store}: give a trust store as TYPE:NAME (ca:acme, tsa:acme)`);
+  const prefix = `x509:${store}/`;
+  const wanted = new Map(certs.map((c) => [certificateTargetPath(store, c.der), c]));
+  const added: string[] = [];
+  const removed: string[] = [];
+  let kept = 0;
+  const r = await rewrite(ref, opts, (d) => {
+    const files = filesOf(d, 'targets');
+    for (const path of Object.keys(files))
+      if (path.startsWith(prefix) && !wanted.has(path)) {
+        delete files[path];
+        removed.push(path);
+      }
+    for (const [path, c] of wanted) {
+      if (files[path]) {
+        kept++;
+        continue;
+      }
+      files[path] = new TargetFile({
+        path,
+        length: c.der.length,
+        hashes: { sha256: path.slice(prefix.length) },
+        unrecognizedFields: { custom: { subject: c.subject } },
+      });
+      added.push(path);
+    }
+    return withFiles('targets', files);
+  });
+  return { ...r, added, removed, kept };
+}
+
 export interface TufStatus {
   ref: string;
   root: string;

@@ -1,8 +1,9 @@
-import { refreshTuf, targetPath, type TrustedTuf } from '../../freshness/index.ts';
+import type { X509Certificate } from 'node:crypto';
+import { certificateTargetPath, refreshTuf, targetPath, type TrustedTuf } from '../../freshness/index.ts';
 import { openTarget } from '../../store/index.ts';
-import type { TrustPolicyStatement } from '../../trust/index.ts';
+import type { StoreType, TrustPolicyStatement, TrustStore } from '../../trust/index.ts';
 import { parseDuration, SignetError } from '../../util/index.ts';
-import { check, type RequirementReport } from '../report.ts';
+import { check, type Check, type RequirementReport } from '../report.ts';
 import { expectedBinding } from './name-binding.ts';
 import type { EvaluationContext } from './types.ts';
 
@@ -32,31 +33,102 @@ export async function freshnessCheck(
       `a layout has no repository name: give --name NAME or a names entry "oci:<path glob>" in statement "${st.name}"`
     );
   try {
-    const opened = await openTarget(f.tuf);
-    try {
-      if (!opened.reference || opened.parsed.digest)
-        throw new SignetError('POLICY_INVALID', `freshness.tuf ${f.tuf} names no tag`);
-      const trusted = await refreshTuf(opened.target, opened.reference, f.root, {
-        ...(ctx.verifyOptions.now ? { now: ctx.verifyOptions.now } : {}),
-        // by digest, every delegated role is read (the release may be in any of them)
-        loadAllDelegated: !expected.tag,
-        ...(ctx.offline
-          ? { offline: f.offlineGrace !== undefined ? { grace: parseDuration(f.offlineGrace) } : {} }
-          : {}),
-      });
-      const [outcome, reason] = await judge(trusted, expected.name, expected.tag, d, f.tuf);
+    const [outcome, reason] = await withTrustedTuf(st, ctx, !expected.tag, async (trusted) => {
+      const [o, r] = await judge(trusted, expected.name!, expected.tag, d, f.tuf);
       const stale = trusted.stale.length ? ` — offline, accepted stale: ${trusted.stale.join('; ')}` : '';
-      return out(outcome, `${reason}${outcome === 'pass' ? stale : ''}`);
-    } finally {
-      await opened.target.close();
-    }
+      return [o, `${r}${o === 'pass' ? stale : ''}`] as const;
+    });
+    return out(outcome, reason);
   } catch (err) {
-    const kind = err instanceof SignetError ? err.kind : 'io';
-    return out(
-      kind === 'inconclusive' || kind === 'io' ? 'inconclusive' : 'fail',
-      `TUF metadata ${f.tuf} refused: ${(err as Error).message}`
+    return out(refusal(err), `TUF metadata ${f.tuf} refused: ${(err as Error).message}`);
+  }
+}
+
+/** A failure to read or trust the TUF metadata: unreachable is inconclusive, anything else fails. */
+function refusal(err: unknown): 'inconclusive' | 'fail' {
+  const kind = err instanceof SignetError ? err.kind : 'io';
+  return kind === 'inconclusive' || kind === 'io' ? 'inconclusive' : 'fail';
+}
+
+/**
+ * Refreshes the statement's TUF repository (its pinned root, the verification's reference time,
+ * the offline grace under `--offline`) and runs `use` while the store is open (delegated roles are
+ * read lazily). Throws whatever the refresh refuses.
+ */
+async function withTrustedTuf<T>(
+  st: TrustPolicyStatement,
+  ctx: EvaluationContext,
+  allDelegated: boolean,
+  use: (t: TrustedTuf) => Promise<T>
+): Promise<T> {
+  const f = st.freshness!;
+  const opened = await openTarget(f.tuf);
+  try {
+    if (!opened.reference || opened.parsed.digest)
+      throw new SignetError('POLICY_INVALID', `freshness.tuf ${f.tuf} names no tag`);
+    const trusted = await refreshTuf(opened.target, opened.reference, f.root, {
+      ...(ctx.verifyOptions.now ? { now: ctx.verifyOptions.now } : {}),
+      loadAllDelegated: allDelegated,
+      ...(ctx.offline ? { offline: f.offlineGrace !== undefined ? { grace: parseDuration(f.offlineGrace) } : {} } : {}),
+    });
+    return await use(trusted);
+  } finally {
+    await opened.target.close();
+  }
+}
+
+/**
+ * Layer C (docs/freshness.md) under a statement with `freshness.trustStore`: each of its trust
+ * stores keeps only the certificates that are current TUF targets `x509:<type>:<name>/<sha256>`
+ * (`signet tuf trust`), so a certificate removed there is revoked offline, and the timestamp's
+ * expiry keeps an old list from being replayed. When the metadata cannot be trusted, no
+ * certificate is: every signature then fails authenticity (fail closed).
+ */
+export async function trustMaterialThroughTuf(
+  st: TrustPolicyStatement,
+  ctx: EvaluationContext,
+  store: TrustStore,
+  rq: string
+): Promise<{ store: TrustStore; check: Check }> {
+  const f = st.freshness!;
+  const allowed = new Map<string, X509Certificate[]>();
+  const notes: string[] = [];
+  let result: Check;
+  try {
+    await withTrustedTuf(st, ctx, false, async (trusted) => {
+      for (const { type, name } of st.trustStores) {
+        const ref = `${type}:${name}`;
+        const keep: X509Certificate[] = [];
+        const dropped: string[] = [];
+        for (const c of await store.getCertificates(type, name)) {
+          const path = certificateTargetPath(ref, c.raw);
+          const t = (await trusted.findTarget(path))?.target;
+          if (t && t.length === c.raw.length && t.hashes.sha256 === path.slice(path.lastIndexOf('/') + 1)) keep.push(c);
+          else dropped.push(c.subject.replace(/\n/g, ', '));
+        }
+        allowed.set(ref, keep);
+        notes.push(
+          `${ref}: ${keep.length} of ${keep.length + dropped.length} certificate(s) current${dropped.length ? ` (not a current target, so not trusted: ${dropped.join('; ')})` : ''}`
+        );
+      }
+      const stale = trusted.stale.length ? ` — offline, accepted stale: ${trusted.stale.join('; ')}` : '';
+      notes.push(`in ${f.tuf} (targets version ${trusted.targets.signed.version})${stale}`);
+    });
+    result = check('freshness', 'pass', `trust material through TUF: ${notes.join('; ')}`, rq);
+  } catch (err) {
+    for (const { type, name } of st.trustStores) allowed.set(`${type}:${name}`, []);
+    result = check(
+      'freshness',
+      refusal(err),
+      `trust material through TUF: ${f.tuf} refused, no certificate of ${st.trustStores.map((x) => `${x.type}:${x.name}`).join(', ')} is trusted: ${(err as Error).message}`,
+      rq
     );
   }
+  // The same store with each named store reduced to what TUF lists (a view: nothing is written).
+  const view = Object.create(store) as TrustStore;
+  view.getCertificates = async (type: StoreType, name: string) =>
+    allowed.get(`${type}:${name}`) ?? store.getCertificates(type, name);
+  return { store: view, check: result };
 }
 
 /** The current release for the name (and tag) against the resolved digest; lazily walks delegations (§5.6.7). */

@@ -5,7 +5,7 @@ import type { NotaryCandidate } from '../discover.ts';
 import { verifyNotarySignature, type NotaryVerdict } from '../families/notary.ts';
 import { check, verdictOf, type Check, type RequirementReport } from '../report.ts';
 import { bindingCheck, expectedBinding, rollbackCheck } from './name-binding.ts';
-import { freshnessCheck } from './freshness.ts';
+import { freshnessCheck, trustMaterialThroughTuf } from './freshness.ts';
 import { evaluateStatementSigstore } from './sigstore.ts';
 import type { EvaluationContext, Requirement } from './types.ts';
 
@@ -76,12 +76,19 @@ export async function evaluateTrustPolicy(
   const passed: Array<{ digest: string; v: NotaryVerdict }> = [];
   let inconclusive = false;
   const expected = st.nameBinding ? expectedBinding(st, ctx) : undefined;
+  // Layer C: the trust stores reduced to the certificates the statement's TUF repository lists.
+  let trustStore = req.trustStore;
+  if (st.freshness?.trustStore && notary.length) {
+    const m = await trustMaterialThroughTuf(st, ctx, req.trustStore, name);
+    report.checks.push(m.check);
+    trustStore = m.store;
+  }
   for (const c of notary) {
     const v = await verifyNotarySignature({
       candidate: c,
       subject: ctx.subject.descriptor,
       statement: st,
-      trustStore: req.trustStore,
+      trustStore,
       options: ctx.verifyOptions,
       requirement: name,
     });
