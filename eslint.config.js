@@ -16,7 +16,7 @@ export const ALLOWED = {
   signature: ['pki', 'oci', 'util'],
   plugin: ['signature', 'pki', 'oci', 'util'],
   trust: ['plugin', 'signature', 'pki', 'oci', 'util'],
-  freshness: ['store', 'pki', 'oci', 'util'],
+  freshness: ['plugin', 'store', 'pki', 'oci', 'util'],
   verify: ['trust', 'signature', 'freshness', 'store', 'pki', 'oci', 'util'],
   sign: ['plugin', 'signature', 'freshness', 'pki', 'store', 'oci', 'util'],
   server: ['verify', 'signature', 'store', 'oci', 'util'],

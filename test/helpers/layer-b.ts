@@ -7,6 +7,7 @@ import {
   tufPublish,
   tufSigner,
   writeBundle,
+  signWith,
   type TufInitOptions,
   type TufPublishOptions,
 } from '../../src/freshness/index.ts';
@@ -120,8 +121,7 @@ export async function layerB(prefix: string): Promise<LayerB> {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       const md = Metadata.fromJSON(MetadataKind.Timestamp, { ...json, signatures: [] } as any);
       const k = await t.keys.get(key);
-      const s = tufSigner(k.privateKey, createPublicKey(k.privateKey));
-      md.sign((b) => s.sign(b));
+      await signWith(md, [tufSigner(k.privateKey, createPublicKey(k.privateKey))]);
       return Buffer.from(`${JSON.stringify(md.toJSON())}\n`);
     },
     async close() {

@@ -29,7 +29,9 @@ describe('Layer C: trust material through TUF', () => {
     const p = await b.policyFor(tufRef, root, { trustStore: true });
     const ok = await b.verifyLib(`${app}:1`, p);
     expect(ok.verdict, JSON.stringify(ok.requirements)).toBe('verified');
-    const material = ok.requirements[0]!.checks.find((c) => c.name === 'freshness' && /trust material/.test(c.reason));
+    const material = ok.requirements[0]!.checks.find(
+      (c) => c.name === 'freshness' && /trust material/.test(c.reason ?? '')
+    );
     expect(material).toMatchObject({
       outcome: 'pass',
       reason: expect.stringMatching(/ca:t: 1 of 1 certificate\(s\) current/),

@@ -1,4 +1,5 @@
 import { createHash, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import * as asn1js from 'asn1js';
 import { Key, Signature } from '@tufjs/models';
 import { SignetError } from '../../util/index.ts';
 
@@ -14,8 +15,8 @@ import { SignetError } from '../../util/index.ts';
  */
 export interface TufSigningKey {
   key: Key;
-  /** Signs canonical bytes synchronously, as `Metadata.sign` requires. */
-  sign(bytes: Buffer): Signature;
+  /** Signs canonical bytes (a plugin key answers asynchronously: signWith in writer.ts awaits it). */
+  sign(bytes: Buffer): Signature | Promise<Signature>;
 }
 
 /** OLPC canonical JSON of an object whose leaves are strings: sorted keys, only `\` and `"` escaped. */
@@ -63,5 +64,36 @@ export function tufSigner(privateKey: KeyObject, publicKey: KeyObject, what?: st
   return {
     key,
     sign: (bytes) => new Signature({ keyID: key.keyID, sig: cryptoSign(alg, bytes, privateKey).toString('hex') }),
+  };
+}
+
+/**
+ * An ECDSA signature as r||s (IEEE P1363: what the Notary plugin protocol returns) in the DER form
+ * TUF's `ecdsa-sha2-nistp256` scheme carries (and `@tufjs/models` verifies), encoded with asn1js.
+ */
+export function ecdsaP1363ToDer(sig: Uint8Array): Buffer {
+  if (!sig.length || sig.length % 2)
+    throw new SignetError('SIGNATURE_INVALID', `an ECDSA r||s signature of ${sig.length} bytes`);
+  const half = sig.length / 2;
+  const int = (b: Uint8Array) => asn1js.Integer.fromBigInt(BigInt(`0x${Buffer.from(b).toString('hex')}`));
+  return Buffer.from(new asn1js.Sequence({ value: [int(sig.subarray(0, half)), int(sig.subarray(half))] }).toBER());
+}
+
+/**
+ * A key held by a Notary plugin (an HSM, a KMS) as a TUF key: its public key is the leaf of the
+ * chain the plugin returns (P-256 only: the TUF scheme), each signature one `generate-signature`
+ * call over the canonical bytes, checked by the plugin client against that leaf before use.
+ */
+export function pluginTufSigner(
+  publicKey: KeyObject,
+  sign: (bytes: Buffer) => Promise<Uint8Array>,
+  what: string
+): TufSigningKey {
+  const key = tufKey(publicKey, what);
+  if (key.keyType !== 'ecdsa')
+    throw new SignetError('KEY_UNSUPPORTED', `${what}: a plugin TUF key must be ECDSA P-256`);
+  return {
+    key,
+    sign: async (bytes) => new Signature({ keyID: key.keyID, sig: ecdsaP1363ToDer(await sign(bytes)).toString('hex') }),
   };
 }

@@ -73,7 +73,7 @@ export async function tufInit(ref: string, opts: TufInitOptions): Promise<TufWri
       ),
     });
     const rootMd = new Metadata(root);
-    const n = signWith(rootMd, byRole.root);
+    const n = await signWith(rootMd, byRole.root);
     const rootBytes = bytesOf(rootMd);
     const config: TufRepoConfig = {
       ref,

@@ -80,7 +80,7 @@ export async function tufRotate(ref: string, role: string, opts: TufRotateOption
       // §5.3.4: N+1 is signed by a threshold of N's root keys and of its own.
       const ks = opts.keyStore ?? new KeyStore(opts.home);
       const rootSigners = [...new Set([...config.keys.root, ...(r === 'root' ? names : [])])];
-      signWith(md, await signers(ks, rootSigners));
+      await signWith(md, await signers(ks, rootSigners));
       config.keys[r] = names;
       config.thresholds[r] = threshold;
       const change: Change = { ownRole: r, root: { md, bytes: bytesOf(md) }, config };

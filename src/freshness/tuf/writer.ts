@@ -1,5 +1,5 @@
 import { createHash, createPublicKey } from 'node:crypto';
-import { Metadata, MetaFile, Snapshot, Targets, Timestamp, type Root, type TargetFile } from '@tufjs/models';
+import { Metadata, MetaFile, Signature, Snapshot, Targets, Timestamp, type Root, type TargetFile } from '@tufjs/models';
 import type { Descriptor } from '../../oci/index.ts';
 import { KeyStore } from '../../pki/index.ts';
 import { openTarget, type OpenOptions, type Target } from '../../store/index.ts';
@@ -7,7 +7,7 @@ import { SignetError } from '../../util/index.ts';
 import { writeBundle } from './bundle.ts';
 import { refreshTuf } from './client.ts';
 import { readTufConfig, roleKeys, writeTufConfig, type TufRepoConfig } from './config.ts';
-import { tufSigner, type TufSigningKey } from './keys.ts';
+import { pluginTufSigner, tufSigner, type TufSigningKey } from './keys.ts';
 
 /**
  * The write path every `signet tuf` command shares (docs/freshness.md, Layer B): read the
@@ -90,17 +90,37 @@ function metaFile(version: number, bytes: Uint8Array): MetaFile {
   });
 }
 
+/** Signers for Signet key names: local keys, or keys a Notary plugin holds (`signet key add NAME --plugin P --id ID`). */
 export async function signers(ks: KeyStore, names: string[]): Promise<TufSigningKey[]> {
   return Promise.all(
     names.map(async (n) => {
+      const viaPlugin = await ks.pluginKey(n);
+      if (viaPlugin) {
+        const { PluginClient, PluginSigner } = await import('../../plugin/index.ts');
+        const client = await PluginClient.open(viaPlugin.pluginName, { home: ks.home });
+        const signer = new PluginSigner(client, viaPlugin.id, viaPlugin.pluginConfig);
+        const leaf = (await signer.certificateChain())[0]!;
+        return pluginTufSigner(leaf.publicKey, (b) => signer.sign(b, 'ECDSA-SHA-256'), `plugin key ${n}`);
+      }
       const k = await ks.get(n);
       return tufSigner(k.privateKey, createPublicKey(k.privateKey), `key ${n}`);
     })
   );
 }
 
-export function signWith(md: Metadata<Root | Targets | Snapshot | Timestamp>, keys: TufSigningKey[]): number {
-  for (const k of keys) md.sign((b) => k.sign(b));
+/** Signs `md` with each key: the canonical bytes come from `Metadata.sign`, the signature may be awaited. */
+export async function signWith(
+  md: Metadata<Root | Targets | Snapshot | Timestamp>,
+  keys: TufSigningKey[]
+): Promise<number> {
+  for (const k of keys) {
+    let canonical: Buffer | undefined;
+    md.sign((b) => {
+      canonical = b;
+      return new Signature({ keyID: k.key.keyID, sig: '' });
+    });
+    md.signatures[k.key.keyID] = await k.sign(canonical!);
+  }
   return keys.length;
 }
 
@@ -132,7 +152,7 @@ export async function commit(
   const signRole = async (role: string, md: Metadata<Root | Targets | Snapshot | Timestamp>): Promise<Buffer> => {
     const { keys, threshold } = roleKeys(config, role);
     const names = role === change.ownRole && opts.signWith?.length ? opts.signWith : keys;
-    const n = signWith(md, await signers(ks, names));
+    const n = await signWith(md, await signers(ks, names));
     out.push({ role, version: md.signed.version, expires: md.signed.expires, signatures: n, threshold });
     return bytesOf(md);
   };
