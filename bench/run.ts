@@ -1,14 +1,23 @@
 // `npm run bench`: Signet against the peers it names, measured in the same run on 127.0.0.1.
 // Sections: registry (signet serve vs Debian's docker-registry), notary, revocation, enforcement
-// (--policy and pull-through). Pass section names to run a subset.
+// (--policy and pull-through), startup (cold CLI processes on Node 20, 22, 24), demo (`npm start`).
+// Pass section names to run a subset; `--json FILE` also writes the table rows (value, peer,
+// ratio, goal, Node version) to FILE.
 import { BlobSource, blobThroughput, manifestRps, pushBlob, pullBlob, pushSmallManifest } from './registry.ts';
 import { startDistribution, startSignet, type RegistryProcess } from './peers.ts';
 import { notarySection } from './notary.ts';
 import { revocationSection } from './revocation.ts';
 import { enforcementSection } from './enforcement.ts';
+import { demoSection, startupSection } from './startup.ts';
+import { rows } from './rows.ts';
+import { writeFileSync } from 'node:fs';
 
 const MiB = 1024 * 1024;
-const sections = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const jsonAt = argv.indexOf('--json');
+const jsonFile = jsonAt >= 0 ? argv[jsonAt + 1] : undefined;
+if (jsonAt >= 0 && !jsonFile) throw new Error('--json takes a file name');
+const sections = new Set(argv.filter((_, i) => jsonAt < 0 || (i !== jsonAt && i !== jsonAt + 1)));
 const want = (name: string): boolean => sections.size === 0 || sections.has(name);
 
 function ratio(a: number, b: number): string {
@@ -58,11 +67,25 @@ async function registrySection(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  console.log(`# Signet benchmarks (node ${process.version}, ${new Date().toISOString()})`);
+  console.log(
+    `# Signet benchmarks (node ${process.version} at ${process.execPath}, ${process.platform}-${process.arch}, ${new Date().toISOString()})`
+  );
   if (want('registry')) await registrySection();
   if (want('notary')) await notarySection();
   if (want('revocation')) await revocationSection();
   if (want('enforcement')) await enforcementSection();
+  if (want('startup')) await startupSection();
+  if (want('demo')) await demoSection();
+  if (jsonFile) {
+    const doc = {
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      date: new Date().toISOString(),
+      rows,
+    };
+    writeFileSync(jsonFile, `${JSON.stringify(doc, null, 2)}\n`);
+    console.log(`\n${rows.length} rows written to ${jsonFile}`);
+  }
 }
 
 main().catch((err: unknown) => {

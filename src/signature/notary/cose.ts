@@ -1,4 +1,5 @@
-import { cdeEncodeOptions, decode, encode, Tag } from 'cbor2';
+import { createRequire } from 'node:module';
+import type { Tag } from 'cbor2';
 import { algorithmByCose, certificateFromDer, verifyPrimitive, type AlgorithmInfo } from '../../pki/index.ts';
 import { SignetError } from '../../util/index.ts';
 import { H, malformed, type DecodedHeaders } from './headers.ts';
@@ -14,11 +15,18 @@ const CTY = 3;
 const X5CHAIN = 33;
 const KNOWN = new Set<unknown>([ALG, CRIT, CTY, H.expiry, H.signingTime, H.signingScheme, H.authenticSigningTime]);
 
+// cbor2 is loaded on first use (synchronously: Node ≥ 20.19 requires an ES module), so that a
+// process verifying JWS envelopes only never pays for it.
+let cborModule: typeof import('cbor2') | undefined;
+function cbor(): typeof import('cbor2') {
+  return (cborModule ??= createRequire(import.meta.url)('cbor2') as typeof import('cbor2'));
+}
+
 // Strict decoding: duplicate keys refused, tag 1 kept as a Tag so its content can be checked.
 const DECODE = { preferMap: true, rejectDuplicateKeys: true, tags: new Map([[1, (t: Tag) => t]]) } as const;
 
 function epoch(d: Date): Tag {
-  return new Tag(1, Math.floor(d.getTime() / 1000));
+  return new (cbor().Tag)(1, Math.floor(d.getTime() / 1000));
 }
 
 /** A plain Uint8Array view: cbor2 would encode a Node Buffer through its toJSON (as a map). */
@@ -27,7 +35,7 @@ function bytes(b: Uint8Array): Uint8Array {
 }
 
 function toBeSigned(protectedBytes: Uint8Array, payload: Uint8Array): Uint8Array {
-  return encode(['Signature1', bytes(protectedBytes), new Uint8Array(0), bytes(payload)]);
+  return cbor().encode(['Signature1', bytes(protectedBytes), new Uint8Array(0), bytes(payload)]);
 }
 
 /** Signs a COSE_Sign1_Tagged envelope with notation's deterministic layout (notary-spec §6). */
@@ -45,6 +53,7 @@ export async function signCose(req: RawSignRequest): Promise<Uint8Array> {
   ]);
   if (req.expiry) prot.set(H.expiry, epoch(req.expiry));
   for (const a of req.extendedAttributes) prot.set(a.key, a.value);
+  const { encode, cdeEncodeOptions, Tag } = cbor();
   const protectedBytes = encode(prot, cdeEncodeOptions);
   const signature = await req.signer.sign(toBeSigned(protectedBytes, req.payload), req.algorithm.algorithm);
   const unprot = new Map<unknown, unknown>([[X5CHAIN, req.chain.map((c) => new Uint8Array(c.raw))]]);
@@ -57,7 +66,7 @@ export async function signCose(req: RawSignRequest): Promise<Uint8Array> {
 }
 
 function coseTime(v: unknown, what: string): Date {
-  if (!(v instanceof Tag) || v.tag !== 1 || typeof v.contents !== 'number' || !Number.isInteger(v.contents)) {
+  if (!(v instanceof cbor().Tag) || v.tag !== 1 || typeof v.contents !== 'number' || !Number.isInteger(v.contents)) {
     malformed(`${what}: only Tag 1 Datetime CBOR object with an integer is supported`);
   }
   return new Date((v.contents as number) * 1000);
@@ -67,11 +76,11 @@ function coseTime(v: unknown, what: string): Date {
 export function parseCose(bytes: Uint8Array): RawEnvelope & { protectedBytes: Uint8Array } {
   let top: unknown;
   try {
-    top = decode(bytes, DECODE as never);
+    top = cbor().decode(bytes, DECODE as never);
   } catch (err) {
     malformed(`COSE envelope is not valid CBOR: ${(err as Error).message}`);
   }
-  if (!(top instanceof Tag) || top.tag !== COSE_SIGN1_TAG)
+  if (!(top instanceof cbor().Tag) || top.tag !== COSE_SIGN1_TAG)
     malformed('COSE envelope is not a COSE_Sign1_Tagged message (tag 18)');
   const parts = top.contents;
   if (!Array.isArray(parts) || parts.length !== 4) malformed('COSE_Sign1 must be an array of four items');
@@ -81,7 +90,7 @@ export function parseCose(bytes: Uint8Array): RawEnvelope & { protectedBytes: Ui
   if (!(unprot instanceof Map)) malformed('COSE unprotected header is not a map');
   let prot: unknown;
   try {
-    prot = decode(protectedBytes, DECODE as never);
+    prot = cbor().decode(protectedBytes, DECODE as never);
   } catch (err) {
     malformed(`COSE protected header is not valid CBOR: ${(err as Error).message}`);
   }

@@ -10,7 +10,7 @@ import {
 import { SIGNET_VERSION, SignetError } from '../../util/index.ts';
 import { parseCose, signCose, verifyCoseSignature } from './cose.ts';
 import { checkHeaders, truncateToSeconds } from './headers.ts';
-import { parseJws, signJws, verifyJwsSignature } from './jws.ts';
+import { parseJws, signJws, verifyJwsSignature, type JwsParts } from './jws.ts';
 import { buildPayload, parseTargetArtifact } from './payload.ts';
 import type { RawEnvelope, RawSignRequest } from './raw.ts';
 import {
@@ -40,7 +40,7 @@ function parseRaw(
   bytes: Uint8Array,
   mediaType: string,
   maxSize: number
-): RawEnvelope & { protectedBytes?: Uint8Array } {
+): RawEnvelope & { protectedBytes?: Uint8Array; jws?: JwsParts } {
   if (bytes.length > maxSize)
     throw new SignetError(
       'ENVELOPE_TOO_LARGE',
@@ -108,7 +108,7 @@ export async function verifyEnvelopeIntegrity(
 ): Promise<EnvelopeContent> {
   const raw = parseRaw(bytes, mediaType, options.maxSize ?? MAX_ENVELOPE_SIZE);
   const alg = signatureAlgorithmFor(raw.chain[0]!);
-  if (mediaType === JWS_MEDIA_TYPE) await verifyJwsSignature(bytes, raw, alg);
+  if (raw.jws) verifyJwsSignature(raw as RawEnvelope & { jws: JwsParts }, alg);
   else verifyCoseSignature(raw as RawEnvelope & { protectedBytes: Uint8Array }, alg);
   const scheme = checkHeaders(
     raw.headers,

@@ -1,6 +1,5 @@
-import { webcrypto, X509Certificate } from 'node:crypto';
-import { flattenedVerify } from 'jose';
-import { algorithmByJws, certificateFromDer, type AlgorithmInfo } from '../../pki/index.ts';
+import type { KeyObject, X509Certificate } from 'node:crypto';
+import { algorithmByJws, certificateFromDer, verifyPrimitive, type AlgorithmInfo } from '../../pki/index.ts';
 import { SignetError } from '../../util/index.ts';
 import { H, formatRfc3339, malformed, parseRfc3339, type DecodedHeaders } from './headers.ts';
 import { goJson } from './payload.ts';
@@ -60,8 +59,19 @@ function decodeB64url(value: unknown, what: string): Buffer {
   return Buffer.from(value, 'base64url');
 }
 
+/** What the signature check of a parsed JWS needs besides the envelope fields. */
+export interface JwsParts {
+  /** ASCII(BASE64URL(protected) '.' payload member), the JWS Signing Input (RFC 7515 §5.2). */
+  signingInput: Buffer;
+  protectedBytes: Buffer;
+  protectedHeader: Record<string, unknown>;
+  unprotectedHeader: Record<string, unknown>;
+  /** The payload member as given (signed as is when `b64` is false). */
+  payloadMember: string;
+}
+
 /** Parses a notation JWS envelope without checking its signature. */
-export function parseJws(bytes: Uint8Array): RawEnvelope {
+export function parseJws(bytes: Uint8Array): RawEnvelope & { jws: JwsParts } {
   let env: Record<string, unknown>;
   try {
     env = JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, unknown>;
@@ -114,46 +124,93 @@ export function parseJws(bytes: Uint8Array): RawEnvelope {
   const ts = unprotected[H.timestampSignature];
   if (ts !== undefined && (typeof ts !== 'string' || !B64STD.test(ts))) malformed('timestampSignature is not base64');
   const agent = unprotected[H.signingAgent];
-  const raw: RawEnvelope = { payload, signature, chain, headers, algorithmHeader: hdr.alg };
+  const jws: JwsParts = {
+    signingInput: Buffer.from(`${env.protected as string}.${env.payload as string}`, 'ascii'),
+    protectedBytes,
+    protectedHeader: hdr,
+    unprotectedHeader: unprotected,
+    payloadMember: env.payload as string,
+  };
+  const raw: RawEnvelope & { jws: JwsParts } = { payload, signature, chain, headers, algorithmHeader: hdr.alg, jws };
   if (typeof ts === 'string') raw.timestampSignature = Buffer.from(ts, 'base64');
   if (typeof agent === 'string') raw.signingAgent = agent;
   return raw;
 }
 
-// jose imports a KeyObject into WebCrypto on every call, which costs ten times the signature
-// check itself; the same leaf signs many artifacts, so its CryptoKey is kept (bounded, by fingerprint).
-const keys = new Map<string, webcrypto.CryptoKey>();
+// The leaf's public key, per certificate object: certificateFromDer hands out one object per
+// distinct certificate, so every signature of one signer reuses the KeyObject (a WeakMap: bounded
+// by the certificate cache, nothing to evict).
+const keys = new WeakMap<X509Certificate, KeyObject>();
 
-async function verificationKey(leaf: X509Certificate, alg: AlgorithmInfo): Promise<webcrypto.CryptoKey> {
-  const id = `${leaf.fingerprint256}/${alg.jws}`;
-  const hit = keys.get(id);
-  if (hit) return hit;
-  const spki = leaf.publicKey.export({ format: 'der', type: 'spki' });
-  const params = alg.ecSize
-    ? { name: 'ECDSA', namedCurve: `P-${alg.keySpec.slice(3)}` }
-    : { name: 'RSA-PSS', hash: alg.hash };
-  const key = await webcrypto.subtle.importKey('spki', spki, params, false, ['verify']);
-  if (keys.size >= 1024) keys.delete(keys.keys().next().value!);
-  keys.set(id, key);
+function verificationKey(leaf: X509Certificate): KeyObject {
+  let key = keys.get(leaf);
+  if (!key) {
+    key = leaf.publicKey;
+    keys.set(leaf, key);
+  }
   return key;
 }
 
-/** Verifies the JWS signature with jose, the algorithm pinned to the one the key dictates. */
-export async function verifyJwsSignature(bytes: Uint8Array, raw: RawEnvelope, alg: AlgorithmInfo): Promise<void> {
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+function invalid(reason: string): never {
+  throw new SignetError(
+    'SIGNATURE_INVALID',
+    `the envelope signature does not verify with the signing certificate's key (${reason})`
+  );
+}
+
+/**
+ * Verifies the JWS signature (RFC 7515, flattened JSON serialization) with a synchronous
+ * node:crypto verify, the algorithm pinned to the one the key dictates. The structural rules a
+ * JOSE library applies are applied here too, with the same outcome (SIGNATURE_INVALID): header
+ * names disjoint between the protected and unprotected headers, `crit` integrity protected and a
+ * non-empty array of non-empty names each present in the protected header, `b64` (RFC 7797) a
+ * boolean when critical. WebCrypto through jose cost ten times the key operation here.
+ */
+export function verifyJwsSignature(raw: RawEnvelope & { jws: JwsParts }, alg: AlgorithmInfo): void {
   if (algorithmByJws(raw.algorithmHeader)?.algorithm !== alg.algorithm) {
     throw new SignetError(
       'ALGORITHM_MISMATCH',
       `mismatch between signature algorithm derived from signing certificate (${alg.jws}) and signing algorithm specified (${String(raw.algorithmHeader)})`
     );
   }
-  const env = JSON.parse(Buffer.from(bytes).toString('utf8')) as Parameters<typeof flattenedVerify>[0];
-  const crit = Object.fromEntries(raw.headers.crit.map((c) => [c, true]));
+  const { protectedHeader: prot, unprotectedHeader: unprot } = raw.jws;
   try {
-    await flattenedVerify(env, await verificationKey(raw.chain[0]!, alg), { algorithms: [alg.jws], crit });
-  } catch (err) {
-    throw new SignetError(
-      'SIGNATURE_INVALID',
-      `the envelope signature does not verify with the signing certificate's key (${(err as Error).message})`
-    );
+    STRICT_UTF8.decode(raw.jws.protectedBytes);
+  } catch {
+    invalid('JWS Protected Header is invalid');
   }
+  for (const name of Object.keys(unprot))
+    if (Object.hasOwn(prot, name)) invalid('JWS Protected and JWS Unprotected Header Parameter names must be disjoint');
+  if (unprot.crit !== undefined && prot.crit === undefined)
+    invalid('"crit" (Critical) Header Parameter MUST be integrity protected');
+  const crit = prot.crit;
+  if (crit !== undefined) {
+    if (!Array.isArray(crit) || crit.length === 0 || crit.some((c) => typeof c !== 'string' || c.length === 0))
+      invalid('"crit" (Critical) Header Parameter MUST be an array of non-empty strings when present');
+    for (const name of crit as string[])
+      if (!Object.hasOwn(prot, name) || prot[name] === undefined)
+        invalid(`Extension Header Parameter "${name}" MUST be integrity protected`);
+  }
+  let signingInput = raw.jws.signingInput;
+  if (Array.isArray(crit) && crit.includes('b64')) {
+    if (typeof prot.b64 !== 'boolean')
+      invalid('The "b64" (base64url-encode payload) Header Parameter must be a boolean');
+    // RFC 7797: an unencoded payload is signed as it stands in the envelope.
+    if (!prot.b64)
+      signingInput = Buffer.concat([
+        signingInput.subarray(0, signingInput.indexOf(0x2e) + 1),
+        Buffer.from(raw.jws.payloadMember, 'utf8'),
+      ]);
+  }
+  // WebCrypto refuses an ECDSA signature that is not exactly r‖s; node:crypto is told the same.
+  if (alg.ecSize && raw.signature.length !== 2 * alg.ecSize) invalid('signature verification failed');
+  let ok = false;
+  try {
+    ok = verifyPrimitive(alg, verificationKey(raw.chain[0]!), signingInput, raw.signature);
+  } catch {
+    ok = false;
+  }
+  if (!ok) invalid('signature verification failed');
 }

@@ -1,7 +1,8 @@
 import { createHash, type KeyObject } from 'node:crypto';
-import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
-import { HashAlgorithm, TrustedRoot } from '@sigstore/protobuf-specs';
-import { toSignedEntity, toTrustMaterial, Verifier, type Signer, type VerifierOptions } from '@sigstore/verify';
+import { createRequire } from 'node:module';
+import type { Bundle } from '@sigstore/bundle';
+import type { HashAlgorithm, TrustedRoot } from '@sigstore/protobuf-specs';
+import type { Signer, Verifier, VerifierOptions } from '@sigstore/verify';
 import { RE2JS } from 're2js';
 import { SignetError } from '../../util/index.ts';
 import { check, verdictOf, type Check, type CheckName, type Verdict } from '../report.ts';
@@ -43,13 +44,25 @@ export interface SigstoreVerdict {
 
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 
-const EMPTY_ROOT = TrustedRoot.fromJSON({
-  mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-  tlogs: [],
-  certificateAuthorities: [],
-  ctlogs: [],
-  timestampAuthorities: [],
-});
+// The Sigstore libraries (CommonJS) are required on first use, so that a verification with no
+// Sigstore requirement (a Notary signature, `signet verify` by default) never loads them.
+const load = createRequire(import.meta.url);
+const bundleLib = (): typeof import('@sigstore/bundle') =>
+  load('@sigstore/bundle') as typeof import('@sigstore/bundle');
+const specsLib = (): typeof import('@sigstore/protobuf-specs') =>
+  load('@sigstore/protobuf-specs') as typeof import('@sigstore/protobuf-specs');
+const verifyLib = (): typeof import('@sigstore/verify') =>
+  load('@sigstore/verify') as typeof import('@sigstore/verify');
+
+let emptyRoot: TrustedRoot | undefined;
+const EMPTY_ROOT = (): TrustedRoot =>
+  (emptyRoot ??= specsLib().TrustedRoot.fromJSON({
+    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+    tlogs: [],
+    certificateAuthorities: [],
+    ctlogs: [],
+    timestampAuthorities: [],
+  }));
 
 /** Parses a trusted_root.json (protobuf-specs JSON); a root that does not parse is refused. */
 export function parseTrustedRoot(bytes: Uint8Array, where = 'the trusted root'): TrustedRoot {
@@ -57,7 +70,7 @@ export function parseTrustedRoot(bytes: Uint8Array, where = 'the trusted root'):
     const json = JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, unknown>;
     if (typeof json !== 'object' || json === null || !String(json.mediaType).includes('trustedroot'))
       throw new Error('no trustedroot media type');
-    return TrustedRoot.fromJSON(json);
+    return specsLib().TrustedRoot.fromJSON(json);
   } catch (err) {
     throw new SignetError('USAGE', `${where} is not a Sigstore trusted_root.json: ${(err as Error).message}`);
   }
@@ -100,10 +113,9 @@ function spkiId(key: KeyObject): string {
     .digest('hex')}`;
 }
 
-const HASHES: Partial<Record<HashAlgorithm, string>> = {
-  [HashAlgorithm.SHA2_256]: 'sha256',
-  [HashAlgorithm.SHA2_384]: 'sha384',
-  [HashAlgorithm.SHA2_512]: 'sha512',
+const HASHES = (): Partial<Record<HashAlgorithm, string>> => {
+  const { HashAlgorithm: H } = specsLib();
+  return { [H.SHA2_256]: 'sha256', [H.SHA2_384]: 'sha384', [H.SHA2_512]: 'sha512' };
 };
 
 /**
@@ -115,7 +127,7 @@ function subjectOf(bundle: Bundle, digest: string): { ok: boolean; reason: strin
   if (bundle.content.$case === 'messageSignature') {
     const md = bundle.content.messageSignature.messageDigest;
     if (!md) return { ok: false, reason: 'the message signature carries no digest' };
-    const got = `${HASHES[md.algorithm] ?? 'unknown'}:${Buffer.from(md.digest).toString('hex')}`;
+    const got = `${HASHES()[md.algorithm] ?? 'unknown'}:${Buffer.from(md.digest).toString('hex')}`;
     return got === digest
       ? { ok: true, reason: `message signature over ${digest}` }
       : { ok: false, reason: `the message signature is for ${got}, not ${digest}` };
@@ -169,7 +181,7 @@ function run(
   artifact: Buffer | undefined
 ): { signer?: Signer; failed?: { stage: number; name: CheckName; reason: string } } {
   try {
-    return { signer: verifier.verify(toSignedEntity(bundle, artifact)) };
+    return { signer: verifier.verify(verifyLib().toSignedEntity(bundle, artifact)) };
   } catch (err) {
     const code = (err as { code?: string }).code ?? '';
     let stage = STAGES.findIndex((s) => s.codes.includes(code));
@@ -207,7 +219,7 @@ export function verifySigstoreBundle(args: {
   if (!args.bundle) return done([check('integrity', 'fail', args.unreadable ?? 'no bundle', rq)]);
   let bundle: Bundle;
   try {
-    bundle = bundleFromJSON(JSON.parse(Buffer.from(args.bundle).toString('utf8')));
+    bundle = bundleLib().bundleFromJSON(JSON.parse(Buffer.from(args.bundle).toString('utf8')));
   } catch (err) {
     return done([check('integrity', 'fail', `not a Sigstore bundle: ${(err as Error).message}`, rq)]);
   }
@@ -261,10 +273,11 @@ export function verifySigstoreBundle(args: {
       );
     // Key-based, as cosign --key: a log entry or timestamp present must verify; none is required.
     const options: VerifierOptions = { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 };
-    const root = args.policy.trustedRoot ?? EMPTY_ROOT;
+    const root = args.policy.trustedRoot ?? EMPTY_ROOT();
     let last: { stage: number; name: CheckName; reason: string } | undefined;
     for (const key of args.policy.keys) {
-      const v = new Verifier(
+      const { Verifier: V, toTrustMaterial } = verifyLib();
+      const v = new V(
         toTrustMaterial(root, () => ({ publicKey: key, validFor: () => true })),
         options
       );
@@ -307,7 +320,8 @@ export function verifySigstoreBundle(args: {
     );
   if (!args.policy.trustedRoot)
     return done([...checks, check('certificate-chain', 'fail', 'no Sigstore trusted root is configured', rq)], extra);
-  const r = run(new Verifier(toTrustMaterial(args.policy.trustedRoot)), bundle, artifact);
+  const { Verifier: V, toTrustMaterial } = verifyLib();
+  const r = run(new V(toTrustMaterial(args.policy.trustedRoot)), bundle, artifact);
   const all: CheckName[] = ['authentic-timestamp', 'certificate-chain', 'sct', 'transparency-log', 'integrity'];
   if (!r.signer) {
     const f = r.failed!;
