@@ -64,6 +64,7 @@ const statementShape = {
       trustedRoot: z.string().optional(),
       trustedRootDigest: z.string().optional(),
       keys: z.array(z.string()).optional(),
+      repository: z.string().optional(),
     })
     .optional(),
   // Signet's Layer B freshness (docs/freshness.md): the TUF repository and its pinned first root.
@@ -128,6 +129,11 @@ export interface TrustPolicySigstore {
   keys: string[];
   trustedRoot?: string;
   trustedRootDigest?: string;
+  /**
+   * Where the bundles live when not beside the image (cosign's COSIGN_REPOSITORY): a repository
+   * `registry/path` whose referrers of the artifact's digest are read as well.
+   */
+  repository?: string;
 }
 
 export interface TrustPolicyDocument {
@@ -393,11 +399,21 @@ function validateSigstore(
       invalid(`${at}.trustedRootDigest must be sha256:<64 hex digits>`);
     // without `trustedRoot`: the root carried beside the artifact (signet copy --trusted-root), by this digest
   }
+  if (raw.repository !== undefined) {
+    const slash = raw.repository.indexOf('/');
+    if (
+      slash <= 0 ||
+      !isValidRepositoryName(raw.repository.slice(slash + 1)) ||
+      /[:@]/.test(raw.repository.slice(slash))
+    )
+      invalid(`${at}.repository must be registry/repository (no tag or digest), not ${JSON.stringify(raw.repository)}`);
+  }
   return {
     identities,
     keys,
     ...(raw.trustedRoot !== undefined ? { trustedRoot: raw.trustedRoot } : {}),
     ...(raw.trustedRootDigest !== undefined ? { trustedRootDigest: raw.trustedRootDigest } : {}),
+    ...(raw.repository !== undefined ? { repository: raw.repository } : {}),
   };
 }
 

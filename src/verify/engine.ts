@@ -72,7 +72,7 @@ async function evaluate(
     ...(options.registriesD ? { registriesD: options.registriesD } : {}),
   });
   const entries = new Map<Candidate, SignatureReport>();
-  for (const c of candidates) {
+  const enter = (c: Candidate): void => {
     const s: SignatureReport = {
       family: c.family,
       digest: c.digest,
@@ -83,7 +83,32 @@ async function evaluate(
     if ((c.family === 'notary' || c.family === 'sigstore') && c.mediaType) s.mediaType = c.mediaType;
     entries.set(c, s);
     report.signatures.push(s);
-  }
+  };
+  for (const c of candidates) enter(c);
+  // Sigstore bundles a statement says live in another repository (cosign's COSIGN_REPOSITORY):
+  // that repository's referrers of this same digest, read once per verification.
+  const elsewhere = new Map<string, Promise<Candidate[]>>();
+  const openedElsewhere: Array<{ close(): Promise<void> }> = [];
+  const candidatesIn = (repository: string): Promise<Candidate[]> => {
+    let found = elsewhere.get(repository);
+    if (!found) {
+      found = (async () => {
+        const o = await openTarget(repository, options.open);
+        openedElsewhere.push(o.target);
+        const all = await discoverSignatures(
+          { target: o.target, parsed: o.parsed, descriptor: d },
+          { maxSignatures: options.maxSignatures ?? 50, offline: Boolean(options.offline) }
+        );
+        const bundles = all
+          .filter((c) => c.family === 'sigstore')
+          .map((c) => ({ ...c, source: `${c.source} in ${repository}` }) as Candidate);
+        bundles.forEach(enter);
+        return bundles;
+      })();
+      elsewhere.set(repository, found);
+    }
+    return found;
+  };
   const record = (c: Candidate, j: SignatureJudgement): void => {
     const s = entries.get(c)!;
     s.checks.push(...j.checks);
@@ -118,14 +143,19 @@ async function evaluate(
     ...(allowDowngrade ? { allowDowngrade } : {}),
     ...(tagState ? { tagState } : {}),
     ...(options.offline ? { offline: true } : {}),
+    candidatesIn,
     ...(commit ? { onVerified: (f: () => Promise<void>) => onVerified.push(f) } : {}),
   };
-  for (const r of requirements) {
-    if (r.kind === 'trust-policy') report.requirements.push(...(await evaluateTrustPolicy(r, ctx)));
-    else if (r.kind === 'containers-policy') report.requirements.push(...(await evaluateContainersPolicy(r, ctx)));
-    else if (r.kind === 'cosign-key') report.requirements.push(...(await evaluateCosignKey(r, ctx)));
-    else if (r.kind === 'sigstore') report.requirements.push(...(await evaluateSigstore(r, ctx)));
-    else report.requirements.push(...(await evaluateLayoutKey(r, ctx)));
+  try {
+    for (const r of requirements) {
+      if (r.kind === 'trust-policy') report.requirements.push(...(await evaluateTrustPolicy(r, ctx)));
+      else if (r.kind === 'containers-policy') report.requirements.push(...(await evaluateContainersPolicy(r, ctx)));
+      else if (r.kind === 'cosign-key') report.requirements.push(...(await evaluateCosignKey(r, ctx)));
+      else if (r.kind === 'sigstore') report.requirements.push(...(await evaluateSigstore(r, ctx)));
+      else report.requirements.push(...(await evaluateLayoutKey(r, ctx)));
+    }
+  } finally {
+    await Promise.all(openedElsewhere.map((t) => t.close()));
   }
   if (!requirements.length)
     report.checks.push(check('policy', 'fail', 'no requirement is configured: a verification never passes by default'));

@@ -116,6 +116,49 @@ describe('Sigstore bundles as referrers: cosign 3 key-based, keyless against a p
     );
   }, 60_000);
 
+  it("bundles in another repository (cosign's COSIGN_REPOSITORY) count only when the statement names it", async () => {
+    const t = new RegistryTarget({ registry: serve.host, repository: 'c3/elsewhere' });
+    const d = await pushArtifact(t, 'image whose bundles live elsewhere', { tag: 'v1' });
+    await t.close();
+    const ref = `${serve.host}/c3/elsewhere@${d.digest}`;
+    const sigs = `${serve.host}/c3/signatures`;
+    await run(
+      cosign3,
+      [
+        'sign',
+        '--key',
+        'cosign.key',
+        '--tlog-upload=false',
+        '--use-signing-config=false',
+        '--allow-insecure-registry',
+        ref,
+      ],
+      {
+        env: { ...process.env, COSIGN_PASSWORD: '', COSIGN_YES: 'true', HOME: work, COSIGN_REPOSITORY: sigs },
+        cwd: work,
+        timeout: 60_000,
+      }
+    );
+    const beside = await runSignet(['verify', ref, '--key', join(work, 'cosign.pub')], { env: env() });
+    expect(beside.code, beside.stdout + beside.stderr).toBe(1); // nothing beside the image
+    const policy = join(work, 'elsewhere-policy.json');
+    const statement = (repository?: string) => ({
+      name: 'elsewhere',
+      registryScopes: [`${serve.host}/c3/elsewhere`],
+      signatureVerification: { level: 'strict' },
+      trustStores: [],
+      trustedIdentities: [],
+      sigstore: { keys: [join(work, 'cosign.pub')], ...(repository ? { repository } : {}) },
+    });
+    await writeFile(policy, JSON.stringify({ version: '1.0', trustPolicies: [statement(sigs)] }));
+    const ok = await runSignet(['verify', ref, '--policy', policy], { env: env() });
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(new RegExp(`sigstore sha256:[0-9a-f]{64} \\(referrers in ${sigs}\\).*: verified`));
+    await writeFile(policy, JSON.stringify({ version: '1.0', trustPolicies: [statement()] }));
+    const without = await runSignet(['verify', ref, '--policy', policy], { env: env() });
+    expect(without.code, without.stdout + without.stderr).toBe(1);
+  }, 60_000);
+
   it("on docker-registry (no referrers API): cosign 3's tag-schema index (entries typed as empty) is read by the manifest's own type", async () => {
     const dist = await startDistribution();
     try {

@@ -151,5 +151,9 @@ export async function evaluateStatementSigstore(
       },
     ];
   }
-  return evaluateSigstore({ kind: 'sigstore', name, policy }, ctx);
+  // bundles kept in another repository count beside those of the artifact's own
+  const here = block.repository
+    ? { ...ctx, candidates: [...ctx.candidates, ...(await ctx.candidatesIn(block.repository))] }
+    : ctx;
+  return evaluateSigstore({ kind: 'sigstore', name, policy }, here);
 }

@@ -38,6 +38,8 @@ export interface EvaluationContext {
   verifyOptions: VerifyOptions;
   /** `--offline`: no network; Layer B applies the statement's `freshness.offlineGrace`. */
   offline?: boolean;
+  /** Sigstore bundles in another repository (a statement's `sigstore.repository`): its referrers of this digest. */
+  candidatesIn(repository: string): Promise<Candidate[]>;
   /** Files one family's judgement of one signature into the report. */
   record(candidate: Candidate, result: SignatureJudgement): void;
 }
