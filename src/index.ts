@@ -63,7 +63,7 @@ export type {
   VerificationOutcome,
   TrustPolicyDocument,
 } from './trust/index.ts';
-export type { PrimitiveSigner, EnvelopeContent } from './signature/index.ts';
+export type { PrimitiveSigner, EnvelopeContent, BundleSummary } from './signature/index.ts';
 export type { RegistryOptions, RunningRegistry, FsckReport, GcOptions, GcReport } from './server/index.ts';
 
 const verifyModule = (): Promise<typeof Verify> => import('./verify/index.ts');

@@ -3,11 +3,14 @@ import {
   COSIGN_PAYLOAD_MEDIA_TYPE,
   SIGNATURE_ARTIFACT_TYPE,
   cosignSignatureTag,
+  describeBundle,
   isNotarySignatureManifest,
+  isSigstoreBundleType,
   MAX_ENVELOPE_SIZE,
   parseCosignPayload,
   parseEnvelope,
   parseSimplePayload,
+  type BundleSummary,
 } from '../signature/index.ts';
 import {
   fetchAll,
@@ -39,12 +42,14 @@ export interface SignatureInfo {
  * nothing here is trusted; use verify for that.
  */
 export interface OtherSignatureInfo {
-  family: 'cosign' | 'simple';
+  family: 'cosign' | 'simple' | 'sigstore';
   /** Where it is stored: the `.sig` tag, or the referrer manifest's digest. */
   location: string;
   /** The identity the payload claims (not verified). */
   dockerReference?: string;
   signedDigest?: string;
+  /** A Sigstore bundle, decoded (not verified). */
+  bundle?: BundleSummary;
   error?: string;
 }
 
@@ -145,6 +150,31 @@ async function otherFamilies(target: ReadableTarget, subject: Descriptor): Promi
         info.dockerReference = p.dockerReference;
         info.signedDigest = p.dockerManifestDigest;
       }
+    } catch (err) {
+      info.error = (err as Error).message;
+    }
+    out.push(info);
+  }
+  // Sigstore bundles (cosign 3's default): by artifact type, or — in cosign's tag-schema index,
+  // which lists them as the empty type — by the manifest's own.
+  for (const r of await target.referrers(subject)) {
+    const listed =
+      r.artifactType && r.artifactType !== 'application/vnd.oci.empty.v1+json' ? r.artifactType : undefined;
+    if (listed && !isSigstoreBundleType(listed)) continue;
+    let m: ImageManifest | undefined;
+    try {
+      const got = (await fetchManifest(target, r)).manifest;
+      m = 'layers' in got ? (got as ImageManifest) : undefined;
+    } catch (err) {
+      out.push({ family: 'sigstore', location: r.digest, error: (err as Error).message });
+      continue;
+    }
+    if (!isSigstoreBundleType(listed ?? m?.artifactType)) continue;
+    const info: OtherSignatureInfo = { family: 'sigstore', location: r.digest };
+    const layer = m?.layers.length === 1 ? m.layers[0] : undefined;
+    try {
+      if (!layer || !isSigstoreBundleType(layer.mediaType)) throw new Error('not one bundle layer');
+      info.bundle = describeBundle(await fetchAll(target, layer, 1024 * 1024));
     } catch (err) {
       info.error = (err as Error).message;
     }

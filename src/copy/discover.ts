@@ -1,5 +1,5 @@
-import type { Descriptor } from '../oci/index.ts';
-import type { ReadableTarget } from '../store/index.ts';
+import { artifactTypeOf, type Descriptor } from '../oci/index.ts';
+import { fetchManifest, type ReadableTarget } from '../store/index.ts';
 
 /** A node of the referrers graph. */
 export interface ReferrerNode {
@@ -9,6 +9,19 @@ export interface ReferrerNode {
   artifactType?: string;
   annotations?: Record<string, string>;
   referrers: ReferrerNode[];
+}
+
+const EMPTY_TYPE = 'application/vnd.oci.empty.v1+json';
+
+/** A referrer listed without a type, or as the empty type, typed by its own manifest (read by digest, bounded). */
+async function withOwnType(target: ReadableTarget, r: Descriptor): Promise<Descriptor> {
+  if (r.artifactType && r.artifactType !== EMPTY_TYPE) return r;
+  try {
+    const own = artifactTypeOf((await fetchManifest(target, r)).manifest);
+    return own ? { ...r, artifactType: own } : r;
+  } catch {
+    return r; // shown as listed; a manifest that cannot be read is not the listing's fault
+  }
 }
 
 /** The referrers graph under `root`, recursively (bounded in depth and size). */
@@ -28,8 +41,13 @@ export async function discover(
     if (seen.has(d.digest) || depth >= maxDepth || ++nodes > maxNodes) return node;
     seen.add(d.digest);
     // The filter applies to the first level; below it, everything that refers to a match is shown.
-    const list = await target.referrers(d, depth === 0 ? options.artifactType : undefined);
-    for (const r of list) node.referrers.push(await walk(r, depth + 1));
+    // It is applied here, after each type is known: a listing may give none, or — cosign's
+    // tag-schema index — the empty type for a manifest whose own artifactType says what it is.
+    for (const listed of await target.referrers(d)) {
+      const r = await withOwnType(target, listed);
+      if (depth === 0 && options.artifactType && r.artifactType !== options.artifactType) continue;
+      node.referrers.push(await walk(r, depth + 1));
+    }
     return node;
   };
   return walk(root, 0);

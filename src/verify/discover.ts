@@ -6,6 +6,7 @@ import {
   cosignSignatureTag,
   FLATPAK_SIGNATURE_ANNOTATION,
   isNotarySignatureManifest,
+  isSigstoreBundleType,
   lookasideFor,
   MAX_ENVELOPE_SIZE,
   readLookaside,
@@ -63,12 +64,6 @@ export interface SigstoreCandidate extends CandidateBase {
 }
 export type Candidate = NotaryCandidate | CosignCandidate | SimpleCandidate | LayoutCandidate | SigstoreCandidate;
 
-/** Sigstore bundle media types: v0.1, v0.2 (`…bundle+json;version=0.x`) and v0.3 (`…bundle.v0.3+json`). */
-export function isSigstoreBundleType(type: string | undefined): boolean {
-  return (
-    !!type && /^application\/vnd\.dev\.sigstore\.bundle(\.v0\.[0-9]+\+json|\+json;\s*version=0\.[0-9]+)$/.test(type)
-  );
-}
 const EMPTY_ARTIFACT_TYPE = 'application/vnd.oci.empty.v1+json';
 
 /** The artifact every later step talks about: resolved exactly once, named by digest from then on. */

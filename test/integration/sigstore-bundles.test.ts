@@ -9,6 +9,7 @@ import { KeyStore, toPem } from '../../src/pki/index.ts';
 import { attachReferrer, sign } from '../../src/sign/index.ts';
 import { RegistryTarget } from '../../src/store/index.ts';
 import type { VerificationReport } from '../../src/verify/index.ts';
+import { copy, discover, inspect } from '../../src/index.ts';
 import { pushArtifact } from '../helpers/artifacts.ts';
 import { startDistribution } from '../helpers/distribution.ts';
 import { peerTools } from '../helpers/peer-tools.ts';
@@ -115,6 +116,46 @@ describe('Sigstore bundles as referrers: cosign 3 key-based, keyless against a p
       /authenticity check failed: the bundle does not verify with any of the given public keys/
     );
   }, 60_000);
+
+  it('bundles show in ls, inspect, discover and the web view, on docker-registry (tag schema) and after copy to signet serve and a layout', async () => {
+    const dist = await startDistribution();
+    try {
+      const t = new RegistryTarget({ registry: dist.host, repository: 'c3/shown' });
+      const d = await pushArtifact(t, 'cosign3 shown everywhere', { tag: 'v1' });
+      await t.close();
+      await cosignSign(`${dist.host}/c3/shown@${d.digest}`);
+      const copies = [`${dist.host}/c3/shown:v1`, `${serve.host}/c3/shown:v1`, `oci:${join(work, 'shown')}:v1`];
+      for (const dst of copies.slice(1)) await copy(copies[0]!, dst);
+      const ls = await runSignet(['ls', copies[0]!], { env: env() }); // the CLI's words, on the tag schema
+      expect(ls.code, ls.stderr).toBe(0);
+      expect(ls.stdout).toMatch(/sigstore sha256:[0-9a-f]{64} DSSE application\/vnd\.in-toto\+json by key/);
+      for (const ref of copies) {
+        const ins = await inspect(ref);
+        expect(ins.otherSignatures.filter((o) => o.family === 'sigstore').map((o) => o.bundle?.content)).toEqual([
+          'DSSE application/vnd.in-toto+json',
+        ]);
+        const tree = await discover(ref, { artifactType: BUNDLE });
+        expect(
+          tree.tree.referrers.map((r) => r.artifactType),
+          ref
+        ).toEqual([BUNDLE]);
+      }
+      const page = await fetch(`http://${serve.host}/ui/artifact?repo=c3/shown&digest=${d.digest}`);
+      const html = await page.text();
+      expect(html).toContain('Sigstore bundle');
+      const bundleDigest = /ui\/envelope\?repo=c3%2Fshown(?:&#38;|&amp;|&)digest=(sha256%3A[0-9a-f]{64})/.exec(
+        html
+      )?.[1];
+      expect(bundleDigest, html).toBeDefined();
+      const env2 = await (
+        await fetch(`http://${serve.host}/ui/envelope?repo=c3/shown&digest=${decodeURIComponent(bundleDigest!)}`)
+      ).text();
+      expect(env2).toContain('Bundle (decoded, not verified)');
+      expect(env2).toContain('transparency log entries');
+    } finally {
+      await dist.close();
+    }
+  }, 90_000);
 
   it("bundles in another repository (cosign's COSIGN_REPOSITORY) count only when the statement names it", async () => {
     const t = new RegistryTarget({ registry: serve.host, repository: 'c3/elsewhere' });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { BundleSummary } from '../../index.ts';
 import { SignetError } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
 import { sigstoreSources, withKeyNames, type SigstoreFlags } from './verify.ts';
@@ -29,7 +30,7 @@ export function registerInspect(program: Command): void {
     if (!r.signatures.length && !r.otherSignatures.length) process.stdout.write('└── (no signatures)\n');
     for (const o of r.otherSignatures)
       process.stdout.write(
-        `├── ${o.family} ${o.location} ${o.error ? `(unreadable: ${o.error})` : `for ${o.dockerReference}`}\n`
+        `├── ${o.family} ${o.location} ${o.error ? `(unreadable: ${o.error})` : o.bundle ? `${o.bundle.content} by ${o.bundle.signer}` : `for ${o.dockerReference}`}\n`
       );
     r.signatures.forEach((s, i) => {
       const last = i === r.signatures.length - 1;
@@ -58,7 +59,7 @@ export function registerInspect(program: Command): void {
       process.stdout.write(`${r.reference}\n└── application/vnd.cncf.notary.signature\n`);
       for (const o of r.otherSignatures)
         process.stdout.write(
-          `└── ${o.family} signature at ${o.location}: ${o.error ? `unreadable: ${o.error}` : `claims ${o.dockerReference} → ${o.signedDigest}`} (not verified)\n`
+          `└── ${o.family} signature at ${o.location}: ${o.error ? `unreadable: ${o.error}` : o.bundle ? bundleLine(o.bundle) : `claims ${o.dockerReference} → ${o.signedDigest}`} (not verified)\n`
         );
       r.signatures.forEach((s, i) => {
         const p = i === r.signatures.length - 1 ? '    ' : '    ';
@@ -215,4 +216,11 @@ export function registerInspect(program: Command): void {
         if (o.verdict !== 'verified') throw new SignetError('VERIFICATION_FAILED', `${file} failed verification`);
       }
     );
+}
+
+/** One line for a decoded Sigstore bundle (inspect). */
+function bundleLine(b: BundleSummary): string {
+  const what = b.predicateType ? `${b.content} (predicate ${b.predicateType})` : b.content;
+  const issuer = b.certificateIssuer ? `, certificate issued by ${b.certificateIssuer}` : '';
+  return `${b.mediaType}: ${what} by ${b.signer}${issuer}; ${b.tlogEntries} transparency log entr${b.tlogEntries === 1 ? 'y' : 'ies'}, ${b.timestamps} timestamp(s)`;
 }

@@ -13,6 +13,7 @@ const KIND_TEXT: Record<TreeNode['kind'], string> = {
   notary: 'notary signature',
   cosign: 'cosign signature',
   simple: 'simple signature',
+  sigstore: 'Sigstore bundle',
   sbom: 'SBOM',
   attestation: 'attestation',
   artifact: 'artifact',

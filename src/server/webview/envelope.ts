@@ -1,6 +1,6 @@
 import { decode, Tag } from 'cbor2';
 import type { Descriptor } from '../../oci/index.ts';
-import { parseCosignPayload, parseEnvelope } from '../../signature/index.ts';
+import { describeBundle, isSigstoreBundleType, parseCosignPayload, parseEnvelope } from '../../signature/index.ts';
 import { MAX_DECODED_BLOB } from './read.ts';
 
 /**
@@ -138,7 +138,8 @@ function decodeCosign(bytes: Uint8Array, layer: Descriptor): Section[] {
 }
 
 /** Whether the web view decodes layers of this media type (the others are not read). */
-export const isDecodable = (mediaType: string): boolean => [JWS, COSE, COSIGN_PAYLOAD].includes(mediaType);
+export const isDecodable = (mediaType: string): boolean =>
+  [JWS, COSE, COSIGN_PAYLOAD].includes(mediaType) || isSigstoreBundleType(mediaType);
 
 /** Decodes `bytes` (checked against `layer` by the caller); null: too large to decode; undefined: not read. */
 export function decodeLayer(layer: Descriptor, bytes?: Uint8Array | null): DecodedLayer {
@@ -163,6 +164,34 @@ export function decodeLayer(layer: Descriptor, bytes?: Uint8Array | null): Decod
       return { format: 'Notary Project COSE', sections: [facts, ...decodeCose(bytes), notaryParsed(bytes, COSE)] };
     if (layer.mediaType === COSIGN_PAYLOAD)
       return { format: 'cosign simple signing', sections: [facts, ...decodeCosign(bytes, layer)] };
+    if (isSigstoreBundleType(layer.mediaType)) {
+      const b = describeBundle(bytes);
+      const rows: Array<[string, string]> = [
+        ['bundle media type', b.mediaType],
+        ['content', b.content],
+        ...(b.predicateType ? [['predicate type', b.predicateType] as [string, string]] : []),
+        ['signer', b.signer],
+        ...(b.certificateIssuer ? [['certificate issuer', b.certificateIssuer] as [string, string]] : []),
+        ...(b.certificateValidity
+          ? [
+              ['certificate validity', `${b.certificateValidity.notBefore} to ${b.certificateValidity.notAfter}`] as [
+                string,
+                string,
+              ],
+            ]
+          : []),
+        ['transparency log entries', String(b.tlogEntries)],
+        ['RFC 3161 timestamps', String(b.timestamps)],
+      ];
+      return {
+        format: 'Sigstore bundle',
+        sections: [
+          facts,
+          { title: 'Bundle (decoded, not verified)', rows },
+          { title: 'JSON', json: JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown },
+        ],
+      };
+    }
   } catch (err) {
     return {
       format: 'undecodable',

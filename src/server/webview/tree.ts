@@ -1,9 +1,10 @@
 import { artifactTypeOf, isImageIndex, isValidDigest, type Descriptor } from '../../oci/index.ts';
+import { isSigstoreBundleType } from '../../signature/index.ts';
 import type { RegistryStorage } from '../storage.ts';
 import { readManifest } from './read.ts';
 
 /** What a referrer is, as far as the web view tells them apart. */
-export type NodeKind = 'notary' | 'cosign' | 'simple' | 'sbom' | 'attestation' | 'artifact';
+export type NodeKind = 'notary' | 'cosign' | 'simple' | 'sigstore' | 'sbom' | 'attestation' | 'artifact';
 
 export interface TreeNode {
   /** The referrer manifest, with its artifact type and annotations. */
@@ -41,12 +42,14 @@ const COSIGN_TAG_KINDS: Array<[string, NodeKind]> = [
 export function kindOf(artifactType: string | undefined): NodeKind {
   const t = artifactType ?? '';
   if (KIND_BY_TYPE[t]) return KIND_BY_TYPE[t];
+  if (isSigstoreBundleType(t)) return 'sigstore';
   if (/spdx|cyclonedx|syft|sbom/i.test(t)) return 'sbom';
   if (/in-toto|attestation|provenance/i.test(t)) return 'attestation';
   return 'artifact';
 }
 
-export const isSignature = (k: NodeKind): boolean => k === 'notary' || k === 'cosign' || k === 'simple';
+export const isSignature = (k: NodeKind): boolean =>
+  k === 'notary' || k === 'cosign' || k === 'simple' || k === 'sigstore';
 
 /** A cosign-style tag for `digest` (`sha256-<hex>.sig`). */
 export const cosignTag = (digest: string, suffix: string): string => `${digest.replace(':', '-')}.${suffix}`;

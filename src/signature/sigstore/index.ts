@@ -1,0 +1,2 @@
+export { describeBundle, isSigstoreBundleType } from './describe.ts';
+export type { BundleSummary } from './describe.ts';
