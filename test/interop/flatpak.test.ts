@@ -102,105 +102,115 @@ describe("Flatpak (Debian's flatpak 1.14, offline) installs from signet serve", 
     expect(list.stdout).toContain('org.test.Platform');
   });
 
-  it('Signet signs the Flatpak image (Notary and simple signing) and verifies it; a moved tag is refused', async () => {
-    const e = env();
-    expect(
-      (
-        await runSignet(['key', 'generate', 'root', '--ca', '--subject', 'CN=Flatpak Root,O=Test,ST=WA,C=US'], {
-          env: e,
-        })
-      ).code
-    ).toBe(0);
-    expect(
-      (
-        await runSignet(
-          ['key', 'generate', 'rel', '--issuer', 'root', '--default', '--subject', 'CN=rel,O=Test,ST=WA,C=US'],
-          { env: e }
-        )
-      ).code
-    ).toBe(0);
-    const root = await runSignet(['key', 'show', 'root', '--cert'], { env: e });
-    await writeFile(join(work, 'root.pem'), root.stdout);
-    expect(
-      (await runSignet(['cert', 'add', '--type', 'ca', '--store', 'fp', join(work, 'root.pem')], { env: e })).code
-    ).toBe(0);
-    expect(
-      (
-        await runSignet(
-          [
-            'policy',
-            'init',
-            '--name',
-            'fp',
-            '--scope',
-            `${serve.host}/org.test.platform`,
-            '--trust-store',
-            'ca:fp',
-            '--identity',
-            'x509.subject: CN=rel,O=Test,ST=WA,C=US',
-          ],
-          { env: e }
-        )
-      ).code
-    ).toBe(0);
-    const ref = `${serve.host}/org.test.platform:latest`;
-    expect((await runSignet(['sign', ref], { env: e })).code).toBe(0);
-    expect((await runSignet(['verify', ref], { env: e })).code).toBe(0);
-    // simple signing too, enforced through a containers policy
-    expect((await runSignet(['key', 'generate', 'gk', '--type', 'gpg-ed25519'], { env: e })).code).toBe(0);
-    const rd = join(work, 'registries.d');
-    await mkdir(rd, { recursive: true });
-    await writeFile(
-      join(rd, 'fp.yaml'),
-      `docker:\n  ${serve.host}:\n    lookaside: file://${join(work, 'lookaside')}\n`
-    );
-    expect(
-      (await runSignet(['sign', ref, '--signature-format', 'simple', '--key', 'gk', '--registries-d', rd], { env: e }))
-        .code
-    ).toBe(0);
-    const { KeyStore } = await import('../../src/pki/index.ts');
-    await writeFile(join(work, 'gk.gpg'), (await new KeyStore(join(work, 'signet-home')).gpgKey('gk')).publicKey);
-    await writeFile(
-      join(work, 'policy.json'),
-      JSON.stringify({
-        default: [{ type: 'reject' }],
-        transports: {
-          docker: {
-            [`${serve.host}/org.test.platform`]: [
-              { type: 'signedBy', keyType: 'GPGKeys', keyPath: join(work, 'gk.gpg') },
+  it(
+    'Signet signs the Flatpak image (Notary and simple signing) and verifies it; a moved tag is refused',
+    { timeout: 180_000 },
+    async () => {
+      const e = env();
+      expect(
+        (
+          await runSignet(['key', 'generate', 'root', '--ca', '--subject', 'CN=Flatpak Root,O=Test,ST=WA,C=US'], {
+            env: e,
+          })
+        ).code
+      ).toBe(0);
+      expect(
+        (
+          await runSignet(
+            ['key', 'generate', 'rel', '--issuer', 'root', '--default', '--subject', 'CN=rel,O=Test,ST=WA,C=US'],
+            { env: e }
+          )
+        ).code
+      ).toBe(0);
+      const root = await runSignet(['key', 'show', 'root', '--cert'], { env: e });
+      await writeFile(join(work, 'root.pem'), root.stdout);
+      expect(
+        (await runSignet(['cert', 'add', '--type', 'ca', '--store', 'fp', join(work, 'root.pem')], { env: e })).code
+      ).toBe(0);
+      expect(
+        (
+          await runSignet(
+            [
+              'policy',
+              'init',
+              '--name',
+              'fp',
+              '--scope',
+              `${serve.host}/org.test.platform`,
+              '--trust-store',
+              'ca:fp',
+              '--identity',
+              'x509.subject: CN=rel,O=Test,ST=WA,C=US',
             ],
+            { env: e }
+          )
+        ).code
+      ).toBe(0);
+      const ref = `${serve.host}/org.test.platform:latest`;
+      expect((await runSignet(['sign', ref], { env: e })).code).toBe(0);
+      expect((await runSignet(['verify', ref], { env: e })).code).toBe(0);
+      // simple signing too, enforced through a containers policy
+      expect((await runSignet(['key', 'generate', 'gk', '--type', 'gpg-ed25519'], { env: e })).code).toBe(0);
+      const rd = join(work, 'registries.d');
+      await mkdir(rd, { recursive: true });
+      await writeFile(
+        join(rd, 'fp.yaml'),
+        `docker:\n  ${serve.host}:\n    lookaside: file://${join(work, 'lookaside')}\n`
+      );
+      expect(
+        (
+          await runSignet(['sign', ref, '--signature-format', 'simple', '--key', 'gk', '--registries-d', rd], {
+            env: e,
+          })
+        ).code
+      ).toBe(0);
+      const { KeyStore } = await import('../../src/pki/index.ts');
+      await writeFile(join(work, 'gk.gpg'), (await new KeyStore(join(work, 'signet-home')).gpgKey('gk')).publicKey);
+      await writeFile(
+        join(work, 'policy.json'),
+        JSON.stringify({
+          default: [{ type: 'reject' }],
+          transports: {
+            docker: {
+              [`${serve.host}/org.test.platform`]: [
+                { type: 'signedBy', keyType: 'GPGKeys', keyPath: join(work, 'gk.gpg') },
+              ],
+            },
           },
-        },
-      })
-    );
-    // one verification, both families in one report: the Notary policy (configured in SIGNET_HOME) and the containers policy
-    const both = await runSignet(
-      ['verify', ref, '--containers-policy', join(work, 'policy.json'), '--registries-d', rd, '-o', 'json'],
-      { env: e }
-    );
-    expect(both.code, both.stdout + both.stderr).toBe(0);
-    const [report] = JSON.parse(both.stdout) as VerificationReport[];
-    expect(report!.verdict).toBe('verified');
-    expect(report!.requirements.map((r) => [r.name, r.satisfied])).toEqual([
-      ['trust-policy:fp', true],
-      [`containers-policy:${serve.host}/org.test.platform[0] signedBy`, true],
-    ]);
-    expect(new Set(report!.signatures.filter((x) => x.verdict === 'verified').map((x) => x.family))).toEqual(
-      new Set(['notary', 'simple'])
-    );
-    const noPolicy = await runSignet(['verify', ref], { env: { SIGNET_HOME: join(work, 'empty-home') } });
-    expect(noPolicy.code).toBe(1);
-    expect(noPolicy.stderr).toMatch(/no policy is configured/);
-    // move the tag to an unsigned image: both verifications refuse
-    const t = new RegistryTarget({ registry: serve.host, repository: 'org.test.platform' });
-    await pushArtifact(t, 'not the runtime', { tag: 'latest' });
-    await t.close();
-    const n = await runSignet(['verify', ref], { env: e });
-    expect(n.code).toBe(1);
-    expect(n.stdout).toMatch(/no Notary Project signature is associated/);
-    const s = await runSignet(['verify', ref, '--containers-policy', join(work, 'policy.json'), '--registries-d', rd], {
-      env: e,
-    });
-    expect(s.code).toBe(1);
-  });
+        })
+      );
+      // one verification, both families in one report: the Notary policy (configured in SIGNET_HOME) and the containers policy
+      const both = await runSignet(
+        ['verify', ref, '--containers-policy', join(work, 'policy.json'), '--registries-d', rd, '-o', 'json'],
+        { env: e }
+      );
+      expect(both.code, both.stdout + both.stderr).toBe(0);
+      const [report] = JSON.parse(both.stdout) as VerificationReport[];
+      expect(report!.verdict).toBe('verified');
+      expect(report!.requirements.map((r) => [r.name, r.satisfied])).toEqual([
+        ['trust-policy:fp', true],
+        [`containers-policy:${serve.host}/org.test.platform[0] signedBy`, true],
+      ]);
+      expect(new Set(report!.signatures.filter((x) => x.verdict === 'verified').map((x) => x.family))).toEqual(
+        new Set(['notary', 'simple'])
+      );
+      const noPolicy = await runSignet(['verify', ref], { env: { SIGNET_HOME: join(work, 'empty-home') } });
+      expect(noPolicy.code).toBe(1);
+      expect(noPolicy.stderr).toMatch(/no policy is configured/);
+      // move the tag to an unsigned image: both verifications refuse
+      const t = new RegistryTarget({ registry: serve.host, repository: 'org.test.platform' });
+      await pushArtifact(t, 'not the runtime', { tag: 'latest' });
+      await t.close();
+      const n = await runSignet(['verify', ref], { env: e });
+      expect(n.code).toBe(1);
+      expect(n.stdout).toMatch(/no Notary Project signature is associated/);
+      const s = await runSignet(
+        ['verify', ref, '--containers-policy', join(work, 'policy.json'), '--registries-d', rd],
+        {
+          env: e,
+        }
+      );
+      expect(s.code).toBe(1);
+    }
+  );
 });
