@@ -1,6 +1,6 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FreshnessState } from '../freshness/index.ts';
 import { loadRegistriesD, parseCosignPublicKey, type RegistriesD } from '../signature/index.ts';
@@ -42,6 +42,8 @@ export interface RequirementSources {
     attestationType?: string;
     /** `sha256:<hex>` the trusted root's bytes must have (a trust policy's `trustedRootDigest`). */
     trustedRootDigest?: string;
+    /** `--offline`: the public-good trusted root from the `$SIGNET_HOME` cache only, its age reported. */
+    offline?: boolean;
   };
   /** OpenPGP public keys (files or bytes) of statically signed layouts: adds a `layout-key` requirement. */
   layoutKeys?: Array<string | Uint8Array>;
@@ -75,6 +77,7 @@ export async function sigstoreRequirement(
   const identities = sig.identities ?? [];
   for (const id of identities) identityMatcher(id); // a broken identity is a usage error now, not a failure later
   let trustedRoot: TrustedRoot | undefined;
+  let note: string | undefined;
   if (sig.trustedRoot !== undefined) {
     const where = typeof sig.trustedRoot === 'string' ? sig.trustedRoot : 'the trusted root';
     const bytes =
@@ -92,8 +95,22 @@ export async function sigstoreRequirement(
     trustedRoot = parseTrustedRoot(bytes, where);
   } else if (identities.length) {
     // The public-good instance, through TUF from its embedded initial root; cached in $SIGNET_HOME.
-    const { getTrustedRoot } = await import('@sigstore/tuf');
-    trustedRoot = await getTrustedRoot({ cachePath: join(signetHome(), 'sigstore-tuf') });
+    const { getTrustedRoot, DEFAULT_MIRROR_URL } = await import('@sigstore/tuf');
+    const cachePath = join(signetHome(), 'sigstore-tuf');
+    if (sig.offline) {
+      // @sigstore/tuf keeps one directory per mirror, named by its host and path
+      const u = new URL(DEFAULT_MIRROR_URL);
+      const dir = join(cachePath, encodeURIComponent(u.host + u.pathname.replace(/\/$/, '')));
+      const seen = await stat(join(dir, 'timestamp.json')).catch(() => undefined);
+      if (!seen)
+        throw new SignetError(
+          'UNAVAILABLE',
+          `--offline: no cached public-good Sigstore trusted root in ${dir} (verify once online, or give --trusted-root FILE)`
+        );
+      const days = (Date.now() - seen.mtimeMs) / 86_400_000;
+      note = `the public-good trusted root from the cache ${dir}, last refreshed ${days.toFixed(1)} day(s) ago (--offline: not refreshed)`;
+    }
+    trustedRoot = await getTrustedRoot({ cachePath, ...(sig.offline ? { forceCache: true } : {}) });
   }
   return {
     kind: 'sigstore',
@@ -103,6 +120,7 @@ export async function sigstoreRequirement(
       identities,
       ...(trustedRoot ? { trustedRoot } : {}),
       ...(sig.attestationType !== undefined ? { predicateType: sig.attestationType } : {}),
+      ...(note ? { note } : {}),
     },
   };
 }

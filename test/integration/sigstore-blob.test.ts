@@ -105,6 +105,20 @@ describe('signet blob verify --bundle: cosign 3 sign-blob (key) and keyless bund
     }
   });
 
+  it('--offline without --trusted-root uses only the cached public-good root: none cached is inconclusive (exit 3), never a pass', async () => {
+    const r = await runSignet(
+      [
+        ...['blob', 'verify', file, '--bundle', join(work, 'keyless-dsse.bundle')],
+        ...['--certificate-identity', 'x@example.com', '--certificate-oidc-issuer', ISSUER, '--offline'],
+      ],
+      { env: { SIGNET_HOME: join(work, 'never-online') } }
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    expect(r.stderr).toMatch(
+      /--offline: no cached public-good Sigstore trusted root in .*sigstore-tuf.*give --trusted-root FILE/
+    );
+  });
+
   it('keyless message signature of the file verifies; for a changed file it fails subject', async () => {
     const args = ['--bundle', join(work, 'keyless-msg.bundle'), ...keyless, join(work, 'trusted_root.json')];
     expect((await runSignet(['blob', 'verify', file, ...args], { env: env() })).code).toBe(0);

@@ -180,6 +180,7 @@ export function registerInspect(program: Command): void {
     .option('--certificate-oidc-issuer <url>', 'with --bundle: the OIDC issuer, exactly')
     .option('--certificate-oidc-issuer-regexp <re>', 'with --bundle: the OIDC issuer as an RE2 expression')
     .option('--trusted-root <file>', 'with --bundle: Sigstore trusted_root.json (default: the public-good root)')
+    .option('--offline', 'with --bundle: no network; the public-good trusted root from its cache only (its age shown)')
     .option('--policy-name <name>', 'blob policy statement (default: the globalPolicy statement)')
     .option('--policy <file>', 'blob trust policy file')
     .option('--media-type <type>', 'require this media type')

@@ -33,6 +33,8 @@ export interface SigstoreFlags {
   trustedRoot?: string;
   /** `verify` only: DSSE attestations of this in-toto predicate type (cosign's `verify-attestation --type`). */
   attestationType?: string;
+  /** No network: the public-good trusted root from the cache only. */
+  offline?: boolean;
 }
 
 /** `--key` and the keyless identity flags, in cosign's words: one identity needs a subject and an issuer form. */
@@ -73,6 +75,7 @@ export function sigstoreSources(opts: SigstoreFlags): { sigstore?: RequirementSo
       identities,
       ...(opts.trustedRoot ? { trustedRoot: opts.trustedRoot } : {}),
       ...(opts.attestationType !== undefined ? { attestationType: opts.attestationType } : {}),
+      ...(opts.offline ? { offline: true } : {}),
     },
   };
 }
@@ -174,7 +177,7 @@ export function registerVerify(program: Command): void {
     .option('--accept-index-signature', 'accept an artifact covered only by a signed --index')
     .option(
       '--offline',
-      "no network except the artifact's own store: revocation from the cache and --revocation-bundle only"
+      "no network except the artifact's own store: revocation from the cache and --revocation-bundle only, the public-good Sigstore root from its cache (its age shown), TUF freshness with the statement's offlineGrace"
     )
     .option('--revocation-bundle <dir>', 'CRL files (DER or PEM) brought along for offline verification')
     .option('--no-revocation-cache', 'do not read or write the revocation cache ($XDG_CACHE_HOME/signet/revocation)')

@@ -30,6 +30,8 @@ export interface SigstorePolicy {
    * only when it is a DSSE in-toto statement with exactly this predicate type.
    */
   predicateType?: string;
+  /** Said in the report beside the verdict (e.g. the age of an offline, cached trusted root). */
+  note?: string;
 }
 
 export interface SigstoreVerdict {

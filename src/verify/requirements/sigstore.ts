@@ -40,7 +40,8 @@ export async function evaluateSigstore(
     });
     if (v.verdict === 'verified') by.push(c.digest);
   }
-  if (by.length) return [{ name, satisfied: true, by, checks: [] }];
+  const notes = req.policy.note ? [check('policy', 'pass', req.policy.note, name)] : [];
+  if (by.length) return [{ name, satisfied: true, by, checks: notes }];
   const reason = cands.length
     ? `none of the ${cands.length} Sigstore bundle(s) passed`
     : 'no Sigstore bundle is associated with the artifact';
@@ -49,7 +50,7 @@ export async function evaluateSigstore(
       name,
       satisfied: false,
       by,
-      checks: [check('threshold', 'fail', `0 of 1 required valid signature(s): ${reason}`, name)],
+      checks: [...notes, check('threshold', 'fail', `0 of 1 required valid signature(s): ${reason}`, name)],
     },
   ];
 }
