@@ -3,7 +3,7 @@ import type { BundleSummary } from '../../index.ts';
 import { SignetError } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
 import { sigstoreSources, withKeyNames, type SigstoreFlags } from './verify.ts';
-import { sigstoreKeyless, type SigstoreSignFlags } from './sign.ts';
+import { keylessOptions, sigstoreKeyless, type SigstoreSignFlags } from './sign.ts';
 import {
   collect,
   keyValues,
@@ -90,9 +90,7 @@ export function registerInspect(program: Command): void {
   const blob = program
     .command('blob')
     .description('Detached signatures for files (Notary Project envelopes next to the file).');
-  blob
-    .command('sign')
-    .description('Sign a file; writes FILE.jws.sig or FILE.cose.sig.')
+  keylessOptions(blob.command('sign').description('Sign a file; writes FILE.jws.sig or FILE.cose.sig.'), '--bundle')
     .argument('<file>', 'file to sign')
     .option('-k, --key <name>', 'signing key (default: the default key); with --bundle also a PEM private key file')
     .option('--signature-format <format>', 'jws or cose', 'jws')
@@ -104,13 +102,6 @@ export function registerInspect(program: Command): void {
       '--bundle <path>',
       'write a Sigstore bundle (v0.3 message signature) instead of a Notary signature: with a key and no transparency log (cosign sign-blob --bundle --tlog-upload=false), or keyless with --identity-token'
     )
-    .option(
-      '--identity-token <jwt>',
-      'with --bundle: sign keyless with this OIDC identity token (default: $SIGSTORE_ID_TOKEN when no --key is given)'
-    )
-    .option('--fulcio-url <url>', 'keyless: the Fulcio CA', 'https://fulcio.sigstore.dev')
-    .option('--rekor-url <url>', 'keyless: the Rekor transparency log', 'https://rekor.sigstore.dev')
-    .option('--tsa-url <url>', 'keyless: also timestamp the signature at this RFC 3161 TSA')
     .option('--passphrase-stdin', 'passphrase of an encrypted key')
     .addHelpText(
       'after',

@@ -11,6 +11,18 @@ import {
   type RegistryFlags,
 } from './args.ts';
 
+/** Adds the keyless Sigstore flags (cosign's names) to `sign` and `blob sign`; `when` says what they go with. */
+export function keylessOptions(cmd: Command, when: string): Command {
+  return cmd
+    .option(
+      '--identity-token <jwt>',
+      `with ${when}: sign keyless with this OIDC identity token (default: $SIGSTORE_ID_TOKEN when no --key is given)`
+    )
+    .option('--fulcio-url <url>', 'keyless: the Fulcio CA', 'https://fulcio.sigstore.dev')
+    .option('--rekor-url <url>', 'keyless: the Rekor transparency log', 'https://rekor.sigstore.dev')
+    .option('--tsa-url <url>', 'keyless: also timestamp the signature at this RFC 3161 TSA');
+}
+
 /** The keyless Sigstore flags of `sign` and `blob sign`, in cosign's words. */
 export interface SigstoreSignFlags {
   identityToken?: string;
@@ -106,17 +118,11 @@ export function registerSign(program: Command): void {
       'root certificate (PEM) the TSA must chain to; required with --timestamp-url'
     )
     .option(
-      '--identity-token <jwt>',
-      'with --signature-format sigstore-bundle: sign keyless with this OIDC identity token (default: $SIGSTORE_ID_TOKEN when no --key is given)'
-    )
-    .option('--fulcio-url <url>', 'keyless: the Fulcio CA', 'https://fulcio.sigstore.dev')
-    .option('--rekor-url <url>', 'keyless: the Rekor transparency log', 'https://rekor.sigstore.dev')
-    .option('--tsa-url <url>', 'keyless: also timestamp the signature at this RFC 3161 TSA')
-    .option(
       '--tuf <tufref>',
       'Layer B: also publish the signed digest as the TUF target oci:<name>:<tag> in this repository (jws/cose, by tag)'
     )
     .option('-o, --output <format>', 'text or json', 'text');
+  keylessOptions(signCmd, '--signature-format sigstore-bundle');
   registryFlags(signCmd)
     .addHelpText(
       'after',
