@@ -21,7 +21,18 @@ export type Requirement =
   | { type: 'insecureAcceptAnything' }
   | { type: 'reject' }
   | { type: 'signedBy'; keys: Uint8Array[]; signedIdentity: SignedIdentity }
-  | { type: 'sigstoreSigned'; keys: Uint8Array[]; signedIdentity: SignedIdentity };
+  | { type: 'sigstoreSigned'; keys: Uint8Array[]; signedIdentity: SignedIdentity; keyless?: SigstoreKeyless };
+
+/**
+ * `sigstoreSigned` with `fulcio` (podman's keyless form): certificates issued by one of `ca` (PEM)
+ * to `subjectEmail` by `oidcIssuer`, logged in a Rekor whose public key is one of `rekorKeys`.
+ */
+export interface SigstoreKeyless {
+  ca: Uint8Array[];
+  oidcIssuer: string;
+  subjectEmail: string;
+  rekorKeys: Uint8Array[];
+}
 
 export interface ContainersPolicy {
   default: Requirement[];
@@ -112,6 +123,43 @@ function checkShape(schema: z.ZodType, value: unknown, where: string): void {
   throw new SignetError('POLICY_INVALID', `${at}: ${issue.message}`);
 }
 
+/** Files or base64 data, as containers/image names them (`…Path`, `…Paths`, `…Data`, `…Datas`). */
+async function filesOrData(
+  paths: unknown[],
+  datas: unknown[],
+  what: string,
+  where: string,
+  baseDir: string
+): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for (const p of paths.filter((x): x is string => typeof x === 'string'))
+    out.push(
+      await readFile(isAbsolute(p) ? p : join(baseDir, p)).catch((e: Error) =>
+        invalid(`${where}: cannot read ${what} ${p}: ${e.message}`)
+      )
+    );
+  for (const d of datas.filter((x): x is string => typeof x === 'string')) out.push(Buffer.from(d, 'base64'));
+  return out;
+}
+
+/** `fulcio` + `rekorPublicKey…`: the keyless form (a key form beside it is refused, as containers/image does). */
+async function keylessOf(r: Record<string, unknown>, where: string, baseDir: string): Promise<SigstoreKeyless> {
+  const f = r.fulcio as { caPath?: string; caData?: string; oidcIssuer?: string; subjectEmail?: string };
+  if (r.keyPath || r.keyPaths || r.keyData || r.keyDatas) invalid(`${where}: give fulcio or a key, not both`);
+  if (!f.oidcIssuer || !f.subjectEmail) invalid(`${where}.fulcio needs oidcIssuer and subjectEmail`);
+  const ca = await filesOrData([f.caPath], [f.caData], 'Fulcio CA', `${where}.fulcio`, baseDir);
+  if (ca.length !== 1) invalid(`${where}.fulcio needs exactly one of caPath and caData`);
+  const rekorKeys = await filesOrData(
+    [r.rekorPublicKeyPath, ...((r.rekorPublicKeyPaths as unknown[] | undefined) ?? [])],
+    [r.rekorPublicKeyData, ...((r.rekorPublicKeyDatas as unknown[] | undefined) ?? [])],
+    'Rekor public key',
+    where,
+    baseDir
+  );
+  if (!rekorKeys.length) invalid(`${where}: fulcio needs rekorPublicKeyPath(s) or rekorPublicKeyData(s)`);
+  return { ca, oidcIssuer: f.oidcIssuer!, subjectEmail: f.subjectEmail!, rekorKeys };
+}
+
 async function keysOf(r: Record<string, unknown>, where: string, baseDir: string): Promise<Uint8Array[]> {
   const paths = [
     ...(typeof r.keyPath === 'string' ? [r.keyPath] : []),
@@ -197,11 +245,20 @@ async function parseRequirements(list: unknown, where: string, baseDir: string):
         });
         break;
       case 'sigstoreSigned':
-        out.push({
-          type: 'sigstoreSigned',
-          keys: await keysOf(r, w, baseDir),
-          signedIdentity: parseIdentity(r.signedIdentity, w),
-        });
+        out.push(
+          r.fulcio
+            ? {
+                type: 'sigstoreSigned',
+                keys: [],
+                keyless: await keylessOf(r, w, baseDir),
+                signedIdentity: parseIdentity(r.signedIdentity, w),
+              }
+            : {
+                type: 'sigstoreSigned',
+                keys: await keysOf(r, w, baseDir),
+                signedIdentity: parseIdentity(r.signedIdentity, w),
+              }
+        );
         break;
     }
   }

@@ -31,5 +31,5 @@ export {
   requirementsFor,
   identityMatches as containersIdentityMatches,
 } from './containers-policy.ts';
-export type { ContainersPolicy, Requirement, SignedIdentity } from './containers-policy.ts';
+export type { ContainersPolicy, Requirement, SignedIdentity, SigstoreKeyless } from './containers-policy.ts';
 export { writeTrustPolicyStatement, importTrustPolicy, readTrustPolicyText, trustPolicyPath } from './policy-file.ts';

@@ -44,6 +44,8 @@ export interface SigstoreMock {
   trustedRoot: Record<string, unknown>;
   /** A trusted root whose CA is another, unrelated one (an untrusted CA). */
   otherRoot: Record<string, unknown>;
+  /** The DER certificate of a second CA that embeds no SCTs (`sign({ noSct: true })`), as a private Fulcio without CT may. */
+  noSctCa: Uint8Array;
   /** The mock's Rekor v1 whose entries are integrated an hour late (after a fresh certificate's notAfter). */
   lateRekorURL: string;
   /** An OIDC identity token the mock Fulcio accepts for this subject and issuer (unsigned). */
@@ -62,6 +64,7 @@ export interface SigstoreMock {
       tlog?: boolean;
       rekorV2?: boolean;
       late?: boolean;
+      noSct?: boolean;
     }
   ): Promise<SerializedBundle>;
   close(): Promise<void>;
@@ -175,6 +178,7 @@ export async function startSigstoreMock(): Promise<SigstoreMock> {
   const ctlog = await initializeCTLog(ctKeys);
   const ca = await initializeCA(keyPair(), ctlog);
   const otherCa = await initializeCA(keyPair(), ctlog);
+  const noSctCa = await initializeCA(keyPair());
   const tlogKeys = keyPair();
   // The TSA's clock is set to the current whole second before each request: the mock encodes
   // genTime with DER's trimmed fraction ("….12Z" at 120 ms) and @sigstore/core 3.2 parses only
@@ -206,6 +210,8 @@ export async function startSigstoreMock(): Promise<SigstoreMock> {
   const tlog = await initializeTLog(url, tlogKeys);
   const lateTlog = await initializeTLog(url, tlogKeys, new Date(Date.now() + 60 * 60 * 1000));
   for (const h of [fulcioHandler(ca), tsaHandler(tsa)]) routes.set(h.path, h.fn);
+  const noSctFulcio = fulcioHandler(noSctCa);
+  routes.set(`/nosct${noSctFulcio.path}`, noSctFulcio.fn);
   const rekor = rekorHandler(tlog);
   const late = rekorHandler(lateTlog);
   routes.set(rekor.path, (body) => rekor.fn(storedDsse(body)));
@@ -255,9 +261,14 @@ export async function startSigstoreMock(): Promise<SigstoreMock> {
     token,
     trustedRoot: rootFor(ca.rootCertificate),
     otherRoot: rootFor(otherCa.rootCertificate),
+    noSctCa: Buffer.from(
+      noSctCa.rootCertificate.buffer,
+      noSctCa.rootCertificate.byteOffset,
+      noSctCa.rootCertificate.byteLength
+    ),
     async sign(data, opts) {
       const signer = new FulcioSigner({
-        fulcioBaseURL: url,
+        fulcioBaseURL: opts.noSct ? `${url}/nosct` : url,
         identityProvider: { getToken: () => Promise.resolve(token(opts.subject, opts.issuer)) },
       });
       const witnesses: Witness[] = [];

@@ -128,4 +128,63 @@ describe('a trust policy "sigstore" statement: Sigstore bundles under the statem
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/authenticity check failed/);
   }, 40_000);
+
+  it("a containers policy.json sigstoreSigned with fulcio and rekorPublicKeyPath (podman's keyless form) verifies a keyless bundle; another email fails; SCTs it cannot check fail closed", async () => {
+    const t = new RegistryTarget({ registry: serve.host, repository: 'pol/podman' });
+    const d = await pushArtifact(t, 'podman keyless image', { tag: 'v1' });
+    const withSct = await pushArtifact(t, 'podman keyless image with SCTs', { tag: 'v2' });
+    const signFor = (digest: string, noSct: boolean) =>
+      mock.sign(cosignStatement(digest), { subject: WHO, issuer: ISSUER, dsse: 'application/vnd.in-toto+json', noSct });
+    await attachSigstoreBundle(t, d, await signFor(d.digest, true));
+    await attachSigstoreBundle(t, withSct, await signFor(withSct.digest, false));
+    await t.close();
+    // the Fulcio CA (one without a CT log) and the Rekor key of the mock, as files: what podman users configure
+    const root = mock.trustedRoot as { tlogs: Array<{ publicKey: { rawBytes: string } }> };
+    const pem = (label: string, b64: string) =>
+      `-----BEGIN ${label}-----\n${b64.match(/.{1,64}/g)!.join('\n')}\n-----END ${label}-----\n`;
+    await writeFile(join(work, 'fulcio.pem'), pem('CERTIFICATE', Buffer.from(mock.noSctCa).toString('base64')));
+    await writeFile(join(work, 'rekor.pub'), pem('PUBLIC KEY', root.tlogs[0]!.publicKey.rawBytes));
+    const containers = async (file: string, subjectEmail: string) =>
+      writeFile(
+        join(work, file),
+        JSON.stringify({
+          default: [{ type: 'reject' }],
+          transports: {
+            docker: {
+              [`${serve.host}/pol/podman`]: [
+                {
+                  type: 'sigstoreSigned',
+                  fulcio: { caPath: 'fulcio.pem', oidcIssuer: ISSUER, subjectEmail },
+                  rekorPublicKeyPath: 'rekor.pub',
+                  signedIdentity: { type: 'matchRepository' },
+                },
+              ],
+            },
+          },
+        })
+      );
+    await containers('podman-ok.json', WHO);
+    const verify = (tag: string, file: string) =>
+      runSignet(['verify', `${serve.host}/pol/podman:${tag}`, '--containers-policy', join(work, file), '-o', 'json'], {
+        env: env(),
+      });
+    const ok = await verify('v1', 'podman-ok.json');
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    const [r] = JSON.parse(ok.stdout) as VerificationReport[];
+    expect(r!.signatures.find((x) => x.family === 'sigstore')!.checks.map((c) => [c.name, c.outcome])).toEqual(
+      expect.arrayContaining([
+        ['certificate-chain', 'pass'],
+        ['sct', 'skipped'],
+        ['transparency-log', 'pass'],
+        ['certificate-identity', 'pass'],
+      ])
+    );
+    await containers('podman-other.json', 'someone@example.com');
+    const bad = await verify('v1', 'podman-other.json');
+    expect(bad.code, bad.stdout + bad.stderr).toBe(1);
+    expect(bad.stdout).toMatch(/"certificate-identity",\s*"outcome": "fail"/);
+    // a certificate from another CA carrying SCTs: not this CA, and no CT log key to check the SCTs with
+    const sct = await verify('v2', 'podman-ok.json');
+    expect(sct.code, sct.stdout + sct.stderr).toBe(1);
+  }, 40_000);
 });

@@ -1,11 +1,15 @@
+import { createHash } from 'node:crypto';
+import { parseCertificates } from '../../pki/index.ts';
 import { parseCosignPublicKey } from '../../signature/index.ts';
 import { FreshnessState } from '../../freshness/index.ts';
-import { containersIdentityMatches, requirementsFor } from '../../trust/index.ts';
+import { containersIdentityMatches, requirementsFor, type SigstoreKeyless } from '../../trust/index.ts';
 import type { RegistryReference } from '../../oci/index.ts';
 import type { CosignCandidate, LayoutCandidate, SimpleCandidate } from '../discover.ts';
 import { verifyCosignSignature } from '../families/cosign.ts';
+import { parseTrustedRoot, type SigstorePolicy } from '../families/sigstore.ts';
 import { verifyLayoutSignature, verifySimpleSignature } from '../families/openpgp.ts';
 import { check, type RequirementReport } from '../report.ts';
+import { evaluateSigstore } from './sigstore.ts';
 import type { EvaluationContext, Requirement } from './types.ts';
 
 // A policy is loaded once and used for every artifact (a webhook): parse each key once, not per verification.
@@ -208,8 +212,94 @@ export async function evaluateContainersPolicy(
               reason: `signed identity ${signed} does not match ${ref.registry}/${ref.repository} (${r.signedIdentity.type})`,
             };
       if (r.type === 'signedBy') out.push(await simpleBy(ctx, name, r.keys, identity));
+      else if (r.keyless)
+        out.push(
+          ...(await evaluateSigstore(
+            { kind: 'sigstore', name, policy: keylessPolicy(r.keyless, checkpointNames(ctx.candidates)) },
+            ctx
+          ))
+        );
       else out.push(await cosignBy(ctx, name, r.keys.map(cosignKey), identity));
     }
   }
   return out;
+}
+
+/**
+ * A containers `sigstoreSigned` with `fulcio` as a Sigstore policy: a trusted root made of that
+ * Fulcio CA and those Rekor keys (no CT log: no SCT required, as containers/image), and the one
+ * identity (subjectEmail from oidcIssuer). It applies to Sigstore bundles, which bind the digest;
+ * `signedIdentity` speaks of a signed docker-reference, which a bundle does not carry.
+ */
+const EC_KEY_DETAILS: Record<string, string> = {
+  prime256v1: 'PKIX_ECDSA_P256_SHA_256',
+  secp384r1: 'PKIX_ECDSA_P384_SHA_384',
+  secp521r1: 'PKIX_ECDSA_P521_SHA_512',
+};
+
+/**
+ * The log names the bundles' checkpoints are signed under (signed-note lines "— <name> <sig>"), at
+ * most 16: @sigstore/verify matches a checkpoint signature to a log by key hint AND by name in
+ * the log's URL, and the containers form names a Rekor by its key only (containers/image checks
+ * no log name either). The key still decides: a name alone verifies nothing.
+ */
+function checkpointNames(cands: EvaluationContext['candidates']): string[] {
+  const names = new Set<string>();
+  for (const c of cands) {
+    if (c.family !== 'sigstore' || !c.bundle) continue;
+    try {
+      const b = JSON.parse(Buffer.from(c.bundle).toString('utf8')) as {
+        verificationMaterial?: { tlogEntries?: Array<{ inclusionProof?: { checkpoint?: { envelope?: unknown } } }> };
+      };
+      for (const e of b.verificationMaterial?.tlogEntries ?? []) {
+        const env = e.inclusionProof?.checkpoint?.envelope;
+        if (typeof env !== 'string') continue;
+        for (const m of env.matchAll(/^\u2014 ([^\s]{1,255}) /gmu)) if (names.size < 16) names.add(m[1]!);
+      }
+    } catch {
+      // an unreadable bundle fails on its own when verified
+    }
+  }
+  return [...names];
+}
+
+function keylessPolicy(k: SigstoreKeyless, logNames: string[]): SigstorePolicy {
+  const start = '1970-01-01T00:00:00Z';
+  const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
+  const chain = k.ca.flatMap((pem) => parseCertificates(pem, 'the Fulcio CA')).map((c) => ({ rawBytes: b64(c.raw) }));
+  const tlogs = k.rekorKeys.flatMap((bytes) => {
+    const key = cosignKey(bytes);
+    const spki = key.export({ type: 'spki', format: 'der' });
+    const curve = key.asymmetricKeyDetails?.namedCurve ?? '';
+    const details =
+      key.asymmetricKeyType === 'ed25519'
+        ? 'PKIX_ED25519'
+        : key.asymmetricKeyType === 'rsa'
+          ? 'PKIX_RSA_PKCS1V15_2048_SHA256'
+          : (EC_KEY_DETAILS[curve] ?? 'PKIX_ECDSA_P256_SHA_256');
+    return (logNames.length ? logNames : ['']).map((n) => ({
+      baseUrl: n ? `https://${n}` : '',
+      hashAlgorithm: 'SHA2_256',
+      publicKey: { rawBytes: b64(spki), keyDetails: details, validFor: { start } },
+      logId: { keyId: createHash('sha256').update(spki).digest('base64') },
+    }));
+  });
+  const root = parseTrustedRoot(
+    Buffer.from(
+      JSON.stringify({
+        mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+        tlogs,
+        certificateAuthorities: [{ subject: {}, uri: '', certChain: { certificates: chain }, validFor: { start } }],
+        ctlogs: [],
+        timestampAuthorities: [],
+      })
+    ),
+    'the containers policy fulcio and rekor keys'
+  );
+  return {
+    keys: [],
+    identities: [{ subject: k.subjectEmail, issuer: k.oidcIssuer }],
+    trustedRoot: root,
+    sctOptional: true,
+  };
 }
