@@ -2,10 +2,12 @@ import { isNotFound, type Descriptor, type ImageManifest } from '../oci/index.ts
 import {
   COSIGN_PAYLOAD_MEDIA_TYPE,
   SIGNATURE_ARTIFACT_TYPE,
+  cosignAttestationTag,
   cosignSignatureTag,
   describeBundle,
   isNotarySignatureManifest,
   isSigstoreBundleType,
+  legacyAttestationBundle,
   MAX_ENVELOPE_SIZE,
   parseCosignPayload,
   parseEnvelope,
@@ -154,6 +156,22 @@ async function otherFamilies(target: ReadableTarget, subject: Descriptor): Promi
       info.error = (err as Error).message;
     }
     out.push(info);
+  }
+  // cosign's legacy attestations (the `.att` tag), each DSSE layer read as the bundle it amounts to
+  try {
+    const tag = cosignAttestationTag(subject.digest);
+    const { manifest: m } = await fetchManifest(target, await target.resolve(tag));
+    for (const l of 'layers' in m ? (m as ImageManifest).layers : []) {
+      const info: OtherSignatureInfo = { family: 'sigstore', location: `${tag} ${l.digest}` };
+      try {
+        info.bundle = describeBundle(legacyAttestationBundle(await fetchAll(target, l, 1024 * 1024), l.annotations));
+      } catch (err) {
+        info.error = (err as Error).message;
+      }
+      out.push(info);
+    }
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
   }
   // Sigstore bundles (cosign 3's default): by artifact type, or — in cosign's tag-schema index,
   // which lists them as the empty type — by the manifest's own.

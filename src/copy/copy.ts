@@ -357,8 +357,8 @@ async function nameManifest(dst: Target, desc: Descriptor, name: string, manifes
 }
 
 /**
- * cosign keeps signatures under a `sha256-<hex>.sig` tag rather than as referrers: it travels
- * with the artifact too (its manifest, config and payload layers), tag included.
+ * cosign keeps signatures under a `sha256-<hex>.sig` tag and legacy attestations under `.att`
+ * rather than as referrers: they travel with the artifact too (manifest, config and layers), tags included.
  */
 async function copyCosignTag(
   src: ReadableTarget,
@@ -368,20 +368,23 @@ async function copyCosignTag(
   report: CopyReport
 ): Promise<void> {
   const { algorithm, hex } = parseDigest(root.digest);
-  const sigTag = `${algorithm}-${hex}.sig`;
-  let sig: Descriptor;
-  try {
-    const d = await src.resolve(sigTag);
-    sig = { mediaType: d.mediaType, digest: d.digest, size: d.size };
-  } catch (err) {
-    if (isNotFound(err)) return;
-    throw err;
+  // `.sig` (signatures) and `.att` (legacy attestations), each a tag of its own
+  for (const suffix of ['sig', 'att']) {
+    const tag = `${algorithm}-${hex}.${suffix}`;
+    let m: Descriptor;
+    try {
+      const d = await src.resolve(tag);
+      m = { mediaType: d.mediaType, digest: d.digest, size: d.size };
+    } catch (err) {
+      if (isNotFound(err)) continue;
+      throw err;
+    }
+    const r = await copyGraph(src, dst, m, { ...options, referrers: false });
+    await dst.tag(m, tag);
+    report.copied += r.copied;
+    report.copiedBytes += r.copiedBytes;
+    report.skipped += r.skipped;
+    report.mounted += r.mounted;
+    report.referrers += 1;
   }
-  const r = await copyGraph(src, dst, sig, { ...options, referrers: false });
-  await dst.tag(sig, sigTag);
-  report.copied += r.copied;
-  report.copiedBytes += r.copiedBytes;
-  report.skipped += r.skipped;
-  report.mounted += r.mounted;
-  report.referrers += 1;
 }

@@ -3,10 +3,13 @@ import {
   COSIGN_PAYLOAD_MEDIA_TYPE,
   COSIGN_REFERRER_ARTIFACT_TYPE,
   COSIGN_SIGNATURE_ANNOTATION,
+  cosignAttestationTag,
   cosignSignatureTag,
+  DSSE_ENVELOPE_MEDIA_TYPE,
   FLATPAK_SIGNATURE_ANNOTATION,
   isNotarySignatureManifest,
   isSigstoreBundleType,
+  legacyAttestationBundle,
   lookasideFor,
   MAX_ENVELOPE_SIZE,
   readLookaside,
@@ -16,6 +19,7 @@ import {
   type RegistriesD,
 } from '../signature/index.ts';
 import { fetchAll, fetchManifest, hasLayoutIndex, REF_NAME, type ReadableTarget } from '../store/index.ts';
+import { SignetError } from '../util/index.ts';
 import type { Family } from './report.ts';
 
 /** Cosign payloads, simple and layout signatures are small; a larger one is refused unread. */
@@ -183,6 +187,32 @@ export async function discoverSignatures(subject: ResolvedSubject, options: Disc
     const d = await target.resolve(sigTag);
     const { manifest } = await fetchManifest(target, d);
     if ('layers' in manifest) await cosignLayers(target, manifest as ImageManifest, `tag ${sigTag}`, out);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  // cosign's legacy attestations: DSSE envelopes under `sha256-<hex>.att`, each read as the bundle it amounts to
+  const attTag = cosignAttestationTag(descriptor.digest);
+  try {
+    const d = await target.resolve(attTag);
+    const { manifest } = await fetchManifest(target, d);
+    for (const layer of 'layers' in manifest ? (manifest as ImageManifest).layers : []) {
+      if (out.length >= options.maxSignatures) break;
+      const c: SigstoreCandidate = { family: 'sigstore', digest: layer.digest, source: `tag ${attTag}` };
+      if (layer.mediaType !== DSSE_ENVELOPE_MEDIA_TYPE)
+        c.unreadable = `a layer of type ${layer.mediaType}, not a DSSE envelope`;
+      else if (layer.size > MAX_SMALL_SIGNATURE)
+        c.unreadable = `the envelope is ${layer.size} bytes, over the ${MAX_SMALL_SIGNATURE}-byte limit`;
+      else {
+        try {
+          c.bundle = legacyAttestationBundle(await fetchAll(target, layer, MAX_SMALL_SIGNATURE), layer.annotations);
+          c.mediaType = `${DSSE_ENVELOPE_MEDIA_TYPE} (cosign .att)`;
+        } catch (err) {
+          if (!(err instanceof SignetError)) throw err;
+          c.unreadable = err.message;
+        }
+      }
+      out.push(c);
+    }
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }

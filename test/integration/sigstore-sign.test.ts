@@ -132,6 +132,43 @@ describe('Sigstore attestations (--attestation-type) and key-based bundles Signe
     expect(other.stdout).toMatch(/predicate-type check failed/);
   }, 40_000);
 
+  it('cosign 2.5 attest (legacy: the .att tag, DSSE layers) verifies with --attestation-type, and travels with signet copy', async () => {
+    const { t, ref } = await image('att/legacy', 'cosign legacy attested image');
+    await t.close();
+    await writeFile(
+      join(work, 'p.json'),
+      JSON.stringify({ builder: { id: 'https://ci.example.com' }, buildType: 'x' })
+    );
+    await cos(tools.cosign, [
+      ...['attest', '--key', 'cosign.key', '--tlog-upload=false', '--type', 'slsaprovenance'],
+      ...['--predicate', 'p.json', '--allow-insecure-registry', ref],
+    ]);
+    const key = ['--key', join(work, 'cosign.pub')];
+    const ok = await runSignet(['verify', ref, ...key, '--attestation-type', SLSA_V02, '-o', 'json'], { env: env() });
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    const [r] = JSON.parse(ok.stdout) as VerificationReport[];
+    const s = r!.signatures.find((x) => x.family === 'sigstore')!;
+    expect(s.source).toMatch(/^tag sha256-[0-9a-f]{64}\.att$/);
+    expect(s.checks.map((c) => [c.name, c.outcome])).toEqual([
+      ['subject', 'pass'],
+      ['predicate-type', 'pass'],
+      ['authenticity', 'pass'],
+      ['transparency-log', 'skipped'],
+    ]);
+    const other = await runSignet(['verify', ref, ...key, '--attestation-type', SLSA_V1], { env: env() });
+    expect(other.code).toBe(1);
+    // copied into a layout, the .att tag goes along and verifies there
+    const layout = `oci:${join(work, 'att-layout')}:v1`;
+    const c = await runSignet(['copy', ref, layout], { env: env() });
+    expect(c.code, c.stdout + c.stderr).toBe(0);
+    const there = await runSignet(['verify', layout, ...key, '--attestation-type', SLSA_V02], { env: env() });
+    expect(there.code, there.stdout + there.stderr).toBe(0);
+    const ls = await runSignet(['ls', layout], { env: env() });
+    expect(ls.stdout).toMatch(
+      /sigstore sha256-[0-9a-f]{64}\.att sha256:[0-9a-f]{64} DSSE application\/vnd\.in-toto\+json by key/
+    );
+  }, 60_000);
+
   it('signet sign --signature-format sigstore-bundle: cosign 3 layout; verified by signet --key and cosign3 verify --key', async () => {
     const { t, d, ref } = await image('bundle/app', 'signet bundle image');
     const s = await runSignet(['sign', ref, '--key', 'release', '--signature-format', 'sigstore-bundle'], {
