@@ -1,4 +1,5 @@
 import { constants, sign as cryptoSign, verify as cryptoVerify, X509Certificate, type KeyObject } from 'node:crypto';
+import * as asn1js from 'asn1js';
 import { SignetError } from '../util/index.ts';
 
 /** Notary Project signature algorithms (notary-spec §4). */
@@ -150,4 +151,16 @@ export function verifyPrimitive(info: AlgorithmInfo, key: KeyObject, data: Uint8
         { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(info.hash.slice(4)) / 8 },
         signature
       );
+}
+
+/**
+ * An ECDSA signature as r||s (IEEE P1363: what the Notary plugin protocol returns) in the DER form
+ * TUF's `ecdsa-sha2-nistp256` scheme and Sigstore bundles carry, encoded with asn1js.
+ */
+export function ecdsaP1363ToDer(sig: Uint8Array): Buffer {
+  if (!sig.length || sig.length % 2)
+    throw new SignetError('SIGNATURE_INVALID', `an ECDSA r||s signature of ${sig.length} bytes`);
+  const half = sig.length / 2;
+  const int = (b: Uint8Array) => asn1js.Integer.fromBigInt(BigInt(`0x${Buffer.from(b).toString('hex')}`));
+  return Buffer.from(new asn1js.Sequence({ value: [int(sig.subarray(0, half)), int(sig.subarray(half))] }).toBER());
 }

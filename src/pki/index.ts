@@ -6,6 +6,7 @@ export {
   algorithmByKeySpec,
   signPrimitive,
   verifyPrimitive,
+  ecdsaP1363ToDer,
 } from './algorithms.ts';
 export type { SignatureAlgorithm, HashName, AlgorithmInfo } from './algorithms.ts';
 export { validateCodeSigningChain, validateTimestampingChain, chainValidAt } from './chain.ts';

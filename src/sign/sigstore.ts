@@ -16,7 +16,7 @@ import {
 import { readFile } from 'node:fs/promises';
 import { descriptorFor, EMPTY_JSON, MediaType, type Descriptor, type ImageManifest } from '../oci/index.ts';
 import { openTarget, requireWritable, resolveOpened, type OpenOptions, type Target } from '../store/index.ts';
-import { KeyStore } from '../pki/index.ts';
+import { ecdsaP1363ToDer, KeyStore, signatureAlgorithmFor } from '../pki/index.ts';
 import { SignetError, writeFileAtomic } from '../util/index.ts';
 import { attachReferrer } from './attach.ts';
 
@@ -33,25 +33,62 @@ function hashFor(key: KeyObject): string | null {
 }
 
 /** The key hint cosign writes in a key-based bundle: base64 SHA-256 of the SubjectPublicKeyInfo. */
-export function keyHint(privateKey: KeyObject): string {
+export function keyHint(key: KeyObject): string {
   return createHash('sha256')
-    .update(createPublicKey(privateKey).export({ type: 'spki', format: 'der' }))
+    .update((key.type === 'public' ? key : createPublicKey(key)).export({ type: 'spki', format: 'der' }))
     .digest('base64');
 }
 
-/**
- * An @sigstore/sign `Signer` over a local private key: a public key, never a certificate. `hint`
- * becomes the DSSE signature's `keyid` too, which cosign leaves empty (sigstore-go skips a
- * signature whose keyid is not its own idea of the key's id), so DSSE is signed without one.
- */
-function keySigner(privateKey: KeyObject, hint = keyHint(privateKey)): Signer {
-  const publicKey = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString();
+/** A key that signs a bundle: a local private key, or one a Notary plugin holds (an HSM, a KMS). */
+export interface BundleKey {
+  publicKey: KeyObject;
+  /** The signature as a bundle carries it (DER for ECDSA, as cosign). */
+  sign(data: Buffer): Promise<Buffer>;
+}
+
+function localKey(privateKey: KeyObject): BundleKey {
   return {
-    sign: (data: Buffer): Promise<Signature> =>
-      Promise.resolve({
-        signature: cryptoSign(hashFor(privateKey), data, privateKey),
-        key: { $case: 'publicKey', publicKey, hint },
-      }),
+    publicKey: createPublicKey(privateKey),
+    sign: (data) => Promise.resolve(cryptoSign(hashFor(privateKey), data, privateKey)),
+  };
+}
+
+/**
+ * A plugin-held key (`signet key add NAME --plugin P --id ID`): its public key is the leaf of the
+ * chain the plugin returns, each signature one `generate-signature` call (checked against that
+ * leaf by the plugin client), its r||s turned into DER. ECDSA only: cosign signs RSA keys with
+ * PKCS#1 v1.5, which the Notary plugin protocol does not make.
+ */
+async function pluginKey(name: string | undefined): Promise<BundleKey | undefined> {
+  const held = await new KeyStore().pluginKey(name);
+  if (!held) return undefined;
+  const { PluginClient, PluginSigner } = await import('../plugin/index.ts');
+  const signer = new PluginSigner(await PluginClient.open(held.pluginName), held.id, held.pluginConfig);
+  const leaf = (await signer.certificateChain())[0]!;
+  const info = signatureAlgorithmFor(leaf);
+  if (!info.ecSize)
+    throw new SignetError(
+      'KEY_UNSUPPORTED',
+      `plugin key ${name ?? '(default)'} is ${info.keySpec}: a Sigstore bundle from a plugin key needs ECDSA (cosign signs RSA with PKCS#1 v1.5, which plugins do not make)`
+    );
+  return {
+    publicKey: leaf.publicKey,
+    sign: async (data) => ecdsaP1363ToDer(await signer.sign(data, info.algorithm)),
+  };
+}
+
+/**
+ * An @sigstore/sign `Signer` over a key: a public key, never a certificate. `hint` becomes the
+ * DSSE signature's `keyid` too, which cosign leaves empty (sigstore-go skips a signature whose
+ * keyid is not its own idea of the key's id), so DSSE is signed without one.
+ */
+function keySigner(key: BundleKey, hint = keyHint(key.publicKey)): Signer {
+  const publicKey = key.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  return {
+    sign: async (data: Buffer): Promise<Signature> => ({
+      signature: await key.sign(data),
+      key: { $case: 'publicKey', publicKey, hint },
+    }),
   };
 }
 
@@ -182,7 +219,10 @@ async function bundleBy(
 ): Promise<{ bundle: SerializedBundle; keyless: boolean }> {
   if (signer !== undefined && typeof signer === 'object' && !(signer instanceof KeyObject))
     return { bundle: await keylessBundle(signer.keyless, content), keyless: true };
-  const key = signer instanceof KeyObject ? signer : await loadSigningKey(signer, passphrase);
+  const key =
+    signer instanceof KeyObject
+      ? localKey(signer)
+      : ((await pluginKey(signer)) ?? localKey(await loadSigningKey(signer, passphrase)));
   return { bundle: await keyBundle(key, content), keyless: false };
 }
 
@@ -209,12 +249,13 @@ export function cosignStatement(
  * signature over `data` (a blob, as `cosign sign-blob --bundle`).
  */
 export async function keyBundle(
-  privateKey: KeyObject,
+  privateKey: KeyObject | BundleKey,
   content: { dsse: Buffer; payloadType?: string } | { data: Buffer }
 ): Promise<SerializedBundle> {
-  const hint = keyHint(privateKey);
+  const key = privateKey instanceof KeyObject ? localKey(privateKey) : privateKey;
+  const hint = keyHint(key.publicKey);
   if ('dsse' in content) {
-    const bundle = await new DSSEBundleBuilder({ signer: keySigner(privateKey, ''), witnesses: [] }).create({
+    const bundle = await new DSSEBundleBuilder({ signer: keySigner(key, ''), witnesses: [] }).create({
       data: content.dsse,
       type: content.payloadType ?? IN_TOTO,
     });
@@ -223,7 +264,7 @@ export async function keyBundle(
       bundle.verificationMaterial.content.publicKey.hint = hint;
     return bundleToJSON(bundle);
   }
-  const signer = keySigner(privateKey, hint);
+  const signer = keySigner(key, hint);
   const sig = await signer.sign(content.data);
   return bundleToJSON(
     toMessageSignatureBundle({

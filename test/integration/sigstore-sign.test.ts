@@ -8,6 +8,8 @@ import { fetchManifest, RegistryTarget } from '../../src/store/index.ts';
 import { attachSigstoreBundle, cosignStatement } from '../../src/sign/index.ts';
 import { verifyArtifacts, type VerificationReport } from '../../src/verify/index.ts';
 import { pushArtifact } from '../helpers/artifacts.ts';
+import { makeChain } from '../helpers/pki.ts';
+import { installRawPlugin } from '../helpers/raw-plugin.ts';
 import { peerTools } from '../helpers/peer-tools.ts';
 import { runSignet, startServe, type Served } from '../helpers/serve.ts';
 import { startSigstoreMock, type SigstoreMock } from '../helpers/sigstore-mock.ts';
@@ -167,6 +169,26 @@ describe('Sigstore attestations (--attestation-type) and key-based bundles Signe
     expect(ls.stdout).toMatch(
       /sigstore sha256-[0-9a-f]{64}\.att sha256:[0-9a-f]{64} DSSE application\/vnd\.in-toto\+json by key/
     );
+  }, 60_000);
+
+  it('a key a Notary plugin holds signs a Sigstore bundle (an HSM key): cosign 3 verifies it with the public key', async () => {
+    const chain = await makeChain({ leafType: 'ecdsa-p256' });
+    await installRawPlugin(join(work, 'notation-kms'), join(work, 'home'), 'kms', chain.leafKey, chain.chain);
+    const add = await runSignet(['key', 'add', 'kms-key', '--plugin', 'kms', '--id', 'release-1'], { env: env() });
+    expect(add.code, add.stdout + add.stderr).toBe(0);
+    await writeFile(join(work, 'kms.pub'), chain.chain[0]!.publicKey.export({ type: 'spki', format: 'pem' }) as string);
+    const { t, ref } = await image('bundle/kms', 'plugin-signed bundle image');
+    await t.close();
+    const s = await runSignet(['sign', ref, '--key', 'kms-key', '--signature-format', 'sigstore-bundle'], {
+      env: env(),
+    });
+    expect(s.code, s.stdout + s.stderr).toBe(0);
+    const ok = await runSignet(['verify', ref, '--key', join(work, 'kms.pub')], { env: env() });
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    await cos(tools.cosign3, [
+      ...['verify', '--key', join(work, 'kms.pub'), '--insecure-ignore-tlog=true', '--allow-insecure-registry'],
+      ref,
+    ]);
   }, 60_000);
 
   it('signet sign --signature-format sigstore-bundle: cosign 3 layout; verified by signet --key and cosign3 verify --key', async () => {

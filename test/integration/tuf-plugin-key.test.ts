@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tufKey, tufStatus } from '../../src/freshness/index.ts';
-import { installPlugin } from '../../src/plugin/index.ts';
 import { makeChain } from '../helpers/pki.ts';
+import { installRawPlugin } from '../helpers/raw-plugin.ts';
 import { layerB, type LayerB } from '../helpers/layer-b.ts';
 
 // Issue 10: TUF keys are Signet key names, local or held by a Notary plugin (an HSM, a KMS). Here
@@ -18,35 +17,8 @@ describe('Layer B with a plugin-held TUF key', () => {
 
   it('the timestamp role signed by a plugin key verifies; its key in root is the leaf the plugin returns', async () => {
     const chain = await makeChain({ leafType: 'ecdsa-p256' });
-    const file = join(b.t.work, 'notation-hsm');
-    // a raw-signature plugin (the Notary plugin protocol over stdin/stdout) holding the leaf key
-    await writeFile(
-      file,
-      `#!/usr/bin/env node
-const crypto = require('node:crypto');
-const key = crypto.createPrivateKey(${JSON.stringify(chain.leafKey.export({ format: 'pem', type: 'pkcs8' }))});
-const chain = ${JSON.stringify(chain.chain.map((c) => Buffer.from(c.raw).toString('base64')))};
-let input = '';
-process.stdin.on('data', (d) => (input += d));
-process.stdin.on('end', () => {
-  const req = input ? JSON.parse(input) : {};
-  const out = (o) => process.stdout.write(JSON.stringify(o));
-  switch (process.argv[2]) {
-    case 'get-plugin-metadata':
-      return out({ name: 'hsm', version: '1.0.0', supportedContractVersions: ['1.0'], capabilities: ['SIGNATURE_GENERATOR.RAW'] });
-    case 'describe-key':
-      return out({ keyId: req.keyId, keySpec: 'EC-256' });
-    case 'generate-signature': {
-      const sig = crypto.sign('sha256', Buffer.from(req.payload, 'base64'), { key, dsaEncoding: 'ieee-p1363' });
-      return out({ keyId: req.keyId, signature: sig.toString('base64'), signingAlgorithm: 'ECDSA-SHA-256', certificateChain: chain });
-    }
-  }
-  process.exit(1);
-});
-`
-    );
-    await chmod(file, 0o755);
-    await installPlugin(file, { home: b.as.home });
+    // a raw-signature plugin holding the leaf key (an HSM as Signet sees one)
+    await installRawPlugin(join(b.t.work, 'notation-hsm'), b.as.home, 'hsm', chain.leafKey, chain.chain);
     await b.t.keys.addPluginKey('hsm-ts', { id: 'ts-key-1', pluginName: 'hsm' });
 
     const tufRef = `${b.t.serve.host}/acme/tuf-hsm:latest`;

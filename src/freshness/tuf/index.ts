@@ -7,7 +7,7 @@ export {
   writeBundle,
   readBundleIndex,
 } from './bundle.ts';
-export { tufKey, tufSigner, pluginTufSigner, ecdsaP1363ToDer } from './keys.ts';
+export { tufKey, tufSigner, pluginTufSigner } from './keys.ts';
 export { signWith } from './writer.ts';
 export {
   tufInit,

@@ -1,6 +1,6 @@
 import { createHash, sign as cryptoSign, type KeyObject } from 'node:crypto';
-import * as asn1js from 'asn1js';
 import { Key, Signature } from '@tufjs/models';
+import { ecdsaP1363ToDer } from '../../pki/index.ts';
 import { SignetError } from '../../util/index.ts';
 
 /**
@@ -65,18 +65,6 @@ export function tufSigner(privateKey: KeyObject, publicKey: KeyObject, what?: st
     key,
     sign: (bytes) => new Signature({ keyID: key.keyID, sig: cryptoSign(alg, bytes, privateKey).toString('hex') }),
   };
-}
-
-/**
- * An ECDSA signature as r||s (IEEE P1363: what the Notary plugin protocol returns) in the DER form
- * TUF's `ecdsa-sha2-nistp256` scheme carries (and `@tufjs/models` verifies), encoded with asn1js.
- */
-export function ecdsaP1363ToDer(sig: Uint8Array): Buffer {
-  if (!sig.length || sig.length % 2)
-    throw new SignetError('SIGNATURE_INVALID', `an ECDSA r||s signature of ${sig.length} bytes`);
-  const half = sig.length / 2;
-  const int = (b: Uint8Array) => asn1js.Integer.fromBigInt(BigInt(`0x${Buffer.from(b).toString('hex')}`));
-  return Buffer.from(new asn1js.Sequence({ value: [int(sig.subarray(0, half)), int(sig.subarray(half))] }).toBER());
 }
 
 /**
