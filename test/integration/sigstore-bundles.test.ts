@@ -9,7 +9,7 @@ import { KeyStore, toPem } from '../../src/pki/index.ts';
 import { attachReferrer, sign } from '../../src/sign/index.ts';
 import { RegistryTarget } from '../../src/store/index.ts';
 import type { VerificationReport } from '../../src/verify/index.ts';
-import { copy, discover, inspect } from '../../src/index.ts';
+import { copy, discover, inspect, verify } from '../../src/index.ts';
 import { pushArtifact } from '../helpers/artifacts.ts';
 import { startDistribution } from '../helpers/distribution.ts';
 import { peerTools } from '../helpers/peer-tools.ts';
@@ -117,7 +117,7 @@ describe('Sigstore bundles as referrers: cosign 3 key-based, keyless against a p
     );
   }, 60_000);
 
-  it('bundles show in ls, inspect, discover and the web view, on docker-registry (tag schema) and after copy to signet serve and a layout', async () => {
+  it('bundles verify and show in ls, inspect, discover and the web view, on docker-registry (tag schema) and after copy to signet serve and a layout', async () => {
     const dist = await startDistribution();
     try {
       const t = new RegistryTarget({ registry: dist.host, repository: 'c3/shown' });
@@ -134,6 +134,8 @@ describe('Sigstore bundles as referrers: cosign 3 key-based, keyless against a p
         expect(ins.otherSignatures.filter((o) => o.family === 'sigstore').map((o) => o.bundle?.content)).toEqual([
           'DSSE application/vnd.in-toto+json',
         ]);
+        const v = await verify(ref, { sources: { sigstore: { keys: [join(work, 'cosign.pub')] }, defaults: false } });
+        expect(v.verdict, `${ref}: ${JSON.stringify(v.signatures)}`).toBe('verified');
         const tree = await discover(ref, { artifactType: BUNDLE });
         expect(
           tree.tree.referrers.map((r) => r.artifactType),
