@@ -401,12 +401,16 @@ function validateSigstore(
   }
   if (raw.repository !== undefined) {
     const slash = raw.repository.indexOf('/');
+    const host = raw.repository.slice(0, Math.max(slash, 0));
     if (
       slash <= 0 ||
+      !(/[.:]/.test(host) || host === 'localhost') ||
       !isValidRepositoryName(raw.repository.slice(slash + 1)) ||
       /[:@]/.test(raw.repository.slice(slash))
     )
-      invalid(`${at}.repository must be registry/repository (no tag or digest), not ${JSON.stringify(raw.repository)}`);
+      invalid(
+        `${at}.repository must be registry/repository (a registry host such as reg.example.com or host:port; no tag or digest), not ${JSON.stringify(raw.repository)}`
+      );
   }
   return {
     identities,

@@ -65,6 +65,8 @@ export interface SigstoreMock {
       rekorV2?: boolean;
       late?: boolean;
       noSct?: boolean;
+      /** More token claims: the mock Fulcio turns GitHub's (repository, ref, event_name, workflow, sha) into extensions. */
+      claims?: Record<string, string>;
     }
   ): Promise<SerializedBundle>;
   close(): Promise<void>;
@@ -78,9 +80,9 @@ const der = (k: KeyObject | Buffer): Buffer =>
   Buffer.isBuffer(k) ? k : (k.export({ type: 'spki', format: 'der' }) as Buffer);
 const start = '2020-01-01T00:00:00Z';
 
-function token(subject: string, issuer: string): string {
+function token(subject: string, issuer: string, claims: Record<string, string> = {}): string {
   const enc = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
-  return `${enc({ alg: 'none' })}.${enc({ iss: issuer, sub: subject, aud: 'sigstore', email: subject, email_verified: true })}.`;
+  return `${enc({ alg: 'none' })}.${enc({ iss: issuer, sub: subject, aud: 'sigstore', email: subject, email_verified: true, ...claims })}.`;
 }
 
 const sha256 = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
@@ -269,7 +271,7 @@ export async function startSigstoreMock(): Promise<SigstoreMock> {
     async sign(data, opts) {
       const signer = new FulcioSigner({
         fulcioBaseURL: opts.noSct ? `${url}/nosct` : url,
-        identityProvider: { getToken: () => Promise.resolve(token(opts.subject, opts.issuer)) },
+        identityProvider: { getToken: () => Promise.resolve(token(opts.subject, opts.issuer, opts.claims)) },
       });
       const witnesses: Witness[] = [];
       if (opts.tlog !== false)

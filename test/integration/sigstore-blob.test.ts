@@ -105,6 +105,40 @@ describe('signet blob verify --bundle: cosign 3 sign-blob (key) and keyless bund
     }
   });
 
+  it("GitHub workflow fields (cosign's --certificate-github-workflow-*): the certificate's Fulcio extensions must match exactly", async () => {
+    const bundle = await mock.sign(Buffer.from('workflow-built release'), {
+      subject: WHO,
+      issuer: ISSUER,
+      claims: { repository: 'acme/app', ref: 'refs/heads/main', event_name: 'push', workflow: 'release' },
+    });
+    await writeFile(join(work, 'gh.bundle'), JSON.stringify(bundle));
+    await writeFile(join(work, 'gh.txt'), 'workflow-built release');
+    const base = ['blob', 'verify', join(work, 'gh.txt'), '--bundle', join(work, 'gh.bundle'), ...keyless];
+    const root = join(work, 'trusted_root.json');
+    const ok = await runSignet(
+      [
+        ...base,
+        root,
+        '--certificate-github-workflow-repository',
+        'acme/app',
+        '--certificate-github-workflow-trigger',
+        'push',
+      ],
+      { env: env() }
+    );
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    const bad = await runSignet([...base, root, '--certificate-github-workflow-repository', 'acme/other'], {
+      env: env(),
+    });
+    expect(bad.code, bad.stdout + bad.stderr).toBe(1);
+    expect(bad.stdout).toMatch(
+      /certificate-identity check failed: .*GitHub workflow repository is "acme\/app", not "acme\/other"/
+    );
+    const absent = await runSignet([...base, root, '--certificate-github-workflow-sha', 'abc123'], { env: env() });
+    expect(absent.code).toBe(1);
+    expect(absent.stdout).toMatch(/GitHub workflow sha is absent, not "abc123"/);
+  });
+
   it('--offline without --trusted-root uses only the cached public-good root: none cached is inconclusive (exit 3), never a pass', async () => {
     const r = await runSignet(
       [

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { BundleSummary } from '../../index.ts';
 import { SignetError } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
-import { sigstoreSources, withKeyNames, type SigstoreFlags } from './verify.ts';
+import { githubWorkflowOptions, sigstoreSources, withKeyNames, type SigstoreFlags } from './verify.ts';
 import { keylessOptions, sigstoreKeyless, type SigstoreSignFlags } from './sign.ts';
 import {
   collect,
@@ -152,11 +152,14 @@ export function registerInspect(program: Command): void {
         process.stdout.write(`${r.signaturePath}\n`);
       }
     );
-  blob
-    .command('verify')
-    .description(
-      'Verify a detached signature of a file under the blob trust policy ($SIGNET_HOME/trustpolicy.blob.json).'
-    )
+  githubWorkflowOptions(
+    blob
+      .command('verify')
+      .description(
+        'Verify a detached signature of a file under the blob trust policy ($SIGNET_HOME/trustpolicy.blob.json).'
+      ),
+    'with --bundle: '
+  )
     .argument('<file>', 'the file (with --bundle also sha256:<hex>: a digest without the file)')
     .option('--signature <path>', 'signature file (.jws.sig or .cose.sig)')
     .option('--bundle <path>', 'a Sigstore bundle (cosign sign-blob --bundle) instead of --signature')

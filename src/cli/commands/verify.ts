@@ -35,6 +35,36 @@ export interface SigstoreFlags {
   attestationType?: string;
   /** No network: the public-good trusted root from the cache only. */
   offline?: boolean;
+  certificateGithubWorkflowTrigger?: string;
+  certificateGithubWorkflowSha?: string;
+  certificateGithubWorkflowName?: string;
+  certificateGithubWorkflowRepository?: string;
+  certificateGithubWorkflowRef?: string;
+}
+
+/** cosign's `--certificate-github-workflow-*` flags: Fulcio's GitHub Actions extensions, exactly. */
+export function githubWorkflowOptions(cmd: Command, prefix = ''): Command {
+  for (const f of ['trigger', 'sha', 'name', 'repository', 'ref'])
+    cmd.option(
+      `--certificate-github-workflow-${f} <value>`,
+      `${prefix}the keyless certificate's GitHub workflow ${f} (Fulcio extension), exactly`
+    );
+  return cmd;
+}
+
+function githubWorkflow(opts: SigstoreFlags): { githubWorkflow?: Record<string, string> } {
+  const w = Object.fromEntries(
+    (
+      [
+        ['trigger', opts.certificateGithubWorkflowTrigger],
+        ['sha', opts.certificateGithubWorkflowSha],
+        ['name', opts.certificateGithubWorkflowName],
+        ['repository', opts.certificateGithubWorkflowRepository],
+        ['ref', opts.certificateGithubWorkflowRef],
+      ] as const
+    ).filter(([, v]) => v !== undefined)
+  ) as Record<string, string>;
+  return Object.keys(w).length ? { githubWorkflow: w } : {};
 }
 
 /** `--key` and the keyless identity flags, in cosign's words: one identity needs a subject and an issuer form. */
@@ -51,6 +81,8 @@ export function sigstoreSources(opts: SigstoreFlags): { sigstore?: RequirementSo
       'USAGE',
       'a keyless identity needs both --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]'
     );
+  if (githubWorkflow(opts).githubWorkflow && !subject.length)
+    throw new SignetError('USAGE', '--certificate-github-workflow-* go with --certificate-identity[-regexp]');
   if (!subject.length && !opts.key.length) {
     if (opts.trustedRoot) throw new SignetError('USAGE', '--trusted-root applies to --key or --certificate-identity');
     if (opts.attestationType !== undefined)
@@ -66,6 +98,7 @@ export function sigstoreSources(opts: SigstoreFlags): { sigstore?: RequirementSo
           ...(opts.certificateOidcIssuer !== undefined
             ? { issuer: opts.certificateOidcIssuer }
             : { issuerRegExp: opts.certificateOidcIssuerRegexp! }),
+          ...githubWorkflow(opts),
         },
       ]
     : [];
@@ -182,6 +215,7 @@ export function registerVerify(program: Command): void {
     .option('--revocation-bundle <dir>', 'CRL files (DER or PEM) brought along for offline verification')
     .option('--no-revocation-cache', 'do not read or write the revocation cache ($XDG_CACHE_HOME/signet/revocation)')
     .option('-o, --output <format>', 'text or json', 'text');
+  githubWorkflowOptions(verifyCmd);
   registryFlags(verifyCmd)
     .addHelpText(
       'after',

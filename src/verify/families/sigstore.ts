@@ -17,7 +17,22 @@ export interface SigstoreIdentity {
   subjectRegExp?: string;
   issuer?: string;
   issuerRegExp?: string;
+  /**
+   * Fulcio's GitHub Actions extensions the certificate must carry, exactly (cosign's
+   * `--certificate-github-workflow-trigger|sha|name|repository|ref`).
+   */
+  githubWorkflow?: Partial<Record<GithubWorkflowField, string>>;
 }
+
+/** Fulcio's GitHub workflow extensions (OIDs 1.3.6.1.4.1.57264.1.2–.6, raw strings), as cosign matches them. */
+export const GITHUB_WORKFLOW_OIDS = {
+  trigger: '1.3.6.1.4.1.57264.1.2',
+  sha: '1.3.6.1.4.1.57264.1.3',
+  name: '1.3.6.1.4.1.57264.1.4',
+  repository: '1.3.6.1.4.1.57264.1.5',
+  ref: '1.3.6.1.4.1.57264.1.6',
+} as const;
+export type GithubWorkflowField = keyof typeof GITHUB_WORKFLOW_OIDS;
 
 /** What a Sigstore bundle must satisfy: signed by one of `keys`, or keyless by one of `identities`. */
 export interface SigstorePolicy {
@@ -108,7 +123,31 @@ export function identityMatcher(id: SigstoreIdentity): (subject: string, issuer:
 function describe(id: SigstoreIdentity): string {
   const s = id.subject !== undefined ? id.subject : `/${id.subjectRegExp}/`;
   const i = id.issuer !== undefined ? id.issuer : `/${id.issuerRegExp}/`;
-  return `${s} from ${i}`;
+  const gh = Object.entries(id.githubWorkflow ?? {}).map(([k, v]) => `github workflow ${k} ${v}`);
+  return [`${s} from ${i}`, ...gh].join(', ');
+}
+
+/**
+ * The GitHub workflow fields an identity requires, read from the bundle's leaf certificate
+ * (parsed by @sigstore/core, which has already verified it): the fields that differ, none when all match.
+ */
+function workflowMismatches(id: SigstoreIdentity, bundle: Bundle): string[] {
+  const want = Object.entries(id.githubWorkflow ?? {}) as Array<[GithubWorkflowField, string]>;
+  if (!want.length) return [];
+  const c = bundle.verificationMaterial.content;
+  const der =
+    c.$case === 'certificate'
+      ? c.certificate.rawBytes
+      : c.$case === 'x509CertificateChain'
+        ? c.x509CertificateChain.certificates[0]?.rawBytes
+        : undefined;
+  if (!der) return want.map(([k]) => `${k} (no certificate)`);
+  const { X509Certificate: Cert } = load('@sigstore/core') as typeof import('@sigstore/core');
+  const leaf = Cert.parse(Buffer.from(der));
+  return want
+    .map(([k, v]) => [k, v, leaf.extension(GITHUB_WORKFLOW_OIDS[k])?.value.toString('utf8')] as const)
+    .filter(([, v, got]) => got !== v)
+    .map(([k, v, got]) => `${k} is ${got === undefined ? 'absent' : JSON.stringify(got)}, not ${JSON.stringify(v)}`);
 }
 
 function spkiId(key: KeyObject): string {
@@ -354,13 +393,17 @@ export function verifySigstoreBundle(args: {
   ];
   const san = r.signer.identity?.subjectAlternativeName ?? '';
   const issuer = r.signer.identity?.extensions?.issuer ?? '';
-  const match = args.policy.identities.find((id) => identityMatcher(id)(san, issuer));
+  const named = args.policy.identities.filter((id) => identityMatcher(id)(san, issuer));
+  const match = named.find((id) => !workflowMismatches(id, bundle).length);
+  const workflow = named.length && !match ? workflowMismatches(named[0]!, bundle) : [];
   const idCheck = match
     ? check('certificate-identity', 'pass', `${san} from ${issuer} (matches ${describe(match)})`, rq)
     : check(
         'certificate-identity',
         'fail',
-        `${san || '(no subject)'} from ${issuer || '(no issuer)'} matches none of: ${args.policy.identities.map(describe).join('; ')}`,
+        workflow.length
+          ? `${san} from ${issuer}, but the certificate's GitHub workflow ${workflow.join('; ')}`
+          : `${san || '(no subject)'} from ${issuer || '(no issuer)'} matches none of: ${args.policy.identities.map(describe).join('; ')}`,
         rq
       );
   return done([...checks, ...passed, idCheck], { ...extra, signer: san, keyId: spkiId(r.signer.key) });

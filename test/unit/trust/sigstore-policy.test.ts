@@ -42,11 +42,17 @@ describe('a trust policy statement\'s "sigstore" block', () => {
     ],
     [{ identities: [{ subjectRegExp: '(', issuer: ISSUER }] }, /subjectRegExp "\(" is not valid RE2/],
     [{ identities: [{ subject: 'a', issuer: ISSUER, email: 'x' }] }, /Unrecognized key/],
-    [{ keys: ['k.pub'], repository: 'elsewhere/app' }, /Unrecognized key/],
+    [{ keys: ['k.pub'], repository: 'elsewhere/app' }, /repository must be registry\/repository/],
+    [{ keys: ['k.pub'], repository: 'reg.example.com/sigs:latest' }, /repository must be registry\/repository/],
     [{}, /names neither identities nor keys/],
     [{ keys: ['k.pub'], trustedRoot: 'r.json', trustedRootDigest: 'sha256:abc' }, /sha256:<64 hex digits>/],
   ])('refuses %j', (block, expected) => {
     expect(() => loadTrustPolicy(doc(block))).toThrow(expected);
+  });
+
+  it('repository: where the bundles live when not beside the image (registry/repository)', () => {
+    const block = { keys: ['k.pub'], repository: 'reg.example.com/acme/signatures' };
+    expect(loadTrustPolicy(doc(block)).statements[0]!.sigstore).toMatchObject({ repository: block.repository });
   });
 
   it('trustedRootDigest without trustedRoot: the root carried beside the artifact (signet copy --trusted-root), by digest', () => {
