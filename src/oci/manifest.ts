@@ -105,7 +105,9 @@ export function parseManifest(bytes: Uint8Array, mediaType: string): Manifest {
   }
   const declared = (json as { mediaType?: unknown }).mediaType;
   if (declared !== undefined && declared !== mediaType) {
-    throw new OciError('MANIFEST_INVALID', `manifest mediaType ${JSON.stringify(declared)} differs from ${mediaType}`);
+    // Named by its type when it is not a string: a hostile value may be nested too deep to print.
+    const shown = typeof declared === 'string' ? JSON.stringify(declared.slice(0, 200)) : `of type ${typeof declared}`;
+    throw new OciError('MANIFEST_INVALID', `manifest mediaType ${shown} differs from ${mediaType}`);
   }
   const schema = isIndexMediaType(mediaType) ? imageIndexSchema : imageManifestSchema;
   if (!isIndexMediaType(mediaType) && mediaType !== MediaType.ImageManifest && mediaType !== MediaType.DockerManifest) {

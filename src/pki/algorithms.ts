@@ -100,7 +100,13 @@ export function algorithmByKeySpec(spec: unknown): AlgorithmInfo | undefined {
  * header (that would let an attacker pick the algorithm). Anything else is unsupported.
  */
 export function signatureAlgorithmFor(key: KeyObject | X509Certificate): AlgorithmInfo {
-  const pub = key instanceof X509Certificate ? key.publicKey : key;
+  let pub: KeyObject;
+  try {
+    pub = key instanceof X509Certificate ? key.publicKey : key;
+  } catch (err) {
+    // A certificate that parses, but whose SubjectPublicKeyInfo OpenSSL cannot decode.
+    throw new SignetError('CERT_INVALID', `the certificate's public key cannot be read: ${(err as Error).message}`);
+  }
   const details = pub.asymmetricKeyDetails ?? {};
   if (pub.asymmetricKeyType === 'rsa') {
     const spec = `RSA-${details.modulusLength}`;

@@ -70,10 +70,28 @@ function bitSet(bytes: Uint8Array, bit: number): boolean {
   return byte !== undefined && (byte & (0x80 >> (bit & 7))) !== 0;
 }
 
+// And per certificate object: certificateFromDer hands out one object per distinct certificate,
+// so the facts of a signing chain are one WeakMap lookup away (no fingerprint, no copy).
+const byObject = new WeakMap<X509Certificate, CertInfo>();
+
+/** Whether pkijs decoded a known extension into the shape read below. */
+function isDecoded(oid: string, v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  if (oid === OID.keyUsage) return (v as asn1js.BitString).valueBlock?.valueHexView instanceof Uint8Array;
+  if (oid === OID.extKeyUsage) return Array.isArray((v as pkijs.ExtKeyUsage).keyPurposes);
+  return true;
+}
+
 export function certInfo(cert: X509Certificate): CertInfo {
+  const known = byObject.get(cert);
+  if (known) return known;
   const key = cert.fingerprint256;
   const hit = cache.get(key);
-  if (hit) return { ...hit, cert };
+  if (hit) {
+    const info = { ...hit, cert };
+    byObject.set(cert, info);
+    return info;
+  }
   let parsed: pkijs.Certificate;
   try {
     parsed = pkijs.Certificate.fromBER(cert.raw);
@@ -98,6 +116,13 @@ export function certInfo(cert: X509Certificate): CertInfo {
   };
   for (const ext of parsed.extensions ?? []) {
     const critical = ext.critical ?? false;
+    // pkijs leaves parsedValue unset when a known extension's value does not decode.
+    const known = ext.extnID === OID.keyUsage || ext.extnID === OID.basicConstraints || ext.extnID === OID.extKeyUsage;
+    if (known && !isDecoded(ext.extnID, ext.parsedValue))
+      throw new SignetError(
+        'CERT_INVALID',
+        `certificate ${cert.subject.replace(/\n/g, ', ')}: extension ${ext.extnID} is malformed`
+      );
     if (ext.extnID === OID.keyUsage) {
       const bits = (ext.parsedValue as asn1js.BitString).valueBlock.valueHexView;
       const usages = new Set<KeyUsageName>();
@@ -120,6 +145,7 @@ export function certInfo(cert: X509Certificate): CertInfo {
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
   const { cert: _c, ...facts } = info;
   cache.set(key, facts);
+  byObject.set(cert, info);
   return info;
 }
 
@@ -144,9 +170,16 @@ export function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolea
   return ok;
 }
 
+const described = new WeakMap<X509Certificate, string>();
+
 /** A short human name for messages: the subject on one line. */
 export function describeCert(cert: X509Certificate): string {
-  return cert.subject.split('\n').reverse().join(', ');
+  let name = described.get(cert);
+  if (name === undefined) {
+    name = cert.subject.split('\n').reverse().join(', ');
+    described.set(cert, name);
+  }
+  return name;
 }
 
 const parsedDer = new Map<string, X509Certificate>();
@@ -212,6 +245,8 @@ export function parseCertificates(data: Uint8Array | string, where = 'certificat
   const text = typeof data === 'string' ? data : Buffer.from(data).toString('latin1');
   if (text.includes('-----BEGIN CERTIFICATE-----')) {
     const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    // A BEGIN line without a complete block is no certificate: never an empty chain.
+    if (!blocks.length) throw new SignetError('CERT_FILE_INVALID', `${where}: no complete PEM certificate block`);
     return blocks.map((b, i) => {
       try {
         return new X509Certificate(b);

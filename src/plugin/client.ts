@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { lstat, readdir, access } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { SignetError, signetHome } from '../util/index.ts';
 
 /** Error codes of the Notary Project plugin contract 1.0. */
@@ -37,13 +38,41 @@ export interface PluginMetadata {
   capabilities: string[];
 }
 
+/** The metadata every plugin must answer to get-plugin-metadata (unknown fields are ignored). */
+const MetadataSchema = z.object({
+  name: z.string(),
+  description: z.string().optional(),
+  version: z.string(),
+  url: z.string().optional(),
+  supportedContractVersions: z.array(z.string()),
+  capabilities: z.array(z.string()),
+});
+
 export function pluginsDir(home = signetHome()): string {
   return join(home, 'plugins');
 }
 
+/**
+ * A plugin name is one path segment: letters, digits, `.`, `_` and `-`, starting with a letter or
+ * digit (so never `.`, `..` or an option), at most 128 characters. Checked before the name is ever
+ * joined into a path.
+ */
+export function isValidPluginName(name: unknown): name is string {
+  return typeof name === 'string' && name.length <= 128 && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name);
+}
+
+/** Throws a USAGE error unless `name` is a valid plugin name. */
+export function assertPluginName(name: unknown): asserts name is string {
+  if (!isValidPluginName(name))
+    throw new SignetError(
+      'USAGE',
+      `invalid plugin name ${JSON.stringify(name)} (letters, digits, '.', '_' and '-', starting with a letter or digit)`
+    );
+}
+
 /** `$SIGNET_HOME/plugins/<name>/notation-<name>`: a regular executable file, never a link. */
 export async function pluginPath(name: string, home = signetHome()): Promise<string> {
-  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new SignetError('USAGE', `invalid plugin name ${JSON.stringify(name)}`);
+  assertPluginName(name);
   const path = join(pluginsDir(home), name, `notation-${name}`);
   let st;
   try {
@@ -91,7 +120,11 @@ export class PluginClient {
     return new PluginClient(name, await pluginPath(name, options.home), options.timeoutMs);
   }
 
-  async run<T>(command: string, request: unknown): Promise<T> {
+  /**
+   * Runs `command` and validates its JSON answer with `schema`: a plugin's answer is input like
+   * any other, so `null` or a wrongly shaped object is a VALIDATION_ERROR, never a TypeError.
+   */
+  async run<T>(command: string, request: unknown, schema: z.ZodType<T>): Promise<T> {
     const { code, stdout, stderr, timedOut } = await new Promise<{
       code: number | null;
       stdout: string;
@@ -137,31 +170,45 @@ export class PluginClient {
       const c = (e.errorCode && CODES.has(e.errorCode) ? e.errorCode : 'ERROR') as PluginErrorCode;
       throw new PluginError(this.name, c, `${command} failed: ${e.errorMessage ?? 'no message'}`, e.errorMetadata);
     }
+    let json: unknown;
     try {
-      return JSON.parse(stdout) as T;
+      json = JSON.parse(stdout);
     } catch {
       throw new PluginError(this.name, 'ERROR', `${command} printed no valid JSON`);
     }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+      throw new PluginError(
+        this.name,
+        'VALIDATION_ERROR',
+        `${command} answered with a malformed response${where}: ${issue?.message ?? 'invalid'}`
+      );
+    }
+    return parsed.data;
   }
 
   /** get-plugin-metadata; the metadata name must be the plugin's name, and contract 1.0 supported. */
   async metadata(pluginConfig?: Record<string, string>): Promise<PluginMetadata> {
-    const m = await this.run<PluginMetadata>('get-plugin-metadata', pluginConfig ? { pluginConfig } : {});
-    if (!m || m.name !== this.name)
+    const m: PluginMetadata = await this.run(
+      'get-plugin-metadata',
+      pluginConfig ? { pluginConfig } : {},
+      MetadataSchema
+    );
+    if (m.name !== this.name)
       throw new PluginError(
         this.name,
         'VALIDATION_ERROR',
-        `get-plugin-metadata names the plugin ${JSON.stringify(m?.name)}, not ${this.name}`
+        `get-plugin-metadata names the plugin ${JSON.stringify(m.name)}, not ${this.name}`
       );
-    if (!Array.isArray(m.supportedContractVersions) || !m.supportedContractVersions.includes(CONTRACT_VERSION)) {
+    if (!m.supportedContractVersions.includes(CONTRACT_VERSION)) {
       throw new PluginError(
         this.name,
         'UNSUPPORTED_CONTRACT_VERSION',
         `the plugin does not support contract ${CONTRACT_VERSION}`
       );
     }
-    if (!Array.isArray(m.capabilities))
-      throw new PluginError(this.name, 'VALIDATION_ERROR', 'metadata has no capabilities');
     return m;
   }
 }

@@ -1,7 +1,7 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SignetError, signetHome, writeFileAtomic } from '../util/index.ts';
-import { PluginClient, pluginsDir, type PluginMetadata } from './client.ts';
+import { assertPluginName, PluginClient, pluginsDir, type PluginMetadata } from './client.ts';
 
 /**
  * Installs a plugin executable as `$SIGNET_HOME/plugins/<name>/notation-<name>` (notation's
@@ -20,6 +20,8 @@ export async function installPlugin(
       'USAGE',
       'cannot tell the plugin name from the file name (want notation-<name>); give the name'
     );
+  // Validated before it is joined into any path: `../../x`, `.` or `..` would escape plugins/.
+  assertPluginName(name);
   const probe = new PluginClient(name, file);
   const meta = await probe.metadata();
   const dir = join(pluginsDir(home), name);
@@ -33,11 +35,17 @@ export async function installPlugin(
     }
   }
   await mkdir(dir, { recursive: true });
+  // Never write through a link: plugins/ and plugins/<name> must be real directories.
+  for (const d of [pluginsDir(home), dir]) {
+    if (!(await lstat(d)).isDirectory())
+      throw new SignetError('PLUGIN_INVALID', `${d} is not a directory (symbolic links are refused)`);
+  }
   await writeFileAtomic(dest, await readFile(file), { mode: 0o755 });
   return meta;
 }
 
 export async function uninstallPlugin(name: string, options: { home?: string } = {}): Promise<void> {
+  assertPluginName(name);
   await PluginClient.open(name, options);
   await rm(join(pluginsDir(options.home ?? signetHome()), name), { recursive: true, force: true });
 }

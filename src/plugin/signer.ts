@@ -19,14 +19,22 @@ import {
   type PrimitiveSigner,
   type SignatureAlgorithm,
 } from '../signature/index.ts';
+import { z } from 'zod';
 import { PluginClient, PluginError, CONTRACT_VERSION } from './client.ts';
 
-interface GenerateSignatureResponse {
-  keyId: string;
-  signature: string;
-  signingAlgorithm: SignatureAlgorithm;
-  certificateChain: string[];
-}
+// The answers of the plugin contract, validated before any field is read.
+const DescribeKeyResponse = z.object({ keyId: z.string(), keySpec: z.string() });
+const GenerateSignatureResponse = z.object({
+  keyId: z.string(),
+  signature: z.string(),
+  signingAlgorithm: z.string(),
+  certificateChain: z.array(z.string()).max(32),
+});
+const GenerateEnvelopeResponse = z.object({
+  signatureEnvelope: z.string(),
+  signatureEnvelopeType: z.string(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
 
 /**
  * A signer whose key stays in a plugin (HSM, KMS): `describe-key`, then `generate-signature`
@@ -56,11 +64,11 @@ export class PluginSigner implements PrimitiveSigner {
         'VALIDATION_ERROR',
         'the plugin cannot generate raw signatures (SIGNATURE_GENERATOR.RAW)'
       );
-    const d = await this.client.run<{ keyId: string; keySpec: string }>('describe-key', {
-      contractVersion: CONTRACT_VERSION,
-      keyId: this.keyId,
-      pluginConfig: this.pluginConfig,
-    });
+    const d = await this.client.run(
+      'describe-key',
+      { contractVersion: CONTRACT_VERSION, keyId: this.keyId, pluginConfig: this.pluginConfig },
+      DescribeKeyResponse
+    );
     if (d.keyId !== this.keyId)
       throw new PluginError(
         this.client.name,
@@ -78,17 +86,21 @@ export class PluginSigner implements PrimitiveSigner {
     algorithm: SignatureAlgorithm
   ): Promise<{ signature: Uint8Array; chain: X509Certificate[] }> {
     const info = algorithmInfo(algorithm);
-    const r = await this.client.run<GenerateSignatureResponse>('generate-signature', {
-      contractVersion: CONTRACT_VERSION,
-      keyId: this.keyId,
-      keySpec: info.keySpec,
-      hashAlgorithm: info.hash,
-      payload: Buffer.from(data).toString('base64'),
-      pluginConfig: this.pluginConfig,
-    });
+    const r = await this.client.run(
+      'generate-signature',
+      {
+        contractVersion: CONTRACT_VERSION,
+        keyId: this.keyId,
+        keySpec: info.keySpec,
+        hashAlgorithm: info.hash,
+        payload: Buffer.from(data).toString('base64'),
+        pluginConfig: this.pluginConfig,
+      },
+      GenerateSignatureResponse
+    );
     if (r.keyId !== this.keyId)
       throw new PluginError(this.client.name, 'VALIDATION_ERROR', `generate-signature answered for key ${r.keyId}`);
-    if (!Array.isArray(r.certificateChain) || !r.certificateChain.length)
+    if (!r.certificateChain.length)
       throw new PluginError(this.client.name, 'VALIDATION_ERROR', 'generate-signature returned no certificate chain');
     const chain = r.certificateChain.map((c) => certificateFromDer(c));
     validateCodeSigningChain(chain);
@@ -145,26 +157,26 @@ export class PluginEnvelopeGenerator implements EnvelopeGenerator {
     expirySeconds?: number
   ): Promise<GeneratedEnvelope> {
     const payload = buildPayload(target, mediaType === JWS_MEDIA_TYPE ? 'jws' : 'cose');
-    const r = await this.client.run<{
-      signatureEnvelope: string;
-      signatureEnvelopeType: string;
-      annotations?: Record<string, string>;
-    }>('generate-envelope', {
-      contractVersion: CONTRACT_VERSION,
-      keyId: this.keyId,
-      payloadType: PAYLOAD_CONTENT_TYPE,
-      signatureEnvelopeType: mediaType,
-      payload: Buffer.from(payload).toString('base64'),
-      ...(expirySeconds ? { expiryDurationInSeconds: expirySeconds } : {}),
-      pluginConfig: this.pluginConfig,
-    });
+    const r = await this.client.run(
+      'generate-envelope',
+      {
+        contractVersion: CONTRACT_VERSION,
+        keyId: this.keyId,
+        payloadType: PAYLOAD_CONTENT_TYPE,
+        signatureEnvelopeType: mediaType,
+        payload: Buffer.from(payload).toString('base64'),
+        ...(expirySeconds ? { expiryDurationInSeconds: expirySeconds } : {}),
+        pluginConfig: this.pluginConfig,
+      },
+      GenerateEnvelopeResponse
+    );
     if (r.signatureEnvelopeType !== mediaType)
       throw new PluginError(
         this.client.name,
         'VALIDATION_ERROR',
         `asked for ${mediaType}, got ${r.signatureEnvelopeType}`
       );
-    const envelope = Buffer.from(r.signatureEnvelope ?? '', 'base64');
+    const envelope = Buffer.from(r.signatureEnvelope, 'base64');
     let content;
     try {
       content = await verifyEnvelopeIntegrity(envelope, mediaType);

@@ -205,8 +205,13 @@ function parseIdentity(v: unknown, where: string): SignedIdentity {
           );
       return { type: 'remapIdentity', prefix: o.prefix, signedPrefix: o.signedPrefix };
     default:
-      return invalid(`${where}: unknown signedIdentity type ${JSON.stringify(o?.type)}`);
+      return invalid(`${where}: unknown signedIdentity type ${shownValue(o?.type)}`);
   }
+}
+
+/** A value in a message: a string as JSON (cut short), anything else by its type (a hostile value may nest too deep to print). */
+function shownValue(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v.slice(0, 200)) : v === undefined ? 'missing' : `of type ${typeof v}`;
 }
 
 /** Checks one requirement's type and fields (no key files read): what every transport's list must pass. */
@@ -215,7 +220,7 @@ function checkRequirement(r: Record<string, unknown> | undefined, w: string): vo
   const schema = typeof type === 'string' && Object.hasOwn(requirementSchemas, type) ? requirementSchemas[type] : null;
   if (!schema) {
     const known = 'insecureAcceptAnything, reject, signedBy, sigstoreSigned';
-    invalid(`${w}: unknown requirement type ${JSON.stringify(type)} (${known})`);
+    invalid(`${w}: unknown requirement type ${shownValue(type)} (${known})`);
   }
   checkShape(schema, r, w);
 }
@@ -237,7 +242,7 @@ async function parseRequirements(list: unknown, where: string, baseDir: string):
         out.push({ type: r.type });
         break;
       case 'signedBy':
-        if (r.keyType !== 'GPGKeys') invalid(`${w}: keyType ${JSON.stringify(r.keyType)} is not supported (GPGKeys)`);
+        if (r.keyType !== 'GPGKeys') invalid(`${w}: keyType ${shownValue(r.keyType)} is not supported (GPGKeys)`);
         out.push({
           type: 'signedBy',
           keys: await keysOf(r, w, baseDir),

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { EnvelopeContent } from '../signature/index.ts';
 import { PluginClient, PluginError, CONTRACT_VERSION } from '../plugin/index.ts';
 import type { TrustPolicyStatement } from './policy.ts';
@@ -68,6 +69,14 @@ export async function loadVerificationPlugin(
   return { client, capabilities, criticalAttributes: attrs.filter((a) => a.critical).map((a) => a.key) };
 }
 
+/** The verify-signature answer (notary-spec §12.8), validated before any field is read. */
+const VerifySignatureResponse = z.object({
+  verificationResults: z
+    .record(z.string(), z.object({ success: z.boolean(), reason: z.string().optional() }))
+    .optional(),
+  processedAttributes: z.array(z.string()).optional(),
+});
+
 export interface PluginVerdict {
   trustedIdentity?: { ok: boolean; message?: string };
   revocation?: { ok: boolean; message?: string };
@@ -87,32 +96,32 @@ export async function runVerificationPlugin(
     ...(p.capabilities.revocation && statement.actions.revocation !== 'skip' ? [REVOCATION_CHECK] : []),
   ];
   const extended = Object.fromEntries(si.extendedAttributes.filter((a) => a.critical).map((a) => [a.key, a.value]));
-  const response = await p.client.run<{
-    verificationResults?: Record<string, { success: boolean; reason?: string }>;
-    processedAttributes?: string[];
-  }>('verify-signature', {
-    contractVersion: CONTRACT_VERSION,
-    signature: {
-      criticalAttributes: {
-        contentType: content.payloadContentType,
-        signingScheme: si.signingScheme,
-        ...(si.expiry ? { expiry: si.expiry.toISOString() } : {}),
-        ...(si.authenticSigningTime ? { authenticSigningTime: si.authenticSigningTime.toISOString() } : {}),
-        extendedAttributes: extended,
+  const response = await p.client.run(
+    'verify-signature',
+    {
+      contractVersion: CONTRACT_VERSION,
+      signature: {
+        criticalAttributes: {
+          contentType: content.payloadContentType,
+          signingScheme: si.signingScheme,
+          ...(si.expiry ? { expiry: si.expiry.toISOString() } : {}),
+          ...(si.authenticSigningTime ? { authenticSigningTime: si.authenticSigningTime.toISOString() } : {}),
+          extendedAttributes: extended,
+        },
+        unprocessedAttributes: p.criticalAttributes,
+        certificateChain: si.certificateChain.map((c) => Buffer.from(c.raw).toString('base64')),
       },
-      unprocessedAttributes: p.criticalAttributes,
-      certificateChain: si.certificateChain.map((c) => Buffer.from(c.raw).toString('base64')),
+      trustPolicy: { trustedIdentities: statement.rawTrustedIdentities, signatureVerification: wanted },
     },
-    trustPolicy: { trustedIdentities: statement.rawTrustedIdentities, signatureVerification: wanted },
-  });
+    VerifySignatureResponse
+  );
   const results = response.verificationResults ?? {};
   const verdict: PluginVerdict = {
     unprocessed: p.criticalAttributes.filter((a) => !(response.processedAttributes ?? []).includes(a)),
   };
   for (const cap of wanted) {
     const r = results[cap];
-    if (!r || typeof r.success !== 'boolean')
-      throw new PluginError(p.client.name, 'VALIDATION_ERROR', `verify-signature returned no result for ${cap}`);
+    if (!r) throw new PluginError(p.client.name, 'VALIDATION_ERROR', `verify-signature returned no result for ${cap}`);
     const v = r.success
       ? { ok: true }
       : { ok: false, message: `verification plugin ${p.client.name}: ${r.reason ?? `${cap} failed`}` };

@@ -80,13 +80,14 @@ async function authenticity(
   st: TrustPolicyStatement,
   store: TrustStore,
   identityByPlugin = false
-): Promise<{ ok: boolean; message?: string }> {
+): Promise<{ ok: boolean; message?: string; trusted: boolean }> {
   // The store type follows the signing scheme: a signingAuthority signature is never trusted through a ca store.
   const type = content.signerInfo.signingScheme === 'notary.x509' ? 'ca' : 'signingAuthority';
   const names = st.trustStores.filter((s) => s.type === type);
   if (!names.length)
     return {
       ok: false,
+      trusted: false,
       message: `the policy "${st.name}" names no trust store of type "${type}" (needed for ${content.signerInfo.signingScheme} signatures)`,
     };
   const anchors: X509Certificate[] = [];
@@ -94,7 +95,7 @@ async function authenticity(
     try {
       anchors.push(...(await store.getCertificates(s.type, s.name)));
     } catch (err) {
-      return { ok: false, message: (err as Error).message };
+      return { ok: false, trusted: false, message: (err as Error).message };
     }
   }
   const chain = content.signerInfo.certificateChain;
@@ -102,20 +103,22 @@ async function authenticity(
   if (!trusted)
     return {
       ok: false,
+      trusted: false,
       message: `the signature's certificate chain does not chain to any certificate of trust store(s) ${names.map((n) => `${n.type}:${n.name}`).join(', ')}`,
     };
   const ids = st.trustedIdentities;
-  if (ids.includes('*') || identityByPlugin) return { ok: true };
+  if (ids.includes('*') || identityByPlugin) return { ok: true, trusted };
   const subject = subjectAttributes(chain[0]!);
   const x509Ids = ids.filter((i): i is Map<string, string> => i !== '*');
-  if (!x509Ids.length) return { ok: false, message: 'no x509 trusted identities are configured' };
+  if (!x509Ids.length) return { ok: false, trusted, message: 'no x509 trusted identities are configured' };
   if (!x509Ids.some((id) => identityMatches(id, subject))) {
     return {
       ok: false,
+      trusted,
       message: `signing certificate subject "${describeCert(chain[0]!)}" does not match any trusted identity of policy "${st.name}"`,
     };
   }
-  return { ok: true };
+  return { ok: true, trusted };
 }
 
 async function authenticTimestamp(
@@ -253,11 +256,10 @@ export async function verifySignature(args: {
     results.push(result(type, action, r.ok, r.message));
     return !(action === 'enforce' && !r.ok);
   };
-  if (
-    st.actions.authenticity !== 'skip' &&
-    !apply('authenticity', await authenticity(content, st, args.trustStore, plugin?.capabilities.trustedIdentity))
-  )
-    return outcome(false, content);
+  // Whether the chain reaches the trust store decides more than authenticity: an untrusted chain's
+  // OCSP and CRL URLs are the attacker's, and are never fetched (at audit, authenticity is only logged).
+  const auth = await authenticity(content, st, args.trustStore, plugin?.capabilities.trustedIdentity);
+  if (st.actions.authenticity !== 'skip' && !apply('authenticity', auth)) return outcome(false, content);
   if (st.actions.expiry !== 'skip') {
     const exp = content.signerInfo.expiry;
     const expired = exp !== undefined && now.getTime() >= exp.getTime();
@@ -274,7 +276,13 @@ export async function verifySignature(args: {
     !apply('authenticTimestamp', await authenticTimestamp(content, st, args.trustStore, now, options))
   )
     return outcome(false, content);
-  if (st.actions.revocation !== 'skip' && !plugin?.capabilities.revocation) {
+  if (st.actions.revocation !== 'skip' && !plugin?.capabilities.revocation && !auth.trusted) {
+    // Skipped, not failed: whoever made an untrusted chain could as well have named no responder
+    // (not revocable), so asking its URLs proves nothing and only lets the attacker make us fetch.
+    results.push(
+      result('revocation', 'skip', true, 'revocation not checked: the certificate chain does not reach the trust store')
+    );
+  } else if (st.actions.revocation !== 'skip' && !plugin?.capabilities.revocation) {
     const chain = content.signerInfo.certificateChain;
     const sa = content.signerInfo.authenticSigningTime;
     const check =

@@ -67,7 +67,7 @@ export function parseCosignPayload(bytes: Uint8Array): CosignPayload {
   if (!c || c.type !== COSIGN_PAYLOAD_TYPE)
     throw new SignetError(
       'COSIGN_INVALID',
-      `cosign payload type is ${JSON.stringify(c?.type)}, not "${COSIGN_PAYLOAD_TYPE}"`
+      `cosign payload type is ${typeof c?.type === 'string' ? JSON.stringify(c.type.slice(0, 200)) : `of type ${typeof c?.type}`}, not "${COSIGN_PAYLOAD_TYPE}"`
     );
   const digest = c.image?.['docker-manifest-digest'];
   const ref = c.identity?.['docker-reference'];
@@ -76,7 +76,10 @@ export function parseCosignPayload(bytes: Uint8Array): CosignPayload {
       'COSIGN_INVALID',
       'cosign payload lacks critical.image.docker-manifest-digest or critical.identity.docker-reference'
     );
-  return { dockerReference: ref, digest, optional: (j.optional ?? null) as Record<string, unknown> | null };
+  const optional = j.optional ?? null;
+  if (optional !== null && (typeof optional !== 'object' || Array.isArray(optional)))
+    throw new SignetError('COSIGN_INVALID', 'cosign payload field optional must be an object or null');
+  return { dockerReference: ref, digest, optional: optional as Record<string, unknown> | null };
 }
 
 /** Signs as cosign does: ECDSA (DER) or RSA PKCS#1 v1.5 over SHA-256 of the payload, or Ed25519. */

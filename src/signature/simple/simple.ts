@@ -18,6 +18,15 @@ function invalid(message: string): never {
   throw new SignetError('SIMPLE_SIGNATURE_INVALID', message);
 }
 
+/** A value in a message: a string as JSON (cut short), anything else by its type (it may nest too deep to print). */
+function shown(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v.slice(0, 200)) : v === undefined ? 'missing' : `of type ${typeof v}`;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 export function parseSimplePayload(bytes: Uint8Array, expectedType = SIMPLE_SIGNING_TYPE): SimplePayload {
   let j: {
     critical?: {
@@ -33,12 +42,13 @@ export function parseSimplePayload(bytes: Uint8Array, expectedType = SIMPLE_SIGN
     invalid('the signed payload is not JSON');
   }
   const c = j?.critical;
-  if (!c || c.type !== expectedType)
-    invalid(`the signed payload type is ${JSON.stringify(c?.type)}, not "${expectedType}"`);
+  if (!c || c.type !== expectedType) invalid(`the signed payload type is ${shown(c?.type)}, not "${expectedType}"`);
   const digest = c.image?.['docker-manifest-digest'];
   const ref = c.identity?.['docker-reference'];
   if (typeof digest !== 'string' || typeof ref !== 'string')
     invalid('the signed payload lacks docker-manifest-digest or docker-reference');
+  if (j.optional !== undefined && j.optional !== null && !isPlainObject(j.optional))
+    invalid('the signed payload field optional must be an object');
   return {
     type: expectedType,
     dockerManifestDigest: digest,

@@ -39,11 +39,23 @@ async function readConfig(path: string): Promise<DockerConfig> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new SignetError('CONFIG_UNREADABLE', `cannot read ${path}: ${(err as Error).message}`);
   }
+  let json: unknown;
   try {
-    return JSON.parse(text) as DockerConfig;
+    json = JSON.parse(text);
   } catch (err) {
     throw new SignetError('STATE_CORRUPT', `${path} is not valid JSON: ${(err as Error).message}`);
   }
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(json)) throw new SignetError('STATE_CORRUPT', `${path} is not a JSON object`);
+  const config = json as DockerConfig;
+  if (config.auths !== undefined && !isObject(config.auths))
+    throw new SignetError('STATE_CORRUPT', `${path}: auths must be an object`);
+  if (config.credHelpers !== undefined && !isObject(config.credHelpers))
+    throw new SignetError('STATE_CORRUPT', `${path}: credHelpers must be an object`);
+  if (config.credsStore !== undefined && typeof config.credsStore !== 'string')
+    throw new SignetError('STATE_CORRUPT', `${path}: credsStore must be a string`);
+  return config;
 }
 
 /** The keys config.json may use for a registry (Docker Hub has its historical URL). */
@@ -53,19 +65,53 @@ function keysFor(registry: string): string[] {
   return [registry, `https://${registry}`, `http://${registry}`, `https://${registry}/v1/`];
 }
 
-/** Runs `docker-credential-<helper> get` (JSON over stdin/stdout, the docker credential helper protocol). */
+/** The most a credential helper may print (stdout and stderr together): an answer is a few hundred bytes. */
+export const MAX_CREDENTIAL_HELPER_OUTPUT = 1024 * 1024;
+
+/**
+ * Runs `docker-credential-<helper> get` (JSON over stdin/stdout, the docker credential helper
+ * protocol). The helper is another program: one that exits without reading its stdin (EPIPE),
+ * prints without end or never exits is a CREDENTIAL_HELPER_FAILED error, never a crash.
+ */
 export async function runCredentialHelper(helper: string, registry: string): Promise<Credentials | undefined> {
   const bin = `docker-credential-${helper}`;
   const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(bin, ['get'], { stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    let size = 0;
+    let failed: SignetError | undefined;
+    const fail = (err: SignetError): void => {
+      failed ??= err;
+      child.kill('SIGKILL');
+    };
+    const take =
+      (into: Buffer[]) =>
+      (b: Buffer): void => {
+        if (failed) return;
+        size += b.length;
+        if (size > MAX_CREDENTIAL_HELPER_OUTPUT)
+          fail(
+            new SignetError(
+              'CREDENTIAL_HELPER_FAILED',
+              `credential helper ${bin} printed more than ${MAX_CREDENTIAL_HELPER_OUTPUT} bytes`
+            )
+          );
+        else into.push(b);
+      };
+    child.stdout.on('data', take(stdout));
+    child.stderr.on('data', take(stderr));
+    // A helper that exits without reading makes the write fail (EPIPE): its exit status decides.
+    child.stdin.on('error', () => {});
     child.on('error', (err) =>
       reject(new SignetError('CREDENTIAL_HELPER_FAILED', `credential helper ${bin} could not run: ${err.message}`))
     );
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code, signal) => {
+      if (failed) return reject(failed);
+      if (signal && code === null)
+        return reject(new SignetError('CREDENTIAL_HELPER_FAILED', `credential helper ${bin} was killed (${signal})`));
+      resolve({ code, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') });
+    });
     child.stdin.end(registry);
   });
   if (out.code !== 0) {
@@ -76,9 +122,13 @@ export async function runCredentialHelper(helper: string, registry: string): Pro
     );
   }
   try {
-    const j = JSON.parse(out.stdout) as { Username?: string; Secret?: string };
-    if (!j.Secret) return undefined;
-    return { username: j.Username ?? '', password: j.Secret };
+    const j = JSON.parse(out.stdout) as unknown;
+    if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new Error('not an object');
+    const { Username, Secret } = j as { Username?: unknown; Secret?: unknown };
+    if (Secret === undefined || Secret === null || Secret === '') return undefined;
+    if (typeof Secret !== 'string' || (Username !== undefined && typeof Username !== 'string'))
+      throw new Error('Username and Secret must be strings');
+    return { username: Username ?? '', password: Secret };
   } catch {
     throw new SignetError('CREDENTIAL_HELPER_FAILED', `credential helper ${bin} printed no JSON`);
   }
@@ -89,13 +139,14 @@ export function dockerCredentials(options: DockerConfigOptions = {}): Credential
   return async (registry) => {
     const config = await readConfig(dockerConfigPath(options));
     const keys = keysFor(registry);
-    const helper = keys.map((k) => config.credHelpers?.[k]).find(Boolean);
+    const helper = keys.map((k) => config.credHelpers?.[k]).find((h) => typeof h === 'string' && h !== '');
     if (helper) return runCredentialHelper(helper, registry);
     for (const k of keys) {
       const a = config.auths?.[k];
-      if (!a) continue;
-      if (a.username && a.password) return { username: a.username, password: a.password };
-      if (a.auth) {
+      if (typeof a !== 'object' || a === null) continue;
+      if (typeof a.username === 'string' && typeof a.password === 'string' && a.username && a.password)
+        return { username: a.username, password: a.password };
+      if (typeof a.auth === 'string' && a.auth) {
         const decoded = Buffer.from(a.auth, 'base64').toString('utf8');
         const i = decoded.indexOf(':');
         if (i > 0) return { username: decoded.slice(0, i), password: decoded.slice(i + 1) };

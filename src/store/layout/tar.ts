@@ -58,6 +58,9 @@ class TarArchive implements LowerBlobs {
       // Anything else (links, directories, docker-archive files, odd names) is skipped, never followed.
       if (blob) blobs.set(`${blob[1]}:${blob[2]}`, span);
       stream.on('end', () => done());
+      // A tar cut short inside this entry fails the entry's stream too: the extract reports it
+      // through the pipeline below, so the entry's own error must not go unhandled (a crash).
+      stream.on('error', () => {});
       stream.resume();
     });
     try {

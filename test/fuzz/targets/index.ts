@@ -1,0 +1,26 @@
+/** Every fuzz target, in the order `npm run fuzz` runs them. */
+import type { AnyTarget } from '../harness.ts';
+import { wwwAuthenticate } from './http.ts';
+import { cose, jws } from './notary.ts';
+import { layoutIndex, layoutTar, manifest, reference } from './oci.ts';
+import { cosignPayload, simplePayload } from './payloads.ts';
+import { x509 } from './pki.ts';
+import { authConfig, containersPolicy, dockerConfig, registriesD, trustPolicy } from './policy.ts';
+
+export const TARGETS: AnyTarget[] = [
+  reference,
+  manifest,
+  layoutIndex,
+  layoutTar,
+  jws,
+  cose,
+  x509,
+  simplePayload,
+  cosignPayload,
+  trustPolicy,
+  containersPolicy,
+  registriesD,
+  authConfig,
+  dockerConfig,
+  wwwAuthenticate,
+];
