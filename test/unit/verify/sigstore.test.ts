@@ -66,6 +66,36 @@ describe('the Sigstore family: bundles verified with @sigstore/verify, identitie
     });
   const failed = (v: ReturnType<typeof run>) => v.checks.filter((c) => c.outcome === 'fail').map((c) => c.name);
 
+  it('bundle versions v0.1, v0.2 and v0.3 of the same signature all verify (the chain form and the single-certificate form)', () => {
+    const b = clone(dsse) as SerializedBundle & {
+      verificationMaterial: { certificate?: { rawBytes: string }; x509CertificateChain?: unknown };
+    };
+    const cert = b.verificationMaterial.certificate ?? undefined;
+    const chainForm = clone(b);
+    if (cert) {
+      delete chainForm.verificationMaterial.certificate;
+      chainForm.verificationMaterial.x509CertificateChain = { certificates: [cert] };
+    }
+    const versions: Array<[string, object]> = [
+      [
+        'application/vnd.dev.sigstore.bundle+json;version=0.1',
+        { ...chainForm, mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.1' },
+      ],
+      [
+        'application/vnd.dev.sigstore.bundle+json;version=0.2',
+        { ...chainForm, mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.2' },
+      ],
+      [
+        'application/vnd.dev.sigstore.bundle.v0.3+json',
+        { ...b, mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json' },
+      ],
+    ];
+    for (const [mediaType, bundle] of versions) {
+      const v = run(bundle);
+      expect(v.verdict, `${mediaType}: ${JSON.stringify(v.checks)}`).toBe('verified');
+    }
+  });
+
   it('keyless DSSE with the right identity and issuer: verified, every Sigstore check named', () => {
     const v = run(dsse);
     expect(v.verdict, JSON.stringify(v.checks)).toBe('verified');
