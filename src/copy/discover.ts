@@ -1,4 +1,4 @@
-import { artifactTypeOf, type Descriptor } from '../oci/index.ts';
+import { artifactTypeOf, isNotFound, type Descriptor } from '../oci/index.ts';
 import { fetchManifest, type ReadableTarget } from '../store/index.ts';
 
 /** A node of the referrers graph. */
@@ -8,6 +8,8 @@ export interface ReferrerNode {
   size: number;
   artifactType?: string;
   annotations?: Record<string, string>;
+  /** How it was found when not as a referrer: cosign's `tag sha256-<hex>.sig` / `.att`. */
+  via?: string;
   referrers: ReferrerNode[];
 }
 
@@ -47,6 +49,19 @@ export async function discover(
       const r = await withOwnType(target, listed);
       if (depth === 0 && options.artifactType && r.artifactType !== options.artifactType) continue;
       node.referrers.push(await walk(r, depth + 1));
+    }
+    // cosign's tag schemes beside the referrers: signatures (.sig) and legacy attestations (.att)
+    for (const suffix of ['sig', 'att']) {
+      const tag = `${d.digest.replace(':', '-')}.${suffix}`;
+      let m: Descriptor;
+      try {
+        m = await withOwnType(target, await target.resolve(tag));
+      } catch (err) {
+        if (isNotFound(err)) continue;
+        throw err;
+      }
+      if (depth === 0 && options.artifactType && m.artifactType !== options.artifactType) continue;
+      node.referrers.push({ ...(await walk(m, depth + 1)), via: `tag ${tag}` });
     }
     return node;
   };

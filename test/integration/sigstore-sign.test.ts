@@ -165,6 +165,8 @@ describe('Sigstore attestations (--attestation-type) and key-based bundles Signe
     expect(c.code, c.stdout + c.stderr).toBe(0);
     const there = await runSignet(['verify', layout, ...key, '--attestation-type', SLSA_V02], { env: env() });
     expect(there.code, there.stdout + there.stderr).toBe(0);
+    const disc = await runSignet(['discover', layout], { env: env() });
+    expect(disc.stdout).toMatch(/sha256:[0-9a-f]{64} \[tag sha256-[0-9a-f]{64}\.att\]/);
     const ls = await runSignet(['ls', layout], { env: env() });
     expect(ls.stdout).toMatch(
       /sigstore sha256-[0-9a-f]{64}\.att sha256:[0-9a-f]{64} DSSE application\/vnd\.in-toto\+json by key/

@@ -13,7 +13,7 @@ function printTree(node: ReferrerNode, name: string): void {
         .map(([k, v]) => `${k}=${v.length > 40 ? `${v.slice(0, 37)}...` : v}`)
         .join(', ');
       process.stdout.write(
-        `${prefix}${last ? '└── ' : '├── '}${r.artifactType ?? r.mediaType} ${r.digest}${notes ? `  (${notes})` : ''}\n`
+        `${prefix}${last ? '└── ' : '├── '}${r.artifactType ?? r.mediaType} ${r.digest}${r.via ? ` [${r.via}]` : ''}${notes ? `  (${notes})` : ''}\n`
       );
       walk(r, `${prefix}${last ? '    ' : '│   '}`);
     });
