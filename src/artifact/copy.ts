@@ -3,12 +3,14 @@ import {
   carryTuf,
   checkCopyReferences,
   checkTufReference,
+  copyGraph,
   copyTargets,
   type CopyRefOptions,
   type CopyReport,
 } from '../copy/index.ts';
 import { carrySimpleSignatures } from '../sign/index.ts';
 import { loadRegistriesD, type RegistriesD } from '../signature/index.ts';
+import type { Descriptor } from '../oci/index.ts';
 import { openTarget, type OpenedTarget, type Target } from '../store/index.ts';
 import { SignetError } from '../util/index.ts';
 
@@ -18,6 +20,12 @@ export interface CopyArtifactOptions extends CopyRefOptions {
    * travel as referrers, and are written to the destination's lookaside when it has one.
    */
   registriesD?: string | RegistriesD;
+  /**
+   * Repositories (`registry/path`) holding signatures of the artifact in another place (cosign's
+   * COSIGN_REPOSITORY): their referrers of the artifact's digest are copied beside the copy, where
+   * they become its referrers.
+   */
+  referrersFrom?: string[];
 }
 
 export interface CopyArtifactReport extends CopyReport {
@@ -36,7 +44,7 @@ export async function copyArtifact(
   dstRef: string,
   options: CopyArtifactOptions = {}
 ): Promise<CopyArtifactReport> {
-  const { open, registriesD: rdOption, tuf, ...copyOptions } = options;
+  const { open, registriesD: rdOption, tuf, referrersFrom = [], ...copyOptions } = options;
   const plan = checkCopyReferences(srcRef, dstRef);
   if (tuf !== undefined) checkTufReference(tuf);
   let registriesD: RegistriesD | undefined;
@@ -62,11 +70,30 @@ export async function copyArtifact(
       destination: dst.target.name,
     };
     if (registriesD) report.simpleSignatures = await carrySimpleSignatures(src, dst, report.root, registriesD);
+    for (const repo of referrersFrom) report.referrers += await carryReferrersFrom(repo, report.root, dst.target, open);
     // Layer B: the TUF repository beside the release, tagged `tuf` (docs/freshness.md, air gap)
     if (tuf !== undefined) report.tuf = await carryTuf(tuf, dst.target, open);
     return report;
   } finally {
     await src.target.close();
     await dst?.target.close();
+  }
+}
+
+/** Copies what `repository` holds as referrers of `subject` into `dst` (each with its own graph); returns how many. */
+async function carryReferrersFrom(
+  repository: string,
+  subject: Descriptor,
+  dst: Target,
+  open: CopyArtifactOptions['open']
+): Promise<number> {
+  const from = await openTarget(repository, open);
+  try {
+    const listed = await from.target.referrers(subject);
+    for (const r of listed)
+      await copyGraph(from.target, dst, { mediaType: r.mediaType, digest: r.digest, size: r.size });
+    return listed.length;
+  } finally {
+    await from.target.close();
   }
 }

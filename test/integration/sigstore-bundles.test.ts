@@ -200,6 +200,11 @@ describe('Sigstore bundles as referrers: cosign 3 key-based, keyless against a p
     await writeFile(policy, JSON.stringify({ version: '1.0', trustPolicies: [statement()] }));
     const without = await runSignet(['verify', ref, '--policy', policy], { env: env() });
     expect(without.code, without.stdout + without.stderr).toBe(1);
+    // signet copy --referrers-from carries them beside the copy, where they are its own referrers
+    const layout = `oci:${join(work, 'elsewhere-layout')}:v1`;
+    await copy(ref, layout, { referrersFrom: [sigs] });
+    const there = await runSignet(['verify', layout, '--key', join(work, 'cosign.pub')], { env: env() });
+    expect(there.code, there.stdout + there.stderr).toBe(0);
   }, 60_000);
 
   it("on docker-registry (no referrers API): cosign 3's tag-schema index (entries typed as empty) is read by the manifest's own type", async () => {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { SignetError } from '../../index.ts';
 import { parseOutputFormat, printJson } from '../output.ts';
-import { registryFlags, registryOpenOptions, type RegistryFlags } from './args.ts';
+import { collect, registryFlags, registryOpenOptions, type RegistryFlags } from './args.ts';
 
 export function registerCopy(program: Command): void {
   const copyCmd = program
@@ -19,6 +19,12 @@ export function registerCopy(program: Command): void {
     .option(
       '--registries-d <dir>',
       'containers registries.d: carry simple signatures from the source lookaside as referrers, and write them to the destination lookaside'
+    )
+    .option(
+      '--referrers-from <repo>',
+      "also copy the artifact's referrers kept in this repository (cosign's COSIGN_REPOSITORY), beside the copy (repeatable)",
+      collect,
+      []
     )
     .option(
       '--tuf <tufref>',
@@ -67,6 +73,7 @@ Examples:
           ...(opts.registriesD ? { registriesD: opts.registriesD } : {}),
           ...(opts.trustedRoot !== undefined ? { trustedRoot: opts.trustedRoot } : {}),
           ...(opts.tuf !== undefined ? { tuf: opts.tuf } : {}),
+          ...(opts.referrersFrom.length ? { referrersFrom: opts.referrersFrom } : {}),
           open: registryOpenOptions(opts),
         });
         progress.stop();
@@ -100,4 +107,5 @@ interface CopyCliOptions extends RegistryFlags {
   registriesD?: string;
   trustedRoot?: string;
   tuf?: string;
+  referrersFrom: string[];
 }
