@@ -22,7 +22,7 @@ import type * as Freshness from './freshness/index.ts';
 
 export { SignetError, exitCodeFor, signetHome, SIGNET_VERSION, parseDuration } from './util/index.ts';
 export { formatReport } from './verify/format.ts';
-export { CHECK_NAMES, REPORT_VERSION } from './verify/report.ts';
+export { CHECK_NAMES, REPORT_VERSION, failureSummary } from './verify/report.ts';
 export type {
   Check,
   CheckName,
@@ -39,6 +39,9 @@ export type {
   VerifyArtifactOptions,
   VerifyArtifactsOptions,
   ResolvedArtifact,
+  Verifier,
+  VerifierOptions,
+  VerifierStats,
 } from './verify/index.ts';
 export type { SignOptions, SignResult } from './sign/index.ts';
 export type {
@@ -96,6 +99,19 @@ export async function verifyArtifacts(
 /** One reference: `verifyArtifacts([ref], options)[0]`. */
 export async function verify(...a: Parameters<typeof Verify.verify>): ReturnType<typeof Verify.verify> {
   return (await verifyModule()).verify(...a);
+}
+
+/**
+ * A long-lived verifier (an admission webhook): requirements loaded once, registry connections
+ * kept alive, verified reports cached (bounded LRU) while nothing they depend on changed.
+ * @example
+ * const verifier = await createVerifier({ sources: { trustPolicy: 'trustpolicy.json', trustStore: 'truststore' } });
+ * const report = await verifier.verify('registry.example.com/app@sha256:…');
+ */
+export async function createVerifier(
+  ...a: Parameters<typeof Verify.createVerifier>
+): ReturnType<typeof Verify.createVerifier> {
+  return (await verifyModule()).createVerifier(...a);
 }
 
 /** Builds the requirements of a verification from policy files, documents and keys (flags add to policies). */

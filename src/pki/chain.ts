@@ -101,6 +101,22 @@ function checkIssuance(chain: X509Certificate[], what: string): void {
  * Validity times are not checked here (that is the authentic-timestamp step).
  */
 export function validateCodeSigningChain(chain: X509Certificate[]): void {
+  // Every signature of one signer carries the same chain (the same certificate objects, see
+  // certificateFromDer), and the rules do not depend on the time: a chain that passed once passes.
+  const leaf = chain[0];
+  const known = leaf ? validChains.get(leaf) : undefined;
+  if (known?.some((c) => c.length === chain.length && c.every((x, i) => x === chain[i]))) return;
+  validateCodeSigningChainUncached(chain);
+  const list = validChains.get(leaf!) ?? [];
+  if (list.length >= 8) list.shift();
+  list.push([...chain]);
+  validChains.set(leaf!, list);
+}
+
+// Chains that passed, by leaf certificate object (a WeakMap: gone with the certificates).
+const validChains = new WeakMap<X509Certificate, X509Certificate[][]>();
+
+function validateCodeSigningChainUncached(chain: X509Certificate[]): void {
   checkChainShape(chain, 'signing chain');
   checkLeaf(chain[0]!);
   // CA rules before issuance: a CA without keyCertSign cannot issue, and saying which rule it
@@ -128,11 +144,22 @@ export function validateTimestampingChain(chain: X509Certificate[]): void {
   checkIssuance(chain, 'timestamping chain');
 }
 
+const validities = new WeakMap<X509Certificate, { from: Date; to: Date }>();
+
+/** A certificate's validity period as dates (parsed once per certificate object). */
+function validity(c: X509Certificate): { from: Date; to: Date } {
+  let v = validities.get(c);
+  if (!v) {
+    v = { from: new Date(c.validFrom), to: new Date(c.validTo) };
+    validities.set(c, v);
+  }
+  return v;
+}
+
 /** Whether every certificate of the chain is valid at `time`. */
 export function chainValidAt(chain: X509Certificate[], time: Date): { ok: boolean; message?: string } {
   for (const c of chain) {
-    const from = new Date(c.validFrom);
-    const to = new Date(c.validTo);
+    const { from, to } = validity(c);
     if (time < from)
       return {
         ok: false,

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import {
   MAX_MANIFEST_SIZE,
   MediaType,
@@ -375,13 +374,21 @@ async function getBlob(
       'Content-Range': `bytes ${range.start}-${range.end}/${size}`,
     });
     if (head) return void res.end();
-    await pipeline(ctx.storage.openBlob(digest, range), res);
+    await ctx.storage.sendBlob(digest, res, range);
+    res.end();
     return;
   }
+  // A small blob (an envelope, a config) goes out in one write; a large one streams.
+  const small = !head && size <= SMALL_BLOB ? ctx.storage.readSmallBlob(digest, SMALL_BLOB) : null;
   res.writeHead(200, { ...base, 'content-length': String(size) });
   if (head) return void res.end();
-  await pipeline(ctx.storage.openBlob(digest), res);
+  if (small && small.length === size) return void res.end(small);
+  await ctx.storage.sendBlob(digest, res);
+  res.end();
 }
+
+/** Blobs up to this size are answered from one read, without a file stream. */
+const SMALL_BLOB = 64 * 1024;
 
 async function deleteBlob(ctx: RouteContext, name: string, digest: string, res: ServerResponse): Promise<void> {
   validDigest(digest);

@@ -1,8 +1,18 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
-import { lstat, mkdir, readFile, readdir, rm, rmdir, stat, truncate, unlink, utimes } from 'node:fs/promises';
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readSync,
+  statSync,
+  type ReadStream,
+} from 'node:fs';
+import { lstat, mkdir, open, readFile, readdir, rm, rmdir, stat, truncate, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   MediaType,
@@ -229,11 +239,59 @@ export class RegistryStorage {
 
   /** Size of a blob visible in `repo`, or null. */
   async blobSize(repo: string, digest: string): Promise<number | null> {
-    if (!(await exists(join(this.repoDir(repo), '_layers', this.linkName(digest))))) return null;
+    // Two stats: synchronous (see readSmall) on the path every pull takes.
+    if (!statSync(join(this.repoDir(repo), '_layers', this.linkName(digest)), { throwIfNoEntry: false })) return null;
+    return statSync(this.blobPath(digest), { throwIfNoEntry: false })?.size ?? null;
+  }
+
+  /**
+   * A small blob's bytes in one read (a signature envelope, a config): no stream, no thread-pool
+   * round trips. Null when it is larger than `max` or gone; the caller streams it then.
+   */
+  readSmallBlob(digest: string, max: number): Buffer | null {
+    return readSmall(this.blobPath(digest), max);
+  }
+
+  /**
+   * Writes a blob (or the inclusive byte `range` of it) to `out` without ending it: 1 MiB reads
+   * aligned to 1 MiB offsets into two buffers taken from a small pool, each written as it is read
+   * (no copy, no re-hashing: content was verified when it was written) and reused once the
+   * response has flushed it, so a pull of any size holds two buffers and allocates nothing per
+   * chunk. A response closed early rejects with ERR_STREAM_PREMATURE_CLOSE (its buffers are then
+   * dropped, not pooled: the socket may still hold them).
+   */
+  async sendBlob(digest: string, out: Writable, range?: { start: number; end: number }): Promise<void> {
+    const fh = await open(this.blobPath(digest), 'r');
+    const bufs = [takeChunkBuffer(), takeChunkBuffer()];
+    let clean = false;
     try {
-      return (await stat(this.blobPath(digest))).size;
-    } catch {
-      return null;
+      const end = range ? range.end + 1 : (await fh.stat()).size;
+      let pos = range?.start ?? 0;
+      const flushed: Array<Promise<void> | undefined> = [undefined, undefined];
+      let closedEarly: (() => void) | undefined;
+      const closed = new Promise<never>((_, reject) => {
+        closedEarly = () => reject(prematureClose());
+        out.once('close', closedEarly);
+      });
+      closed.catch(() => {});
+      try {
+        for (let slot = 0; pos < end; slot ^= 1) {
+          if (flushed[slot]) await Promise.race([flushed[slot], closed]);
+          const buf = bufs[slot]!;
+          const { bytesRead } = await fh.read(buf, 0, Math.min(end - pos, CHUNK - (pos % CHUNK)), pos);
+          if (bytesRead === 0) throw new OciError('BLOB_UNKNOWN', `blob ${digest} ended before its size`);
+          flushed[slot] = writeFlushed(out, buf.subarray(0, bytesRead));
+          flushed[slot]!.catch(() => {});
+          pos += bytesRead;
+        }
+        await Promise.race([Promise.all(flushed), closed]);
+        clean = true;
+      } finally {
+        out.off('close', closedEarly!);
+      }
+    } finally {
+      await fh.close();
+      if (clean) for (const b of bufs) returnChunkBuffer(b);
     }
   }
 
@@ -514,29 +572,25 @@ export class RegistryStorage {
 
   /** Media type and size of a manifest in `repo`, or null. */
   async manifestInfo(repo: string, digest: string): Promise<{ mediaType: string; size: number } | null> {
-    try {
-      const mediaType = (
-        await readFile(join(this.repoDir(repo), '_manifests', 'revisions', this.linkName(digest)), 'utf8')
-      ).trim();
-      const { size } = await stat(this.blobPath(digest));
-      return { mediaType, size };
-    } catch {
-      return null;
-    }
+    const link = readSmall(join(this.repoDir(repo), '_manifests', 'revisions', this.linkName(digest)), SMALL_READ);
+    const blob = link && statSync(this.blobPath(digest), { throwIfNoEntry: false });
+    return blob ? { mediaType: link.toString('utf8').trim(), size: blob.size } : null;
   }
 
   async tagDigest(repo: string, tag: string): Promise<string | null> {
+    const d = readSmall(join(this.repoDir(repo), '_manifests', 'tags', tag), SMALL_READ)
+      ?.toString('utf8')
+      .trim();
     try {
-      const d = (await readFile(join(this.repoDir(repo), '_manifests', 'tags', tag), 'utf8')).trim();
       parseDigest(d);
-      return d;
+      return d!;
     } catch {
       return null;
     }
   }
 
   async readManifest(digest: string): Promise<Buffer> {
-    return readFile(this.blobPath(digest));
+    return readSmall(this.blobPath(digest), SMALL_READ) ?? readFile(this.blobPath(digest));
   }
 
   /**
@@ -692,14 +746,19 @@ export class RegistryStorage {
     const dir = join(this.repoDir(repo), '_referrers', this.linkName(subjectDigest));
     let names: string[];
     try {
-      names = (await readdir(dir)).filter((n) => !isTempName(n)).sort();
+      names = readdirSync(dir)
+        .filter((n) => !isTempName(n))
+        .sort();
     } catch {
       return [];
     }
     const out: Descriptor[] = [];
     for (const n of names) {
+      // Descriptor files are small: read synchronously (see readSmall), the large one async.
+      const path = join(dir, n);
       try {
-        out.push(JSON.parse(await readFile(join(dir, n), 'utf8')) as Descriptor);
+        const bytes = readSmall(path, SMALL_READ) ?? (await readFile(path));
+        out.push(JSON.parse(bytes.toString('utf8')) as Descriptor);
       } catch {
         // an unreadable entry is reported by fsck; the listing stays usable
       }
@@ -861,6 +920,68 @@ class CountingHash extends Transform {
   digest(): string {
     if (!this.hash) throw new OciError('BLOB_UPLOAD_INVALID', 'the upload has no running digest');
     return this.hash.digest('hex');
+  }
+}
+
+/** The read size of blob pulls, and the alignment of their reads. */
+const CHUNK = 1024 * 1024;
+const chunkPool: Buffer[] = [];
+
+function takeChunkBuffer(): Buffer {
+  return chunkPool.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
+}
+
+/** Back to the pool (eight kept: four pulls' worth), once nothing refers to the bytes any more. */
+function returnChunkBuffer(b: Buffer): void {
+  if (chunkPool.length < 8) chunkPool.push(b);
+}
+
+function prematureClose(): Error {
+  return Object.assign(new Error('the response was closed before the blob was sent'), {
+    code: 'ERR_STREAM_PREMATURE_CLOSE',
+  });
+}
+
+/** Writes `chunk`; resolves once the stream has flushed it (so its memory may be reused). */
+function writeFlushed(out: Writable, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (out.destroyed || out.writableEnded) return reject(prematureClose());
+    out.write(chunk, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** Files up to this size are read in one synchronous call on the request path (see readSmall). */
+const SMALL_READ = 256 * 1024;
+
+/**
+ * A small file's bytes, read synchronously; null when it is missing, unreadable or larger than
+ * `max`. The links, tags, descriptors and most manifests a request reads are a few hundred bytes
+ * on the local disk: open, fstat, read and close take microseconds in this thread, where the
+ * promise API sends each through the thread pool and back (four round trips per file, the larger
+ * part of a manifest request's time). Blob contents still stream.
+ */
+function readSmall(path: string, max: number): Buffer | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size > max) return null;
+    const buf = Buffer.allocUnsafe(size);
+    let n = 0;
+    while (n < size) {
+      const r = readSync(fd, buf, n, size - n, n);
+      if (r === 0) break;
+      n += r;
+    }
+    return n === size ? buf : buf.subarray(0, n);
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -17,6 +17,7 @@ export { MemoryTarget } from './memory.ts';
 export {
   RegistryTarget,
   RegistryClient,
+  RegistryClientPool,
   referrersTag,
   servedManifestDigest,
   defaultPlainHttp,

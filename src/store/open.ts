@@ -2,7 +2,7 @@ import { formatReference, OciError, parseReference, type Descriptor, type Refere
 import type { Logger } from '../util/index.ts';
 import { dockerCredentials, type CredentialProvider } from './credentials/index.ts';
 import { openLayout } from './layout/index.ts';
-import { RegistryTarget } from './registry/index.ts';
+import { RegistryTarget, type RegistryClientPool } from './registry/index.ts';
 import type { ReadableTarget, Target } from './target.ts';
 
 export interface OpenOptions {
@@ -15,6 +15,11 @@ export interface OpenOptions {
   credentials?: CredentialProvider;
   referrers?: 'auto' | 'api' | 'tag';
   logger?: Logger;
+  /**
+   * Share one client (keep-alive connections, tokens) per registry between the targets opened
+   * with this pool (a batch); the pool's owner closes it.
+   */
+  pool?: RegistryClientPool;
 }
 
 export interface OpenedTarget<T extends ReadableTarget = ReadableTarget> {
@@ -40,14 +45,18 @@ export async function openTarget(ref: string | Reference, options: OpenOptions =
   if (parsed.kind === 'layout') {
     target = await openLayout(parsed.path, { create: options.create ?? false });
   } else {
-    target = new RegistryTarget({
+    const clientOptions = {
       registry: parsed.registry,
-      repository: parsed.repository,
       credentials: options.credentials ?? dockerCredentials(),
       ...(options.plainHttp !== undefined ? { plainHttp: options.plainHttp } : {}),
       ...(options.insecure ? { insecure: true } : {}),
-      ...(options.referrers ? { referrers: options.referrers } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
+    };
+    target = new RegistryTarget({
+      ...clientOptions,
+      repository: parsed.repository,
+      ...(options.referrers ? { referrers: options.referrers } : {}),
+      ...(options.pool ? { client: options.pool.client(clientOptions) } : {}),
     });
   }
   let reference = parsed.digest ?? parsed.tag;

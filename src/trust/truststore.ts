@@ -1,4 +1,5 @@
 import type { X509Certificate } from 'node:crypto';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { copyFile, lstat, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { certInfo, parseCertificates } from '../pki/index.ts';
@@ -8,20 +9,67 @@ export type StoreType = 'ca' | 'signingAuthority' | 'tsa';
 export const STORE_TYPES: StoreType[] = ['ca', 'signingAuthority', 'tsa'];
 const NAME_RE = /^[a-zA-Z0-9_.-]+$/;
 
-const loaded = new Map<string, { stamp: string; certs: X509Certificate[] }>();
+/**
+ * A store's directory as last read: the directory's own stat and every file's, so that a store
+ * changed in any way (a file added, removed, renamed, replaced or rewritten in place) is read
+ * again. Checked with synchronous lstat calls (a few microseconds each, no thread-pool round trip):
+ * it runs for every signature verified.
+ */
+interface Loaded {
+  dirKey: string;
+  /** Each entry's full path and stat key. */
+  files: Array<[path: string, key: string]>;
+  certs: X509Certificate[];
+  /**
+   * Changed so recently that a further change within the file system's timestamp granularity
+   * could leave every stat as it is (the "racily clean" case git knows): such a load is never
+   * reused, the next call reads the store again.
+   */
+  racy: boolean;
+}
 
-async function storeStamp(dir: string): Promise<string | null> {
+const loaded = new Map<string, Loaded>();
+/** root, type and name → the store directory, for stores found under `<root>/x509` (the usual place). */
+const direct = new Map<string, string>();
+
+/**
+ * How recent a change makes a load racy. Linux stamps inodes from a coarse clock (a few ms); some
+ * file systems (FAT, some NFS servers) keep seconds: two seconds covers them.
+ */
+const RACY_MS = 2000;
+
+function statKey(st: Stats): string {
+  return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.mode}`;
+}
+
+/** The stat keys of a store directory and its entries, or null when it cannot be listed. */
+function takeStamp(dir: string): { dirKey: string; files: Array<[string, string]>; newest: number } | null {
   try {
-    const st = await lstat(dir);
-    const parts = [`${st.mtimeMs}`];
-    for (const e of await readdir(dir)) {
-      const f = await lstat(join(dir, e));
-      parts.push(`${e}:${f.size}:${f.mtimeMs}:${f.mode}`);
+    const d = lstatSync(dir);
+    let newest = Math.max(d.mtimeMs, d.ctimeMs);
+    const files: Array<[string, string]> = [];
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      const f = lstatSync(path);
+      newest = Math.max(newest, f.mtimeMs, f.ctimeMs);
+      files.push([path, statKey(f)]);
     }
-    return parts.join('|');
+    return { dirKey: statKey(d), files, newest };
   } catch {
     return null;
   }
+}
+
+/** Whether a store directory is exactly as it was when `l` was read (no entry added, removed or changed). */
+function unchanged(dir: string, l: Loaded): boolean {
+  const d = lstatSync(dir, { throwIfNoEntry: false });
+  // An entry added, removed or renamed changes the directory's own mtime and ctime.
+  if (!d || statKey(d) !== l.dirKey) return false;
+  for (const [path, key] of l.files) {
+    const f = lstatSync(path, { throwIfNoEntry: false });
+    if (!f || statKey(f) !== key) return false;
+  }
+  return true;
 }
 
 function storeError(message: string): never {
@@ -41,14 +89,16 @@ export class TrustStore {
   }
 
   private async x509Dir(): Promise<string> {
-    for (const candidate of [join(this.root, 'x509'), join(this.root, 'truststore', 'x509')]) {
-      try {
-        if ((await lstat(candidate)).isDirectory()) return candidate;
-      } catch {
-        // try the next
-      }
-    }
-    return join(this.root, 'x509');
+    return this.x509DirSync();
+  }
+
+  /** `<root>/x509`, else `<root>/truststore/x509` (looked up on every call: either may appear). */
+  private x509DirSync(): string {
+    const direct = join(this.root, 'x509');
+    if (lstatSync(direct, { throwIfNoEntry: false })?.isDirectory()) return direct;
+    const nested = join(this.root, 'truststore', 'x509');
+    if (lstatSync(nested, { throwIfNoEntry: false })?.isDirectory()) return nested;
+    return direct;
   }
 
   static checkName(type: string, name: string): void {
@@ -61,13 +111,24 @@ export class TrustStore {
   /** The certificates of one named store, every rule of the spec checked (notary-spec §9). */
   async getCertificates(type: StoreType, name: string): Promise<X509Certificate[]> {
     TrustStore.checkName(type, name);
-    const dir = join(await this.x509Dir(), type, name);
-    // Reuse a load only while the directory and every file in it are unchanged (size + mtime).
-    const stamp = await storeStamp(dir);
-    const cached = stamp ? loaded.get(dir) : undefined;
-    if (cached && cached.stamp === stamp) return cached.certs;
+    // A store found under <root>/x509 is looked for there first: were that directory removed or
+    // replaced, the store directory's own stat would change with it (then all is looked up again).
+    const known = direct.get(`${this.root}\0${type}\0${name}`);
+    const first = known ? loaded.get(known) : undefined;
+    if (first && !first.racy && unchanged(known!, first)) return first.certs;
+    const base = this.x509DirSync();
+    const dir = join(base, type, name);
+    if (base === join(this.root, 'x509')) direct.set(`${this.root}\0${type}\0${name}`, dir);
+    // Reuse a load only while the directory and every file in it are unchanged, and not racily so.
+    const hit = loaded.get(dir);
+    if (hit && !hit.racy && unchanged(dir, hit)) return hit.certs;
+    const startedAt = Date.now();
+    // The stamp is taken before the files are read: a change in between makes the next call read again.
+    const stamp = takeStamp(dir);
     const certs = await this.load(type, name, dir);
-    if (stamp) loaded.set(dir, { stamp, certs });
+    if (stamp)
+      loaded.set(dir, { dirKey: stamp.dirKey, files: stamp.files, certs, racy: stamp.newest >= startedAt - RACY_MS });
+    else loaded.delete(dir);
     return certs;
   }
 

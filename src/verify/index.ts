@@ -15,7 +15,11 @@ export type {
 export { loadRequirements } from './load.ts';
 export type { RequirementSources } from './load.ts';
 export { formatReport } from './format.ts';
-export { verify, verifyArtifacts, revocationSetup } from './batch.ts';
+export { verify, verifyArtifacts, revocationSetup, DEFAULT_CONCURRENCY } from './batch.ts';
 export type { VerifyArtifactsOptions } from './batch.ts';
 export { verifyBlob, verifySigstoreBlob } from './blob.ts';
 // Decoding without judging, for the registry's web view (the server reaches signatures only through verify/).
+export { VerdictCache } from './cache.ts';
+export type { VerdictKey } from './cache.ts';
+export { createVerifier } from './verifier.ts';
+export type { Verifier, VerifierOptions, VerifierStats } from './verifier.ts';

@@ -21,6 +21,7 @@ interface VerifyFlags extends RegistryFlags, SigstoreFlags {
   scope?: string;
   name?: string;
   allowDowngrade?: boolean;
+  concurrency: string;
 }
 
 /** The Sigstore flags of `verify` and `blob verify`, in cosign's words. */
@@ -203,6 +204,7 @@ export function registerVerify(program: Command): void {
       'accept a tag whose signed sequence is older than the one last accepted here (the state is not lowered)'
     )
     .option('--max-signatures <n>', 'signatures read at most per artifact', '50')
+    .option('--concurrency <n>', 'references verified at once (one connection pool per registry)', '8')
     .option(
       '--index <ref>',
       'an image index listing the artifact: report (and with --accept-index-signature accept) its signatures when the artifact has none that verify'
@@ -252,7 +254,14 @@ Examples:
           'USAGE',
           `--max-signatures takes a positive whole number, not ${JSON.stringify(opts.maxSignatures)}`
         );
+      const concurrency = Number(opts.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256)
+        throw new SignetError(
+          'USAGE',
+          `--concurrency takes a whole number from 1 to 256, not ${JSON.stringify(opts.concurrency)}`
+        );
       const reports = await verifyArtifacts(refs, {
+        concurrency,
         sources: {
           ...(opts.policy ? { trustPolicy: opts.policy } : {}),
           ...(opts.trustStore ? { trustStore: opts.trustStore } : {}),

@@ -1,4 +1,4 @@
-import { parseDescriptor, type Descriptor } from '../../oci/index.ts';
+import { isValidDigest, isValidMediaType, parseDescriptor, type Descriptor } from '../../oci/index.ts';
 import { SignetError } from '../../util/index.ts';
 
 /**
@@ -54,9 +54,38 @@ export function parseTargetArtifact(payload: Uint8Array): Descriptor {
   const t = (j as { targetArtifact?: unknown })?.targetArtifact;
   if (!t || typeof t !== 'object')
     throw new SignetError('ENVELOPE_MALFORMED', 'signature payload has no targetArtifact');
+  const plain = plainDescriptor(t as Record<string, unknown>);
+  if (plain) return plain;
   try {
     return parseDescriptor(t, 'targetArtifact', { artifact: true });
   } catch (err) {
     throw new SignetError('ENVELOPE_MALFORMED', `signature payload: ${(err as Error).message}`);
   }
+}
+
+const PLAIN_KEYS = new Set(['mediaType', 'digest', 'size', 'annotations']);
+
+/**
+ * The descriptor notation signs (mediaType, digest, size, string annotations), checked by hand:
+ * what the schema would return for it, field for field and in the schema's key order, without
+ * its cost on every envelope. Anything else (another field, a sha384 digest, a value the schema
+ * refuses) is null, and the schema decides (and names what is wrong).
+ */
+function plainDescriptor(t: Record<string, unknown>): Descriptor | null {
+  if (Array.isArray(t)) return null;
+  for (const k in t) if (!PLAIN_KEYS.has(k) || !Object.hasOwn(t, k)) return null;
+  const { mediaType, digest, size, annotations } = t;
+  if (!isValidMediaType(mediaType) || !isValidDigest(digest)) return null;
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return null;
+  const d: Descriptor = { mediaType, digest, size };
+  if (annotations === undefined) return 'annotations' in t ? null : d;
+  if (!annotations || typeof annotations !== 'object' || Array.isArray(annotations)) return null;
+  if (Object.getPrototypeOf(annotations) !== Object.prototype) return null;
+  const copy: Record<string, string> = {};
+  for (const [k, v] of Object.entries(annotations)) {
+    if (typeof v !== 'string' || k === '__proto__') return null;
+    copy[k] = v;
+  }
+  d.annotations = copy;
+  return d;
 }

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getGlobalDispatcher, interceptors, request, type Dispatcher } from 'undici';
+import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { parseDigest } from '../../oci/index.ts';
 import { readBodyBounded, SignetError } from '../../util/index.ts';
@@ -121,7 +121,9 @@ let lookasideDispatcher: Dispatcher | undefined;
 function dispatcher(): Dispatcher {
   if (!lookasideDispatcher) {
     const redirect = interceptors.redirect({ maxRedirections: MAX_LOOKASIDE_REDIRECTS });
-    lookasideDispatcher = getGlobalDispatcher().compose(redirect);
+    // An Agent of this undici, not the global dispatcher: on Node 22 that is Node's own (older)
+    // undici, which this redirect interceptor cannot drive ("invalid onError method").
+    lookasideDispatcher = new Agent().compose(redirect);
   }
   return lookasideDispatcher;
 }

@@ -206,6 +206,8 @@ export class RegistryClient {
   private authScheme: Challenge | null = null;
   private creds: Promise<Credentials | undefined> | null = null;
   private readonly limiter: Limiter;
+  /** The origin of `base`, parsed once. */
+  private origin: string | undefined;
   /** HTTPS, or plain HTTP and why: named by the hints of a failed connection. */
   readonly transport: TransportChoice;
 
@@ -313,7 +315,7 @@ export class RegistryClient {
     options: SendOptions
   ): Promise<Dispatcher.ResponseData> {
     const url = new URL(pathOrUrl, this.base);
-    const origin = new URL(this.base).origin;
+    const origin = (this.origin ??= new URL(this.base).origin);
     const oneShot = options.body instanceof Readable;
     for (let authRetried = false; ;) {
       const headers: Record<string, string> = { 'user-agent': this.userAgent, ...options.headers };
@@ -331,6 +333,10 @@ export class RegistryClient {
           headers,
           body: body as never,
           dispatcher: this.dispatcher,
+          // undici closes the connection after every HEAD (for servers that wrongly send a body
+          // with one); registries do not, and a verification makes two HEADs per artifact: keep
+          // the connection alive, as for any other request.
+          ...(method === 'HEAD' ? { reset: false } : {}),
         });
       } catch (err) {
         throw this.unavailable(err, `${method} ${url.pathname}`, url);
