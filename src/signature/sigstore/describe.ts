@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { createRequire } from 'node:module';
+import type { Bundle } from '@sigstore/bundle';
 import { SignetError } from '../../util/index.ts';
 
 /**
@@ -31,6 +32,16 @@ export interface BundleSummary {
 // CommonJS, loaded on first use (a verification with no Sigstore bundle never loads it).
 const load = createRequire(import.meta.url);
 
+/** The DER of a bundle's signing certificate (v0.3's one certificate, or the chain's leaf), if it has one. */
+export function leafCertificateDer(b: Bundle): Uint8Array | undefined {
+  const c = b.verificationMaterial.content;
+  return c.$case === 'certificate'
+    ? c.certificate.rawBytes
+    : c.$case === 'x509CertificateChain'
+      ? c.x509CertificateChain.certificates[0]?.rawBytes
+      : undefined;
+}
+
 /** Decodes a bundle's JSON; a bundle that does not parse is refused with a coded error. */
 export function describeBundle(bytes: Uint8Array): BundleSummary {
   let b;
@@ -59,12 +70,7 @@ export function describeBundle(bytes: Uint8Array): BundleSummary {
     }
   }
   const c = vm.content;
-  const der =
-    c.$case === 'certificate'
-      ? c.certificate.rawBytes
-      : c.$case === 'x509CertificateChain'
-        ? c.x509CertificateChain.certificates[0]?.rawBytes
-        : undefined;
+  const der = leafCertificateDer(b);
   if (der) {
     try {
       const cert = new X509Certificate(Buffer.from(der));

@@ -1,4 +1,4 @@
-export { describeBundle, isSigstoreBundleType } from './describe.ts';
+export { describeBundle, isSigstoreBundleType, leafCertificateDer } from './describe.ts';
 export type { BundleSummary } from './describe.ts';
 export {
   COSIGN_BUNDLE_ANNOTATION,

@@ -4,6 +4,7 @@ import type { Bundle } from '@sigstore/bundle';
 import type { HashAlgorithm, TrustedRoot } from '@sigstore/protobuf-specs';
 import type { Signer, Verifier, VerifierOptions } from '@sigstore/verify';
 import { RE2JS } from 're2js';
+import { leafCertificateDer } from '../../signature/index.ts';
 import { SignetError } from '../../util/index.ts';
 import { check, verdictOf, type Check, type CheckName, type Verdict } from '../report.ts';
 
@@ -134,13 +135,7 @@ function describe(id: SigstoreIdentity): string {
 function workflowMismatches(id: SigstoreIdentity, bundle: Bundle): string[] {
   const want = Object.entries(id.githubWorkflow ?? {}) as Array<[GithubWorkflowField, string]>;
   if (!want.length) return [];
-  const c = bundle.verificationMaterial.content;
-  const der =
-    c.$case === 'certificate'
-      ? c.certificate.rawBytes
-      : c.$case === 'x509CertificateChain'
-        ? c.x509CertificateChain.certificates[0]?.rawBytes
-        : undefined;
+  const der = leafCertificateDer(bundle);
   if (!der) return want.map(([k]) => `${k} (no certificate)`);
   const { X509Certificate: Cert } = load('@sigstore/core') as typeof import('@sigstore/core');
   const leaf = Cert.parse(Buffer.from(der));
