@@ -36,8 +36,11 @@ const INVALIDITY_DATE = '2.5.29.24';
 function invalidityDate(exts: pkijs.Extension[] | undefined): Date | undefined {
   const e = exts?.find((x) => x.extnID === INVALIDITY_DATE);
   if (!e) return undefined;
-  const t = asn1js.fromBER(e.extnValue.valueBlock.valueHexView).result as asn1js.GeneralizedTime;
-  return t.toDate();
+  // An invalidity date that is not a GeneralizedTime is ignored: the certificate stays revoked.
+  const t = asn1js.fromBER(e.extnValue.valueBlock.valueHexView).result;
+  if (!(t instanceof asn1js.GeneralizedTime)) return undefined;
+  const d = t.toDate();
+  return Number.isNaN(d.getTime()) ? undefined : d;
 }
 
 /** The options of one certificate's check: what the certificate is in its chain names it in messages. */
@@ -179,15 +182,20 @@ async function ocspCheck(
   }
   // The response must be signed by the issuer, or by a responder the issuer delegated (EKU OCSPSigning).
   const issuerPk = pk(issuer);
-  const candidates = [
-    issuer,
-    ...(basic.certs ?? []).map((c) => new X509Certificate(Buffer.from(c.toSchema().toBER(false)))),
-  ];
+  // A certificate the response carries that does not decode is no candidate (never an exception).
+  const candidates = [issuer];
+  for (const c of basic.certs ?? []) {
+    try {
+      candidates.push(new X509Certificate(Buffer.from(c.toSchema().toBER(false))));
+    } catch {
+      // undecodable: skipped
+    }
+  }
   let signerOk = false;
   for (const c of candidates) {
     const delegated = c !== issuer;
-    if (delegated && (!issuedBy(c, issuer) || !certInfo(c).extKeyUsage?.purposes.includes(OID.ocspSigning))) continue;
     try {
+      if (delegated && (!issuedBy(c, issuer) || !certInfo(c).extKeyUsage?.purposes.includes(OID.ocspSigning))) continue;
       if (await basic.verify({ trustedCerts: [delegated ? pk(c) : issuerPk] })) {
         signerOk = true;
         break;
@@ -210,7 +218,12 @@ async function ocspCheck(
     if (!Buffer.from(v.valueBlock.valueHexView).equals(nonce))
       return { status: 'unknown', message: `OCSP response from ${url} carries another request's nonce` };
   }
-  const status = await basic.getCertificateStatus(pk(cert), issuerPk);
+  let status: { isForCertificate: boolean; status: number };
+  try {
+    status = await basic.getCertificateStatus(pk(cert), issuerPk);
+  } catch (err) {
+    return { status: 'unknown', message: `OCSP response from ${url} is malformed: ${(err as Error).message}` };
+  }
   const single = basic.tbsResponseData.responses.find((r) => r.certID);
   if (single) {
     if (single.thisUpdate > new Date(now.getTime() + 5 * 60_000))

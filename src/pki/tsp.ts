@@ -92,10 +92,19 @@ export async function verifyTimestampToken(
   }
   if (!verified.signatureVerified || !verified.signerCertificate) tspError('timestamp signature does not verify');
   // Build the TSA chain from the token's certificates up to a trusted root (byte-equal).
+  // A certificate Node cannot decode is no link of the chain (skipped) and no signer (refused).
+  const decode = (c: pkijs.Certificate): X509Certificate | undefined => {
+    try {
+      return certificateFromDer(new Uint8Array(c.toSchema().toBER(false)));
+    } catch {
+      return undefined;
+    }
+  };
   const pool = (signed.certificates ?? [])
     .filter((c): c is pkijs.Certificate => c instanceof pkijs.Certificate)
-    .map((c) => certificateFromDer(new Uint8Array(c.toSchema().toBER(false))));
-  const leaf = certificateFromDer(new Uint8Array(verified.signerCertificate.toSchema().toBER(false)));
+    .map(decode)
+    .filter((c): c is X509Certificate => c !== undefined);
+  const leaf = decode(verified.signerCertificate) ?? tspError('the TSA signing certificate does not decode');
   const chain: X509Certificate[] = [leaf];
   const isRoot = (c: X509Certificate): boolean => roots.some((r) => Buffer.from(r.raw).equals(Buffer.from(c.raw)));
   while (!isRoot(chain[chain.length - 1]!)) {

@@ -5,6 +5,10 @@ import { cose, jws } from './notary.ts';
 import { layoutIndex, layoutTar, manifest, reference } from './oci.ts';
 import { cosignPayload, simplePayload } from './payloads.ts';
 import { x509 } from './pki.ts';
+import { openpgpKey, openpgpMessage } from './openpgp.ts';
+import { crl, ocsp, tsp } from './pki-tokens.ts';
+import { registryHeaders, serverRange } from './registry-headers.ts';
+import { sigstoreBundle } from './sigstore.ts';
 import { authConfig, containersPolicy, dockerConfig, registriesD, trustPolicy } from './policy.ts';
 
 export const TARGETS: AnyTarget[] = [
@@ -23,4 +27,12 @@ export const TARGETS: AnyTarget[] = [
   authConfig,
   dockerConfig,
   wwwAuthenticate,
+  sigstoreBundle,
+  tsp,
+  crl,
+  ocsp,
+  openpgpMessage,
+  openpgpKey,
+  registryHeaders,
+  serverRange,
 ];
