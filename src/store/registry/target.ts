@@ -42,6 +42,8 @@ export interface RegistryTargetOptions {
   client?: RegistryClient;
 }
 
+/** Pages of a tag listing followed at most (1000 tags each). */
+const MAX_TAG_PAGES = 1000;
 /** The referrers tag schema tag for a digest: `<alg>-<hex>`, truncated to a valid tag length. */
 export function referrersTag(digest: string): string {
   const { algorithm, hex } = parseDigest(digest);
@@ -467,17 +469,32 @@ export class RegistryTarget implements Target {
   async tags(): Promise<string[]> {
     const out: string[] = [];
     let next: string | undefined = `${this.path('tags', 'list')}?n=1000`;
-    let pages = 0;
+    // A registry's Link header decides the next page: a page named twice is a loop, and the
+    // number of pages is bounded (MAX_TAG_PAGES, 1000 tags each): never an endless listing.
+    const seen = new Set<string>();
     while (next) {
-      if (++pages > 10_000) throw new OciError('SIZE_EXCEEDED', `${this.name}: too many pages of tags`);
+      if (seen.has(next))
+        throw new OciError('SIZE_EXCEEDED', `${this.name}: the tag list's pages loop (${next} again)`);
+      seen.add(next);
+      if (seen.size > MAX_TAG_PAGES)
+        throw new OciError('SIZE_EXCEEDED', `${this.name}: more than ${MAX_TAG_PAGES} pages of tags`);
       const res = await this.client.send('GET', next, { scopes: this.scope() });
       if (res.statusCode === 404) {
         await res.body.dump();
         return [];
       }
       if (res.statusCode !== 200) throw await this.client.errorFrom(res, 'list tags');
-      const j = JSON.parse(await readLimited(res.body, 16 * 1024 * 1024)) as { tags?: string[] | null };
-      out.push(...(j.tags ?? []));
+      let j: { tags?: unknown };
+      try {
+        j = JSON.parse(await readLimited(res.body, 16 * 1024 * 1024)) as { tags?: unknown };
+      } catch (err) {
+        if (err instanceof OciError) throw err;
+        throw new OciError('MANIFEST_INVALID', `${this.name}: the tag list is not JSON: ${(err as Error).message}`);
+      }
+      const tags = j?.tags ?? [];
+      if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string'))
+        throw new OciError('MANIFEST_INVALID', `${this.name}: the tag list's "tags" is not a list of names`);
+      out.push(...(tags as string[]));
       const link = headerValue(res.headers.link);
       const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
       next = m ? m[1] : undefined;
