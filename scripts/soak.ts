@@ -14,18 +14,17 @@
  * served, answers by status and error code, peak RSS and fds, and last `soak: OK` or
  * `soak: FAILED (<why>)`; exit code 0 or 1.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { fsck } from '../src/server/index.ts';
+import { spawnServe } from '../test/helpers/serve.ts';
 
-const REPO_ROOT = resolve(import.meta.dirname, '..');
-const SIGNET_BIN = join(REPO_ROOT, 'bin/signet.js');
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 const EMPTY_CONFIG = '{}';
 const MiB = 1024 * 1024;
@@ -58,50 +57,18 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 // --- the server process ---------------------------------------------------------------------------
 
-interface Server {
-  child: ChildProcess;
-  host: string;
-  stop(): Promise<number | null>;
-}
-
-async function startServer(root: string): Promise<Server> {
-  const child = spawn(
-    process.execPath,
-    [SIGNET_BIN, 'serve', '--addr', '127.0.0.1:0', '--root', root, '--log-level', 'error'],
-    { stdio: ['ignore', 'pipe', 'pipe'] }
-  );
-  let output = '';
-  const host = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`signet serve did not start: ${output}`)), 60_000);
-    const onData = (b: Buffer): void => {
-      output += b.toString();
-      if (output.length > 1e6) output = output.slice(-1e5);
-      const m = /listening on http:\/\/([\d.]+:\d+)/.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        res(m[1]!);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      rej(new Error(`signet serve exited with ${code}: ${output}`));
-    });
-  });
+/** A signet serve of its own (the test helper's), its exit code once stopped with SIGTERM. */
+async function startServer(
+  root: string
+): Promise<{ child: ChildProcess; host: string; stop(): Promise<number | null> }> {
+  const s = await spawnServe(root, ['--log-level', 'error']);
   return {
-    child,
-    host,
-    stop: () =>
-      new Promise((r) => {
-        if (child.exitCode !== null || child.signalCode !== null) return r(child.exitCode);
-        const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
-        child.once('exit', (code) => {
-          clearTimeout(kill);
-          r(code);
-        });
-        child.kill('SIGTERM');
-      }),
+    child: s.child,
+    host: s.host,
+    stop: async () => {
+      await s.kill('SIGTERM');
+      return s.child.exitCode;
+    },
   };
 }
 
