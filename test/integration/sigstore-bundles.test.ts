@@ -4,9 +4,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { descriptorFor, EMPTY_JSON, MediaType, type ImageManifest } from '../../src/oci/index.ts';
 import { KeyStore, toPem } from '../../src/pki/index.ts';
-import { attachReferrer, sign } from '../../src/sign/index.ts';
+import { attachSigstoreBundle, cosignStatement, sign } from '../../src/sign/index.ts';
 import { RegistryTarget } from '../../src/store/index.ts';
 import type { VerificationReport } from '../../src/verify/index.ts';
 import { copy, discover, inspect, verify } from '../../src/index.ts';
@@ -20,40 +19,6 @@ const run = promisify(execFile);
 const BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const ISSUER = 'https://issuer.example.com';
 const WHO = 'release@example.com';
-
-/** Attaches a keyless bundle for `digest` as cosign 3 does: artifactType + one bundle layer, empty config. */
-async function attachBundle(
-  t: RegistryTarget,
-  subject: { digest: string; size: number; mediaType: string },
-  b: object
-) {
-  const data = Buffer.from(JSON.stringify(b));
-  const layer = descriptorFor(BUNDLE, data);
-  const empty = { mediaType: EMPTY_JSON.mediaType, digest: EMPTY_JSON.digest, size: EMPTY_JSON.size };
-  const manifest: ImageManifest = {
-    schemaVersion: 2,
-    mediaType: MediaType.ImageManifest,
-    artifactType: BUNDLE,
-    config: empty,
-    layers: [layer],
-    subject,
-  } as ImageManifest;
-  return attachReferrer(t, manifest, [
-    { descriptor: empty, data: Buffer.from('{}') },
-    { descriptor: layer, data },
-  ]);
-}
-
-function statement(digest: string): Buffer {
-  return Buffer.from(
-    JSON.stringify({
-      _type: 'https://in-toto.io/Statement/v1',
-      subject: [{ name: 'app', digest: { sha256: digest.slice(7) } }],
-      predicateType: 'https://sigstore.dev/cosign/sign/v1',
-      predicate: {},
-    })
-  );
-}
 
 describe('Sigstore bundles as referrers: cosign 3 key-based, keyless against a private Sigstore, one report', () => {
   let work: string;
@@ -228,14 +193,14 @@ describe('Sigstore bundles as referrers: cosign 3 key-based, keyless against a p
     const t = new RegistryTarget({ registry: serve.host, repository: 'team/app' });
     const d = await pushArtifact(t, 'keyless image', { tag: 'v1' });
     const other = await pushArtifact(t, 'another image', { tag: 'v2' });
-    const bundle = await mock.sign(statement(d.digest), {
+    const bundle = await mock.sign(cosignStatement(d.digest), {
       subject: WHO,
       issuer: ISSUER,
       dsse: 'application/vnd.in-toto+json',
     });
-    await attachBundle(t, d, bundle);
+    await attachSigstoreBundle(t, d, bundle);
     // the same bundle attached to another image: its statement names the first digest
-    await attachBundle(t, other, bundle);
+    await attachSigstoreBundle(t, other, bundle);
     await t.close();
     const ref = `${serve.host}/team/app:v1`;
     const keys = new KeyStore(join(work, 'home'));
