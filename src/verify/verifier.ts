@@ -59,13 +59,33 @@ const RACY_MS = 2000;
 
 /**
  * A stamp of the files and directories a verification's requirements were read from: stat facts
- * of each (following links), directories listed to `depth`. A file changed within RACY_MS of the
- * stamp also contributes the SHA-256 of its bytes, so that a second change inside the file
- * system's timestamp granularity cannot go unseen.
+ * of each (following links), directories listed to `depth`, and the SHA-256 of every file changed
+ * within RACY_MS of the stamp, so that a second change inside the file system's timestamp
+ * granularity cannot go unseen.
  */
-function stampOf(paths: Array<[path: string, depth: number]>): string {
+interface Stamp {
+  stat: string;
+  /** path → SHA-256 of the files that were racy when stamped. */
+  racy: Map<string, string>;
+}
+
+function hashOf(path: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(path)).digest('hex');
+  } catch {
+    return 'unreadable';
+  }
+}
+
+/**
+ * The stamp of `paths` now, and whether it differs from `previous`: the stat facts changed, or a
+ * file that was racy in `previous` now has other bytes. A file leaving the racy window is no change
+ * (comparing whole strings, the hash dropping out of the stamp read as one and cleared the cache).
+ */
+function restamp(paths: Array<[path: string, depth: number]>, previous?: Stamp): { stamp: Stamp; changed: boolean } {
   const now = Date.now();
   const out: string[] = [];
+  const racy = new Map<string, string>();
   const walk = (p: string, depth: number): void => {
     const st = statSync(p, { throwIfNoEntry: false });
     if (!st) return void out.push(`${p}\u0000-`);
@@ -74,18 +94,18 @@ function stampOf(paths: Array<[path: string, depth: number]>): string {
       if (depth > 0) for (const e of readdirSync(p).sort()) walk(join(p, e), depth - 1);
       return;
     }
-    let line = `${p}\u0000${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
-    if (st.isFile() && Math.max(st.mtimeMs, st.ctimeMs) >= now - RACY_MS) {
-      try {
-        line += `:${createHash('sha256').update(readFileSync(p)).digest('hex')}`;
-      } catch {
-        line += ':unreadable';
-      }
-    }
-    out.push(line);
+    out.push(`${p}\u0000${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`);
+    if (st.isFile() && Math.max(st.mtimeMs, st.ctimeMs) >= now - RACY_MS) racy.set(p, hashOf(p));
   };
   for (const [p, depth] of paths) walk(p, depth);
-  return out.join('\n');
+  const stamp = { stat: out.join('\n'), racy };
+  if (!previous) return { stamp, changed: true };
+  let changed = stamp.stat !== previous.stat;
+  for (const [p, hash] of previous.racy) {
+    if (changed) break;
+    changed = (racy.get(p) ?? hashOf(p)) !== hash;
+  }
+  return { stamp, changed };
 }
 
 /** Key files a containers policy names (`keyPath`, `keyPaths`), resolved as its loader resolves them. */
@@ -197,7 +217,8 @@ class Rounds<V> {
 }
 
 interface PolicyState {
-  stamp: string;
+  stamp: Stamp;
+  inline: string;
   generation: number;
   requirements: Requirement[];
   registriesD?: RegistriesD;
@@ -247,25 +268,25 @@ export async function createVerifier(options: VerifierOptions = {}): Promise<Ver
   const revocationOptions = await revocationSetup(revocationData);
   const now = (): Date => (clock ? clock() : new Date());
   const paths = await watchedPaths(sources);
-  const inline = inlineFingerprint(sources);
   let policyReloads = 0;
   let hits = 0;
   let misses = 0;
-  const load = async (stamp: string, generation: number): Promise<PolicyState> => {
+  const load = async (stamp: Stamp, inline: string, generation: number): Promise<PolicyState> => {
     const { requirements, registriesD } = await loadRequirements(sources);
-    return { stamp, generation, requirements, ...(registriesD ? { registriesD } : {}) };
+    return { stamp, inline, generation, requirements, ...(registriesD ? { registriesD } : {}) };
   };
-  let policy = await load(`${stampOf(paths)}\n${inline}`, 0);
+  let policy = await load(restamp(paths).stamp, inlineFingerprint(sources), 0);
   const policyRounds = new Rounds<PolicyState>();
   /** The policy as it is now: the files' stamp read after the caller began, reloaded when it moved. */
   const currentPolicy = (): Promise<PolicyState> =>
     policyRounds.run('policy', async () => {
-      const stamp = `${stampOf(paths)}\n${inlineFingerprint(sources)}`;
-      if (stamp !== policy.stamp) {
-        policy = await load(stamp, policy.generation + 1);
+      const { stamp, changed } = restamp(paths, policy.stamp);
+      const inline = inlineFingerprint(sources);
+      if (changed || inline !== policy.inline) {
+        policy = await load(stamp, inline, policy.generation + 1);
         policyReloads++;
         cache.clear();
-      }
+      } else policy.stamp = stamp; // the same content: stop hashing files no longer racy
       return policy;
     });
   const rounds = new Rounds<Observation>();

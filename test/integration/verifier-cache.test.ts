@@ -147,6 +147,20 @@ describe('createVerifier: cached verdicts are never stale', () => {
     expect(JSON.stringify(untrusted)).toMatch(/does not chain/);
   });
 
+  it('policy files leaving the recently-changed window are no change (the verdict stays cached)', async () => {
+    const a = await artifact();
+    await sign(a.tag, { keyStore: keys });
+    const own = await mkdtemp(join(work, 'fresh-')); // files written now: within the racy window
+    const fresh = await trustSetup(own);
+    await sign(a.tag, { keyStore: fresh.keys });
+    const { v } = await verifier({ sources: { trustPolicy: fresh.policy, trustStore: fresh.store, defaults: false } });
+    const ok = await v.verify(a.digest);
+    expect(ok.verdict).toBe('verified');
+    await new Promise((r) => setTimeout(r, 2100)); // past the 2 s window: no hash in the stamp any more
+    expect(await v.verify(a.digest)).toBe(ok);
+    expect(v.stats().policyReloads).toBe(0);
+  });
+
   it('expiry: a verdict is not reused past the signature expiry', async () => {
     const a = await artifact();
     await sign(a.tag, { keyStore: keys, expirySeconds: 3600 });
