@@ -84,6 +84,13 @@ export interface DiscoverOptions {
   maxSignatures: number;
   /** No network beyond the artifact's own store: an http(s) lookaside is not read. */
   offline?: boolean;
+  /**
+   * The families some requirement reads (default: all). The places only one family uses are not
+   * looked at for the others: cosign's `.sig` tag (cosign), its `.att` tag (sigstore), the
+   * lookaside (simple). A verification under a Notary trust policy alone makes one referrers
+   * round trip and no tag lookups. Referrers are listed whatever their family.
+   */
+  families?: ReadonlySet<Candidate['family']>;
 }
 
 function layerOf(manifest: ImageManifest, mediaType: string): Descriptor | undefined {
@@ -106,6 +113,52 @@ async function cosignLayers(
       c.signature = signature;
     }
     out.push(c);
+  }
+}
+
+/** cosign's signatures under the `sha256-<hex>.sig` tag. */
+async function cosignTag(target: ReadableTarget, descriptor: Descriptor, out: Candidate[]): Promise<void> {
+  const sigTag = cosignSignatureTag(descriptor.digest);
+  try {
+    const d = await target.resolve(sigTag);
+    const { manifest } = await fetchManifest(target, d);
+    if ('layers' in manifest) await cosignLayers(target, manifest as ImageManifest, `tag ${sigTag}`, out);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}
+
+/** cosign's legacy attestations: DSSE envelopes under `sha256-<hex>.att`, each read as the bundle it amounts to. */
+async function attestationTag(
+  target: ReadableTarget,
+  descriptor: Descriptor,
+  maxSignatures: number,
+  out: Candidate[]
+): Promise<void> {
+  const attTag = cosignAttestationTag(descriptor.digest);
+  try {
+    const d = await target.resolve(attTag);
+    const { manifest } = await fetchManifest(target, d);
+    for (const layer of 'layers' in manifest ? (manifest as ImageManifest).layers : []) {
+      if (out.length >= maxSignatures) break;
+      const c: SigstoreCandidate = { family: 'sigstore', digest: layer.digest, source: `tag ${attTag}` };
+      if (layer.mediaType !== DSSE_ENVELOPE_MEDIA_TYPE)
+        c.unreadable = `a layer of type ${layer.mediaType}, not a DSSE envelope`;
+      else if (layer.size > MAX_SMALL_SIGNATURE)
+        c.unreadable = `the envelope is ${layer.size} bytes, over the ${MAX_SMALL_SIGNATURE}-byte limit`;
+      else {
+        try {
+          c.bundle = legacyAttestationBundle(await fetchAll(target, layer, MAX_SMALL_SIGNATURE), layer.annotations);
+          c.mediaType = `${DSSE_ENVELOPE_MEDIA_TYPE} (cosign .att)`;
+        } catch (err) {
+          if (!(err instanceof SignetError)) throw err;
+          c.unreadable = err.message;
+        }
+      }
+      out.push(c);
+    }
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
   }
 }
 
@@ -182,46 +235,15 @@ export async function discoverSignatures(subject: ResolvedSubject, options: Disc
     }
     if (out.length >= options.maxSignatures) return out.slice(0, options.maxSignatures);
   }
-  const sigTag = cosignSignatureTag(descriptor.digest);
-  try {
-    const d = await target.resolve(sigTag);
-    const { manifest } = await fetchManifest(target, d);
-    if ('layers' in manifest) await cosignLayers(target, manifest as ImageManifest, `tag ${sigTag}`, out);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-  // cosign's legacy attestations: DSSE envelopes under `sha256-<hex>.att`, each read as the bundle it amounts to
-  const attTag = cosignAttestationTag(descriptor.digest);
-  try {
-    const d = await target.resolve(attTag);
-    const { manifest } = await fetchManifest(target, d);
-    for (const layer of 'layers' in manifest ? (manifest as ImageManifest).layers : []) {
-      if (out.length >= options.maxSignatures) break;
-      const c: SigstoreCandidate = { family: 'sigstore', digest: layer.digest, source: `tag ${attTag}` };
-      if (layer.mediaType !== DSSE_ENVELOPE_MEDIA_TYPE)
-        c.unreadable = `a layer of type ${layer.mediaType}, not a DSSE envelope`;
-      else if (layer.size > MAX_SMALL_SIGNATURE)
-        c.unreadable = `the envelope is ${layer.size} bytes, over the ${MAX_SMALL_SIGNATURE}-byte limit`;
-      else {
-        try {
-          c.bundle = legacyAttestationBundle(await fetchAll(target, layer, MAX_SMALL_SIGNATURE), layer.annotations);
-          c.mediaType = `${DSSE_ENVELOPE_MEDIA_TYPE} (cosign .att)`;
-        } catch (err) {
-          if (!(err instanceof SignetError)) throw err;
-          c.unreadable = err.message;
-        }
-      }
-      out.push(c);
-    }
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
+  const wants = (f: Candidate['family']): boolean => !options.families || options.families.has(f);
+  if (wants('cosign')) await cosignTag(target, descriptor, out);
+  if (wants('sigstore')) await attestationTag(target, descriptor, options.maxSignatures, out);
   const parsed = subject.parsed;
   const base =
     parsed.kind === 'registry' && options.registriesD
       ? lookasideFor(options.registriesD, parsed.registry, parsed.repository)
       : undefined;
-  if (base && parsed.kind === 'registry' && !(options.offline && /^https?:/i.test(base))) {
+  if (base && wants('simple') && parsed.kind === 'registry' && !(options.offline && /^https?:/i.test(base))) {
     const seen = new Set(out.map((c) => c.digest));
     for (const [i, message] of (await readLookaside(base, parsed.repository, descriptor.digest)).entries()) {
       const digest = digestOf(message);

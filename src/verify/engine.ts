@@ -47,6 +47,21 @@ function pinned(parsed: Reference, digest: string): string {
   return formatReference({ ...parsed, tag: undefined, digest } as Reference);
 }
 
+/** The signature families some requirement reads: discovery skips the places only the others use. */
+export function familiesRead(requirements: Requirement[]): Set<Candidate['family']> {
+  const out = new Set<Candidate['family']>();
+  for (const r of requirements) {
+    if (r.kind === 'trust-policy') {
+      out.add('notary');
+      if (r.document.statements.some((st) => st.sigstore)) out.add('sigstore');
+    } else if (r.kind === 'containers-policy') ['simple', 'cosign', 'sigstore'].forEach((f) => out.add(f as never));
+    else if (r.kind === 'cosign-key') out.add('cosign');
+    else if (r.kind === 'layout-key') out.add('layout');
+    else out.add('sigstore');
+  }
+  return out;
+}
+
 async function evaluate(
   subject: ResolvedSubject,
   requirements: Requirement[],
@@ -67,6 +82,7 @@ async function evaluate(
     requirements: [],
   };
   const candidates = await discoverSignatures(subject, {
+    families: familiesRead(requirements),
     maxSignatures: options.maxSignatures ?? 50,
     offline: Boolean(options.offline),
     ...(options.registriesD ? { registriesD: options.registriesD } : {}),

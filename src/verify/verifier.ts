@@ -3,13 +3,14 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { isNotFound, parseReference, type Descriptor, type RegistryReference } from '../oci/index.ts';
-import { cosignSignatureTag, lookasideFor, type RegistriesD } from '../signature/index.ts';
+import { cosignAttestationTag, cosignSignatureTag, lookasideFor, type RegistriesD } from '../signature/index.ts';
 import { openTarget, RegistryClientPool, type ReadableTarget } from '../store/index.ts';
 import { TrustStore } from '../trust/index.ts';
 import { signetHome } from '../util/index.ts';
 import { DEFAULT_CONCURRENCY, mapConcurrent, revocationSetup, type VerifyArtifactsOptions } from './batch.ts';
 import { VerdictCache, type VerdictKey } from './cache.ts';
-import { verifyArtifact, type VerifyArtifactOptions } from './engine.ts';
+import type { Candidate } from './discover.ts';
+import { familiesRead, verifyArtifact, type VerifyArtifactOptions } from './engine.ts';
 import { loadRequirements, type RequirementSources } from './load.ts';
 import type { VerificationReport } from './report.ts';
 import type { Requirement } from './requirements/types.ts';
@@ -221,6 +222,8 @@ interface PolicyState {
   inline: string;
   generation: number;
   requirements: Requirement[];
+  /** The signature families the requirements read (what discovery looks at). */
+  families: ReadonlySet<Candidate['family']>;
   registriesD?: RegistriesD;
 }
 
@@ -273,7 +276,8 @@ export async function createVerifier(options: VerifierOptions = {}): Promise<Ver
   let misses = 0;
   const load = async (stamp: Stamp, inline: string, generation: number): Promise<PolicyState> => {
     const { requirements, registriesD } = await loadRequirements(sources);
-    return { stamp, inline, generation, requirements, ...(registriesD ? { registriesD } : {}) };
+    const families = familiesRead(requirements);
+    return { stamp, inline, generation, requirements, families, ...(registriesD ? { registriesD } : {}) };
   };
   let policy = await load(restamp(paths).stamp, inlineFingerprint(sources), 0);
   const policyRounds = new Rounds<PolicyState>();
@@ -314,7 +318,7 @@ export async function createVerifier(options: VerifierOptions = {}): Promise<Ver
         descriptor = { mediaType: d.mediaType, digest: d.digest, size: d.size };
       }
       const digest = parsed.digest ?? descriptor!.digest;
-      const referrers = await fingerprint(target, digest);
+      const referrers = await fingerprint(target, digest, p.families);
       return {
         policy: p,
         parsed,
@@ -407,21 +411,31 @@ export async function createVerifier(options: VerifierOptions = {}): Promise<Ver
 
 /**
  * What names the signatures `discoverSignatures` would find for `digest` in a registry: the
- * referrers (digest and artifact type, as listed) and the cosign `.sig` tag's digest. Content
+ * referrers (digest and artifact type, as listed) and, when a requirement reads their family,
+ * the digests of cosign's `.sig` and `.att` tags. Content
  * addressed, so the same fingerprint means the same signature bytes.
  */
-async function fingerprint(target: ReadableTarget, digest: string): Promise<string> {
+async function fingerprint(
+  target: ReadableTarget,
+  digest: string,
+  families: ReadonlySet<Candidate['family']>
+): Promise<string> {
   const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: 0 };
-  const [referrers, sig] = await Promise.all([
+  const tag = (name: string, read: boolean): Promise<string> =>
+    read
+      ? target.resolve(name).then(
+          (d) => d.digest,
+          (err: unknown) => {
+            if (isNotFound(err)) return '-';
+            throw err;
+          }
+        )
+      : Promise.resolve('unread');
+  const [referrers, sig, att] = await Promise.all([
     target.referrers(subject),
-    target.resolve(cosignSignatureTag(digest)).then(
-      (d) => d.digest,
-      (err: unknown) => {
-        if (isNotFound(err)) return '-';
-        throw err;
-      }
-    ),
+    tag(cosignSignatureTag(digest), families.has('cosign')),
+    tag(cosignAttestationTag(digest), families.has('sigstore')),
   ]);
   const listed = referrers.map((r) => `${r.digest} ${r.artifactType ?? ''}`).sort();
-  return `${listed.join(',')};sig=${sig}`;
+  return `${listed.join(',')};sig=${sig};att=${att}`;
 }
