@@ -129,7 +129,10 @@ export async function artifactPage(
   const report = judgement && 'verdict' in judgement ? judgement.verdict.report : undefined;
   const tree = await referrerTree(storage, repo, digest);
   let unjudged = badge('none', 'no policy on this server');
-  if (report) unjudged = muted('not found by the trust engine');
+  // Not in the report: the policy reads no signature of this family (discovery does not look
+  // for it), or more signatures are beside the artifact than a verification reads.
+  if (report)
+    unjudged = `${badge('unevaluated', 'unevaluated')} ${muted('no requirement of the policy read this signature')}`;
   else if (judgement && 'verdict' in judgement && judgement.verdict.outcome === 'exempt')
     unjudged = muted('not judged: this artifact is a referrer, exempt from the policy');
   else if (judgement) unjudged = muted('not judged');
