@@ -3,8 +3,7 @@ import { rm } from 'node:fs/promises';
 import { silentLogger, type Logger } from '../util/index.ts';
 import { authError } from './access.ts';
 import type { Authorizer } from './auth/types.ts';
-import { loadEnforcementPolicy, PolicyEnforcer, type EnforcementPolicy } from './enforcement/enforcer.ts';
-import { LocalEnforcementSource } from './enforcement/local-source.ts';
+import type { EnforcementPolicy } from './enforcement/enforcer.ts';
 import type { Enforcer } from './enforcement/types.ts';
 import { RegistryError } from './errors.ts';
 import { flatpakIndex } from './flatpak-index.ts';
@@ -13,7 +12,6 @@ import { listenHttp, splitAddr, type HttpServerOptions, type RunningRegistry } f
 import { serveLookaside } from './lookaside.ts';
 import { DEFAULT_LIMITS, handle, matchRoute, type Limits, type RouteContext } from './routes.ts';
 import { RegistryStorage } from './storage.ts';
-import { renderWebView } from './webview.ts';
 
 export type { RunningRegistry } from './http-server.ts';
 
@@ -50,7 +48,12 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
   const addr = options.addr ?? '127.0.0.1:5000';
   splitAddr(addr);
   // Everything that can be refused is checked before the store directory is created.
-  const policy = options.policy ? await loadEnforcementPolicy(options.policy) : undefined;
+  // The enforcer brings the whole trust engine (PKI, every signature family): loaded only when a
+  // policy asks for it, so a plain registry starts and runs without it (start-up time, RSS).
+  const enforcement = options.policy
+    ? await Promise.all([import('./enforcement/enforcer.ts'), import('./enforcement/local-source.ts')])
+    : undefined;
+  const policy = enforcement ? await enforcement[0].loadEnforcementPolicy(options.policy!) : undefined;
   const rootExisted = existsSync(options.root);
   const storage = new RegistryStorage(options.root);
   const stale = await storage.init();
@@ -80,7 +83,8 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
         // Built before any connection is handled: the default registry name is the address with
         // its real port, and no request is ever served unenforced.
         onListening: (hostPort) => {
-          if (!policy) return;
+          if (!policy || !enforcement) return;
+          const [{ PolicyEnforcer }, { LocalEnforcementSource }] = enforcement;
           const name = options.publicName ?? hostPort;
           ctx.enforcer = new PolicyEnforcer({
             ...policy,
@@ -110,6 +114,8 @@ export async function startRegistry(options: RegistryOptions): Promise<RunningRe
           await serveLookaside(storage, path, res, req);
         } else if (req.method === 'GET' && (path === '/' || path.startsWith('/ui/'))) {
           route('web');
+          // The web view describes signatures (every family's parser): loaded on its first page.
+          const { renderWebView } = await import('./webview.ts');
           await renderWebView(storage, req, res, authorizer, ctx.enforcer);
         } else {
           return false;

@@ -1,5 +1,4 @@
 import { isImageIndex, MediaType, type Manifest } from '../../oci/index.ts';
-import { COSIGN_PAYLOAD_MEDIA_TYPE } from '../../signature/index.ts';
 
 /** Configs of runnable images: a manifest with one of these is an image, whatever else it carries. */
 const IMAGE_CONFIGS = new Set<string>([MediaType.ImageConfig, MediaType.DockerConfig]);
@@ -8,8 +7,10 @@ const IMAGE_CONFIGS = new Set<string>([MediaType.ImageConfig, MediaType.DockerCo
  * Layers that only ever hold signatures and attestations (cosign's tag-based `.sig`/`.att`
  * manifests carry no `subject` and an image config, but nothing a runtime could unpack).
  */
+// Literal media types, as written by cosign and the Sigstore specs: importing them from src/signature/
+// would load every signature family (pkijs, undici) into a registry that verifies nothing.
 const SIGNATURE_LAYERS = new Set<string>([
-  COSIGN_PAYLOAD_MEDIA_TYPE,
+  'application/vnd.dev.cosign.simplesigning.v1+json',
   'application/vnd.dsse.envelope.v1+json',
   'application/vnd.in-toto+json',
   'application/vnd.dev.sigstore.bundle.v0.3+json',
