@@ -68,10 +68,12 @@ export async function inspect(
   const { target } = opened;
   try {
     const subject = await resolveOpened(opened, ref);
+    // One listing of the referrers, filtered here for each family (a registry round trip, or a
+    // tag-schema index read, once instead of once per family).
+    const referrers = await target.referrers(subject);
+    const ofType = (type: string): Descriptor[] => referrers.filter((r) => r.artifactType === type);
     const signatures: SignatureInfo[] = [];
-    for (const sig of await (
-      await target.referrers(subject, SIGNATURE_ARTIFACT_TYPE)
-    ).slice(0, options.maxSignatures ?? 100)) {
+    for (const sig of ofType(SIGNATURE_ARTIFACT_TYPE).slice(0, options.maxSignatures ?? 100)) {
       const info: SignatureInfo = { digest: sig.digest };
       signatures.push(info);
       try {
@@ -105,7 +107,7 @@ export async function inspect(
       reference: `${target.name}@${subject.digest}`,
       subject,
       signatures,
-      otherSignatures: await otherFamilies(target, subject),
+      otherSignatures: await otherFamilies(target, subject, referrers),
     };
   } finally {
     await target.close();
@@ -113,7 +115,12 @@ export async function inspect(
 }
 
 /** cosign (.sig tag and OCI 1.1 referrers) and simple signatures kept as referrers, decoded, not verified. */
-async function otherFamilies(target: ReadableTarget, subject: Descriptor): Promise<OtherSignatureInfo[]> {
+async function otherFamilies(
+  target: ReadableTarget,
+  subject: Descriptor,
+  referrers: Descriptor[]
+): Promise<OtherSignatureInfo[]> {
+  const ofType = (type: string): Descriptor[] => referrers.filter((r) => r.artifactType === type);
   const out: OtherSignatureInfo[] = [];
   const cosignLayers = async (manifest: Descriptor, location: string): Promise<void> => {
     const { manifest: m } = await fetchManifest(target, manifest);
@@ -136,9 +143,8 @@ async function otherFamilies(target: ReadableTarget, subject: Descriptor): Promi
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
-  for (const r of await target.referrers(subject, 'application/vnd.dev.cosign.artifact.sig.v1+json'))
-    await cosignLayers(r, r.digest);
-  for (const r of await target.referrers(subject, 'application/vnd.signet.containers.simple-signature.v1')) {
+  for (const r of ofType('application/vnd.dev.cosign.artifact.sig.v1+json')) await cosignLayers(r, r.digest);
+  for (const r of ofType('application/vnd.signet.containers.simple-signature.v1')) {
     const info: OtherSignatureInfo = { family: 'simple', location: r.digest };
     try {
       const { manifest: m } = await fetchManifest(target, r);
@@ -175,7 +181,7 @@ async function otherFamilies(target: ReadableTarget, subject: Descriptor): Promi
   }
   // Sigstore bundles (cosign 3's default): by artifact type, or — in cosign's tag-schema index,
   // which lists them as the empty type — by the manifest's own.
-  for (const r of await target.referrers(subject)) {
+  for (const r of referrers) {
     const listed =
       r.artifactType && r.artifactType !== 'application/vnd.oci.empty.v1+json' ? r.artifactType : undefined;
     if (listed && !isSigstoreBundleType(listed)) continue;
