@@ -42,24 +42,29 @@ export async function discover(
     if (d.annotations) node.annotations = d.annotations;
     if (seen.has(d.digest) || depth >= maxDepth || ++nodes > maxNodes) return node;
     seen.add(d.digest);
+    // cosign's tag schemes beside the referrers: signatures (.sig) and legacy attestations (.att),
+    // looked up while the referrers are listed (three round trips in the time of one).
+    const tags = ['sig', 'att'].map((suffix) => `${d.digest.replace(':', '-')}.${suffix}`);
+    const [listing, ...tagged] = await Promise.allSettled([
+      target.referrers(d),
+      ...tags.map((tag) => target.resolve(tag).then((m) => withOwnType(target, m))),
+    ]);
+    if (listing.status === 'rejected') throw listing.reason;
     // The filter applies to the first level; below it, everything that refers to a match is shown.
     // It is applied here, after each type is known: a listing may give none, or — cosign's
     // tag-schema index — the empty type for a manifest whose own artifactType says what it is.
-    for (const listed of await target.referrers(d)) {
+    for (const listed of listing.value) {
       const r = await withOwnType(target, listed);
       if (depth === 0 && options.artifactType && r.artifactType !== options.artifactType) continue;
       node.referrers.push(await walk(r, depth + 1));
     }
-    // cosign's tag schemes beside the referrers: signatures (.sig) and legacy attestations (.att)
-    for (const suffix of ['sig', 'att']) {
-      const tag = `${d.digest.replace(':', '-')}.${suffix}`;
-      let m: Descriptor;
-      try {
-        m = await withOwnType(target, await target.resolve(tag));
-      } catch (err) {
-        if (isNotFound(err)) continue;
-        throw err;
+    for (const [i, tag] of tags.entries()) {
+      const found = tagged[i]!;
+      if (found.status === 'rejected') {
+        if (isNotFound(found.reason)) continue;
+        throw found.reason;
       }
+      const m = found.value;
       if (depth === 0 && options.artifactType && m.artifactType !== options.artifactType) continue;
       node.referrers.push({ ...(await walk(m, depth + 1)), via: `tag ${tag}` });
     }
