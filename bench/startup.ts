@@ -89,6 +89,7 @@ export async function startupSection(): Promise<void> {
     const base: NodeJS.ProcessEnv = { ...process.env, SIGNET_HOME: join(work, 'home') };
     delete base.SIGNET_USE_DIST;
     delete base.NODE_OPTIONS; // `npm run bench` runs under tsx: the CLI processes must not
+    // dist/ through bin/signet.js: the esbuild bundle of the CLI (dist/cli-bundle/), as installed
     const built = { ...base, SIGNET_USE_DIST: '1' };
     for (const { version, bin } of nodeBinaries()) {
       const m = interleaved(7, {

@@ -4,17 +4,27 @@
 // through `prepare`) stamps dist/ with a listing of the sources it compiled (bin/build.js), and a
 // checkout whose sources no longer match runs src/ through tsx instead, so a stale dist/ can never
 // shadow them. SIGNET_USE_DIST=1 forces dist/ (the test runner builds first), SIGNET_USE_DIST=0
-// forces the sources.
+// forces the sources. dist/ holds the CLI twice: bundled by esbuild (dist/cli-bundle/main.js and its
+// chunks, a handful of files to load instead of hundreds of modules), which runs when present, and
+// compiled file by file by tsc (dist/cli/main.js, beside the library), the fallback.
 import module from 'node:module';
+import v8 from 'node:v8';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 // Node 22+: cache V8's compiled code on disk (halves start-up); Node 20 has no such API.
 module.enableCompileCache?.();
+// WebAssembly stays on V8's baseline compiler (Liftoff) for a short-lived command. undici parses
+// HTTP with a WebAssembly module (llhttp) that V8 recompiles with its optimizing tier in the
+// background once it is hot, and Node waits for background compile jobs before a process exits:
+// a cold `signet verify` spent 100-500 ms after its output waiting for a compile it would never
+// use. `serve` runs for long and keeps the optimizing tier.
+if (process.argv[2] !== 'serve') v8.setFlagsFromString('--liftoff-only');
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const built = join(root, 'dist', 'cli', 'main.js');
+const bundled = join(root, 'dist', 'cli-bundle', 'main.js');
+const compiled = join(root, 'dist', 'cli', 'main.js');
 const source = join(root, 'src', 'cli', 'main.ts');
 
 async function tsxRegister() {
@@ -43,10 +53,12 @@ const register = fromSource ? await tsxRegister() : undefined;
 if (register) {
   register();
   await import(pathToFileURL(source).href);
-} else if (existsSync(built)) {
-  await import(pathToFileURL(built).href);
+} else if (existsSync(bundled)) {
+  await import(pathToFileURL(bundled).href);
+} else if (existsSync(compiled)) {
+  await import(pathToFileURL(compiled).href);
 } else {
   const hint = existsSync(source) ? 'run `npm ci` (for tsx) or `npm run build`' : 'reinstall the package';
-  process.stderr.write(`Error: signet is not built: ${built} is missing (${hint})\n`);
+  process.stderr.write(`Error: signet is not built: ${compiled} is missing (${hint})\n`);
   process.exitCode = 3;
 }

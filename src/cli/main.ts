@@ -3,8 +3,11 @@ import { exitCodeFor, SIGNET_VERSION, SignetError } from '../index.ts';
 import { registerCommands } from './commands/index.ts';
 import { printError } from './output.ts';
 
-/** Builds the `signet` program; exported so tests can run commands in-process. */
-export function buildProgram(): Command {
+/**
+ * Builds the `signet` program; exported so tests can run commands in-process. With `command` (the
+ * first argument of a run), only the commands defined beside it are registered (start-up).
+ */
+export function buildProgram(command?: string): Command {
   const program = new Command('signet')
     .description(
       'Sign OCI artifacts, keep the signatures beside them, move both together, verify them under a trust policy.'
@@ -30,7 +33,7 @@ Examples:
   signet copy 127.0.0.1:5000/app:v1 oci:./app-layout:v1
   signet discover 127.0.0.1:5000/app:v1`
   );
-  registerCommands(program);
+  registerCommands(program, command);
   return program;
 }
 
@@ -38,7 +41,10 @@ const VERSION = SIGNET_VERSION;
 
 /** Runs the CLI and returns the exit code. */
 export async function run(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  // The first argument names the command unless it is an option (--help, --version): register
+  // that command alone; anything else (help, a misspelt command) gets the full program.
+  const first = argv[0];
+  const program = buildProgram(first !== undefined && !first.startsWith('-') ? first : undefined);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

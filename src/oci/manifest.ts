@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { OciError } from './errors.ts';
 import { digestOf as digestOfBytes, isValidArtifactDigest, isValidDigest, verifyBytes } from './digest.ts';
 import { MediaType, isValidMediaType, isIndexMediaType } from './mediatype.ts';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { lstat, readdir, access } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SignetError, signetHome } from '../util/index.ts';
 
 /** Error codes of the Notary Project plugin contract 1.0. */

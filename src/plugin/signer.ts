@@ -19,7 +19,7 @@ import {
   type PrimitiveSigner,
   type SignatureAlgorithm,
 } from '../signature/index.ts';
-import { z } from 'zod';
+import * as z from 'zod';
 import { PluginClient, PluginError, CONTRACT_VERSION } from './client.ts';
 
 // The answers of the plugin contract, validated before any field is read.

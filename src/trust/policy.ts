@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { RE2JS } from 're2js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isValidRepositoryName } from '../oci/index.ts';
 import { parseDuration, SignetError } from '../util/index.ts';
 import { parseDistinguishedName } from './identity.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { EnvelopeContent } from '../signature/index.ts';
 import { PluginClient, PluginError, CONTRACT_VERSION } from '../plugin/index.ts';
 import type { TrustPolicyStatement } from './policy.ts';

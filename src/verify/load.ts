@@ -2,7 +2,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FreshnessState } from '../freshness/index.ts';
+import type { FreshnessState } from '../freshness/index.ts';
 import { loadRegistriesD, parseCosignPublicKey, type RegistriesD } from '../signature/index.ts';
 import {
   loadContainersPolicy,

@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDigest } from '../../oci/index.ts';
 import { readBodyBounded, SignetError } from '../../util/index.ts';
 

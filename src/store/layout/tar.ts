@@ -4,13 +4,15 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as tarStream from 'tar-stream';
 import { MAX_MANIFEST_SIZE, OciError, parseDigest, type Descriptor, type ImageIndex } from '../../oci/index.ts';
 import { commitFile, tempPathFor } from '../../util/index.ts';
 import { readAll } from '../content.ts';
 import type { Target } from '../target.ts';
 import { LayoutTarget, type LowerBlobs } from './dir.ts';
 import { LayoutReader } from './reader.ts';
+
+// tar-stream loads only when a tar layout is read or written.
+const tarStream = (): Promise<typeof import('tar-stream')> => import('tar-stream');
 
 const BLOB_ENTRY = /^blobs\/([a-z0-9]+)\/([a-f0-9]{32,128})$/;
 const TAR_BLOCK = 512;
@@ -38,7 +40,7 @@ class TarArchive implements LowerBlobs {
   static async scan(path: string, name: string): Promise<TarArchive> {
     const blobs = new Map<string, Span>();
     const small = new Map<string, { bytes: Buffer; span: Span }>();
-    const ex = tarStream.extract();
+    const ex = (await tarStream()).extract();
     ex.on('entry', (header, stream, next) => {
       const entry = header.name.replace(/^(?:\.\/)+/, '');
       const done = (err?: unknown): void => next(err as Error | undefined);
@@ -264,7 +266,7 @@ async function pack(dir: string, archive: TarArchive | null, path: string): Prom
   await mkdir(dirname(path), { recursive: true });
   const own = await stagedBlobs(dir);
   const digests = [...new Set([...own.keys(), ...(archive?.digests() ?? [])])].sort();
-  const p = tarStream.pack();
+  const p = (await tarStream()).pack();
   const tmp = tempPathFor(path);
   const out = pipeline(p, createWriteStream(tmp, { flags: 'wx' }));
   const add = async (name: string, size: number, open: () => Promise<Readable>): Promise<void> => {

@@ -1,11 +1,14 @@
 import type { X509Certificate } from 'node:crypto';
-import { certificateTargetPath, refreshTuf, targetPath, type TrustedTuf } from '../../freshness/index.ts';
+import type { TrustedTuf } from '../../freshness/index.ts';
 import { openTarget } from '../../store/index.ts';
 import type { StoreType, TrustPolicyStatement, TrustStore } from '../../trust/index.ts';
 import { parseDuration, SignetError } from '../../util/index.ts';
 import { check, type Check, type RequirementReport } from '../report.ts';
 import { expectedBinding } from './name-binding.ts';
 import type { EvaluationContext } from './types.ts';
+
+// freshness/ (TUF, @tufjs/models) loads only for a statement with `freshness`.
+const tuf = (): Promise<typeof import('../../freshness/index.ts')> => import('../../freshness/index.ts');
 
 /**
  * Layer B of freshness (docs/freshness.md) under a statement with `freshness`: the statement's
@@ -66,6 +69,7 @@ async function withTrustedTuf<T>(
   try {
     if (!opened.reference || opened.parsed.digest)
       throw new SignetError('POLICY_INVALID', `freshness.tuf ${f.tuf} names no tag`);
+    const { refreshTuf } = await tuf();
     const trusted = await refreshTuf(opened.target, opened.reference, f.root, {
       ...(ctx.verifyOptions.now ? { now: ctx.verifyOptions.now } : {}),
       loadAllDelegated: allDelegated,
@@ -96,6 +100,7 @@ export async function trustMaterialThroughTuf(
   let result: Check;
   try {
     await withTrustedTuf(st, ctx, false, async (trusted) => {
+      const { certificateTargetPath } = await tuf();
       for (const { type, name } of st.trustStores) {
         const ref = `${type}:${name}`;
         const keep: X509Certificate[] = [];
@@ -142,7 +147,7 @@ async function judge(
   const hex = d.digest.replace(/^sha256:/, '');
   const versions = `targets version ${trusted.targets.signed.version}, timestamp version ${trusted.timestamp.signed.version} (expires ${trusted.timestamp.signed.expires})`;
   if (tag) {
-    const path = targetPath(name, tag);
+    const path = (await tuf()).targetPath(name, tag);
     const found = await trusted.findTarget(path);
     if (!found)
       return ['fail', `${path} is not a current release in ${where} (${versions}): withdrawn, or never published`];

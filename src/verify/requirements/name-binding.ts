@@ -1,5 +1,4 @@
 import { resolve as resolvePath } from 'node:path';
-import { TagState } from '../../freshness/index.ts';
 import { readBinding } from '../../signature/index.ts';
 import { mappedName, type TrustPolicyStatement } from '../../trust/index.ts';
 import { check, type Check, type RequirementReport } from '../report.ts';
@@ -117,6 +116,8 @@ export async function rollbackCheck(
     );
     return;
   }
+  // freshness/ (and TUF with it) loads only for a statement with nameBinding and a tag
+  const { TagState } = await import('../../freshness/index.ts');
   const state = ctx.tagState ?? new TagState();
   const mark = { scope: st.name, name: expected.name, tag: expected.tag, seq: best.seq, digest };
   const j = TagState.judge(await state.read(mark.scope, mark.name, mark.tag), best.seq, digest);

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parseCertificates } from '../../pki/index.ts';
 import { parseCosignPublicKey } from '../../signature/index.ts';
-import { FreshnessState } from '../../freshness/index.ts';
 import { containersIdentityMatches, requirementsFor, type SigstoreKeyless } from '../../trust/index.ts';
 import type { RegistryReference } from '../../oci/index.ts';
 import type { CosignCandidate, LayoutCandidate, SimpleCandidate } from '../discover.ts';
@@ -121,7 +120,8 @@ export async function evaluateLayoutKey(
   ctx: EvaluationContext
 ): Promise<RequirementReport[]> {
   const name = 'layout-key';
-  const state = req.state ?? new FreshnessState();
+  // freshness/ (and TUF with it) loads only for a --layout-key requirement
+  const state = req.state ?? new (await import('../../freshness/index.ts')).FreshnessState();
   const cands = ctx.candidates.filter((c): c is LayoutCandidate => c.family === 'layout');
   const by: string[] = [];
   for (const c of cands) {
