@@ -66,6 +66,10 @@ export async function notarySection(): Promise<void> {
         },
       ],
     };
+    // A trust store written less than 2 s ago is read again on every call (a second edit inside the
+    // file system's timestamp granularity must not go unseen: src/trust/truststore.ts); a deployed
+    // store is not being edited, so the steady state is measured: the store's window passes first.
+    const storeWritten = Date.now();
     for (const type of ['ecdsa-p256', 'rsa-3072'] as const) {
       const k = await keys.generate(type, { type, issuer: 'root', subject: `CN=${type},O=Bench,ST=WA,C=US` });
       const signer = new LocalKeySigner(k.privateKey, k.chain);
@@ -100,7 +104,8 @@ export async function notarySection(): Promise<void> {
       const bareBlocks: number[] = [];
       const envBlocks: number[] = [];
       const BLOCK = 100;
-      for (let i = 0; i < 50; i++) await envVerify(); // warm
+      await new Promise((r) => setTimeout(r, Math.max(0, storeWritten + 2100 - Date.now())));
+      for (let i = 0; i < 200; i++) await envVerify(); // warm
       const until = process.hrtime.bigint() + 4_000_000_000n;
       while (process.hrtime.bigint() < until || bareBlocks.length < 10) {
         let t0 = process.hrtime.bigint();
