@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve as resolvePath } from 'node:path';
-import { RE2JS } from 're2js';
 import * as z from 'zod';
 import { isValidRepositoryName } from '../oci/index.ts';
-import { parseDuration, SignetError } from '../util/index.ts';
+import { anchoredRegExp, parseDuration, SignetError } from '../util/index.ts';
 import { parseDistinguishedName } from './identity.ts';
 import { STORE_TYPES } from './truststore.ts';
 
@@ -383,7 +382,7 @@ function validateSigstore(
       if (exact === '') invalid(`${at}.identities[${i}]: ${what} is empty`);
       if (re !== undefined) {
         try {
-          RE2JS.compile(`^(?:${re})$`);
+          anchoredRegExp(re);
         } catch (err) {
           invalid(
             `${at}.identities[${i}]: ${what}RegExp ${JSON.stringify(re)} is not valid RE2: ${(err as Error).message}`

@@ -20,3 +20,4 @@ export { isValidDate } from './time.ts';
 export { readBodyBounded } from './http-body.ts';
 export type { BodySource, ReadBoundedOptions } from './http-body.ts';
 export { parseDuration } from './duration.ts';
+export { anchoredRegExp } from './anchored-regexp.ts';

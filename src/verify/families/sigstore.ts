@@ -3,9 +3,8 @@ import { createRequire } from 'node:module';
 import type { Bundle } from '@sigstore/bundle';
 import type { HashAlgorithm, TrustedRoot } from '@sigstore/protobuf-specs';
 import type { Signer, Verifier, VerifierOptions } from '@sigstore/verify';
-import { RE2JS } from 're2js';
 import { leafCertificateDer } from '../../signature/index.ts';
-import { SignetError } from '../../util/index.ts';
+import { anchoredRegExp, SignetError } from '../../util/index.ts';
 import { check, verdictOf, type Check, type CheckName, type Verdict } from '../report.ts';
 
 /**
@@ -99,8 +98,7 @@ export function parseTrustedRoot(bytes: Uint8Array, where = 'the trusted root'):
 /** Compiles `re` anchored at both ends with re2js; an invalid expression is a usage error. */
 export function compileAnchored(re: string, what: string): (s: string) => boolean {
   try {
-    const p = RE2JS.compile(`^(?:${re})$`);
-    return (s) => p.matcher(s).matches();
+    return anchoredRegExp(re);
   } catch (err) {
     throw new SignetError(
       'USAGE',
