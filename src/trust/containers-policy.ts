@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseRegistryReference, type RegistryReference } from '../oci/index.ts';
-import { SignetError } from '../util/index.ts';
+import { readBodyBounded, SignetError } from '../util/index.ts';
 
 /**
  * containers-policy.json(5) as containers/image enforces it: `default`, `transports.docker`
@@ -41,6 +41,29 @@ export interface ContainersPolicy {
 
 function invalid(message: string): never {
   throw new SignetError('CONTAINERS_POLICY_INVALID', `containers policy: ${message}`);
+}
+
+/** The largest policy.json read (docs/security.md): refused before it is parsed. */
+export const MAX_CONTAINERS_POLICY_SIZE = 4 * 1024 * 1024;
+
+/** The largest key, CA or Rekor key file a policy may name (docs/security.md): a PEM or GPG keyring is kilobytes. */
+export const MAX_CONTAINERS_POLICY_KEY_FILE = 1024 * 1024;
+
+/**
+ * A file the policy names (`keyPath`, `keyPaths`, `fulcio.caPath`, `rekorPublicKeyPath(s)`), read
+ * with the bound: SIZE_EXCEEDED naming the file past it (a FIFO or /dev/zero ends there too),
+ * CONTAINERS_POLICY_INVALID when it cannot be read.
+ */
+async function readPolicyFile(p: string, what: string, where: string, baseDir: string): Promise<Uint8Array> {
+  const file = isAbsolute(p) ? p : join(baseDir, p);
+  try {
+    return await readBodyBounded(createReadStream(file), MAX_CONTAINERS_POLICY_KEY_FILE, {
+      what: `containers policy: ${where}: ${what} ${file}`,
+    });
+  } catch (err) {
+    if (err instanceof SignetError) throw err;
+    invalid(`${where}: cannot read ${what} ${p}: ${(err as Error).message}`);
+  }
 }
 
 // The document's shape, field for field as containers/image defines it (policy_types.go): an unknown
@@ -133,11 +156,7 @@ async function filesOrData(
 ): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
   for (const p of paths.filter((x): x is string => typeof x === 'string'))
-    out.push(
-      await readFile(isAbsolute(p) ? p : join(baseDir, p)).catch((e: Error) =>
-        invalid(`${where}: cannot read ${what} ${p}: ${e.message}`)
-      )
-    );
+    out.push(await readPolicyFile(p, what, where, baseDir));
   for (const d of datas.filter((x): x is string => typeof x === 'string')) out.push(Buffer.from(d, 'base64'));
   return out;
 }
@@ -166,12 +185,7 @@ async function keysOf(r: Record<string, unknown>, where: string, baseDir: string
     ...(Array.isArray(r.keyPaths) ? (r.keyPaths as string[]) : []),
   ];
   const out: Uint8Array[] = [];
-  for (const p of paths)
-    out.push(
-      await readFile(isAbsolute(p) ? p : join(baseDir, p)).catch((e: Error) =>
-        invalid(`${where}: cannot read key ${p}: ${e.message}`)
-      )
-    );
+  for (const p of paths) out.push(await readPolicyFile(p, 'key', where, baseDir));
   if (typeof r.keyData === 'string') out.push(Buffer.from(r.keyData, 'base64'));
   if (Array.isArray(r.keyDatas)) for (const k of r.keyDatas as string[]) out.push(Buffer.from(k, 'base64'));
   if (!out.length) invalid(`${where}: needs keyPath, keyPaths or keyData`);
@@ -279,8 +293,12 @@ async function parseRequirements(list: unknown, where: string, baseDir: string):
 export async function loadContainersPolicy(path: string): Promise<ContainersPolicy> {
   let j: unknown;
   try {
-    j = JSON.parse(await readFile(path, 'utf8'));
+    const text = await readBodyBounded(createReadStream(path), MAX_CONTAINERS_POLICY_SIZE, {
+      what: `containers policy ${path}`,
+    });
+    j = JSON.parse(text.toString('utf8'));
   } catch (err) {
+    if (err instanceof SignetError) throw err;
     invalid(`${path}: ${(err as Error).message}`);
   }
   try {

@@ -3,6 +3,7 @@ import type { Tag } from 'cbor2';
 import { algorithmByCose, certificateFromDer, verifyPrimitive, type AlgorithmInfo } from '../../pki/index.ts';
 import { SignetError } from '../../util/index.ts';
 import { H, malformed, type DecodedHeaders } from './headers.ts';
+import { checkChainLength } from './jws.ts';
 import type { RawEnvelope, RawSignRequest } from './raw.ts';
 import { PAYLOAD_CONTENT_TYPE, type ExtendedAttribute } from './types.ts';
 
@@ -22,8 +23,22 @@ function cbor(): typeof import('cbor2') {
   return (cborModule ??= createRequire(import.meta.url)('cbor2') as typeof import('cbor2'));
 }
 
-// Strict decoding: duplicate keys refused, tag 1 kept as a Tag so its content can be checked.
-const DECODE = { preferMap: true, rejectDuplicateKeys: true, tags: new Map([[1, (t: Tag) => t]]) } as const;
+/**
+ * The nesting bound of the CBOR decoder, in cbor2's units (a map or tag level counts one, an
+ * array level two): a notation envelope is five levels deep, an extended attribute's value a
+ * few more. cbor2's default is 1024; its decoder is a chain of nested generators, so each item
+ * costs work in proportion to its depth, and a 1 MiB envelope nested that deep is slow to refuse.
+ */
+export const MAX_CBOR_DEPTH = 64;
+
+// Strict decoding: duplicate keys refused, tag 1 kept as a Tag so its content can be checked,
+// nesting bounded (the error names the depth).
+const DECODE = {
+  preferMap: true,
+  rejectDuplicateKeys: true,
+  maxDepth: MAX_CBOR_DEPTH,
+  tags: new Map([[1, (t: Tag) => t]]),
+} as const;
 
 function epoch(d: Date): Tag {
   return new (cbor().Tag)(1, Math.floor(d.getTime() / 1000));
@@ -102,6 +117,7 @@ export function parseCose(bytes: Uint8Array): RawEnvelope & { protectedBytes: Ui
     if (!prot.has(name)) malformed(`critical header ${name} is not present`);
   const x5 = unprot.get(X5CHAIN);
   if (!Array.isArray(x5) || x5.length === 0) malformed('COSE envelope has no x5chain array');
+  checkChainLength(x5.length, 'the COSE certificate chain (x5chain)');
   const chain = x5.map((c, i) => {
     if (!(c instanceof Uint8Array)) malformed(`x5chain[${i}] is not a byte string`);
     try {

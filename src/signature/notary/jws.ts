@@ -8,6 +8,18 @@ import type { RawEnvelope, RawSignRequest } from './raw.ts';
 
 const B64URL = /^[A-Za-z0-9_-]*$/;
 const B64STD = /^[A-Za-z0-9+/]*={0,2}$/;
+/**
+ * The most certificates an envelope's chain (JWS `x5c`, COSE `x5chain`) may carry, refused before
+ * any is parsed (docs/security.md): a leaf, intermediates and a root are a handful.
+ */
+export const MAX_CERTIFICATE_CHAIN = 10;
+
+/** Refuses a chain longer than MAX_CERTIFICATE_CHAIN (before its certificates are parsed). */
+export function checkChainLength(length: number, what: string): void {
+  if (length > MAX_CERTIFICATE_CHAIN)
+    malformed(`${what} has ${length} certificates, at most ${MAX_CERTIFICATE_CHAIN} are accepted`);
+}
+
 const KNOWN = new Set(['alg', 'cty', 'crit', H.expiry, H.signingTime, H.signingScheme, H.authenticSigningTime]);
 
 function b64url(bytes: Uint8Array | string): string {
@@ -95,6 +107,7 @@ export function parseJws(bytes: Uint8Array): RawEnvelope & { jws: JwsParts } {
     malformed('JWS unprotected header is not an object');
   const x5c = unprotected.x5c;
   if (!Array.isArray(x5c) || x5c.length === 0) malformed('JWS envelope has no certificate chain (x5c)');
+  checkChainLength(x5c.length, 'the JWS certificate chain (x5c)');
   const chain = x5c.map((c, i) => {
     if (typeof c !== 'string' || !B64STD.test(c)) malformed(`x5c[${i}] is not base64`);
     try {
