@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import {
   Metadata,
   MetadataKind,
@@ -17,6 +18,7 @@ import { SignetError, writeFileAtomic } from '../../util/index.ts';
 import { stateHome } from '../home.ts';
 import { withLock } from '../lock.ts';
 import { readBundleIndex, readMetadataFile, type BundleIndex } from './bundle.ts';
+import { rolesForTarget } from './paths.ts';
 
 /**
  * The TUF client workflow (tuf-spec 1.0.34, "Detailed client workflow" §5.1–5.6), written here on
@@ -122,12 +124,35 @@ function parse<K extends Kind>(
   } catch (err) {
     fail(`${what} is not JSON: ${(err as Error).message}`);
   }
+  let md: Md;
   try {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    return Metadata.fromJSON(KINDS[kind] as any, json as any) as any;
+    md = Metadata.fromJSON(KINDS[kind] as any, json as any) as any;
   } catch (err) {
     fail(`${what} is not ${kind} metadata: ${(err as Error).message}`);
   }
+  // The signatures are checked over the models' re-serialization of what they read, not over the
+  // bytes: content they drop (another entry beside snapshot.json in a timestamp's meta, a
+  // `__proto__` key) would ride along unsigned. So the signed part must read back as it was written.
+  let reread: unknown;
+  try {
+    reread = JSON.parse(JSON.stringify(md.signed.toJSON()));
+  } catch (err) {
+    fail(`${what} cannot be serialized again: ${(err as Error).message}`);
+  }
+  let same: boolean;
+  try {
+    same = isDeepStrictEqual((json as { signed?: unknown }).signed, reread);
+  } catch (err) {
+    // RangeError: a document nested deeper than the stack (the signature check would fail on it too)
+    fail(`${what} cannot be compared with what the models read: ${(err as Error).message}`);
+  }
+  if (!same)
+    fail(
+      `${what} has signed content the ${kind} metadata model does not read (it would not be covered by the signatures)`
+    );
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return md as any;
 }
 
 /**
@@ -458,7 +483,7 @@ export async function refreshTuf(
       const hit = md.signed.targets[path];
       if (hit) return { target: hit, role: top.role };
       const children: Array<{ role: string; delegator: Metadata<Targets> }> = [];
-      for (const c of md.signed.delegations?.rolesForTarget(path) ?? []) {
+      for (const c of rolesForTarget(md.signed.delegations, path)) {
         children.push({ role: c.role, delegator: md });
         if (c.terminating) {
           // §5.6.7.2.1: a terminating delegation ends the search outside it

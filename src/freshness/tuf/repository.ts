@@ -5,6 +5,7 @@ import { KeyStore } from '../../pki/index.ts';
 import { openTarget, resolveOpened } from '../../store/index.ts';
 import { parseDuration, SignetError } from '../../util/index.ts';
 import { refreshTuf, targetPath } from './client.ts';
+import { isDelegatedPath } from './paths.ts';
 import { DEFAULT_EXPIRES, readTufConfig, TUF_ROLES, type TufRepoConfig, type TufRole } from './config.ts';
 import {
   bytesOf,
@@ -101,7 +102,7 @@ function roleFor(d: Draft, path: string, role: string | undefined): string {
   if (!role || role === 'targets') return 'targets';
   const dr = d.targets?.md.signed.delegations?.roles?.[role];
   if (!dr) throw new SignetError('USAGE', `${d.config.ref} has no delegated role ${role} (signet tuf delegate)`);
-  if (!dr.isDelegatedPath(path))
+  if (!isDelegatedPath(dr, path))
     throw new SignetError(
       'USAGE',
       `${path} is outside the paths delegated to ${role} (${(dr.paths ?? []).join(', ')})`

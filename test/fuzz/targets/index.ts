@@ -10,6 +10,7 @@ import { crl, ocsp, tsp } from './pki-tokens.ts';
 import { registryHeaders, serverRange } from './registry-headers.ts';
 import { sigstoreBundle } from './sigstore.ts';
 import { authConfig, containersPolicy, dockerConfig, registriesD, trustPolicy } from './policy.ts';
+import { tuf } from './tuf.ts';
 
 export const TARGETS: AnyTarget[] = [
   reference,
@@ -35,4 +36,5 @@ export const TARGETS: AnyTarget[] = [
   openpgpKey,
   registryHeaders,
   serverRange,
+  tuf,
 ];
