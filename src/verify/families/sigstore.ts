@@ -232,6 +232,24 @@ function run(
 }
 
 /**
+ * The most RFC 3161 timestamps and transparency log entries a bundle may carry (docs/security.md):
+ * cosign writes one log entry and at most one timestamp, and each is a signature (and for a
+ * timestamp a CMS chain) to verify — 94 timestamps took 3.5 s before this bound.
+ */
+export const MAX_BUNDLE_TIMESTAMPS = 16;
+export const MAX_BUNDLE_TLOG_ENTRIES = 16;
+
+function overBounds(bundle: Bundle): string | undefined {
+  const vm = bundle.verificationMaterial;
+  const stamps = vm.timestampVerificationData?.rfc3161Timestamps.length ?? 0;
+  if (stamps > MAX_BUNDLE_TIMESTAMPS)
+    return `the bundle carries ${stamps} RFC 3161 timestamps, at most ${MAX_BUNDLE_TIMESTAMPS} are read`;
+  if (vm.tlogEntries.length > MAX_BUNDLE_TLOG_ENTRIES)
+    return `the bundle carries ${vm.tlogEntries.length} transparency log entries, at most ${MAX_BUNDLE_TLOG_ENTRIES} are read`;
+  return undefined;
+}
+
+/**
  * A Sigstore bundle (v0.1–v0.3; message signature or DSSE) for the artifact `digest`: the bundle
  * parses, it names this digest, and it verifies with @sigstore/verify — by one of the policy's
  * keys, or keyless (Fulcio chain, SCT, transparency log, timestamps) with an identity and issuer
@@ -259,6 +277,8 @@ export function verifySigstoreBundle(args: {
   } catch (err) {
     return done([check('integrity', 'fail', `not a Sigstore bundle: ${(err as Error).message}`, rq)]);
   }
+  const bound = overBounds(bundle);
+  if (bound) return done([check('integrity', 'fail', bound, rq)]);
   const checks: Check[] = [];
   const subject = subjectOf(bundle, args.digest);
   const extra: Partial<SigstoreVerdict> = subject.predicateType ? { predicateType: subject.predicateType } : {};
