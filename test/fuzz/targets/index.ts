@@ -1,5 +1,6 @@
 /** Every fuzz target, in the order `npm run fuzz` runs them. */
 import type { AnyTarget } from '../harness.ts';
+import { bearerToken } from './bearer-token.ts';
 import { wwwAuthenticate } from './http.ts';
 import { cose, jws } from './notary.ts';
 import { layoutIndex, layoutTar, manifest, reference } from './oci.ts';
@@ -26,6 +27,7 @@ export const TARGETS: AnyTarget[] = [
   containersPolicy,
   registriesD,
   authConfig,
+  bearerToken,
   dockerConfig,
   wwwAuthenticate,
   sigstoreBundle,
