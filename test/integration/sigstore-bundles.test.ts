@@ -26,22 +26,26 @@ describe('Sigstore bundles as referrers: cosign 3 key-based, keyless against a p
   let mock: SigstoreMock;
   let cosign3: string;
   const env = (): Record<string, string> => ({ SIGNET_HOME: join(work, 'home') });
-  const cos = (args: string[]) =>
+  const cos = (args: string[], extraEnv: Record<string, string> = {}) =>
     run(cosign3, args, {
-      env: { ...process.env, COSIGN_PASSWORD: '', COSIGN_YES: 'true', HOME: work },
+      env: { ...process.env, COSIGN_PASSWORD: '', COSIGN_YES: 'true', HOME: work, ...extraEnv },
       cwd: work,
       timeout: 60_000,
     });
-  const cosignSign = (ref: string) =>
-    cos([
-      'sign',
-      '--key',
-      'cosign.key',
-      '--tlog-upload=false',
-      '--use-signing-config=false',
-      '--allow-insecure-registry',
-      ref,
-    ]);
+  /** cosign 3 signs `ref` with cosign.key, no log; `extraEnv` e.g. COSIGN_REPOSITORY. */
+  const cosignSign = (ref: string, extraEnv: Record<string, string> = {}) =>
+    cos(
+      [
+        'sign',
+        '--key',
+        'cosign.key',
+        '--tlog-upload=false',
+        '--use-signing-config=false',
+        '--allow-insecure-registry',
+        ref,
+      ],
+      extraEnv
+    );
 
   beforeAll(async () => {
     cosign3 = (await peerTools()).cosign3;
@@ -130,23 +134,7 @@ describe('Sigstore bundles as referrers: cosign 3 key-based, keyless against a p
     await t.close();
     const ref = `${serve.host}/c3/elsewhere@${d.digest}`;
     const sigs = `${serve.host}/c3/signatures`;
-    await run(
-      cosign3,
-      [
-        'sign',
-        '--key',
-        'cosign.key',
-        '--tlog-upload=false',
-        '--use-signing-config=false',
-        '--allow-insecure-registry',
-        ref,
-      ],
-      {
-        env: { ...process.env, COSIGN_PASSWORD: '', COSIGN_YES: 'true', HOME: work, COSIGN_REPOSITORY: sigs },
-        cwd: work,
-        timeout: 60_000,
-      }
-    );
+    await cosignSign(ref, { COSIGN_REPOSITORY: sigs });
     const beside = await runSignet(['verify', ref, '--key', join(work, 'cosign.pub')], { env: env() });
     expect(beside.code, beside.stdout + beside.stderr).toBe(1); // nothing beside the image
     const policy = join(work, 'elsewhere-policy.json');

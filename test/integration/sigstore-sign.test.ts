@@ -33,6 +33,17 @@ describe('Sigstore attestations (--attestation-type) and key-based bundles Signe
       cwd: work,
       timeout: 60_000,
     });
+  /** cosign 2.5 attests `ref` with cosign.key (no log): a SLSA v0.2 provenance predicate. */
+  const cosignAttest = async (ref: string, extra: string[] = []) => {
+    await writeFile(
+      join(work, 'p.json'),
+      JSON.stringify({ builder: { id: 'https://ci.example.com' }, buildType: 'x' })
+    );
+    await cos(tools.cosign, [
+      ...['attest', ...extra, '--key', 'cosign.key', '--tlog-upload=false', '--type', 'slsaprovenance'],
+      ...['--predicate', 'p.json', '--allow-insecure-registry', ref],
+    ]);
+  };
   const image = async (repo: string, text: string) => {
     const t = new RegistryTarget({ registry: serve.host, repository: repo });
     const d = await pushArtifact(t, text, { tag: 'v1' });
@@ -100,23 +111,7 @@ describe('Sigstore attestations (--attestation-type) and key-based bundles Signe
   it('cosign 2.5 attest --new-bundle-format --type slsaprovenance: verifies with --attestation-type of its predicate', async () => {
     const { t, ref } = await image('att/cosign', 'cosign attested image');
     await t.close();
-    await writeFile(
-      join(work, 'p.json'),
-      JSON.stringify({ builder: { id: 'https://ci.example.com' }, buildType: 'x' })
-    );
-    await cos(tools.cosign, [
-      'attest',
-      '--new-bundle-format',
-      '--key',
-      'cosign.key',
-      '--tlog-upload=false',
-      '--type',
-      'slsaprovenance',
-      '--predicate',
-      'p.json',
-      '--allow-insecure-registry',
-      ref,
-    ]);
+    await cosignAttest(ref, ['--new-bundle-format']);
     const key = ['--key', join(work, 'cosign.pub')];
     const ok = await runSignet(['verify', ref, ...key, '--attestation-type', SLSA_V02, '-o', 'json'], {
       env: env(),
@@ -137,14 +132,7 @@ describe('Sigstore attestations (--attestation-type) and key-based bundles Signe
   it('cosign 2.5 attest (legacy: the .att tag, DSSE layers) verifies with --attestation-type, and travels with signet copy', async () => {
     const { t, ref } = await image('att/legacy', 'cosign legacy attested image');
     await t.close();
-    await writeFile(
-      join(work, 'p.json'),
-      JSON.stringify({ builder: { id: 'https://ci.example.com' }, buildType: 'x' })
-    );
-    await cos(tools.cosign, [
-      ...['attest', '--key', 'cosign.key', '--tlog-upload=false', '--type', 'slsaprovenance'],
-      ...['--predicate', 'p.json', '--allow-insecure-registry', ref],
-    ]);
+    await cosignAttest(ref);
     const key = ['--key', join(work, 'cosign.pub')];
     const ok = await runSignet(['verify', ref, ...key, '--attestation-type', SLSA_V02, '-o', 'json'], { env: env() });
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
