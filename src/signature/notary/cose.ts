@@ -2,8 +2,7 @@ import { createRequire } from 'node:module';
 import type { Tag } from 'cbor2';
 import { algorithmByCose, certificateFromDer, verifyPrimitive, type AlgorithmInfo } from '../../pki/index.ts';
 import { SignetError } from '../../util/index.ts';
-import { H, malformed, type DecodedHeaders } from './headers.ts';
-import { checkChainLength } from './jws.ts';
+import { checkChainLength, H, malformed, type DecodedHeaders } from './headers.ts';
 import type { RawEnvelope, RawSignRequest } from './raw.ts';
 import { PAYLOAD_CONTENT_TYPE, type ExtendedAttribute } from './types.ts';
 

@@ -14,6 +14,18 @@ export function malformed(message: string): never {
   throw new SignetError('ENVELOPE_MALFORMED', message);
 }
 
+/**
+ * The most certificates an envelope's chain (JWS `x5c`, COSE `x5chain`) may carry, refused before
+ * any is parsed (docs/security.md): a leaf, intermediates and a root are a handful.
+ */
+export const MAX_CERTIFICATE_CHAIN = 10;
+
+/** Refuses a chain longer than MAX_CERTIFICATE_CHAIN (before its certificates are parsed). */
+export function checkChainLength(length: number, what: string): void {
+  if (length > MAX_CERTIFICATE_CHAIN)
+    malformed(`${what} has ${length} certificates, at most ${MAX_CERTIFICATE_CHAIN} are accepted`);
+}
+
 /** The signed attributes after the format-specific decoding. */
 export interface DecodedHeaders {
   crit: string[];

@@ -1,25 +1,13 @@
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import { algorithmByJws, certificateFromDer, verifyPrimitive, type AlgorithmInfo } from '../../pki/index.ts';
 import { SignetError } from '../../util/index.ts';
-import { H, formatRfc3339, malformed, parseRfc3339, type DecodedHeaders } from './headers.ts';
+import { checkChainLength, H, formatRfc3339, malformed, parseRfc3339, type DecodedHeaders } from './headers.ts';
 import { goJson } from './payload.ts';
 import { PAYLOAD_CONTENT_TYPE, type ExtendedAttribute } from './types.ts';
 import type { RawEnvelope, RawSignRequest } from './raw.ts';
 
 const B64URL = /^[A-Za-z0-9_-]*$/;
 const B64STD = /^[A-Za-z0-9+/]*={0,2}$/;
-/**
- * The most certificates an envelope's chain (JWS `x5c`, COSE `x5chain`) may carry, refused before
- * any is parsed (docs/security.md): a leaf, intermediates and a root are a handful.
- */
-export const MAX_CERTIFICATE_CHAIN = 10;
-
-/** Refuses a chain longer than MAX_CERTIFICATE_CHAIN (before its certificates are parsed). */
-export function checkChainLength(length: number, what: string): void {
-  if (length > MAX_CERTIFICATE_CHAIN)
-    malformed(`${what} has ${length} certificates, at most ${MAX_CERTIFICATE_CHAIN} are accepted`);
-}
-
 const KNOWN = new Set(['alg', 'cty', 'crit', H.expiry, H.signingTime, H.signingScheme, H.authenticSigningTime]);
 
 function b64url(bytes: Uint8Array | string): string {
