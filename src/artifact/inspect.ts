@@ -55,6 +55,11 @@ export interface OtherSignatureInfo {
   error?: string;
 }
 
+/** The listed referrers of one artifact type (one listing, filtered here per family). */
+function ofType(referrers: Descriptor[], type: string): Descriptor[] {
+  return referrers.filter((r) => r.artifactType === type);
+}
+
 export async function inspect(
   ref: string,
   options: { open?: OpenOptions; maxSignatures?: number } = {}
@@ -71,9 +76,8 @@ export async function inspect(
     // One listing of the referrers, filtered here for each family (a registry round trip, or a
     // tag-schema index read, once instead of once per family).
     const referrers = await target.referrers(subject);
-    const ofType = (type: string): Descriptor[] => referrers.filter((r) => r.artifactType === type);
     const signatures: SignatureInfo[] = [];
-    for (const sig of ofType(SIGNATURE_ARTIFACT_TYPE).slice(0, options.maxSignatures ?? 100)) {
+    for (const sig of ofType(referrers, SIGNATURE_ARTIFACT_TYPE).slice(0, options.maxSignatures ?? 100)) {
       const info: SignatureInfo = { digest: sig.digest };
       signatures.push(info);
       try {
@@ -120,7 +124,6 @@ async function otherFamilies(
   subject: Descriptor,
   referrers: Descriptor[]
 ): Promise<OtherSignatureInfo[]> {
-  const ofType = (type: string): Descriptor[] => referrers.filter((r) => r.artifactType === type);
   const out: OtherSignatureInfo[] = [];
   const cosignLayers = async (manifest: Descriptor, location: string): Promise<void> => {
     const { manifest: m } = await fetchManifest(target, manifest);
@@ -143,8 +146,8 @@ async function otherFamilies(
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
-  for (const r of ofType('application/vnd.dev.cosign.artifact.sig.v1+json')) await cosignLayers(r, r.digest);
-  for (const r of ofType('application/vnd.signet.containers.simple-signature.v1')) {
+  for (const r of ofType(referrers, 'application/vnd.dev.cosign.artifact.sig.v1+json')) await cosignLayers(r, r.digest);
+  for (const r of ofType(referrers, 'application/vnd.signet.containers.simple-signature.v1')) {
     const info: OtherSignatureInfo = { family: 'simple', location: r.digest };
     try {
       const { manifest: m } = await fetchManifest(target, r);

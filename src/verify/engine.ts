@@ -113,7 +113,11 @@ async function evaluate(
         openedElsewhere.push(o.target);
         const all = await discoverSignatures(
           { target: o.target, parsed: o.parsed, descriptor: d },
-          { maxSignatures: options.maxSignatures ?? 50, offline: Boolean(options.offline) }
+          {
+            maxSignatures: options.maxSignatures ?? 50,
+            offline: Boolean(options.offline),
+            families: new Set(['sigstore']), // only bundles are read there: no .sig lookup
+          }
         );
         const bundles = all
           .filter((c) => c.family === 'sigstore')
