@@ -106,6 +106,67 @@ function slimUndici(root) {
   };
 }
 
+/**
+ * Node built-in modules that cost a cold command 5-30 ms to load and that few commands use are
+ * loaded on first use in the bundle: commander requires node:child_process for executable
+ * subcommands (Signet has none); the sources use it for plugins and credential helpers. Every
+ * import of one is served by a module whose exports are getters over the real module, required on
+ * the first property read (esbuild's ES module interop reads properties at each use, never at load).
+ */
+const LAZY_BUILTINS = ['child_process'];
+
+function lazyBuiltins() {
+  const builtins = createRequire(import.meta.url);
+  const filter = new RegExp(`^(?:node:)?(?:${LAZY_BUILTINS.join('|')})$`);
+  return {
+    name: 'signet-lazy-builtins',
+    setup(b) {
+      b.onResolve({ filter }, (args) =>
+        args.namespace === 'signet-lazy-builtin'
+          ? undefined
+          : { path: args.path.replace(/^node:/, ''), namespace: 'signet-lazy-builtin' }
+      );
+      b.onLoad({ filter: /.*/, namespace: 'signet-lazy-builtin' }, (args) => {
+        const id = `node:${args.path}`;
+        const names = Object.keys(builtins(id)).filter((n) => n !== 'default');
+        return {
+          contents: [
+            'let real;',
+            `const load = () => (real ??= require(${JSON.stringify(id)}));`,
+            `for (const name of ${JSON.stringify(names)})`,
+            '  Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });',
+            '',
+          ].join('\n'),
+          loader: 'js',
+        };
+      });
+    },
+  };
+}
+
+/**
+ * undici's client requires its HTTP/2 connector at load, which loads node:http2 and node:tls
+ * (~30 ms of a cold command); only a connection that negotiated h2 calls it, and Signet's agents
+ * do not offer h2. In the bundle the connector is required on its first call instead.
+ */
+function lazyUndiciH2() {
+  return {
+    name: 'signet-lazy-undici-h2',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) =>
+        args.importer.endsWith(join('undici', 'lib', 'dispatcher', 'client.js'))
+          ? { path: join(args.resolveDir, 'client-h2.js'), namespace: 'signet-lazy-h2' }
+          : undefined
+      );
+      b.onLoad({ filter: /.*/, namespace: 'signet-lazy-h2' }, (args) => ({
+        contents: `module.exports = function connectH2(...args) {\n  return require(${JSON.stringify(args.path)})(...args);\n};\n`,
+        loader: 'js',
+        resolveDir: dirname(args.path),
+      }));
+    },
+  };
+}
+
 /** Whether the file esbuild resolved a package to is CommonJS (by extension, package type, syntax). */
 function isCommonJs(file) {
   if (file.endsWith('.cjs')) return true;
@@ -155,8 +216,12 @@ function cjsDynamicImports(root) {
 }
 
 /**
- * Bundles src/cli/main.ts into `outdir` with esbuild's API (code splitting: lazy imports stay
- * lazy). `overrides` (esbuild options) is for measuring variants, e.g. `{ minify: true }`.
+ * Bundles src/cli/main.ts into `outdir`/main.cjs with esbuild's API: one CommonJS file holding the
+ * CLI, its packages (but CLI_EXTERNAL) and every lazily imported module (an `import()` stays lazy:
+ * esbuild wraps each module so it runs on its first require). bin/signet.js compiles it with
+ * node:vm and V8's code cache (bin/code-cache.js), which only a script, not an ES module, can use
+ * on Node 20; a cached command then neither parses nor compiles what it ran before.
+ * `overrides` (esbuild options) is for measuring variants.
  */
 export async function bundleCli(root, outdir, overrides = {}) {
   const esbuild = await import('esbuild');
@@ -164,26 +229,26 @@ export async function bundleCli(root, outdir, overrides = {}) {
     absWorkingDir: root,
     entryPoints: { main: join(root, 'src', 'cli', 'main.ts') },
     outdir,
+    outExtension: { '.js': '.cjs' },
     bundle: true,
-    splitting: true,
-    format: 'esm',
+    format: 'cjs',
     platform: 'node',
     target: 'node20',
     external: CLI_EXTERNAL,
-    plugins: [slimUndici(root), cjsDynamicImports(root)],
+    plugins: [slimUndici(root), lazyUndiciH2(), lazyBuiltins(), cjsDynamicImports(root)],
     treeShaking: true,
-    // Less to parse (measured: ~20 ms less CPU for a cold `signet verify` on Node 20 than whitespace
-    // and syntax alone); keepNames keeps functions' and classes' names (stack traces, error names)
-    // at no measurable cost.
+    // Less to parse when there is no code cache yet; keepNames keeps functions' and classes' names
+    // (stack traces, error names) at no measurable cost.
     minify: true,
     keepNames: true,
     legalComments: 'none',
-    chunkNames: 'chunk-[hash]',
     logLevel: 'warning',
-    // CommonJS packages inside an ES module bundle call require(): give them a real one.
-    banner: {
-      js: "import { createRequire as __signetRequire } from 'node:module'; const require = __signetRequire(import.meta.url);",
-    },
+    // The sources are ES modules: bin/code-cache.js runs the bundle inside a function that receives
+    // the bundle's own file URL for `import.meta.url` (createRequire, the package's version).
+    define: { 'import.meta.url': '__signetImportMetaUrl' },
+    // `import()` of what stays outside the bundle (Node's built-in modules, CLI_EXTERNAL) becomes
+    // require(): a script compiled by node:vm has no module loader of its own to import with.
+    supported: { 'dynamic-import': false },
     ...overrides,
   });
 }

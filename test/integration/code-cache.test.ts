@@ -1,0 +1,77 @@
+// The bundled CLI runs with V8's code cache (bin/code-cache.js): a cache is written on a command's
+// first run and used on the next, a cache V8 refuses (damaged, another bundle) is written again, and
+// a cache directory others can write to is never used. The output is the same in every case.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT, runSignet } from '../helpers/serve.ts';
+
+const BUNDLE = join(REPO_ROOT, 'dist', 'cli-bundle', 'main.cjs');
+
+describe('the CLI bundle with V8 code cache', () => {
+  let work: string;
+  let cacheHome: string;
+  let cacheDir: string;
+  const version = async (env: NodeJS.ProcessEnv = {}) => {
+    const r = await runSignet(['--version'], { env: { SIGNET_USE_DIST: '1', XDG_CACHE_HOME: cacheHome, ...env } });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    return r.stdout.trim();
+  };
+  const cacheFiles = async () =>
+    existsSync(cacheDir) ? (await readdir(cacheDir)).filter((f) => f.endsWith('.v8cache')) : [];
+
+  beforeAll(async () => {
+    // `npm test` builds dist/ first; a bare vitest run must too.
+    expect(existsSync(BUNDLE), `${BUNDLE} is missing: run npm run build`).toBe(true);
+    work = await mkdtemp(join(tmpdir(), 'signet-code-cache-'));
+    cacheHome = join(work, 'cache');
+    cacheDir = join(cacheHome, 'signet', 'code-cache');
+  });
+  afterAll(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('writes a private cache on the first run of a command and uses it on the next', async () => {
+    const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(await version()).toBe(pkg.version);
+    const [file] = await cacheFiles();
+    expect(file).toMatch(new RegExp(`^${process.version}-${process.arch}-liftoff-\\d+-\\d+-other\\.v8cache$`));
+    expect((await stat(cacheDir)).mode & 0o777).toBe(0o700);
+    const written = await stat(join(cacheDir, file!));
+    expect(written.mode & 0o777).toBe(0o600);
+    expect(written.size).toBeGreaterThan(1000);
+    // Used, not written again: a cache V8 accepts is left as it is.
+    expect(await version()).toBe(pkg.version);
+    expect((await stat(join(cacheDir, file!))).mtimeMs).toBe(written.mtimeMs);
+    expect(await cacheFiles()).toEqual([file]);
+  });
+
+  it('a damaged cache is refused by V8 and written again; the command still works', async () => {
+    const [file] = await cacheFiles();
+    const path = join(cacheDir, file!);
+    const size = (await stat(path)).size;
+    const junk = Buffer.alloc(size, 0x5a);
+    await writeFile(path, junk);
+    expect(await version()).toMatch(/^\d+\.\d+\.\d+/);
+    const again = await readFile(path);
+    expect(again.equals(junk)).toBe(false);
+    expect(again.length).toBeGreaterThan(1000);
+  });
+
+  it('a cache directory that others can write to is not used', async () => {
+    await rm(cacheDir, { recursive: true, force: true });
+    await mkdir(cacheDir, { recursive: true });
+    await chmod(cacheDir, 0o777);
+    expect(await version()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(await cacheFiles()).toEqual([]);
+  });
+
+  it('SIGNET_CODE_CACHE=0 runs without a cache', async () => {
+    await rm(cacheDir, { recursive: true, force: true });
+    expect(await version({ SIGNET_CODE_CACHE: '0' })).toMatch(/^\d+\.\d+\.\d+/);
+    expect(await cacheFiles()).toEqual([]);
+  });
+});
