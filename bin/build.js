@@ -9,7 +9,7 @@
 // one esbuild bundle, dist/cli-bundle/main.js plus split chunks: a cold `signet` then loads a few
 // files instead of hundreds of modules, and each command's `import()` of what it uses stays a lazy
 // chunk. The packages are bundled too (that is where the start-up goes), except CLI_EXTERNAL.
-import { cpSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -167,54 +167,6 @@ function lazyUndiciH2() {
   };
 }
 
-/** Whether the file esbuild resolved a package to is CommonJS (by extension, package type, syntax). */
-function isCommonJs(file) {
-  if (file.endsWith('.cjs')) return true;
-  if (file.endsWith('.mjs')) return false;
-  for (let dir = dirname(file); dirname(dir) !== dir; dir = dirname(dir)) {
-    let pkg;
-    try {
-      pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-    } catch {
-      continue;
-    }
-    if (pkg.type === 'module') return false;
-    break;
-  }
-  return !/^\s*(?:import\s[^(]|export\s)/m.test(readFileSync(file, 'utf8'));
-}
-
-/**
- * In a bundle, `await import('pkg')` of a CommonJS package yields only `default` (esbuild), where
- * Node also gives its named exports: `const { parse } = await import('yaml')` would get undefined.
- * So the sources' dynamic imports of CommonJS packages go through an ES module that re-exports the
- * package's names, listed at build time by requiring it (Node's own answer).
- */
-function cjsDynamicImports(root) {
-  const src = join(root, 'src') + sep;
-  const load = createRequire(join(root, 'package.json'));
-  return {
-    name: 'signet-cjs-dynamic-imports',
-    setup(b) {
-      b.onResolve({ filter: /^[^./]/ }, async (args) => {
-        if (args.kind !== 'dynamic-import' || !args.importer.startsWith(src) || args.pluginData === 'inner') return;
-        if (args.path.startsWith('node:') || CLI_EXTERNAL.includes(args.path)) return;
-        const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: 'inner' });
-        if (r.errors.length || r.external || !isCommonJs(r.path)) return;
-        return { path: r.path, namespace: 'signet-cjs', pluginData: args.path };
-      });
-      b.onLoad({ filter: /.*/, namespace: 'signet-cjs' }, (args) => {
-        const names = Object.keys(load(args.pluginData)).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n));
-        return {
-          contents: `const m = require(${JSON.stringify(args.path)});\nexport default m;\nexport const { ${names.join(', ')} } = m;\n`,
-          loader: 'js',
-          resolveDir: dirname(args.path),
-        };
-      });
-    },
-  };
-}
-
 /**
  * Bundles src/cli/main.ts into `outdir`/main.cjs with esbuild's API: one CommonJS file holding the
  * CLI, its packages (but CLI_EXTERNAL) and every lazily imported module (an `import()` stays lazy:
@@ -235,7 +187,7 @@ export async function bundleCli(root, outdir, overrides = {}) {
     platform: 'node',
     target: 'node20',
     external: CLI_EXTERNAL,
-    plugins: [slimUndici(root), lazyUndiciH2(), lazyBuiltins(), cjsDynamicImports(root)],
+    plugins: [slimUndici(root), lazyUndiciH2(), lazyBuiltins()],
     treeShaking: true,
     // Less to parse when there is no code cache yet; keepNames keeps functions' and classes' names
     // (stack traces, error names) at no measurable cost.
