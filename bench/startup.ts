@@ -114,6 +114,17 @@ export async function startupSection(): Promise<void> {
         version
       );
       if (bin === process.execPath) {
+        // A command's first run after an install or a build: the bundle compiled from source (the
+        // run that writes the code cache the rows above use).
+        const first = interleaved(3, { first: () => timed(bin, args, { ...built, SIGNET_CODE_CACHE: '0' }) });
+        row(
+          'cold signet verify, first run after a build (no code cache yet) ÷ built package',
+          first.first!,
+          'ms',
+          { name: 'built package', value: m.built! },
+          { text: 'info (once per command and build)' },
+          version
+        );
         // What every invocation from a checkout cost before dist/ was stamped: src/ through tsx.
         const tsx = interleaved(3, { tsx: () => timed(bin, args, { ...base, SIGNET_USE_DIST: '0' }) });
         row(
