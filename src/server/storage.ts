@@ -2,7 +2,6 @@ import { createHash, randomUUID, type Hash } from 'node:crypto';
 import {
   closeSync,
   createReadStream,
-  createWriteStream,
   fstatSync,
   openSync,
   readdirSync,
@@ -10,9 +9,24 @@ import {
   statSync,
   type ReadStream,
 } from 'node:fs';
-import { lstat, mkdir, open, readFile, readdir, rm, rmdir, stat, truncate, unlink, utimes } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  open,
+  readFile,
+  readdir,
+  rm,
+  rmdir,
+  stat,
+  truncate,
+  unlink,
+  utimes,
+  type FileHandle,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
+import { IncomingMessage } from 'node:http';
+import { Writable, type Readable } from 'node:stream';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { pipeline } from 'node:stream/promises';
 import {
   MediaType,
@@ -412,14 +426,17 @@ export class RegistryStorage {
     let h = this.hashes.get(uuid);
     if (h && h.offset !== before) h = undefined;
     const hash = h ? h.hash.copy() : null;
-    const counter = new CountingHash(hash, maxTotal - before);
+    const fh = await open(path, 'a');
+    const sink = new BlobSink(fh, hash, maxTotal - before, body instanceof IncomingMessage);
     try {
-      await pipeline(body, counter, createWriteStream(path, { flags: 'a' }));
+      await pipeline(body, sink);
     } catch (err) {
+      await fh.close().catch(() => {});
       await truncate(path, before);
       throw err;
     }
-    const after = before + counter.bytes;
+    await fh.close();
+    const after = before + sink.bytes;
     if (hash) this.hashes.set(uuid, { hash, offset: after });
     else this.hashes.delete(uuid);
     return after;
@@ -471,17 +488,22 @@ export class RegistryStorage {
     await mkdir(join(target, '..'), { recursive: true });
     const tmp = tempPathFor(target);
     const { algorithm } = parseDigest(digest);
-    const counter = new CountingHash(createHash(algorithm), maxSize);
-    const out = createWriteStream(tmp, { flags: 'wx' });
+    const fh = await open(tmp, 'wx');
+    const sink = new BlobSink(fh, createHash(algorithm), maxSize, body instanceof IncomingMessage);
+    let closed = false;
     try {
-      await pipeline(body, counter, out);
-      const actual = `${algorithm}:${counter.digest()}`;
+      try {
+        await pipeline(body, sink);
+      } finally {
+        closed = true;
+        await fh.close();
+      }
+      const actual = `${algorithm}:${sink.digest()}`;
       if (actual !== digest)
         throw new OciError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${digest}`);
       await commitFile(tmp, target);
     } catch (err) {
-      // The temp file is opened asynchronously: unlink only once the stream has closed.
-      if (!out.closed) await new Promise<void>((r) => out.once('close', () => r()));
+      if (!closed) await fh.close().catch(() => {});
       await unlink(tmp).catch(() => {});
       throw err;
     }
@@ -899,29 +921,96 @@ class RwLock {
   }
 }
 
-/** Counts bytes, hashes them (when given a hash) and stops past a cap. */
-class CountingHash extends Transform {
+/**
+ * The end of an upload's pipeline: counts the bytes, refuses them past a cap, hashes them (when
+ * given a hash) and appends them to an open file. Chunks that queue up while a write is in flight
+ * go out together in one writev (up to {@link SINK_BATCH} bytes wait: that bounds what an upload
+ * holds), so a fast client costs a few large writes instead of one per socket read.
+ *
+ * `release`: the chunks are request body chunks (IncomingMessage) and this sink is the body's only
+ * consumer: each is a fresh copy Node's HTTP parser made for the stream alone, which nothing else
+ * refers to once it is hashed and written, so its memory is given back then (see
+ * {@link releaseChunk}) instead of at V8's next collection. Buffers a caller passes in any other
+ * stream are its own and are never released.
+ */
+class BlobSink extends Writable {
   bytes = 0;
   constructor(
+    private readonly fh: FileHandle,
     private readonly hash: Hash | null,
-    private readonly cap: number
+    private readonly cap: number,
+    private readonly release: boolean
   ) {
-    super();
+    super({ highWaterMark: SINK_BATCH });
   }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.cap) {
-      cb(new OciError('SIZE_INVALID', `upload exceeds the size limit`));
-      return;
-    }
-    this.hash?.update(chunk);
-    cb(null, chunk);
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.append([chunk], cb);
+  }
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    this.append(
+      chunks.map((c) => c.chunk),
+      cb
+    );
+  }
+  private append(chunks: Buffer[], cb: (err?: Error | null) => void): void {
+    let n = 0;
+    for (const c of chunks) n += c.length;
+    if (this.bytes + n > this.cap) return cb(new OciError('SIZE_INVALID', `upload exceeds the size limit`));
+    this.bytes += n;
+    for (const c of chunks) this.hash?.update(c);
+    writeAll(this.fh, chunks).then(() => {
+      if (this.release) for (const c of chunks) releaseChunk(c);
+      cb();
+    }, cb);
   }
   digest(): string {
     if (!this.hash) throw new OciError('BLOB_UPLOAD_INVALID', 'the upload has no running digest');
     return this.hash.digest('hex');
   }
 }
+
+/** How many bytes of an upload may wait for the write in flight before the body is paused. */
+const SINK_BATCH = 1024 * 1024;
+
+/** Appends `chunks` to `fh` (opened for appending), looping over short writes. */
+async function writeAll(fh: FileHandle, chunks: Buffer[]): Promise<void> {
+  let rest = chunks;
+  while (rest.length) {
+    let { bytesWritten } = await fh.writev(rest);
+    if (bytesWritten === 0 && rest.some((c) => c.length > 0))
+      throw new OciError('BLOB_UPLOAD_INVALID', 'the file system took no bytes of an upload');
+    const next: Buffer[] = [];
+    for (const c of rest) {
+      if (bytesWritten >= c.length) bytesWritten -= c.length;
+      else {
+        next.push(bytesWritten ? c.subarray(bytesWritten) : c);
+        bytesWritten = 0;
+      }
+    }
+    rest = next;
+  }
+}
+
+/**
+ * Frees the memory of a buffer its owner is done with, now. Every request body chunk is a
+ * separate allocation that V8 frees only at its next collection, and its heuristic for those
+ * waits for 32 MiB of them: an upload would hold that much garbage (a third of the server's
+ * memory) at any moment. Transferring the buffer into a message on a closed port detaches it
+ * (per the HTML structured-clone rules the transfer happens whether or not the port is
+ * entangled) and the message, never delivered, frees the bytes. Only a buffer that spans its
+ * whole ArrayBuffer is released: a slice of a shared one (Buffer's pool) is left alone.
+ */
+function releaseChunk(chunk: Buffer): void {
+  const ab = chunk.buffer;
+  if (chunk.byteOffset !== 0 || chunk.byteLength !== ab.byteLength || !(ab instanceof ArrayBuffer)) return;
+  if (!releasePort) {
+    releasePort = new MessageChannel().port1;
+    releasePort.close();
+  }
+  releasePort.postMessage(null, [ab]);
+}
+
+let releasePort: MessagePort | undefined;
 
 /** The read size of blob pulls, and the alignment of their reads. */
 const CHUNK = 1024 * 1024;
