@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { freePort } from '../test/helpers/net.ts';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** A registry process under measurement. */
 export interface RegistryProcess {
@@ -50,6 +51,28 @@ function wrap(name: string, host: string, child: ChildProcess, cleanup: () => Pr
   };
 }
 
+let staleNoted = false;
+
+/**
+ * Notes once (stderr) when `signet serve` will not run the built product: bin/signet.js runs src/
+ * under tsx when dist/ no longer matches the sources (another loader thread and the compiler in
+ * the process: tens of MiB more RSS, slower requests), which makes every number of the server a
+ * different program's. SIGNET_USE_DIST=1 forces dist/ as it is.
+ */
+async function noteStaleDist(): Promise<void> {
+  if (staleNoted || process.env.SIGNET_USE_DIST) return;
+  staleNoted = true;
+  const { readFile } = await import('node:fs/promises');
+  const build = (await import(new URL('../bin/build.js', import.meta.url).href)) as {
+    sourceStamp(root: string): string | null;
+  };
+  const stamp = await readFile(new URL('../dist/.source-stamp', import.meta.url), 'utf8').catch(() => null);
+  if (stamp !== build.sourceStamp(fileURLToPath(new URL('..', import.meta.url))))
+    console.error(
+      'note: dist/ is stale or missing, so `signet serve` runs src/ under tsx here: its RSS and speed are not those of the built CLI (run `npm run build` first, or set SIGNET_USE_DIST=1)'
+    );
+}
+
 /**
  * Starts `signet serve` as its own process (so its RSS is its own); `extra` adds flags
  * (`--policy …`, or `--upstream …`, which takes no --root).
@@ -59,6 +82,7 @@ export async function startSignet(
   extra: string[] = [],
   name = 'signet serve'
 ): Promise<RegistryProcess> {
+  await noteStaleDist();
   const dir = root ?? (await mkdtemp(join(tmpdir(), 'signet-bench-')));
   const port = await freePort();
   const host = `127.0.0.1:${port}`;

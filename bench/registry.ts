@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { request } from 'undici';
@@ -55,12 +56,59 @@ async function pushBlob(host: string, repo: string, blob: BlobSource): Promise<v
   if (put.statusCode !== 201) throw new Error(`PUT upload: ${put.statusCode}`);
 }
 
-async function pullBlob(host: string, repo: string, blob: BlobSource): Promise<void> {
-  const r = await request(`http://${host}/v2/${repo}/blobs/${blob.digest}`, { maxRedirections: 0 } as never);
-  if (r.statusCode !== 200) throw new Error(`GET blob: ${r.statusCode}`);
-  let n = 0;
-  for await (const chunk of r.body) n += (chunk as Buffer).length;
-  if (n !== blob.size) throw new Error(`GET blob: ${n} of ${blob.size} bytes`);
+/**
+ * GETs the blob and counts its bytes, over a plain socket read into one reused 1 MiB buffer: no
+ * stream, no allocation, no promise per chunk. undici in this process (under tsx) cost the client
+ * more CPU than the faster server spent sending, so on this 2-core machine the client, not the
+ * server, set the pace of a pull. The server must answer with a Content-Length (both do for a blob).
+ */
+function pullBlob(host: string, repo: string, blob: BlobSource): Promise<void> {
+  const url = new URL(`http://${host}`);
+  const path = `/v2/${repo}/blobs/${blob.digest}`;
+  const buffer = Buffer.allocUnsafe(MiB);
+  return new Promise((resolve, reject) => {
+    let head: Buffer | null = Buffer.alloc(0);
+    let want = -1;
+    let got = 0;
+    let done = false;
+    const finish = (err?: Error): void => {
+      if (done) return;
+      done = true;
+      socket.destroy();
+      if (err) reject(err);
+      else resolve();
+    };
+    const onread = (n: number, buf: Buffer): boolean => {
+      let body = n;
+      if (head) {
+        // The status line and headers: small, copied out of the reused buffer until complete.
+        head = Buffer.concat([head, buf.subarray(0, n)]);
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) {
+          if (head.length > 64 * 1024) finish(new Error('GET blob: no end of headers'));
+          return !done;
+        }
+        const text = head.subarray(0, end).toString('latin1');
+        const status = /^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1];
+        const length = /\r\ncontent-length:\s*(\d+)/i.exec(text)?.[1];
+        if (status !== '200') finish(new Error(`GET blob: ${text.split('\r\n')[0]}`));
+        else if (length === undefined) finish(new Error('GET blob: no Content-Length'));
+        if (done) return false;
+        want = Number(length);
+        body = head.length - end - 4;
+        head = null;
+      }
+      got += body;
+      if (got > want) finish(new Error(`GET blob: more than the ${want} bytes announced`));
+      else if (got === want)
+        finish(want === blob.size ? undefined : new Error(`GET blob: ${want} of ${blob.size} bytes`));
+      return !done;
+    };
+    const socket = connect({ host: url.hostname, port: Number(url.port), onread: { buffer, callback: onread } });
+    socket.once('connect', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+    socket.once('error', (err) => finish(err));
+    socket.once('close', () => finish(new Error(`GET blob: connection closed after ${got} of ${want} body bytes`)));
+  });
 }
 
 async function deleteBlob(host: string, repo: string, blob: BlobSource): Promise<void> {
@@ -74,23 +122,42 @@ async function timed(fn: () => Promise<void>): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-/** Push then pull `blob` `rounds` times; returns the best MB/s of each (fresh repository per round). */
+/** Writes back every dirty page (sync(1)): what one peer's push left for the kernel to flush is not flushed during another's timing. */
+async function settle(): Promise<void> {
+  await execFileP('sync');
+}
+
+/**
+ * Push then pull `blob` on every peer, `rounds` times, interleaved: each round measures every peer
+ * once, the order reversed from one round to the next (A B, B A, A B, …), so a change of load on
+ * the machine during the run falls on both sides alike. Each push goes to a fresh repository;
+ * the disk is settled (sync, not timed) after each push and before the next measurement. Returns
+ * every peer's best MB/s of each, by name.
+ */
 export async function blobThroughput(
-  reg: RegistryProcess,
+  regs: RegistryProcess[],
   blob: BlobSource,
   rounds: number
-): Promise<{ push: number; pull: number }> {
-  let push = 0;
-  let pull = 0;
+): Promise<Record<string, { push: number; pull: number; pushes: number[]; pulls: number[] }>> {
+  const out: Record<string, { push: number; pull: number; pushes: number[]; pulls: number[] }> = {};
+  for (const reg of regs) out[reg.name] = { push: 0, pull: 0, pushes: [], pulls: [] };
   for (let i = 0; i < rounds; i++) {
-    const repo = `bench/blob${i}-${Date.now()}`;
-    const tp = await timed(() => pushBlob(reg.host, repo, blob));
-    const tg = await timed(() => pullBlob(reg.host, repo, blob));
-    push = Math.max(push, blob.size / MiB / tp);
-    pull = Math.max(pull, blob.size / MiB / tg);
-    await deleteBlob(reg.host, repo, blob);
+    const order = i % 2 === 0 ? regs : [...regs].reverse();
+    for (const reg of order) {
+      const r = out[reg.name]!;
+      const repo = `bench/blob${i}-${Date.now()}`;
+      await settle();
+      const tp = await timed(() => pushBlob(reg.host, repo, blob));
+      await settle();
+      const tg = await timed(() => pullBlob(reg.host, repo, blob));
+      r.pushes.push(blob.size / MiB / tp);
+      r.pulls.push(blob.size / MiB / tg);
+      r.push = Math.max(...r.pushes);
+      r.pull = Math.max(...r.pulls);
+      await deleteBlob(reg.host, repo, blob);
+    }
   }
-  return { push, pull };
+  return out;
 }
 
 /** Pushes a tiny image and returns the manifest URL. */

@@ -28,20 +28,32 @@ async function registrySection(): Promise<void> {
   console.log('\n## registry: signet serve vs docker-registry (distribution 2.8.2), 127.0.0.1');
   const blob = new BlobSource(256 * MiB);
   const results: Record<string, { push: number; pull: number; rps: number }> = {};
-  for (const start of [startSignet, startDistribution]) {
-    const reg: RegistryProcess = await start();
-    try {
-      const { push, pull } = await blobThroughput(reg, blob, 3);
-      const url = await pushSmallManifest(reg.host);
-      await manifestRps(url, 2); // warm-up
-      const rps = await manifestRps(url, 8);
-      results[reg.name] = { push, pull, rps };
-      console.log(
-        `${reg.name.padEnd(16)} push ${push.toFixed(0).padStart(5)} MB/s   pull ${pull.toFixed(0).padStart(5)} MB/s   manifest GET ${rps.toFixed(0).padStart(6)} req/s (32 conns)`
-      );
-    } finally {
-      await reg.stop();
+  // Both peers run side by side and are measured in alternation, by the same client, in the same
+  // rounds (see blobThroughput): a change of load on the machine cannot favour the one measured
+  // while it was quiet.
+  const regs: RegistryProcess[] = [];
+  try {
+    for (const start of [startSignet, startDistribution]) regs.push(await start());
+    const blobs = await blobThroughput(regs, blob, 3);
+    const urls = new Map<RegistryProcess, string>();
+    for (const reg of regs) {
+      urls.set(reg, await pushSmallManifest(reg.host));
+      await manifestRps(urls.get(reg)!, 2); // warm-up
     }
+    const rps = new Map<RegistryProcess, number>();
+    for (let i = 0; i < 2; i++)
+      for (const reg of i % 2 === 0 ? regs : [...regs].reverse())
+        rps.set(reg, Math.max(rps.get(reg) ?? 0, await manifestRps(urls.get(reg)!, 4)));
+    for (const reg of regs) {
+      const b = blobs[reg.name]!;
+      results[reg.name] = { push: b.push, pull: b.pull, rps: rps.get(reg)! };
+      const each = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join('/');
+      console.log(
+        `${reg.name.padEnd(16)} push ${b.push.toFixed(0).padStart(5)} MB/s   pull ${b.pull.toFixed(0).padStart(5)} MB/s   manifest GET ${rps.get(reg)!.toFixed(0).padStart(6)} req/s (32 conns)   [rounds: push ${each(b.pushes)}, pull ${each(b.pulls)}]`
+      );
+    }
+  } finally {
+    for (const reg of regs) await reg.stop();
   }
   const s = results['signet serve']!;
   const d = results['docker-registry']!;
