@@ -16,9 +16,9 @@ const NAME_RE = /^[a-zA-Z0-9_.-]+$/;
  * it runs for every signature verified.
  */
 interface Loaded {
-  dirKey: string;
+  dirKey: StatKey;
   /** Each entry's full path and stat key. */
-  files: Array<[path: string, key: string]>;
+  files: Array<[path: string, key: StatKey]>;
   certs: X509Certificate[];
   /**
    * Changed so recently that a further change within the file system's timestamp granularity
@@ -38,16 +38,32 @@ const direct = new Map<string, string>();
  */
 const RACY_MS = 2000;
 
-function statKey(st: Stats): string {
-  return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.mode}`;
+/** What identifies one state of a file: inode, size, mtime, ctime and mode. */
+interface StatKey {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  mode: number;
+}
+
+function statKey(st: Stats): StatKey {
+  return { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, mode: st.mode };
+}
+
+/** Whether a stat is the state `k` recorded (compared field by field: no string built per call). */
+function sameStat(st: Stats, k: StatKey): boolean {
+  return (
+    st.ino === k.ino && st.size === k.size && st.mtimeMs === k.mtimeMs && st.ctimeMs === k.ctimeMs && st.mode === k.mode
+  );
 }
 
 /** The stat keys of a store directory and its entries, or null when it cannot be listed. */
-function takeStamp(dir: string): { dirKey: string; files: Array<[string, string]>; newest: number } | null {
+function takeStamp(dir: string): { dirKey: StatKey; files: Array<[string, StatKey]>; newest: number } | null {
   try {
     const d = lstatSync(dir);
     let newest = Math.max(d.mtimeMs, d.ctimeMs);
-    const files: Array<[string, string]> = [];
+    const files: Array<[string, StatKey]> = [];
     for (const name of readdirSync(dir)) {
       const path = join(dir, name);
       const f = lstatSync(path);
@@ -64,10 +80,10 @@ function takeStamp(dir: string): { dirKey: string; files: Array<[string, string]
 function unchanged(dir: string, l: Loaded): boolean {
   const d = lstatSync(dir, { throwIfNoEntry: false });
   // An entry added, removed or renamed changes the directory's own mtime and ctime.
-  if (!d || statKey(d) !== l.dirKey) return false;
+  if (!d || !sameStat(d, l.dirKey)) return false;
   for (const [path, key] of l.files) {
     const f = lstatSync(path, { throwIfNoEntry: false });
-    if (!f || statKey(f) !== key) return false;
+    if (!f || !sameStat(f, key)) return false;
   }
   return true;
 }
@@ -108,14 +124,24 @@ export class TrustStore {
       throw new SignetError('USAGE', `invalid trust store name ${JSON.stringify(name)}: [a-zA-Z0-9_.-]+`);
   }
 
-  /** The certificates of one named store, every rule of the spec checked (notary-spec §9). */
-  async getCertificates(type: StoreType, name: string): Promise<X509Certificate[]> {
+  /**
+   * The certificates of one named store when its last load is still exactly what is on disk (the
+   * same lstat checks getCertificates makes first), else undefined: then getCertificates reads it.
+   * Synchronous, so that a verification whose stores are unchanged needs no await for them.
+   */
+  cachedCertificates(type: StoreType, name: string): X509Certificate[] | undefined {
     TrustStore.checkName(type, name);
     // A store found under <root>/x509 is looked for there first: were that directory removed or
     // replaced, the store directory's own stat would change with it (then all is looked up again).
     const known = direct.get(`${this.root}\0${type}\0${name}`);
     const first = known ? loaded.get(known) : undefined;
-    if (first && !first.racy && unchanged(known!, first)) return first.certs;
+    return first && !first.racy && unchanged(known!, first) ? first.certs : undefined;
+  }
+
+  /** The certificates of one named store, every rule of the spec checked (notary-spec §9). */
+  async getCertificates(type: StoreType, name: string): Promise<X509Certificate[]> {
+    const cached = this.cachedCertificates(type, name);
+    if (cached) return cached;
     const base = this.x509DirSync();
     const dir = join(base, type, name);
     if (base === join(this.root, 'x509')) direct.set(`${this.root}\0${type}\0${name}`, dir);

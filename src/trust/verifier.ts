@@ -10,7 +10,7 @@ import {
 import { verifyEnvelopeIntegrity, type EnvelopeContent } from '../signature/index.ts';
 import { isValidDate, SignetError } from '../util/index.ts';
 import { identityMatches, subjectAttributes } from './identity.ts';
-import { loadVerificationPlugin, runVerificationPlugin } from './verification-plugin.ts';
+import { loadVerificationPlugin, runVerificationPlugin, VERIFICATION_PLUGIN } from './verification-plugin.ts';
 import type { Action, CheckType, TrustPolicyStatement } from './policy.ts';
 import type { TrustStore } from './truststore.ts';
 
@@ -43,13 +43,31 @@ export type RevocationStatus = {
   nextUpdate?: Date;
 };
 
+// A certificate's notAfter as a time value, per certificate object: the same chain objects come
+// with every signature of one signer (certificateFromDer shares them), and parsing the date string
+// again each time is a measurable part of a verification. A WeakMap: gone with the certificates;
+// the value is a pure function of the (immutable) certificate.
+const notAfters = new WeakMap<X509Certificate, number>();
+
+function notAfter(c: X509Certificate): number {
+  let t = notAfters.get(c);
+  if (t === undefined) {
+    t = new Date(c.validTo).getTime();
+    notAfters.set(c, t);
+  }
+  return t;
+}
+
 /** The earliest of the signature's expiry, its chain's notAfter dates and the revocation nextUpdate. */
 function validUntilOf(content: EnvelopeContent, revocationNext: Date | undefined): Date | undefined {
-  const times = content.signerInfo.certificateChain.map((c) => new Date(c.validTo).getTime());
-  if (content.signerInfo.expiry) times.push(content.signerInfo.expiry.getTime());
-  if (revocationNext) times.push(revocationNext.getTime());
-  const finite = times.filter((t) => Number.isFinite(t));
-  return finite.length ? new Date(Math.min(...finite)) : undefined;
+  let earliest = Infinity;
+  const consider = (t: number): void => {
+    if (Number.isFinite(t) && t < earliest) earliest = t;
+  };
+  for (const c of content.signerInfo.certificateChain) consider(notAfter(c));
+  if (content.signerInfo.expiry) consider(content.signerInfo.expiry.getTime());
+  if (revocationNext) consider(revocationNext.getTime());
+  return earliest === Infinity ? undefined : new Date(earliest);
 }
 
 export interface VerifyOptions {
@@ -75,12 +93,19 @@ function result(type: ResultType, action: Action, ok: boolean, message?: string)
   return message === undefined ? { type, action, ok } : { type, action, ok, message };
 }
 
-async function authenticity(
+type AuthenticityResult = { ok: boolean; message?: string; trusted: boolean };
+
+/**
+ * The authenticity check. Synchronous when every trust store it reads is unchanged since it was
+ * last loaded (TrustStore.cachedCertificates, the same lstat checks as getCertificates), which is
+ * the steady state; otherwise it returns the promise of the same check reading the stores.
+ */
+function authenticity(
   content: EnvelopeContent,
   st: TrustPolicyStatement,
   store: TrustStore,
   identityByPlugin = false
-): Promise<{ ok: boolean; message?: string; trusted: boolean }> {
+): AuthenticityResult | Promise<AuthenticityResult> {
   // The store type follows the signing scheme: a signingAuthority signature is never trusted through a ca store.
   const type = content.signerInfo.signingScheme === 'notary.x509' ? 'ca' : 'signingAuthority';
   const names = st.trustStores.filter((s) => s.type === type);
@@ -92,14 +117,47 @@ async function authenticity(
     };
   const anchors: X509Certificate[] = [];
   for (const s of names) {
+    let certs;
+    try {
+      certs = store.cachedCertificates(s.type, s.name);
+    } catch (err) {
+      return { ok: false, trusted: false, message: (err as Error).message };
+    }
+    if (!certs) return authenticityReading(content, st, store, names, identityByPlugin);
+    for (const c of certs) anchors.push(c);
+  }
+  return judgeAuthenticity(content, st, names, anchors, identityByPlugin);
+}
+
+/** authenticity, reading the trust stores (some changed since they were last loaded, or never were). */
+async function authenticityReading(
+  content: EnvelopeContent,
+  st: TrustPolicyStatement,
+  store: TrustStore,
+  names: TrustPolicyStatement['trustStores'],
+  identityByPlugin: boolean
+): Promise<AuthenticityResult> {
+  const anchors: X509Certificate[] = [];
+  for (const s of names) {
     try {
       anchors.push(...(await store.getCertificates(s.type, s.name)));
     } catch (err) {
       return { ok: false, trusted: false, message: (err as Error).message };
     }
   }
+  return judgeAuthenticity(content, st, names, anchors, identityByPlugin);
+}
+
+function judgeAuthenticity(
+  content: EnvelopeContent,
+  st: TrustPolicyStatement,
+  names: TrustPolicyStatement['trustStores'],
+  anchors: X509Certificate[],
+  identityByPlugin: boolean
+): AuthenticityResult {
   const chain = content.signerInfo.certificateChain;
-  const trusted = chain.some((c) => anchors.some((a) => Buffer.from(a.raw).equals(Buffer.from(c.raw))));
+  // X509Certificate.raw is a Buffer already (and kept by the object): compared without copies.
+  const trusted = chain.some((c) => anchors.some((a) => a === c || a.raw.equals(c.raw)));
   if (!trusted)
     return {
       ok: false,
@@ -121,25 +179,36 @@ async function authenticity(
   return { ok: true, trusted };
 }
 
-async function authenticTimestamp(
+/** The authentic-timestamp check: synchronous unless a timestamp countersignature must be verified. */
+function authenticTimestamp(
   content: EnvelopeContent,
   st: TrustPolicyStatement,
   store: TrustStore,
   now: Date,
   options: VerifyOptions
-): Promise<{ ok: boolean; message?: string }> {
+): { ok: boolean; message?: string } | Promise<{ ok: boolean; message?: string }> {
   const chain = content.signerInfo.certificateChain;
   if (content.signerInfo.signingScheme === 'notary.x509.signingAuthority') {
     const r = chainValidAt(chain, content.signerInfo.authenticSigningTime!);
     return r.ok ? { ok: true } : { ok: false, message: `authentic signing time: ${r.message}` };
   }
   const tsaStores = st.trustStores.filter((s) => s.type === 'tsa');
-  const expired = chain.some((c) => now > new Date(c.validTo));
-  const triggered = tsaStores.length > 0 && (st.verifyTimestamp === 'always' || expired);
+  const triggered =
+    tsaStores.length > 0 && (st.verifyTimestamp === 'always' || chain.some((c) => now.getTime() > notAfter(c)));
   if (!triggered) {
     const r = chainValidAt(chain, now);
     return r.ok ? { ok: true } : { ok: false, message: `verification time ${r.message}` };
   }
+  return countersignedTimestamp(content, tsaStores, store, now, options);
+}
+
+async function countersignedTimestamp(
+  content: EnvelopeContent,
+  tsaStores: TrustPolicyStatement['trustStores'],
+  store: TrustStore,
+  now: Date,
+  options: VerifyOptions
+): Promise<{ ok: boolean; message?: string }> {
   if (!content.signerInfo.timestampSignature)
     return {
       ok: false,
@@ -210,12 +279,11 @@ export async function verifySignature(args: {
     throw new SignetError('INPUT_INVALID', 'the verification time must be a valid Date');
   const now = options.now ?? new Date();
   const results: ValidationResult[] = [];
-  const outcome = (verified: boolean, content?: EnvelopeContent): VerificationOutcome => ({
-    verified,
-    results,
-    statement: st.name,
-    ...(content ? { content } : {}),
-  });
+  const outcome = (verified: boolean, content?: EnvelopeContent): VerificationOutcome => {
+    const o: VerificationOutcome = { verified, results, statement: st.name };
+    if (content) o.content = content;
+    return o;
+  };
   if (st.level === 'skip') {
     for (const t of ['integrity', 'authenticity', 'authenticTimestamp', 'expiry', 'revocation'] as const)
       results.push(result(t, 'skip', true, 'verification level is skip'));
@@ -231,12 +299,18 @@ export async function verifySignature(args: {
     return outcome(false);
   }
   // A signature that names a verification plugin needs it (inconclusive when it cannot be used);
-  // without one, any critical attribute nobody here understands fails integrity.
-  const plugin = await loadVerificationPlugin(content, options.pluginHome);
-  const processed = new Set(plugin ? plugin.criticalAttributes : (options.processedCriticalAttributes ?? []));
-  const unknown = content.signerInfo.extendedAttributes
-    .filter((a) => a.critical && !processed.has(a.key))
-    .map((a) => a.key);
+  // without one, any critical attribute nobody here understands fails integrity. (An envelope that
+  // names no plugin, the usual case, is told apart here as loadVerificationPlugin tells it: no await.)
+  const attrs = content.signerInfo.extendedAttributes;
+  const plugin =
+    attrs.find((a) => a.key === VERIFICATION_PLUGIN)?.value === undefined
+      ? undefined
+      : await loadVerificationPlugin(content, options.pluginHome);
+  let unknown: string[] = [];
+  if (attrs.some((a) => a.critical)) {
+    const processed = new Set(plugin ? plugin.criticalAttributes : (options.processedCriticalAttributes ?? []));
+    unknown = attrs.filter((a) => a.critical && !processed.has(a.key)).map((a) => a.key);
+  }
   if (unknown.length) {
     results.push(
       result(
@@ -258,7 +332,8 @@ export async function verifySignature(args: {
   };
   // Whether the chain reaches the trust store decides more than authenticity: an untrusted chain's
   // OCSP and CRL URLs are the attacker's, and are never fetched (at audit, authenticity is only logged).
-  const auth = await authenticity(content, st, args.trustStore, plugin?.capabilities.trustedIdentity);
+  const authPending = authenticity(content, st, args.trustStore, plugin?.capabilities.trustedIdentity);
+  const auth = authPending instanceof Promise ? await authPending : authPending;
   if (st.actions.authenticity !== 'skip' && !apply('authenticity', auth)) return outcome(false, content);
   if (st.actions.expiry !== 'skip') {
     const exp = content.signerInfo.expiry;
@@ -271,11 +346,11 @@ export async function verifySignature(args: {
     )
       return outcome(false, content);
   }
-  if (
-    st.actions.authenticTimestamp !== 'skip' &&
-    !apply('authenticTimestamp', await authenticTimestamp(content, st, args.trustStore, now, options))
-  )
-    return outcome(false, content);
+  if (st.actions.authenticTimestamp !== 'skip') {
+    const pending = authenticTimestamp(content, st, args.trustStore, now, options);
+    if (!apply('authenticTimestamp', pending instanceof Promise ? await pending : pending))
+      return outcome(false, content);
+  }
   if (st.actions.revocation !== 'skip' && !plugin?.capabilities.revocation && !auth.trusted) {
     // Skipped, not failed: whoever made an untrusted chain could as well have named no responder
     // (not revocable), so asking its URLs proves nothing and only lets the attacker make us fetch.
@@ -285,14 +360,15 @@ export async function verifySignature(args: {
   } else if (st.actions.revocation !== 'skip' && !plugin?.capabilities.revocation) {
     const chain = content.signerInfo.certificateChain;
     const sa = content.signerInfo.authenticSigningTime;
-    const check =
-      options.revocation ??
-      ((c: X509Certificate[], o: { now: Date }) =>
-        checkRevocation(c, { ...options.revocationOptions, now: o.now, ...(sa ? { notRevokedBefore: sa } : {}) }));
-    const rs = await check(chain, {
-      now,
-      ...(content.signerInfo.signingTime ? { signingTime: content.signerInfo.signingTime } : {}),
-    });
+    const when: { now: Date; signingTime?: Date } = { now };
+    if (content.signerInfo.signingTime) when.signingTime = content.signerInfo.signingTime;
+    let rs: RevocationStatus;
+    if (options.revocation) rs = await options.revocation(chain, when);
+    else {
+      const ro: RevocationOptions = { ...options.revocationOptions, now };
+      if (sa) ro.notRevokedBefore = sa;
+      rs = await checkRevocation(chain, ro);
+    }
     // A responder that cannot be reached makes an enforced check inconclusive (exit 3), not failed.
     if (rs.status === 'unavailable' && st.actions.revocation === 'enforce') {
       throw new SignetError(
@@ -302,7 +378,9 @@ export async function verifySignature(args: {
     }
     const r: { ok: boolean; message?: string } =
       rs.status === 'good'
-        ? { ok: true, ...(rs.message ? { message: rs.message } : {}) }
+        ? rs.message
+          ? { ok: true, message: rs.message }
+          : { ok: true }
         : { ok: false, message: rs.message ?? `certificate revocation status is ${rs.status}` };
     if (rs.nextUpdate) revocationNext = rs.nextUpdate;
     if (!apply('revocation', r)) return outcome(false, content);
@@ -355,5 +433,7 @@ export async function verifySignature(args: {
     results.push(result('userMetadata', 'enforce', true));
   }
   const until = validUntilOf(content, revocationNext);
-  return { ...outcome(true, content), ...(until ? { validUntil: until } : {}) };
+  const verified = outcome(true, content);
+  if (until) verified.validUntil = until;
+  return verified;
 }
