@@ -37,6 +37,8 @@ export interface DecodedHeaders {
   extended: ExtendedAttribute[];
 }
 
+const NOTARY_HEADERS: ReadonlySet<string> = new Set([H.signingScheme, H.signingTime, H.authenticSigningTime, H.expiry]);
+
 /**
  * The header rules both formats share (notary-spec §3): crit present and a set of present
  * names, the must-be-critical attributes, per-scheme required and forbidden times, expiry after
@@ -69,11 +71,10 @@ export function checkHeaders(h: DecodedHeaders, processed: ReadonlySet<string> |
     malformed('expiry cannot be equal or before the signing time');
   if (h.contentType !== PAYLOAD_CONTENT_TYPE)
     malformed(`payload content type ${JSON.stringify(h.contentType)} is not ${PAYLOAD_CONTENT_TYPE}`);
-  const known = new Set<string>([H.signingScheme, H.signingTime, H.authenticSigningTime, H.expiry]);
   const unknown =
     processed === 'all'
       ? []
-      : h.extended.filter((a) => a.critical && !known.has(a.key) && !processed.has(a.key)).map((a) => a.key);
+      : h.extended.filter((a) => a.critical && !NOTARY_HEADERS.has(a.key) && !processed.has(a.key)).map((a) => a.key);
   if (unknown.length) {
     throw new SignetError(
       'UNKNOWN_CRITICAL',

@@ -1,3 +1,4 @@
+import { isAscii, isUtf8 } from 'node:buffer';
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import { algorithmByJws, certificateFromDer, verifyPrimitive, type AlgorithmInfo } from '../../pki/index.ts';
 import { SignetError } from '../../util/index.ts';
@@ -70,11 +71,50 @@ export interface JwsParts {
   payloadMember: string;
 }
 
+// x5c entries already turned into certificates, keyed by the last characters of their base64
+// (the certificate's signature bits: distinct per certificate) and confirmed by comparing the whole
+// text, which is cheaper than hashing it or running the base64 pattern over it again. A hit is a
+// string that already passed exactly the checks below (the pattern, certificateFromDer), both pure
+// functions of the string, so it gets the same certificate object as before. Bounded (oldest out).
+const x5cSeen = new Map<string, { b64: string; cert: X509Certificate }>();
+const X5C_SEEN_MAX = 1024;
+const X5C_TAIL = 48;
+
+function x5cCertificate(c: unknown, i: number): X509Certificate {
+  const tail = typeof c === 'string' && c.length > X5C_TAIL ? c.slice(-X5C_TAIL) : undefined;
+  if (tail !== undefined) {
+    const seen = x5cSeen.get(tail);
+    if (seen && seen.b64 === c) return seen.cert;
+  }
+  if (typeof c !== 'string' || !B64STD.test(c)) malformed(`x5c[${i}] is not base64`);
+  let cert: X509Certificate;
+  try {
+    cert = certificateFromDer(c);
+  } catch (err) {
+    malformed(`x5c[${i}] is not a certificate: ${(err as Error).message}`);
+  }
+  if (tail !== undefined) {
+    x5cSeen.delete(tail);
+    if (x5cSeen.size >= X5C_SEEN_MAX) x5cSeen.delete(x5cSeen.keys().next().value!);
+    x5cSeen.set(tail, { b64: c, cert });
+  }
+  return cert;
+}
+
+/**
+ * UTF-8 text of bytes, without copying them first when they are a Buffer or a view of one. ASCII
+ * (what an envelope is) decodes to the same text as latin1, which is a plain copy.
+ */
+function utf8(bytes: Uint8Array): string {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return isAscii(buf) ? buf.toString('latin1') : buf.toString('utf8');
+}
+
 /** Parses a notation JWS envelope without checking its signature. */
 export function parseJws(bytes: Uint8Array): RawEnvelope & { jws: JwsParts } {
   let env: Record<string, unknown>;
   try {
-    env = JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, unknown>;
+    env = JSON.parse(utf8(bytes)) as Record<string, unknown>;
   } catch (err) {
     malformed(`JWS envelope is not JSON: ${(err as Error).message}`);
   }
@@ -96,14 +136,7 @@ export function parseJws(bytes: Uint8Array): RawEnvelope & { jws: JwsParts } {
   const x5c = unprotected.x5c;
   if (!Array.isArray(x5c) || x5c.length === 0) malformed('JWS envelope has no certificate chain (x5c)');
   checkChainLength(x5c.length, 'the JWS certificate chain (x5c)');
-  const chain = x5c.map((c, i) => {
-    if (typeof c !== 'string' || !B64STD.test(c)) malformed(`x5c[${i}] is not base64`);
-    try {
-      return certificateFromDer(c);
-    } catch (err) {
-      malformed(`x5c[${i}] is not a certificate: ${(err as Error).message}`);
-    }
-  });
+  const chain = x5c.map(x5cCertificate);
   const crit = hdr.crit;
   if (crit !== undefined && (!Array.isArray(crit) || crit.some((c) => typeof c !== 'string')))
     malformed('crit must be an array of header names');
@@ -152,8 +185,6 @@ function verificationKey(leaf: X509Certificate): KeyObject {
   return key;
 }
 
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
-
 function invalid(reason: string): never {
   throw new SignetError(
     'SIGNATURE_INVALID',
@@ -177,11 +208,8 @@ export function verifyJwsSignature(raw: RawEnvelope & { jws: JwsParts }, alg: Al
     );
   }
   const { protectedHeader: prot, unprotectedHeader: unprot } = raw.jws;
-  try {
-    STRICT_UTF8.decode(raw.jws.protectedBytes);
-  } catch {
-    invalid('JWS Protected Header is invalid');
-  }
+  // Well-formed UTF-8, as a fatal TextDecoder would require (checked without decoding again).
+  if (!isUtf8(raw.jws.protectedBytes)) invalid('JWS Protected Header is invalid');
   for (const name of Object.keys(unprot))
     if (Object.hasOwn(prot, name)) invalid('JWS Protected and JWS Unprotected Header Parameter names must be disjoint');
   if (unprot.crit !== undefined && prot.crit === undefined)
