@@ -4,8 +4,53 @@ import { loadTrustPolicy, selectPolicy, type TrustPolicyDocument } from './polic
 import { TrustStore } from './truststore.ts';
 import { verifySignature, type VerifyOptions } from './verifier.ts';
 
+/**
+ * isValidDigest, with a sha256 digest in its one valid form (64 lower-case hex digits) recognised
+ * by one anchored test first: whatever matches it is valid for isValidDigest too.
+ */
+const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
+function validDigest(d: unknown): boolean {
+  return (typeof d === 'string' && SHA256_DIGEST.test(d)) || isValidDigest(d);
+}
+
 // Validated documents by content (bounded), so a caller passing the same policy each time pays once.
 const policies = new Map<string, TrustPolicyDocument>();
+
+// And by the object passed, with a JSON snapshot of it: a caller passing the same object each time
+// (a webhook) skips serializing it, as long as it still holds exactly the snapshot's data (checked
+// below on every call, so an object changed in place is validated again, as the content key would).
+// A WeakMap: gone with the caller's objects.
+const byObject = new WeakMap<object, { snapshot: unknown; doc: TrustPolicyDocument }>();
+
+/**
+ * Whether `value` is plain JSON data equal to `snapshot` (the JSON.parse of a JSON.stringify), so
+ * that JSON.stringify(value) would be the snapshot's text: plain objects with the same keys in the
+ * same order, arrays, strings, finite numbers, booleans and null. Anything else (a toJSON method, a
+ * class instance, undefined, a function, a hole) answers false, and the caller serializes.
+ */
+function sameJson(value: unknown, snapshot: unknown): boolean {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'number') return Number.isFinite(value) && value === snapshot;
+    return (typeof value === 'string' || typeof value === 'boolean' || value === null) && value === snapshot;
+  }
+  if (snapshot === null || typeof snapshot !== 'object' || 'toJSON' in value) return false;
+  if (Array.isArray(value)) {
+    if (!Array.isArray(snapshot) || value.length !== snapshot.length) return false;
+    for (let i = 0; i < value.length; i++) if (!sameJson(value[i], snapshot[i])) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if ((proto !== Object.prototype && proto !== null) || Array.isArray(snapshot)) return false;
+  const keys = Object.keys(value);
+  const want = Object.keys(snapshot);
+  if (keys.length !== want.length) return false;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (k !== want[i] || !sameJson((value as Record<string, unknown>)[k], (snapshot as Record<string, unknown>)[k]))
+      return false;
+  }
+  return true;
+}
 
 export interface VerifyEnvelopeInput {
   envelope: Uint8Array;
@@ -52,18 +97,24 @@ export async function verifyEnvelope(
   // An invalid Date compares false with everything: it would switch the expiry and validity checks off.
   if (input.now !== undefined && !isValidDate(input.now)) bad('now must be a valid Date');
   const s = input.subject;
-  if (!s || !isValidMediaType(s.mediaType) || !isValidDigest(s.digest) || !Number.isSafeInteger(s.size) || s.size < 0) {
+  if (!s || !isValidMediaType(s.mediaType) || !validDigest(s.digest) || !Number.isSafeInteger(s.size) || s.size < 0) {
     throw new SignetError('INPUT_INVALID', 'subject must be a descriptor { mediaType, digest, size }');
   }
   if (typeof input.reference !== 'string' || !input.reference.includes('@'))
     throw new SignetError('INPUT_INVALID', 'reference must be registry/repository@digest');
   // The same parsed policy object is typically passed for every call (a webhook): validate it once.
-  const key = JSON.stringify(input.trustPolicy);
-  let doc = policies.get(key);
+  const seen = byObject.get(input.trustPolicy);
+  let doc = seen && sameJson(input.trustPolicy, seen.snapshot) ? seen.doc : undefined;
   if (!doc) {
-    doc = loadTrustPolicy(input.trustPolicy);
-    if (policies.size >= 64) policies.delete(policies.keys().next().value!);
-    policies.set(key, doc);
+    const key = JSON.stringify(input.trustPolicy);
+    doc = policies.get(key);
+    if (!doc) {
+      doc = loadTrustPolicy(input.trustPolicy);
+      if (policies.size >= 64) policies.delete(policies.keys().next().value!);
+      policies.set(key, doc);
+    }
+    // Only data that JSON round-trips is remembered by object (JSON.stringify of a function is undefined).
+    if (typeof key === 'string') byObject.set(input.trustPolicy, { snapshot: JSON.parse(key) as unknown, doc });
   }
   let statement;
   try {

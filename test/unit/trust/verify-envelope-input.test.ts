@@ -54,3 +54,22 @@ describe('verifyEnvelope refuses unusable input with a coded error', () => {
     expect(await codeOf(verifyEnvelope({ ...input(), trustStore: 7 as never }))).toBe('INPUT_INVALID/usage');
   });
 });
+
+describe('verifyEnvelope and a trust policy object reused between calls', () => {
+  it('sees the object changed in place', async () => {
+    const i = input();
+    const policy = i.trustPolicy as { trustPolicies: Array<{ registryScopes: string[] }> };
+    expect((await verifyEnvelope(i)).results.find((x) => !x.ok)?.type).toBe('expiry');
+    // no statement applies any more
+    policy.trustPolicies[0]!.registryScopes[0] = 'registry.example/other';
+    const none = await verifyEnvelope(i);
+    expect(none.verified).toBe(false);
+    expect(none.results).toEqual([expect.objectContaining({ type: 'policy', ok: false })]);
+    // as it was
+    policy.trustPolicies[0]!.registryScopes[0] = subject.artifactReference.split('@')[0]!;
+    expect((await verifyEnvelope(i)).results.find((x) => !x.ok)?.type).toBe('expiry');
+    // made invalid: refused as a document that was never seen would be
+    (policy.trustPolicies[0] as Record<string, unknown>).signatureVerification = { level: 'nonsense' };
+    expect(await codeOf(verifyEnvelope(i))).toMatch(/^POLICY_INVALID\//);
+  });
+});
