@@ -100,6 +100,21 @@ export function algorithmByKeySpec(spec: unknown): AlgorithmInfo | undefined {
  * header (that would let an attacker pick the algorithm). Anything else is unsupported.
  */
 export function signatureAlgorithmFor(key: KeyObject | X509Certificate): AlgorithmInfo {
+  if (!(key instanceof X509Certificate)) return algorithmForKey(key);
+  let info = byCertificate.get(key);
+  if (!info) {
+    info = algorithmForKey(key);
+    byCertificate.set(key, info);
+  }
+  return info;
+}
+
+// The algorithm of a certificate's key, per certificate object: it depends on the key alone (an
+// X509Certificate is immutable), and every signature of one signer comes with the same object
+// (certificateFromDer shares them). A WeakMap: gone with the certificates. Failures are not kept.
+const byCertificate = new WeakMap<X509Certificate, AlgorithmInfo>();
+
+function algorithmForKey(key: KeyObject | X509Certificate): AlgorithmInfo {
   let pub: KeyObject;
   try {
     pub = key instanceof X509Certificate ? key.publicKey : key;

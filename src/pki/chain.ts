@@ -158,14 +158,16 @@ function validity(c: X509Certificate): { from: Date; to: Date } {
 
 /** Whether every certificate of the chain is valid at `time`. */
 export function chainValidAt(chain: X509Certificate[], time: Date): { ok: boolean; message?: string } {
+  // Compared as time values (what `<` on two Dates compares, without the conversion on each use).
+  const t = time.getTime();
   for (const c of chain) {
     const { from, to } = validity(c);
-    if (time < from)
+    if (t < from.getTime())
       return {
         ok: false,
         message: `${time.toISOString()} is before the validity period of certificate ${describeCert(c)} (${from.toISOString()} to ${to.toISOString()})`,
       };
-    if (time > to)
+    if (t > to.getTime())
       return {
         ok: false,
         message: `${time.toISOString()} is after the validity period of certificate ${describeCert(c)} (${from.toISOString()} to ${to.toISOString()})`,
