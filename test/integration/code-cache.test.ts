@@ -2,11 +2,13 @@
 // first run and used on the next, a cache V8 refuses (damaged, another bundle) is written again, and
 // a cache directory others can write to is never used. The output is the same in every case.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, runSignet } from '../helpers/serve.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 
 const BUNDLE = join(REPO_ROOT, 'dist', 'cli-bundle', 'main.cjs');
 
@@ -38,7 +40,9 @@ describe('the CLI bundle with V8 code cache', () => {
     const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
     expect(await version()).toBe(pkg.version);
     const [file] = await cacheFiles();
-    expect(file).toMatch(new RegExp(`^${process.version}-${process.arch}-liftoff-\\d+-\\d+-other\\.v8cache$`));
+    expect(file).toMatch(
+      new RegExp(`^${process.version}-${process.arch}-liftoff-[0-9a-f]{8}-\\d+-\\d+-other\\.v8cache$`)
+    );
     expect((await stat(cacheDir)).mode & 0o777).toBe(0o700);
     const written = await stat(join(cacheDir, file!));
     expect(written.mode & 0o777).toBe(0o600);
@@ -59,6 +63,29 @@ describe('the CLI bundle with V8 code cache', () => {
     const again = await readFile(path);
     expect(again.equals(junk)).toBe(false);
     expect(again.length).toBeGreaterThan(1000);
+  });
+
+  it('another install of the CLI keeps its own cache beside this one', async () => {
+    const [mine] = await cacheFiles();
+    const before = (await stat(join(cacheDir, mine!))).mtimeMs;
+    // A second install: the same bundle at another path (bin/, dist/cli-bundle/, its packages).
+    const other = join(work, 'other');
+    await mkdir(join(other, 'dist', 'cli-bundle'), { recursive: true });
+    await cp(join(REPO_ROOT, 'bin'), join(other, 'bin'), { recursive: true });
+    await cp(BUNDLE, join(other, 'dist', 'cli-bundle', 'main.cjs'));
+    await cp(join(REPO_ROOT, 'package.json'), join(other, 'package.json'));
+    await symlink(join(REPO_ROOT, 'node_modules'), join(other, 'node_modules'), 'dir');
+    const env = { ...process.env, XDG_CACHE_HOME: cacheHome };
+    for (let i = 0; i < 2; i++) {
+      const r = await promisify(execFile)(process.execPath, [join(other, 'bin', 'signet.js'), '--version'], { env });
+      expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+      expect(await version()).toMatch(/^\d+\.\d+\.\d+/);
+    }
+    const files = await cacheFiles();
+    expect(files).toHaveLength(2);
+    expect(files).toContain(mine);
+    // Neither run replaced the other's cache: this install's file is the one it wrote first.
+    expect((await stat(join(cacheDir, mine!))).mtimeMs).toBe(before);
   });
 
   it('a cache directory that others can write to is not used', async () => {
