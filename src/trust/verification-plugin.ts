@@ -1,7 +1,11 @@
 import * as z from 'zod';
 import type { EnvelopeContent } from '../signature/index.ts';
-import { PluginClient, PluginError, CONTRACT_VERSION } from '../plugin/index.ts';
+import type { PluginClient } from '../plugin/index.ts';
 import type { TrustPolicyStatement } from './policy.ts';
+
+// The plugin machinery (the client, its process handling and its answer schemas) loads only for
+// an envelope that names a verification plugin: every other verification would build it for nothing.
+const pluginModule = (): Promise<typeof import('../plugin/index.ts')> => import('../plugin/index.ts');
 
 export const VERIFICATION_PLUGIN = 'io.cncf.notary.verificationPlugin';
 export const VERIFICATION_PLUGIN_MIN_VERSION = 'io.cncf.notary.verificationPluginMinVersion';
@@ -37,6 +41,7 @@ export async function loadVerificationPlugin(
   const attrs = content.signerInfo.extendedAttributes;
   const name = attrs.find((a) => a.key === VERIFICATION_PLUGIN)?.value;
   if (name === undefined) return undefined;
+  const { PluginClient, PluginError } = await pluginModule();
   if (typeof name !== 'string')
     throw new PluginError(String(name), 'VALIDATION_ERROR', 'verificationPlugin must be a plugin name');
   const client = await PluginClient.open(name, home ? { home } : {}).catch((err: Error) => {
@@ -90,6 +95,7 @@ export async function runVerificationPlugin(
   content: EnvelopeContent,
   statement: TrustPolicyStatement
 ): Promise<PluginVerdict> {
+  const { CONTRACT_VERSION, PluginError } = await pluginModule();
   const si = content.signerInfo;
   const wanted = [
     ...(p.capabilities.trustedIdentity ? [TRUSTED_IDENTITY] : []),
