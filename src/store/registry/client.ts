@@ -328,11 +328,14 @@ export class RegistryClient {
       const body = typeof options.body === 'function' ? options.body() : options.body;
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(url, {
+        // Straight to the dispatcher (undici's request(url, …) parses the URL again and copies
+        // the options on every call: a measurable share of a batch's requests).
+        res = await this.dispatcher.request({
+          origin: url.origin,
+          path: url.pathname + url.search,
           method: method as Dispatcher.HttpMethod,
           headers,
           body: body as never,
-          dispatcher: this.dispatcher,
           // undici closes the connection after every HEAD (for servers that wrongly send a body
           // with one); registries do not, and a verification makes two HEADs per artifact: keep
           // the connection alive, as for any other request.
