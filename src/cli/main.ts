@@ -44,7 +44,11 @@ export async function run(argv: string[]): Promise<number> {
   // The first argument names the command unless it is an option (--help, --version): register
   // that command alone; anything else (help, a misspelt command) gets the full program.
   const first = argv[0];
-  const program = buildProgram(first !== undefined && !first.startsWith('-') ? first : undefined);
+  const command = first !== undefined && !first.startsWith('-') ? first : undefined;
+  // Before the command loads the library (its schemas are built as their modules load).
+  if (command !== undefined && command !== 'serve' && command !== 'help')
+    (await import('./validation-mode.ts')).interpretValidation();
+  const program = buildProgram(command);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
