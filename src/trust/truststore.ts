@@ -128,6 +128,7 @@ export class TrustStore {
    * The certificates of one named store when its last load is still exactly what is on disk (the
    * same lstat checks getCertificates makes first), else undefined: then getCertificates reads it.
    * Synchronous, so that a verification whose stores are unchanged needs no await for them.
+   * A view that narrows a store (verify/requirements/freshness.ts) narrows this and getCertificates.
    */
   cachedCertificates(type: StoreType, name: string): X509Certificate[] | undefined {
     TrustStore.checkName(type, name);

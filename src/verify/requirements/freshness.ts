@@ -130,9 +130,13 @@ export async function trustMaterialThroughTuf(
     );
   }
   // The same store with each named store reduced to what TUF lists (a view: nothing is written).
+  // Both ways a store is read are narrowed: the verifier reads an unchanged store synchronously
+  // (cachedCertificates) and only falls back to getCertificates.
   const view = Object.create(store) as TrustStore;
   view.getCertificates = async (type: StoreType, name: string) =>
     allowed.get(`${type}:${name}`) ?? store.getCertificates(type, name);
+  view.cachedCertificates = (type: StoreType, name: string) =>
+    allowed.get(`${type}:${name}`) ?? store.cachedCertificates(type, name);
   return { store: view, check: result };
 }
 
