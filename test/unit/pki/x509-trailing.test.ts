@@ -6,7 +6,7 @@ import { certificateFromDer, toPem } from '../../../src/pki/index.ts';
 import { JWS_MEDIA_TYPE, signEnvelope } from '../../../src/signature/index.ts';
 import { verifyEnvelope } from '../../../src/trust/index.ts';
 import { digestOf } from '../../../src/oci/index.ts';
-import { SignetError } from '../../../src/util/index.ts';
+import { refusal } from '../../helpers/errors.ts';
 import { makeChain, type TestChain } from '../../helpers/pki.ts';
 
 let chain: TestChain;
@@ -23,16 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-function refusal(fn: () => unknown): SignetError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(SignetError);
-    return err as SignetError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('certificate DER with trailing bytes', () => {
   it('the certificate alone is accepted, as bytes and as base64', () => {

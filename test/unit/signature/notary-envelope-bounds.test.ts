@@ -3,22 +3,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode, encode, Tag } from 'cbor2';
 import { COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, parseEnvelope } from '../../../src/signature/index.ts';
-import { SignetError } from '../../../src/util/index.ts';
+import { refusal } from '../../helpers/errors.ts';
 
 /** Issue 13: resource bounds of Notary Project envelopes (docs/security.md). */
 const V = join(import.meta.dirname, '../../fixtures/notary');
 const JWS = readFileSync(join(V, 'jws/ca_valid_sig_env.json'));
 const COSE = readFileSync(join(V, 'cose/alpine_oci_layout.cose.sig'));
-
-function refusal(f: () => unknown): SignetError {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(SignetError);
-    return err as SignetError;
-  }
-  throw new Error('the envelope was accepted');
-}
 
 /** The COSE fixture, its unprotected header (and protected header map) edited. */
 function cose(edit: {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JWS_MEDIA_TYPE, parseEnvelope } from '../../../src/signature/index.ts';
-import { SignetError } from '../../../src/util/index.ts';
+import { refusal } from '../../helpers/errors.ts';
 
 // parseJws remembers x5c entries it has turned into certificates (by the end of their text, confirmed
 // by the whole text): a text that differs from a remembered one anywhere is judged afresh.
@@ -13,16 +13,6 @@ function withX5c(edit: (x5c: string[]) => string[]): Uint8Array {
   const env = JSON.parse(JWS.toString('utf8')) as { header: { x5c: string[] } };
   env.header.x5c = edit(env.header.x5c);
   return Buffer.from(JSON.stringify(env));
-}
-
-function refusal(f: () => unknown): SignetError {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(SignetError);
-    return err as SignetError;
-  }
-  throw new Error('the envelope was accepted');
 }
 
 describe('JWS x5c entries seen before', () => {
