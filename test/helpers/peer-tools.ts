@@ -17,3 +17,19 @@ export async function peerTools(): Promise<{ cosign: string; cosign3: string; or
   const bin = stdout.trim().split('\n').pop()!;
   return { cosign: join(bin, 'cosign'), cosign3: join(bin, 'cosign3'), oras: join(bin, 'oras') };
 }
+
+/**
+ * cosign 3's arguments to sign `ref` with the key pair `cosign.key` in the working directory, with
+ * no transparency log and no signing config (the registries in tests are plain HTTP on 127.0.0.1).
+ */
+export function cosign3KeySignArgs(ref: string): string[] {
+  return [
+    'sign',
+    '--key',
+    'cosign.key',
+    '--tlog-upload=false',
+    '--use-signing-config=false',
+    '--allow-insecure-registry',
+    ref,
+  ];
+}

@@ -13,7 +13,7 @@ import { startRegistry, type RunningRegistry } from '../../src/server/index.ts';
 import { sign, signCosign } from '../../src/sign/index.ts';
 import { staticCredentials } from '../../src/store/index.ts';
 import { buildImage, skopeo } from '../helpers/images.ts';
-import { peerTools } from '../helpers/peer-tools.ts';
+import { cosign3KeySignArgs, peerTools } from '../helpers/peer-tools.ts';
 import { trustSetup } from '../helpers/trust.ts';
 
 const run = promisify(execFile);
@@ -135,19 +135,7 @@ describe('the sign role: signers sign with every tool, and can do nothing else',
       cwd: work,
       env,
     });
-    await run(
-      tools.cosign3,
-      [
-        'sign',
-        '--key',
-        'cosign.key',
-        '--tlog-upload=false',
-        '--use-signing-config=false',
-        '--allow-insecure-registry',
-        ref,
-      ],
-      { cwd: work, env }
-    );
+    await run(tools.cosign3, cosign3KeySignArgs(ref), { cwd: work, env });
     await writeFile(join(work, 'sbom.json'), '{"spdxVersion":"SPDX-2.3"}');
     await run(
       tools.oras,

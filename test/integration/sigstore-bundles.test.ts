@@ -11,7 +11,7 @@ import type { VerificationReport } from '../../src/verify/index.ts';
 import { copy, discover, inspect, verify } from '../../src/index.ts';
 import { pushArtifact } from '../helpers/artifacts.ts';
 import { startDistribution } from '../helpers/distribution.ts';
-import { peerTools } from '../helpers/peer-tools.ts';
+import { cosign3KeySignArgs, peerTools } from '../helpers/peer-tools.ts';
 import { runSignet, startServe, type Served } from '../helpers/serve.ts';
 import { startSigstoreMock, type SigstoreMock } from '../helpers/sigstore-mock.ts';
 
@@ -33,19 +33,7 @@ describe('Sigstore bundles as referrers: cosign 3 key-based, keyless against a p
       timeout: 60_000,
     });
   /** cosign 3 signs `ref` with cosign.key, no log; `extraEnv` e.g. COSIGN_REPOSITORY. */
-  const cosignSign = (ref: string, extraEnv: Record<string, string> = {}) =>
-    cos(
-      [
-        'sign',
-        '--key',
-        'cosign.key',
-        '--tlog-upload=false',
-        '--use-signing-config=false',
-        '--allow-insecure-registry',
-        ref,
-      ],
-      extraEnv
-    );
+  const cosignSign = (ref: string, extraEnv: Record<string, string> = {}) => cos(cosign3KeySignArgs(ref), extraEnv);
 
   beforeAll(async () => {
     cosign3 = (await peerTools()).cosign3;
