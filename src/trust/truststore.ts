@@ -99,9 +99,22 @@ function storeError(message: string): never {
  */
 export class TrustStore {
   readonly root: string;
+  /** Named stores narrowed to these certificates (by `type:name`), see narrowed(). */
+  private narrowing: ReadonlyMap<string, X509Certificate[]> | undefined;
 
   constructor(root: string = join(signetHome(), 'truststore')) {
     this.root = root;
+  }
+
+  /**
+   * This store with some named stores narrowed to the certificates `allowed` lists (by
+   * `type:name`): a view, nothing is written. Every way of reading a store sees the narrowed list
+   * (cachedCertificates answers it, and getCertificates asks cachedCertificates first).
+   */
+  narrowed(allowed: ReadonlyMap<string, X509Certificate[]>): TrustStore {
+    const view = new TrustStore(this.root);
+    view.narrowing = this.narrowing ? new Map([...this.narrowing, ...allowed]) : allowed;
+    return view;
   }
 
   private async x509Dir(): Promise<string> {
@@ -128,10 +141,11 @@ export class TrustStore {
    * The certificates of one named store when its last load is still exactly what is on disk (the
    * same lstat checks getCertificates makes first), else undefined: then getCertificates reads it.
    * Synchronous, so that a verification whose stores are unchanged needs no await for them.
-   * A view that narrows a store (verify/requirements/freshness.ts) narrows this and getCertificates.
    */
   cachedCertificates(type: StoreType, name: string): X509Certificate[] | undefined {
     TrustStore.checkName(type, name);
+    const narrowed = this.narrowing?.get(`${type}:${name}`);
+    if (narrowed) return narrowed;
     // A store found under <root>/x509 is looked for there first: were that directory removed or
     // replaced, the store directory's own stat would change with it (then all is looked up again).
     const known = direct.get(`${this.root}\0${type}\0${name}`);

@@ -1,7 +1,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { TrustedTuf } from '../../freshness/index.ts';
 import { openTarget } from '../../store/index.ts';
-import type { StoreType, TrustPolicyStatement, TrustStore } from '../../trust/index.ts';
+import type { TrustPolicyStatement, TrustStore } from '../../trust/index.ts';
 import { parseDuration, SignetError } from '../../util/index.ts';
 import { check, type Check, type RequirementReport } from '../report.ts';
 import { expectedBinding } from './name-binding.ts';
@@ -130,13 +130,7 @@ export async function trustMaterialThroughTuf(
     );
   }
   // The same store with each named store reduced to what TUF lists (a view: nothing is written).
-  // Both ways a store is read are narrowed: the verifier reads an unchanged store synchronously
-  // (cachedCertificates) and only falls back to getCertificates.
-  const view = Object.create(store) as TrustStore;
-  view.getCertificates = async (type: StoreType, name: string) =>
-    allowed.get(`${type}:${name}`) ?? store.getCertificates(type, name);
-  view.cachedCertificates = (type: StoreType, name: string) =>
-    allowed.get(`${type}:${name}`) ?? store.cachedCertificates(type, name);
+  const view = store.narrowed(allowed);
   return { store: view, check: result };
 }
 

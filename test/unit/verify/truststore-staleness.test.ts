@@ -91,4 +91,15 @@ describe('trust store cache: never stale', () => {
     await rm(join(base, 'x509'), { recursive: true });
     expect(await fingerprints(ts, 'n')).toEqual(nested);
   });
+  it('a narrowed view answers the narrowed list through both ways of reading, the rest unchanged', async () => {
+    const one = await store({ 'a.pem': a });
+    const two = await store({ 'b.pem': b });
+    await one.ts.getCertificates('ca', one.name);
+    const view = one.ts.narrowed(new Map([[`ca:${one.name}`, []]]));
+    expect(view.cachedCertificates('ca', one.name)).toEqual([]);
+    expect(await view.getCertificates('ca', one.name)).toEqual([]);
+    expect(await fingerprints(view, two.name)).toEqual(await fingerprints(one.ts, two.name));
+    // The store itself is untouched.
+    expect(await fingerprints(one.ts, one.name)).toHaveLength(1);
+  });
 });
