@@ -35,11 +35,6 @@ function cacheDirectory() {
   }
 }
 
-/**
- * Compiles and runs `file` (a CommonJS bundle) as the main program. `tier` names the V8 flags in
- * force (they are part of what a cache is valid for), `command` the CLI command (each command's
- * cache holds what that command compiles).
- */
 /** FNV-1a (32 bits) of a string, in hex: names a bundle's path in a file name (not a security hash). */
 function pathTag(text) {
   let h = 0x811c9dc5;
@@ -47,6 +42,11 @@ function pathTag(text) {
   return (h >>> 0).toString(16).padStart(8, '0');
 }
 
+/**
+ * Compiles and runs `file` (a CommonJS bundle) as the main program. `tier` names the V8 flags in
+ * force (they are part of what a cache is valid for), `command` the CLI command (each command's
+ * cache holds what that command compiles).
+ */
 export function runBundle(file, { tier, command }) {
   // esbuild writes ASCII (it escapes the rest): read as latin1, that is the same text without the
   // UTF-8 decoding of 3 MB.
