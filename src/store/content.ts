@@ -18,6 +18,7 @@ export async function fetchAll(
       `${desc.digest} is ${desc.size} bytes, over the ${maxSize}-byte limit for in-memory content`
     );
   }
+  if (target.fetchBytes) return target.fetchBytes(desc, options);
   const stream = await target.fetch(desc, options);
   return readAll(stream, maxSize);
 }

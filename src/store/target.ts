@@ -26,6 +26,11 @@ export interface ReadStore {
    * of ending when the bytes do not match the descriptor, and never yields more than desc.size.
    */
   fetch(desc: Descriptor, options?: FetchOptions): Promise<Readable>;
+  /**
+   * Reads content whole, checked against the descriptor as fetch is: for a store that can hand
+   * small content over without a stream (a registry). fetchAll uses it when it is there.
+   */
+  fetchBytes?(desc: Descriptor, options?: FetchOptions): Promise<Uint8Array>;
   /** Every tag, sorted. */
   tags(options?: FetchOptions): Promise<string[]>;
   /** Releases connections, flushes and closes files (tar stores write here). */

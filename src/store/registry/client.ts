@@ -3,6 +3,7 @@ import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { OciError, type OciErrorCode } from '../../oci/index.ts';
 import { Limiter, readBodyBounded, SIGNET_VERSION, silentLogger, type Logger } from '../../util/index.ts';
 import type { CredentialProvider, Credentials } from '../credentials/index.ts';
+import { ERROR_BODY_KEPT, sendBuffered, type BufferedResponse } from './buffered.ts';
 
 /**
  * A request body: bytes (re-sent on retries and redirects), a factory of streams (a fresh stream
@@ -306,14 +307,33 @@ export class RegistryClient {
    * Location header). Returns the response with its body unread; the caller consumes it.
    */
   async send(method: string, pathOrUrl: string, options: SendOptions): Promise<Dispatcher.ResponseData> {
-    return this.limiter.run(() => this.sendUnlimited(method, pathOrUrl, options));
+    return this.limiter.run(() => this.exchange(method, pathOrUrl, options, (req) => this.dispatcher.request(req)));
   }
 
-  private async sendUnlimited(
+  /**
+   * Sends a request and reads its answer whole, at most `maxBytes` of body (SIZE_EXCEEDED past
+   * it, declared or sent; an error answer keeps its first 64 KiB): for what is read into memory
+   * anyway (manifests, referrer lists, signatures, HEADs). See {@link sendBuffered}.
+   */
+  async sendBuffered(
     method: string,
     pathOrUrl: string,
-    options: SendOptions
-  ): Promise<Dispatcher.ResponseData> {
+    options: SendOptions & { maxBytes: number }
+  ): Promise<BufferedResponse> {
+    return this.limiter.run(() =>
+      this.exchange(method, pathOrUrl, options, (req) =>
+        sendBuffered(this.dispatcher, req, options.maxBytes, `${this.registry}: ${method} ${req.path}`)
+      )
+    );
+  }
+
+  /** One request through the interceptors, with the challenge → credentials round trip. */
+  private async exchange<R extends Dispatcher.ResponseData | BufferedResponse>(
+    method: string,
+    pathOrUrl: string,
+    options: SendOptions,
+    dispatch: (req: Dispatcher.RequestOptions) => Promise<R>
+  ): Promise<R> {
     const url = new URL(pathOrUrl, this.base);
     const origin = (this.origin ??= new URL(this.base).origin);
     const oneShot = options.body instanceof Readable;
@@ -326,11 +346,11 @@ export class RegistryClient {
         if (auth) headers.authorization = auth;
       }
       const body = typeof options.body === 'function' ? options.body() : options.body;
-      let res: Dispatcher.ResponseData;
+      let res: R;
       try {
         // Straight to the dispatcher (undici's request(url, …) parses the URL again and copies
         // the options on every call: a measurable share of a batch's requests).
-        res = await this.dispatcher.request({
+        res = await dispatch({
           origin: url.origin,
           path: url.pathname + url.search,
           method: method as Dispatcher.HttpMethod,
@@ -342,13 +362,14 @@ export class RegistryClient {
           ...(method === 'HEAD' ? { reset: false } : {}),
         });
       } catch (err) {
+        if (err instanceof OciError) throw err;
         throw this.unavailable(err, `${method} ${url.pathname}`, url);
       }
       const hops = (res.context as { history?: URL[] } | undefined)?.history ?? [];
       const answered = hops.at(-1) ?? url;
       if (res.statusCode === 401 && answered.origin === origin && !authRetried) {
         const ch = parseChallenge(headerValue(res.headers['www-authenticate']));
-        await res.body.dump();
+        await discard(res);
         if (ch && !oneShot) {
           authRetried = true;
           this.authScheme = ch;
@@ -362,7 +383,7 @@ export class RegistryClient {
       }
       if (REDIRECT_STATUSES.has(res.statusCode) && res.headers.location) {
         // The interceptor hands a redirect back only when it may not follow it.
-        await res.body.dump();
+        await discard(res);
         const why =
           hops.length > MAX_REDIRECTS
             ? `more than ${MAX_REDIRECTS} redirects`
@@ -385,8 +406,10 @@ export class RegistryClient {
   }
 
   /** Turns an error response into an OciError with the registry's own code and message. */
-  async errorFrom(res: Dispatcher.ResponseData, what: string): Promise<OciError> {
-    const text = await readLimited(res.body, 64 * 1024).catch(() => '');
+  async errorFrom(res: Dispatcher.ResponseData | BufferedResponse, what: string): Promise<OciError> {
+    const text = Buffer.isBuffer(res.body)
+      ? res.body.subarray(0, ERROR_BODY_KEPT).toString('utf8')
+      : await readLimited(res.body, ERROR_BODY_KEPT).catch(() => '');
     if (
       res.statusCode === 400 &&
       this.transport !== 'https' &&
@@ -427,6 +450,11 @@ export class RegistryClient {
       `${this.registry}: ${what}: HTTP ${res.statusCode}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`
     );
   }
+}
+
+/** Reads what is left of an answer that is not used (a buffered one has nothing left). */
+async function discard(res: Dispatcher.ResponseData | BufferedResponse): Promise<void> {
+  if (!Buffer.isBuffer(res.body)) await res.body.dump();
 }
 
 export function headerValue(v: string | string[] | undefined): string | undefined {

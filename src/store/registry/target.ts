@@ -129,11 +129,11 @@ export class RegistryTarget implements Target {
    * against it. Null when HEAD does not say enough (no digest header): then GET decides.
    */
   private async headManifest(reference: string): Promise<Descriptor | null> {
-    const res = await this.client.send('HEAD', this.path('manifests', reference), {
+    const res = await this.client.sendBuffered('HEAD', this.path('manifests', reference), {
       scopes: this.scope(),
       headers: { accept: MANIFEST_ACCEPT },
+      maxBytes: 0,
     });
-    await res.body.dump();
     if (res.statusCode === 404) throw new OciError('MANIFEST_UNKNOWN', `${this.name}: manifest ${reference} not found`);
     if (res.statusCode !== 200) return null;
     const digest = headerValue(res.headers['docker-content-digest']);
@@ -149,24 +149,14 @@ export class RegistryTarget implements Target {
   private async getManifestBytes(
     reference: string
   ): Promise<{ bytes: Buffer; mediaType: string; digestHeader: string | undefined }> {
-    const res = await this.client.send('GET', this.path('manifests', reference), {
+    const res = await this.client.sendBuffered('GET', this.path('manifests', reference), {
       scopes: this.scope(),
       headers: { accept: MANIFEST_ACCEPT },
+      maxBytes: MAX_MANIFEST_SIZE,
     });
-    if (res.statusCode === 404) {
-      await res.body.dump();
-      throw new OciError('MANIFEST_UNKNOWN', `${this.name}: manifest ${reference} not found`);
-    }
+    if (res.statusCode === 404) throw new OciError('MANIFEST_UNKNOWN', `${this.name}: manifest ${reference} not found`);
     if (res.statusCode !== 200) throw await this.client.errorFrom(res, `GET manifest ${reference}`);
-    const declared = Number(headerValue(res.headers['content-length']) ?? 0);
-    if (declared > MAX_MANIFEST_SIZE) {
-      res.body.destroy();
-      throw new OciError(
-        'SIZE_EXCEEDED',
-        `${this.name}: manifest ${reference} is ${declared} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`
-      );
-    }
-    const bytes = Buffer.from(await readAll(res.body, MAX_MANIFEST_SIZE));
+    const bytes = res.body;
     let mediaType = (headerValue(res.headers['content-type']) ?? '').split(';')[0]!.trim();
     if (!isManifestMediaType(mediaType)) {
       // Some registries answer application/json; the document's own mediaType field decides then.
@@ -181,11 +171,11 @@ export class RegistryTarget implements Target {
 
   async exists(desc: Descriptor): Promise<boolean> {
     const kind = isManifestMediaType(desc.mediaType) ? 'manifests' : 'blobs';
-    const res = await this.client.send('HEAD', this.path(kind, desc.digest), {
+    const res = await this.client.sendBuffered('HEAD', this.path(kind, desc.digest), {
       scopes: this.scope(),
       headers: kind === 'manifests' ? { accept: MANIFEST_ACCEPT } : {},
+      maxBytes: 0,
     });
-    await res.body.dump();
     if (res.statusCode === 200) return true;
     if (res.statusCode === 404) return false;
     throw await this.client.errorFrom(res, `HEAD ${desc.digest}`);
@@ -214,6 +204,24 @@ export class RegistryTarget implements Target {
     const verifier = new VerifyingStream(desc);
     res.body.on('error', (err) => verifier.destroy(err));
     return res.body.pipe(verifier);
+  }
+
+  /**
+   * Reads content whole, checked against its descriptor: no more than `desc.size` bytes are
+   * taken, and they must hash to its digest (what fetchAll and fetchManifest read goes this way).
+   */
+  async fetchBytes(desc: Descriptor): Promise<Uint8Array> {
+    const manifest = isManifestMediaType(desc.mediaType);
+    const res = await this.client.sendBuffered('GET', this.path(manifest ? 'manifests' : 'blobs', desc.digest), {
+      scopes: this.scope(),
+      headers: manifest ? { accept: MANIFEST_ACCEPT } : {},
+      maxBytes: desc.size,
+    });
+    if (res.statusCode === 404)
+      throw new OciError(manifest ? 'MANIFEST_UNKNOWN' : 'BLOB_UNKNOWN', `${this.name}: ${desc.digest} not found`);
+    if (res.statusCode !== 200) throw await this.client.errorFrom(res, `GET ${desc.digest}`);
+    verifyBytes(res.body, desc);
+    return res.body;
   }
 
   async push(desc: Descriptor, content: Readable | Uint8Array): Promise<void> {
@@ -437,13 +445,13 @@ export class RegistryTarget implements Target {
     let filtered = false;
     while (next) {
       if (++pages > 100) throw new OciError('SIZE_EXCEEDED', `${this.name}: more than 100 pages of referrers`);
-      const res = await this.client.send('GET', next, {
+      const res = await this.client.sendBuffered('GET', next, {
         scopes: this.scope(),
         headers: { accept: MediaType.ImageIndex },
+        maxBytes: MAX_MANIFEST_SIZE,
       });
       const ct = (headerValue(res.headers['content-type']) ?? '').split(';')[0]!.trim();
       if (res.statusCode !== 200 || (pages === 1 && ct !== MediaType.ImageIndex && ct !== 'application/json')) {
-        await res.body.dump();
         if (pages === 1 && this.referrersState === 'unknown' && [400, 404, 405, 406, 501].includes(res.statusCode)) {
           this.referrersState = 'unsupported';
           return null;
@@ -453,10 +461,7 @@ export class RegistryTarget implements Target {
       }
       this.referrersState = 'supported';
       filtered ||= /artifactType/.test(headerValue(res.headers['oci-filters-applied']) ?? '');
-      const idx = parseManifest(
-        Buffer.from(await readLimited(res.body, MAX_MANIFEST_SIZE)),
-        MediaType.ImageIndex
-      ) as ImageIndex;
+      const idx = parseManifest(res.body, MediaType.ImageIndex) as ImageIndex;
       out.push(...idx.manifests);
       const link = headerValue(res.headers.link);
       const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { descriptorFor } from '../../../../src/oci/index.ts';
+import { descriptorFor, MediaType } from '../../../../src/oci/index.ts';
 import { fetchAll, RegistryClient, RegistryTarget, staticCredentials } from '../../../../src/store/index.ts';
 
 const MiB = 1024 * 1024;
@@ -25,8 +25,8 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse, count
 }
 
 /** An endless chunked body, honouring backpressure, until the client goes away. */
-function endless(res: ServerResponse, count: (n: number) => void, first = '{"tags":["'): void {
-  const chunk = Buffer.alloc(64 * 1024, 0x61);
+function endless(res: ServerResponse, count: (n: number) => void, first = '{"tags":["', fill = 0x61): void {
+  const chunk = Buffer.alloc(64 * 1024, fill);
   res.write(first);
   const pump = (): void => {
     while (!res.destroyed) {
@@ -48,6 +48,89 @@ describe('registry client: bounded bodies', () => {
       await expect(t.tags()).rejects.toMatchObject({ code: 'SIZE_EXCEEDED' });
       await new Promise((r) => setTimeout(r, 100));
       expect(srv.stats.sent).toBeLessThan(48 * MiB); // the 16 MiB bound plus what sockets buffer
+    } finally {
+      await t.close();
+      await srv.close();
+    }
+  });
+
+  it('an endless manifest, referrer list or blob read whole stops at its bound with SIZE_EXCEEDED', async () => {
+    const srv = await listen((req, res, count) => {
+      // HEAD answers without a digest, so resolve() reads the manifest itself
+      if (req.method === 'HEAD') return void res.writeHead(200).end();
+      const ct = req.url?.includes('/referrers/') ? MediaType.ImageIndex : MediaType.ImageManifest;
+      res.writeHead(200, { 'content-type': ct });
+      endless(res, count, '{"schemaVersion":2,"x":"');
+    });
+    const t = new RegistryTarget({ registry: srv.host, repository: 'x' });
+    const blob = descriptorFor('application/octet-stream', Buffer.from('five!'));
+    try {
+      await expect(t.resolve('v1')).rejects.toMatchObject({ code: 'SIZE_EXCEEDED' });
+      await expect(t.referrers(blob)).rejects.toMatchObject({ code: 'SIZE_EXCEEDED' });
+      // a blob is taken up to its descriptor's size, not up to the manifest bound
+      const err = await fetchAll(t, blob).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'SIZE_EXCEEDED' });
+      expect((err as Error).message).toMatch(/over the 5-byte limit/);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(srv.stats.sent).toBeLessThan(3 * 4 * MiB + 48 * MiB); // two 4 MiB bounds, 5 bytes, socket buffers
+    } finally {
+      await t.close();
+      await srv.close();
+    }
+  });
+
+  it('a manifest or blob declaring more than its bound is refused before its body is read', async () => {
+    const srv = await listen((req, res, count) => {
+      if (req.method === 'HEAD') return void res.writeHead(200).end();
+      res.writeHead(200, { 'content-type': MediaType.ImageManifest, 'content-length': String(64 * MiB) });
+      endless(res, count, '{"schemaVersion":2,"x":"');
+    });
+    const t = new RegistryTarget({ registry: srv.host, repository: 'x' });
+    try {
+      const err = await t.resolve('v1').catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'SIZE_EXCEEDED' });
+      expect((err as Error).message).toMatch(/is 67108864 bytes, over the 4194304-byte limit/);
+      const blob = descriptorFor('application/octet-stream', Buffer.from('five!'));
+      await expect(fetchAll(t, blob)).rejects.toMatchObject({ code: 'SIZE_EXCEEDED' });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(srv.stats.sent).toBeLessThan(48 * MiB);
+    } finally {
+      await t.close();
+      await srv.close();
+    }
+  });
+
+  it("an error answer with an endless body still reports the registry's error, read no further", async () => {
+    const srv = await listen((req, res, count) => {
+      if (req.method === 'HEAD') return void res.writeHead(200).end();
+      res.writeHead(403, { 'content-type': 'application/json' });
+      // the error document, then JSON whitespace without end
+      endless(res, count, '{"errors":[{"code":"DENIED","message":"not for you"}]}', 0x20);
+    });
+    const t = new RegistryTarget({ registry: srv.host, repository: 'x' });
+    try {
+      const err = await t.resolve('v1').catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'DENIED' });
+      expect((err as Error).message).toMatch(/HTTP 403 DENIED: not for you/);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(srv.stats.sent).toBeLessThan(48 * MiB);
+    } finally {
+      await t.close();
+      await srv.close();
+    }
+  });
+
+  it('a blob shorter than its descriptor, or with other bytes, is refused', async () => {
+    const srv = await listen((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(req.url?.endsWith(short.digest) ? 'four' : 'evil!');
+    });
+    const short = descriptorFor('application/octet-stream', Buffer.from('five!'));
+    const other = descriptorFor('application/octet-stream', Buffer.from('good!'));
+    const t = new RegistryTarget({ registry: srv.host, repository: 'x' });
+    try {
+      await expect(fetchAll(t, short)).rejects.toMatchObject({ code: 'SIZE_INVALID' });
+      await expect(fetchAll(t, other)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
     } finally {
       await t.close();
       await srv.close();
