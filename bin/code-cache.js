@@ -10,14 +10,46 @@
 // ~/.cache/signet/code-cache), created private (0700) and used only while it is owned by this user
 // and not writable by others: it holds compiled code. A file is written whole and renamed into place;
 // V8 checks its version, flags and the source's length and refuses a cache that does not match, and
-// the cache is then written again. SIGNET_CODE_CACHE=0 runs without it.
+// the cache is then written again. The directory is bounded (CACHE_MAX_BYTES): a cache is touched
+// when used, and writing one removes the least recently used past the bound (installs that are gone,
+// such as the clones CI runs in, leave theirs behind otherwise). SIGNET_CODE_CACHE=0 runs without it.
 import { createRequire } from 'node:module';
 import vm from 'node:vm';
 import { isAscii } from 'node:buffer';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+
+/** What the cache directory may hold: a command's cache is 0.5-2 MB, every command's about 30 MB. */
+const CACHE_MAX_BYTES = 96 * 1024 * 1024;
+/** A cache used is touched at most this often (its mtime says when it was last used). */
+const TOUCH_EVERY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Removes this command's caches for other bundles (`older`), then the least recently used caches
+ * until the directory holds no more than CACHE_MAX_BYTES; never `keep`, the one just written.
+ */
+function prune(dir, keep, older) {
+  const files = [];
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.v8cache')) continue;
+    const path = join(dir, f);
+    if (path === keep) continue;
+    if (older(f)) {
+      rmSync(path, { force: true });
+      continue;
+    }
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (st) files.push({ path, size: st.size, used: st.mtimeMs });
+  }
+  let total = statSync(keep).size + files.reduce((n, f) => n + f.size, 0);
+  for (const f of files.sort((a, b) => a.used - b.used)) {
+    if (total <= CACHE_MAX_BYTES) break;
+    rmSync(f.path, { force: true });
+    total -= f.size;
+  }
+}
 
 /** The private directory for the cache files, or undefined when there is none to trust. */
 function cacheDirectory() {
@@ -65,6 +97,9 @@ export function runBundle(file, { tier, command }) {
     older = (f) => f.startsWith(prefix) && f.endsWith(suffix) && join(dir, f) !== cacheFile;
     try {
       cachedData = readFileSync(cacheFile);
+      const used = statSync(cacheFile).mtimeMs;
+      const now = Date.now();
+      if (now - used > TOUCH_EVERY_MS) utimesSync(cacheFile, now / 1000, now / 1000); // used: kept by prune
     } catch {
       // first run of this command with this bundle: compiled from source, cached at exit
     }
@@ -81,7 +116,7 @@ export function runBundle(file, { tier, command }) {
       try {
         writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
         renameSync(tmp, cacheFile);
-        for (const f of readdirSync(dir)) if (older(f)) rmSync(join(dir, f), { force: true });
+        prune(dir, cacheFile, older);
       } catch {
         // a full disk or a removed directory costs the next run its cache, nothing else
         try {

@@ -2,7 +2,20 @@
 // first run and used on the next, a cache V8 refuses (damaged, another bundle) is written again, and
 // a cache directory others can write to is never used. The output is the same in every case.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  cp,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  truncate,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +99,39 @@ describe('the CLI bundle with V8 code cache', () => {
     expect(files).toContain(mine);
     // Neither run replaced the other's cache: this install's file is the one it wrote first.
     expect((await stat(join(cacheDir, mine!))).mtimeMs).toBe(before);
+  });
+
+  it('a cache used is marked used, and the directory keeps under its bound by dropping the least recently used', async () => {
+    await rm(cacheDir, { recursive: true, force: true });
+    await version(); // this install's cache, alone
+    const [mine] = await cacheFiles();
+    const path = join(cacheDir, mine!);
+    const twoDaysAgo = Date.now() / 1000 - 2 * 86400;
+    await utimes(path, twoDaysAgo, twoDaysAgo);
+    expect(await version()).toMatch(/^\d+\.\d+\.\d+/);
+    expect((await stat(path)).mtimeMs).toBeGreaterThan(Date.now() - 60_000); // touched: used today
+    // Caches other installs left (40 MiB each, sparse), used 3, 2 and 1 days ago: 120 MiB in all.
+    const left = ['a', 'b', 'c'].map((tag) =>
+      join(cacheDir, `${process.version}-${process.arch}-liftoff-${tag.repeat(8)}-1-1-verify.v8cache`)
+    );
+    for (const [i, f] of left.entries()) {
+      await writeFile(f, '');
+      await truncate(f, 40 * 1024 * 1024);
+      const when = Date.now() / 1000 - (3 - i) * 86400;
+      await utimes(f, when, when);
+    }
+    // A command without a cache yet writes one, and makes room: the oldest goes, the others stay.
+    const r = await runSignet(['key', 'list'], {
+      env: { SIGNET_USE_DIST: '1', XDG_CACHE_HOME: cacheHome, SIGNET_HOME: join(work, 'home') },
+    });
+    expect(r.code).toBe(0);
+    const files = await cacheFiles();
+    expect(files.some((f) => f.endsWith('-key.v8cache'))).toBe(true);
+    expect(files).toContain(mine);
+    expect(existsSync(left[0]!)).toBe(false);
+    expect(existsSync(left[1]!)).toBe(true);
+    expect(existsSync(left[2]!)).toBe(true);
+    for (const f of left) await rm(f, { force: true });
   });
 
   it('a cache directory that others can write to is not used', async () => {
