@@ -127,6 +127,9 @@ describe('Layer B freshness attacks: stateless rollback, withdrawn release, free
         const fetched: string[] = [];
         const spy: ReadStore = Object.create(target, {
           fetch: { value: (d: Descriptor) => (fetched.push(d.digest), target.fetch(d)) },
+          ...(target.fetchBytes
+            ? { fetchBytes: { value: (d: Descriptor) => (fetched.push(d.digest), target.fetchBytes!(d)) } }
+            : {}),
         });
         await expect(refreshTuf(spy, reference!, root, { stateDir: false })).rejects.toThrow(
           /timestamp\.json is 1048576 bytes, over the 16384-byte limit for it: not read/
