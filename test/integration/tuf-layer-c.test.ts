@@ -65,4 +65,32 @@ describe('Layer C: trust material through TUF', () => {
       /no certificate of ca:t is trusted: TUF: timestamp version \d+ is older than the trusted \d+: a rollback/
     );
   });
+  it('Layers C and B judge one refresh of the TUF repository per verification', async () => {
+    const t = b.t;
+    const tufRef = `${t.serve.host}/acme/tuf-once:latest`;
+    const root = await b.initLib(tufRef);
+    expect((await b.tuf('trust', tufRef, 'ca:t', '--trust-store', t.store)).code).toBe(0);
+    const app = `${t.serve.host}/acme/once`;
+    await t.push(app, '1', 'release read once');
+    await t.signAs(`${app}:1`);
+    await b.publish(tufRef, `${app}:1`);
+    // the registry's own count of the requests one verification makes
+    const requests = async (): Promise<number> => {
+      const text = await (await fetch(`http://${t.serve.host}/metrics`)).text();
+      return [...text.matchAll(/^signet_http_requests_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    const made = async (policy: string): Promise<number> => {
+      const before = await requests();
+      const r = await b.verifyLib(`${app}:1`, policy);
+      expect(r.verdict, JSON.stringify(r.requirements)).toBe('verified');
+      return (await requests()) - before - 1; // less the /metrics request itself
+    };
+    const layerBOnly = await b.policyFor(tufRef, root);
+    const both = await b.policyFor(tufRef, root, { trustStore: true });
+    await made(both); // both policies have now seen the current metadata
+    const bOnly = await made(layerBOnly);
+    const withC = await made(both);
+    expect(bOnly).toBeGreaterThan(4); // the artifact's requests and one refresh
+    expect(withC).toBe(bOnly);
+  });
 });

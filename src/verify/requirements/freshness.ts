@@ -20,7 +20,8 @@ const tuf = (): Promise<typeof import('../../freshness/index.ts')> => import('..
 export async function freshnessCheck(
   st: TrustPolicyStatement,
   ctx: EvaluationContext,
-  report: RequirementReport
+  report: RequirementReport,
+  tuf: StatementTuf
 ): Promise<void> {
   const f = st.freshness!;
   const rq = report.name;
@@ -36,7 +37,7 @@ export async function freshnessCheck(
       `a layout has no repository name: give --name NAME or a names entry "oci:<path glob>" in statement "${st.name}"`
     );
   try {
-    const [outcome, reason] = await withTrustedTuf(st, ctx, !expected.tag, async (trusted) => {
+    const [outcome, reason] = await tuf.use(async (trusted) => {
       const [o, r] = await judge(trusted, expected.name!, expected.tag, d, f.tuf);
       const stale = trusted.stale.length ? ` — offline, accepted stale: ${trusted.stale.join('; ')}` : '';
       return [o, `${r}${o === 'pass' ? stale : ''}`] as const;
@@ -54,30 +55,55 @@ function refusal(err: unknown): 'inconclusive' | 'fail' {
 }
 
 /**
- * Refreshes the statement's TUF repository (its pinned root, the verification's reference time,
- * the offline grace under `--offline`) and runs `use` while the store is open (delegated roles are
- * read lazily). Throws whatever the refresh refuses.
+ * A statement's TUF repository, refreshed once per verification (its pinned root, the
+ * verification's reference time, the offline grace under `--offline`) and shared by Layers C and
+ * B: both judge the same metadata, read once. Opened on first use; `close` releases the store it
+ * reads (delegated roles are read lazily while it is open). A refresh that fails is the answer of
+ * every use.
  */
-async function withTrustedTuf<T>(
-  st: TrustPolicyStatement,
-  ctx: EvaluationContext,
-  allDelegated: boolean,
-  use: (t: TrustedTuf) => Promise<T>
-): Promise<T> {
-  const f = st.freshness!;
-  const opened = await openTarget(f.tuf);
-  try {
-    if (!opened.reference || opened.parsed.digest)
-      throw new SignetError('POLICY_INVALID', `freshness.tuf ${f.tuf} names no tag`);
-    const { refreshTuf } = await tuf();
-    const trusted = await refreshTuf(opened.target, opened.reference, f.root, {
-      ...(ctx.verifyOptions.now ? { now: ctx.verifyOptions.now } : {}),
-      loadAllDelegated: allDelegated,
-      ...(ctx.offline ? { offline: f.offlineGrace !== undefined ? { grace: parseDuration(f.offlineGrace) } : {} } : {}),
-    });
-    return await use(trusted);
-  } finally {
-    await opened.target.close();
+export class StatementTuf {
+  private session: Promise<{ trusted: TrustedTuf; close(): Promise<void> }> | undefined;
+
+  constructor(
+    private readonly st: TrustPolicyStatement,
+    private readonly ctx: EvaluationContext
+  ) {}
+
+  use<T>(fn: (trusted: TrustedTuf) => Promise<T>): Promise<T> {
+    this.session ??= this.open();
+    return this.session.then((s) => fn(s.trusted));
+  }
+
+  async close(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    await session?.then(
+      (s) => s.close(),
+      () => undefined // a refresh that failed closed its store already
+    );
+  }
+
+  private async open(): Promise<{ trusted: TrustedTuf; close(): Promise<void> }> {
+    const f = this.st.freshness!;
+    const ctx = this.ctx;
+    const opened = await openTarget(f.tuf);
+    try {
+      if (!opened.reference || opened.parsed.digest)
+        throw new SignetError('POLICY_INVALID', `freshness.tuf ${f.tuf} names no tag`);
+      const { refreshTuf } = await tuf();
+      const trusted = await refreshTuf(opened.target, opened.reference, f.root, {
+        ...(ctx.verifyOptions.now ? { now: ctx.verifyOptions.now } : {}),
+        // by digest, Layer B looks through every delegated role for the release
+        loadAllDelegated: !expectedBinding(this.st, ctx).tag,
+        ...(ctx.offline
+          ? { offline: f.offlineGrace !== undefined ? { grace: parseDuration(f.offlineGrace) } : {} }
+          : {}),
+      });
+      return { trusted, close: () => opened.target.close() };
+    } catch (err) {
+      await opened.target.close();
+      throw err;
+    }
   }
 }
 
@@ -90,16 +116,16 @@ async function withTrustedTuf<T>(
  */
 export async function trustMaterialThroughTuf(
   st: TrustPolicyStatement,
-  ctx: EvaluationContext,
   store: TrustStore,
-  rq: string
+  rq: string,
+  statementTuf: StatementTuf
 ): Promise<{ store: TrustStore; check: Check }> {
   const f = st.freshness!;
   const allowed = new Map<string, X509Certificate[]>();
   const notes: string[] = [];
   let result: Check;
   try {
-    await withTrustedTuf(st, ctx, false, async (trusted) => {
+    await statementTuf.use(async (trusted) => {
       const { certificateTargetPath } = await tuf();
       for (const { type, name } of st.trustStores) {
         const ref = `${type}:${name}`;

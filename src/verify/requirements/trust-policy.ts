@@ -5,7 +5,7 @@ import type { NotaryCandidate } from '../discover.ts';
 import { verifyNotarySignature, type NotaryVerdict } from '../families/notary.ts';
 import { check, verdictOf, type Check, type RequirementReport } from '../report.ts';
 import { bindingCheck, expectedBinding, rollbackCheck } from './name-binding.ts';
-import { freshnessCheck, trustMaterialThroughTuf } from './freshness.ts';
+import { freshnessCheck, StatementTuf, trustMaterialThroughTuf } from './freshness.ts';
 import { evaluateStatementSigstore } from './sigstore.ts';
 import type { EvaluationContext, Requirement } from './types.ts';
 
@@ -53,6 +53,20 @@ export async function evaluateTrustPolicy(
   req: TrustPolicyRequirement,
   ctx: EvaluationContext
 ): Promise<RequirementReport[]> {
+  let tuf: StatementTuf | undefined;
+  try {
+    return await evaluateStatement(req, ctx, (st) => (tuf ??= new StatementTuf(st, ctx)));
+  } finally {
+    await tuf?.close();
+  }
+}
+
+/** evaluateTrustPolicy's work; `tufOf` gives the statement's TUF repository, refreshed once (Layers C and B). */
+async function evaluateStatement(
+  req: TrustPolicyRequirement,
+  ctx: EvaluationContext,
+  tufOf: (st: TrustPolicyStatement) => StatementTuf
+): Promise<RequirementReport[]> {
   let st: TrustPolicyStatement;
   try {
     st = statementFor(req, ctx);
@@ -79,7 +93,7 @@ export async function evaluateTrustPolicy(
   // Layer C: the trust stores reduced to the certificates the statement's TUF repository lists.
   let trustStore = req.trustStore;
   if (st.freshness?.trustStore && notary.length) {
-    const m = await trustMaterialThroughTuf(st, ctx, req.trustStore, name);
+    const m = await trustMaterialThroughTuf(st, req.trustStore, name, tufOf(st));
     report.checks.push(m.check);
     trustStore = m.store;
   }
@@ -132,7 +146,7 @@ export async function evaluateTrustPolicy(
       report
     );
   // Layer B: the statement's TUF targets must name this digest for the name and tag.
-  if (st.freshness && report.satisfied) await freshnessCheck(st, ctx, report);
+  if (st.freshness && report.satisfied) await freshnessCheck(st, ctx, report, tufOf(st));
   const rolledBack = report.checks.some(
     (c) => (c.name === 'rollback' && c.outcome === 'fail') || (c.name === 'freshness' && c.outcome !== 'pass')
   );
