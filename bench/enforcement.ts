@@ -1,6 +1,7 @@
 // Policy enforcement in `signet serve`: what a verdict costs. Warm (cached) manifest GETs with
 // --policy against the same server without it (goal >= 0.8x), the latency of a cold verdict (the
-// first GET after a signature lands), and pull-through GETs against the upstream served directly.
+// first GET after a signature lands), and pull-through GETs against the upstream served directly;
+// each pair measured in alternating rounds (best round of each).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +9,7 @@ import { request } from 'undici';
 import { sign } from '../src/sign/index.ts';
 import { trustSetup } from '../test/helpers/trust.ts';
 import { startDistribution, startSignet, type RegistryProcess } from './peers.ts';
-import { manifestRps, pushSmallManifest } from './registry.ts';
+import { manifestRpsAlternating, pushSmallManifest } from './registry.ts';
 
 /** A distinct small image manifest under `tag` (the config digest is shared; the annotation differs). */
 async function pushDistinct(host: string, repo: string, tag: string): Promise<string> {
@@ -53,22 +54,21 @@ export async function enforcementSection(): Promise<void> {
     const { keys, store, policy } = await trustSetup(work);
     const flags = ['--policy', policy, '--trust-store', store];
 
-    // Same store, same manifest, same server binary: with and without the policy.
+    // Same store, same manifest, same server binary, with and without the policy: both run side
+    // by side on the one root (the enforcing server only reads it here) and are measured in
+    // alternating rounds.
     const root = join(work, 'root');
     const plain = await startSignet(root, [], 'signet serve');
     procs.push(plain);
     const url = await pushSmallManifest(plain.host);
     await sign(`${plain.host}/bench/small:v1`, { keyStore: keys });
-    await manifestRps(url, 2);
-    const without = await manifestRps(url, 8);
-    await plain.stop();
-    procs.pop();
     const enforcing = await startSignet(root, flags, 'signet serve --policy');
     procs.push(enforcing);
     const eurl = url.replace(plain.host, enforcing.host);
     const cold = await timedGet(eurl);
-    await manifestRps(eurl, 2);
-    const warm = await manifestRps(eurl, 8);
+    const [without, warm] = (await manifestRpsAlternating([url, eurl], 3, 3)) as [number, number];
+    await plain.stop();
+    procs.splice(procs.indexOf(plain), 1);
     console.log(`manifest GET without policy     ${without.toFixed(0).padStart(6)} req/s (32 conns)`);
     console.log(`manifest GET with --policy      ${warm.toFixed(0).padStart(6)} req/s (warm verdict cache)`);
     console.log(`ratio with/without policy: ${(warm / without).toFixed(2)}x (goal >= 0.80x)`);
@@ -97,10 +97,7 @@ export async function enforcementSection(): Promise<void> {
     );
     procs.push(proxy);
     const purl = uurl.replace(upstream.host, proxy.host);
-    await manifestRps(uurl, 2);
-    const direct = await manifestRps(uurl, 8);
-    await manifestRps(purl, 2);
-    const through = await manifestRps(purl, 8);
+    const [direct, through] = (await manifestRpsAlternating([uurl, purl], 3, 3)) as [number, number];
     console.log(`docker-registry direct          ${direct.toFixed(0).padStart(6)} req/s`);
     console.log(`through signet pull-through     ${through.toFixed(0).padStart(6)} req/s (verified, cached verdict)`);
     console.log(`ratio pull-through/direct: ${(through / direct).toFixed(2)}x`);

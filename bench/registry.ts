@@ -211,4 +211,19 @@ export async function manifestRps(url: string, seconds: number): Promise<number>
   return Number(m[1]);
 }
 
+/**
+ * Manifest GETs per second of each URL, after a warm-up of each, in alternating rounds (A B, B A,
+ * …) so that a change of load on the machine falls on every side alike: the best round of each.
+ */
+export async function manifestRpsAlternating(urls: string[], rounds: number, seconds: number): Promise<number[]> {
+  for (const url of urls) await manifestRps(url, 2); // warm-up
+  const best = urls.map(() => 0);
+  for (let i = 0; i < rounds; i++) {
+    const order = urls.map((_, k) => k);
+    for (const k of i % 2 === 0 ? order : order.reverse())
+      best[k] = Math.max(best[k]!, await manifestRps(urls[k]!, seconds));
+  }
+  return best;
+}
+
 export { pushBlob, pullBlob };

@@ -3,7 +3,14 @@
 // (--policy and pull-through), startup (cold CLI processes on Node 20, 22, 24), demo (`npm start`).
 // Pass section names to run a subset; `--json FILE` also writes the table rows (value, peer,
 // ratio, goal, Node version) to FILE.
-import { BlobSource, blobThroughput, manifestRps, pushBlob, pullBlob, pushSmallManifest } from './registry.ts';
+import {
+  BlobSource,
+  blobThroughput,
+  manifestRpsAlternating,
+  pushBlob,
+  pullBlob,
+  pushSmallManifest,
+} from './registry.ts';
 import { startDistribution, startSignet, type RegistryProcess } from './peers.ts';
 import { notarySection } from './notary.ts';
 import { revocationSection } from './revocation.ts';
@@ -35,15 +42,10 @@ async function registrySection(): Promise<void> {
   try {
     for (const start of [startSignet, startDistribution]) regs.push(await start());
     const blobs = await blobThroughput(regs, blob, 3);
-    const urls = new Map<RegistryProcess, string>();
-    for (const reg of regs) {
-      urls.set(reg, await pushSmallManifest(reg.host));
-      await manifestRps(urls.get(reg)!, 2); // warm-up
-    }
-    const rps = new Map<RegistryProcess, number>();
-    for (let i = 0; i < 2; i++)
-      for (const reg of i % 2 === 0 ? regs : [...regs].reverse())
-        rps.set(reg, Math.max(rps.get(reg) ?? 0, await manifestRps(urls.get(reg)!, 4)));
+    const urls: string[] = [];
+    for (const reg of regs) urls.push(await pushSmallManifest(reg.host));
+    const best = await manifestRpsAlternating(urls, 2, 4);
+    const rps = new Map<RegistryProcess, number>(regs.map((reg, k) => [reg, best[k]!]));
     for (const reg of regs) {
       const b = blobs[reg.name]!;
       results[reg.name] = { push: b.push, pull: b.pull, rps: rps.get(reg)! };
