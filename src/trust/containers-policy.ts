@@ -1,8 +1,7 @@
-import { createReadStream } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import * as z from 'zod';
 import { parseRegistryReference, type RegistryReference } from '../oci/index.ts';
-import { readBodyBounded, SignetError } from '../util/index.ts';
+import { readFileBounded, SignetError } from '../util/index.ts';
 
 /**
  * containers-policy.json(5) as containers/image enforces it: `default`, `transports.docker`
@@ -57,9 +56,7 @@ export const MAX_CONTAINERS_POLICY_KEY_FILE = 1024 * 1024;
 async function readPolicyFile(p: string, what: string, where: string, baseDir: string): Promise<Uint8Array> {
   const file = isAbsolute(p) ? p : join(baseDir, p);
   try {
-    return await readBodyBounded(createReadStream(file), MAX_CONTAINERS_POLICY_KEY_FILE, {
-      what: `containers policy: ${where}: ${what} ${file}`,
-    });
+    return await readFileBounded(file, MAX_CONTAINERS_POLICY_KEY_FILE, `containers policy: ${where}: ${what} ${file}`);
   } catch (err) {
     if (err instanceof SignetError) throw err;
     invalid(`${where}: cannot read ${what} ${p}: ${(err as Error).message}`);
@@ -293,9 +290,7 @@ async function parseRequirements(list: unknown, where: string, baseDir: string):
 export async function loadContainersPolicy(path: string): Promise<ContainersPolicy> {
   let j: unknown;
   try {
-    const text = await readBodyBounded(createReadStream(path), MAX_CONTAINERS_POLICY_SIZE, {
-      what: `containers policy ${path}`,
-    });
+    const text = await readFileBounded(path, MAX_CONTAINERS_POLICY_SIZE, `containers policy ${path}`);
     j = JSON.parse(text.toString('utf8'));
   } catch (err) {
     if (err instanceof SignetError) throw err;

@@ -1,7 +1,13 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { defaultTrustPolicyPath, SignetError, signetHome, writeFileAtomic } from '../util/index.ts';
+import {
+  defaultTrustPolicyPath,
+  MAX_CONFIG_FILE_SIZE,
+  readFileBounded,
+  SignetError,
+  signetHome,
+  writeFileAtomic,
+} from '../util/index.ts';
 import { loadBlobTrustPolicy, loadTrustPolicy } from './policy.ts';
 
 /** The policy files of `$SIGNET_HOME`: the OCI trust policy, or the blob one. */
@@ -31,7 +37,7 @@ function validate(doc: unknown, blob: boolean, what: string): void {
 async function readPolicyFile(path: string, blob: boolean): Promise<PolicyFile | undefined> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readFileBounded(path, MAX_CONFIG_FILE_SIZE, `trust policy ${path}`)).toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new SignetError('IO', `cannot read ${path}: ${(err as Error).message}`);
@@ -97,7 +103,7 @@ export async function importTrustPolicy(
   options: { blob?: boolean; replace?: boolean; path?: string } = {}
 ): Promise<string> {
   const blob = Boolean(options.blob);
-  const text = await readFile(file, 'utf8');
+  const text = (await readFileBounded(file, MAX_CONFIG_FILE_SIZE, `trust policy ${file}`)).toString('utf8');
   validate(text, blob, file);
   const path = options.path ?? trustPolicyPath(blob);
   if (existsSync(path) && !options.replace) throw new SignetError('USAGE', `${path} exists (replace it explicitly)`);
@@ -117,5 +123,5 @@ export async function readTrustPolicyText(
       'POLICY_NOT_FOUND',
       `no trust policy at ${path} (signet policy init or signet policy import)`
     );
-  return { path, text: await readFile(path, 'utf8') };
+  return { path, text: (await readFileBounded(path, MAX_CONFIG_FILE_SIZE, `trust policy ${path}`)).toString('utf8') };
 }

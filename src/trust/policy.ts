@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve as resolvePath } from 'node:path';
 import * as z from 'zod';
 import { isValidRepositoryName } from '../oci/index.ts';
-import { anchoredRegExp, parseDuration, SignetError } from '../util/index.ts';
+import { anchoredRegExp, MAX_CONFIG_FILE_SIZE, parseDuration, readFileBounded, SignetError } from '../util/index.ts';
 import { parseDistinguishedName } from './identity.ts';
 import { STORE_TYPES } from './truststore.ts';
 
@@ -491,7 +490,7 @@ export function loadBlobTrustPolicy(input: unknown): TrustPolicyDocument {
 export async function loadTrustPolicyFile(path: string, kind: 'oci' | 'blob' = 'oci'): Promise<TrustPolicyDocument> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readFileBounded(path, MAX_CONFIG_FILE_SIZE)).toString('utf8');
   } catch (err) {
     throw new SignetError(
       'POLICY_UNREADABLE',

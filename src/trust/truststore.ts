@@ -1,9 +1,9 @@
 import type { X509Certificate } from 'node:crypto';
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
-import { copyFile, lstat, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { certInfo, parseCertificates } from '../pki/index.ts';
-import { SignetError, signetHome } from '../util/index.ts';
+import { MAX_CONFIG_FILE_SIZE, readFileBounded, SignetError, signetHome } from '../util/index.ts';
 
 export type StoreType = 'ca' | 'signingAuthority' | 'tsa';
 export const STORE_TYPES: StoreType[] = ['ca', 'signingAuthority', 'tsa'];
@@ -191,7 +191,8 @@ export class TrustStore {
         storeError(
           `trust store "${name}" of type "${type}": ${entry.name} is a directory; a named store holds certificate files only`
         );
-      for (const cert of parseCertificates(await readFile(p), `trust store "${name}" file ${entry.name}`)) {
+      const bytes = await readFileBounded(p, MAX_CONFIG_FILE_SIZE, `trust store "${name}" file ${entry.name}`);
+      for (const cert of parseCertificates(bytes, `trust store "${name}" file ${entry.name}`)) {
         const info = certInfo(cert);
         if (type === 'tsa' && !info.selfSigned)
           storeError(`trust store "${name}" of type "tsa": ${entry.name} is not a self-signed root certificate`);
@@ -210,7 +211,7 @@ export class TrustStore {
   async add(type: StoreType, name: string, files: string[]): Promise<string[]> {
     TrustStore.checkName(type, name);
     for (const f of files) {
-      const certs = parseCertificates(await readFile(f), f);
+      const certs = parseCertificates(await readFileBounded(f, MAX_CONFIG_FILE_SIZE), f);
       for (const c of certs) {
         const info = certInfo(c);
         if (type === 'tsa' && !info.selfSigned)

@@ -18,6 +18,7 @@ export type { WriteAtomicOptions, CommitOptions } from './atomic-write.ts';
 export { SIGNET_VERSION, readPackageVersion } from './version.ts';
 export { isValidDate } from './time.ts';
 export { readBodyBounded } from './http-body.ts';
+export { MAX_CONFIG_FILE_SIZE, readFileBounded } from './file-bounded.ts';
 export type { BodySource, ReadBoundedOptions } from './http-body.ts';
 export { parseDuration } from './duration.ts';
 export { anchoredRegExp } from './anchored-regexp.ts';

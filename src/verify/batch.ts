@@ -1,10 +1,11 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatReference, parseReference } from '../oci/index.ts';
 import { FileRevocationCache, type RevocationOptions } from '../pki/index.ts';
 import { openTarget, RegistryClientPool } from '../store/index.ts';
 import { verifyArtifact, type VerifyArtifactOptions } from './engine.ts';
-import { SignetError } from '../util/index.ts';
+import { readFileBounded, SignetError } from '../util/index.ts';
+import { MAX_SMALL_SIGNATURE } from './discover.ts';
 import { loadRequirements, type RequirementSources } from './load.ts';
 import type { VerificationReport } from './report.ts';
 
@@ -70,7 +71,11 @@ export async function revocationSetup(
   if (r.cache ?? true) out.cache = new FileRevocationCache();
   if (r.offline) out.offline = true;
   if (r.bundleDir)
-    out.bundle = await Promise.all((await readdir(r.bundleDir)).map((f) => readFile(join(r.bundleDir!, f))));
+    out.bundle = await Promise.all(
+      (await readdir(r.bundleDir)).map((f) =>
+        readFileBounded(join(r.bundleDir!, f), MAX_SMALL_SIGNATURE, `bundle file ${join(r.bundleDir!, f)}`)
+      )
+    );
   return out;
 }
 

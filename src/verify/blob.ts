@@ -2,9 +2,10 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestFile, digestOf, type ArtifactDigestAlgorithm, type Descriptor } from '../oci/index.ts';
 import { signatureAlgorithmFor } from '../pki/index.ts';
-import { COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, parseEnvelope } from '../signature/index.ts';
+import { COSE_MEDIA_TYPE, JWS_MEDIA_TYPE, MAX_ENVELOPE_SIZE, parseEnvelope } from '../signature/index.ts';
 import { loadTrustPolicyFile, selectBlobPolicy, TrustStore, type TrustPolicyDocument } from '../trust/index.ts';
-import { SignetError, signetHome } from '../util/index.ts';
+import { readFileBounded, SignetError, signetHome } from '../util/index.ts';
+import { MAX_SMALL_SIGNATURE } from './discover.ts';
 import { verifyNotarySignature } from './families/notary.ts';
 import { verifySigstoreBundle } from './families/sigstore.ts';
 import { sigstoreRequirement, type RequirementSources } from './load.ts';
@@ -41,7 +42,7 @@ export async function verifyBlob(
       ? options.trustPolicy
       : await loadTrustPolicyFile(options.trustPolicy ?? join(signetHome(), 'trustpolicy.blob.json'), 'blob');
   const statement = selectBlobPolicy(doc, options.policyName);
-  const envelope = await readFile(signaturePath);
+  const envelope = await readFileBounded(signaturePath, MAX_ENVELOPE_SIZE, `signature file ${signaturePath}`);
   await stat(file);
   // The blob is hashed with the algorithm the signing key implies, never the one the payload claims.
   let claimed: Descriptor;
@@ -121,7 +122,7 @@ export async function verifySigstoreBlob(
   if (!sigstore.keys?.length && !sigstore.identities?.length)
     throw new SignetError('USAGE', 'a bundle is verified with --key or --certificate-identity[-regexp] and an issuer');
   const req = await sigstoreRequirement(sigstore);
-  const bundle = await readFile(bundlePath);
+  const bundle = await readFileBounded(bundlePath, MAX_SMALL_SIGNATURE, `bundle file ${bundlePath}`);
   let digest: string;
   let size = 0;
   let artifact: Uint8Array | undefined;

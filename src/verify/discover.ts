@@ -23,7 +23,7 @@ import { SignetError } from '../util/index.ts';
 import type { Family } from './report.ts';
 
 /** Cosign payloads, simple and layout signatures are small; a larger one is refused unread. */
-const MAX_SMALL_SIGNATURE = 1024 * 1024;
+export const MAX_SMALL_SIGNATURE = 1024 * 1024;
 
 const UNREADABLE = new Set([
   'BLOB_UNKNOWN',

@@ -1,6 +1,6 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FreshnessState } from '../freshness/index.ts';
 import { loadRegistriesD, parseCosignPublicKey, type RegistriesD } from '../signature/index.ts';
@@ -11,7 +11,13 @@ import {
   type ContainersPolicy,
   type TrustPolicyDocument,
 } from '../trust/index.ts';
-import { defaultTrustPolicyPath, SignetError, signetHome } from '../util/index.ts';
+import {
+  defaultTrustPolicyPath,
+  MAX_CONFIG_FILE_SIZE,
+  readFileBounded,
+  SignetError,
+  signetHome,
+} from '../util/index.ts';
 import type { TrustedRoot } from '@sigstore/protobuf-specs';
 import { identityMatcher, parseTrustedRoot, type SigstoreIdentity } from './families/sigstore.ts';
 import type { Requirement } from './requirements/types.ts';
@@ -59,7 +65,7 @@ function named(path: string, what: string): string {
 }
 
 async function bytesOf(x: string | Uint8Array): Promise<Uint8Array> {
-  return typeof x === 'string' ? readFile(named(x, 'key file')) : x;
+  return typeof x === 'string' ? readFileBounded(named(x, 'key file'), MAX_CONFIG_FILE_SIZE) : x;
 }
 
 /** PEM public keys (files, bytes or keys), as `--cosign-key` and `--key` take them. */
@@ -82,7 +88,7 @@ export async function sigstoreRequirement(
     const where = typeof sig.trustedRoot === 'string' ? sig.trustedRoot : 'the trusted root';
     const bytes =
       typeof sig.trustedRoot === 'string'
-        ? await readFile(named(sig.trustedRoot, 'trusted root file'))
+        ? await readFileBounded(named(sig.trustedRoot, 'trusted root file'), MAX_CONFIG_FILE_SIZE)
         : sig.trustedRoot;
     if (sig.trustedRootDigest !== undefined) {
       const got = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { isNotFound, parseReference, type Descriptor, type RegistryReference } from '../oci/index.ts';
 import { cosignAttestationTag, cosignSignatureTag, lookasideFor, type RegistriesD } from '../signature/index.ts';
 import { openTarget, RegistryClientPool, type ReadableTarget } from '../store/index.ts';
 import { TrustStore } from '../trust/index.ts';
-import { signetHome } from '../util/index.ts';
+import { MAX_CONFIG_FILE_SIZE, readFileBounded, signetHome } from '../util/index.ts';
 import { DEFAULT_CONCURRENCY, mapConcurrent, revocationSetup, type VerifyArtifactsOptions } from './batch.ts';
 import { VerdictCache, type VerdictKey } from './cache.ts';
 import type { Candidate } from './discover.ts';
@@ -113,7 +112,7 @@ function restamp(paths: Array<[path: string, depth: number]>, previous?: Stamp):
 async function containersKeyFiles(policyFile: string): Promise<string[]> {
   let doc: unknown;
   try {
-    doc = JSON.parse(await readFile(policyFile, 'utf8'));
+    doc = JSON.parse((await readFileBounded(policyFile, MAX_CONFIG_FILE_SIZE)).toString('utf8'));
   } catch {
     return [];
   }

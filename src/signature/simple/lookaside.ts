@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import * as z from 'zod';
 import { parseDigest } from '../../oci/index.ts';
-import { readBodyBounded, SignetError } from '../../util/index.ts';
+import { MAX_CONFIG_FILE_SIZE, readBodyBounded, readFileBounded, SignetError } from '../../util/index.ts';
 
 /** registries.d: where simple signatures of a registry namespace live (containers-registries.d(5)). */
 export interface RegistriesD {
@@ -63,7 +63,7 @@ export async function loadRegistriesD(dir: string): Promise<RegistriesD> {
     try {
       // yaml is loaded only when a registries.d is read (most commands never do).
       const { parse: parseYaml } = await import('yaml');
-      raw = parseYaml(await readFile(file, 'utf8')) ?? {};
+      raw = parseYaml((await readFileBounded(file, MAX_CONFIG_FILE_SIZE)).toString('utf8')) ?? {};
     } catch (err) {
       throw new SignetError('CONFIG_INVALID', `${file}: ${(err as Error).message}`);
     }

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { SignetError, writeFileAtomic } from '../../util/index.ts';
+import { MAX_CONFIG_FILE_SIZE, readFileBounded, SignetError, writeFileAtomic } from '../../util/index.ts';
 
 /** Credentials for one registry. */
 export interface Credentials {
@@ -34,7 +34,7 @@ export function dockerConfigPath(options: DockerConfigOptions = {}): string {
 async function readConfig(path: string): Promise<DockerConfig> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readFileBounded(path, MAX_CONFIG_FILE_SIZE)).toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw new SignetError('CONFIG_UNREADABLE', `cannot read ${path}: ${(err as Error).message}`);
