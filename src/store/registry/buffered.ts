@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { OciError } from '../../oci/index.ts';
 
-/** An answer read whole: manifests, referrer lists, signatures, HEADs and error bodies. */
+/** An answer read whole: manifests, referrer lists, signatures and error bodies. */
 export interface BufferedResponse {
   statusCode: number;
   headers: IncomingHttpHeaders;
@@ -18,12 +18,13 @@ export const ERROR_BODY_KEPT = 64 * 1024;
 /**
  * Sends one request through `dispatcher` and reads the answer into one buffer, through undici's
  * handler API. `request()` would hand back a body stream: for the small answers a verification
- * reads (four per artifact), that stream, the headers turned into raw buffers and parsed back,
- * and the async iteration over the chunks cost more client time than the request itself.
+ * reads (three GETs per artifact), that stream, the headers turned into raw buffers and parsed
+ * back, and the async iteration over the chunks cost more client time than the request itself.
+ * Not for HEADs: see onResponseEnd.
  *
  * Bounded: a success whose declared length is over `maxBytes` is refused before its body is read,
- * and one that sends more is cut off there (SIZE_EXCEEDED); a HEAD has no body to bound. An error
- * answer (not 2xx) keeps its first 64 KiB, and the connection is closed on the rest.
+ * and one that sends more is cut off there (SIZE_EXCEEDED). An error answer (not 2xx) keeps its
+ * first 64 KiB, and the connection is closed on the rest.
  */
 export function sendBuffered(
   dispatcher: Dispatcher,
@@ -38,6 +39,7 @@ export function sendBuffered(
     const chunks: Buffer[] = [];
     let size = 0;
     let limit = maxBytes;
+    let started = false;
     let settled = false;
     const tooLarge = (n: number, declared: boolean): OciError =>
       new OciError(
@@ -54,11 +56,12 @@ export function sendBuffered(
         context = (ctx ?? {}) as BufferedResponse['context'];
       },
       onResponseStart(controller, status, hdrs) {
+        started = true;
         statusCode = status;
         headers = hdrs as IncomingHttpHeaders;
         const success = status >= 200 && status < 300;
         limit = success ? maxBytes : Math.min(maxBytes, ERROR_BODY_KEPT);
-        if (!success || request.method === 'HEAD') return;
+        if (!success) return;
         const declared = Number(hdrs['content-length']);
         if (declared > maxBytes) controller.abort(tooLarge(declared, true));
       },
@@ -76,7 +79,16 @@ export function sendBuffered(
         size += chunk.length;
       },
       onResponseEnd() {
-        if (!settled) finish();
+        if (settled) return;
+        // undici's retry handler (7.30) passes on the end of a HEAD's answer that it is about to
+        // retry before it has decided, with no start before it: that is no answer. HEADs are
+        // therefore sent with request(), not here; anything else that did this fails, not hangs.
+        if (!started) {
+          settled = true;
+          reject(new Error('the answer ended before it began (undici retry handler)'));
+          return;
+        }
+        finish();
       },
       onResponseError(_controller, err) {
         if (settled) return;

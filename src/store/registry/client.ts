@@ -199,6 +199,8 @@ export class RegistryClient {
   readonly base: string;
   private readonly agent: Agent;
   private readonly dispatcher: Dispatcher;
+  /** The same, retrying HEADs on connection errors only (see the constructor). */
+  private readonly headDispatcher: Dispatcher;
   private readonly credentials: CredentialProvider | undefined;
   private readonly logger: Logger;
   private readonly maxAttempts: number;
@@ -225,20 +227,28 @@ export class RegistryClient {
       ...(options.insecure ? { connect: { rejectUnauthorized: false } } : {}),
     });
     // compose: the last interceptor is the outermost, so a retry repeats the whole redirect chain.
-    this.dispatcher = this.agent.compose(
-      interceptors.redirect({ maxRedirections: MAX_REDIRECTS }),
-      interceptors.retry({
-        maxRetries: this.maxAttempts - 1,
-        minTimeout: 200,
-        timeoutFactor: 2,
-        maxTimeout: 10_000, // also the cap on a Retry-After wait
-        statusCodes: RETRY_STATUSES,
-        errorCodes: RETRY_ERROR_CODES,
-        methods: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'],
-        // the last answer (429, 503, ...) is returned when the attempts are spent, for errorFrom
-        throwOnError: false,
-      })
-    );
+    const retry = (statusCodes: number[]): Dispatcher =>
+      this.agent.compose(
+        interceptors.redirect({ maxRedirections: MAX_REDIRECTS }),
+        interceptors.retry({
+          maxRetries: this.maxAttempts - 1,
+          minTimeout: 200,
+          timeoutFactor: 2,
+          maxTimeout: 10_000, // also the cap on a Retry-After wait
+          statusCodes,
+          errorCodes: RETRY_ERROR_CODES,
+          methods: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'],
+          // the last answer (429, 503, ...) is returned when the attempts are spent, for errorFrom
+          throwOnError: false,
+        })
+      );
+    this.dispatcher = retry(RETRY_STATUSES);
+    // A HEAD is retried on connection errors only. undici's retry handler (7.30) passes on the end
+    // of a HEAD's answer it is about to retry by status before it has decided, and counts from zero
+    // again: a registry answering 503 to a HEAD was asked again without end (about 80 times a
+    // second here). A HEAD's 429 or 503 comes back at once: resolve() then asks with GET, which is
+    // retried as usual, and exists() reports it.
+    this.headDispatcher = retry([]);
     this.credentials = options.credentials;
     this.logger = options.logger ?? silentLogger;
     this.userAgent = options.userAgent ?? `signet/${SIGNET_VERSION}`;
@@ -307,13 +317,14 @@ export class RegistryClient {
    * Location header). Returns the response with its body unread; the caller consumes it.
    */
   async send(method: string, pathOrUrl: string, options: SendOptions): Promise<Dispatcher.ResponseData> {
-    return this.limiter.run(() => this.exchange(method, pathOrUrl, options, (req) => this.dispatcher.request(req)));
+    const dispatcher = method === 'HEAD' ? this.headDispatcher : this.dispatcher;
+    return this.limiter.run(() => this.exchange(method, pathOrUrl, options, (req) => dispatcher.request(req)));
   }
 
   /**
    * Sends a request and reads its answer whole, at most `maxBytes` of body (SIZE_EXCEEDED past
    * it, declared or sent; an error answer keeps its first 64 KiB): for what is read into memory
-   * anyway (manifests, referrer lists, signatures, HEADs). See {@link sendBuffered}.
+   * anyway (manifests, referrer lists, signatures); not for HEADs. See {@link sendBuffered}.
    */
   async sendBuffered(
     method: string,

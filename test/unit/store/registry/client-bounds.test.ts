@@ -188,6 +188,48 @@ describe('registry client: retries and redirects (undici interceptors)', () => {
     }
   });
 
+  it('an answer read whole (a manifest, a blob) is retried as a streamed one is, and only its last attempt is kept', async () => {
+    const blob = Buffer.from('the blob after a busy registry');
+    const desc = descriptorFor('application/octet-stream', blob);
+    let calls = 0;
+    const srv = await listen((_req, res) => {
+      // refused once first, with a body of its own that must not end up in the answer
+      if (++calls === 1) return void res.writeHead(503, { 'retry-after': '0' }).end('busy, try again');
+      res.writeHead(200, { 'content-length': String(blob.length) }).end(blob);
+    });
+    const t = new RegistryTarget({ registry: srv.host, repository: 'x' });
+    try {
+      expect(Buffer.from(await fetchAll(t, desc)).equals(blob)).toBe(true);
+      expect(srv.stats.requests).toBe(2);
+    } finally {
+      await t.close();
+      await srv.close();
+    }
+  });
+
+  it('a HEAD answered 503 every time is not asked again without end: exists() reports it, resolve() asks with GET', async () => {
+    // undici's retry handler retried such a HEAD by status without bound (about 80 times a second)
+    const srv = await listen((_req, res) => void res.writeHead(503, { 'retry-after': '0' }).end());
+    const client = new RegistryClient({ registry: srv.host, maxAttempts: 3 });
+    const t = new RegistryTarget({ registry: srv.host, repository: 'x', client });
+    try {
+      const desc = descriptorFor('application/octet-stream', Buffer.from('x'));
+      await expect(t.exists(desc)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      expect(srv.stats.paths).toEqual([`HEAD /v2/x/blobs/${desc.digest}`]);
+      await expect(t.resolve('v1')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      // one HEAD, then the GET and its two retries
+      expect(srv.stats.paths.slice(1)).toEqual([
+        'HEAD /v2/x/manifests/v1',
+        'GET /v2/x/manifests/v1',
+        'GET /v2/x/manifests/v1',
+        'GET /v2/x/manifests/v1',
+      ]);
+    } finally {
+      await client.close();
+      await srv.close();
+    }
+  });
+
   it('retries a 502, then succeeds', async () => {
     let calls = 0;
     const srv = await listen((_req, res) => {
