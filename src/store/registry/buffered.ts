@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { OciError } from '../../oci/index.ts';
 
-/** An answer read whole: manifests, referrer lists, signatures and error bodies. */
+/** An answer read whole: manifests, referrer lists, signatures, HEADs and error bodies. */
 export interface BufferedResponse {
   statusCode: number;
   headers: IncomingHttpHeaders;
@@ -20,11 +20,11 @@ export const ERROR_BODY_KEPT = 64 * 1024;
  * handler API. `request()` would hand back a body stream: for the small answers a verification
  * reads (three GETs per artifact), that stream, the headers turned into raw buffers and parsed
  * back, and the async iteration over the chunks cost more client time than the request itself.
- * Not for HEADs: see onResponseEnd.
+ * A HEAD must come through a dispatcher that does not retry it by status: see onResponseEnd.
  *
  * Bounded: a success whose declared length is over `maxBytes` is refused before its body is read,
- * and one that sends more is cut off there (SIZE_EXCEEDED). An error answer (not 2xx) keeps its
- * first 64 KiB, and the connection is closed on the rest.
+ * and one that sends more is cut off there (SIZE_EXCEEDED); a HEAD has no body to bound. An error
+ * answer (not 2xx) keeps its first 64 KiB, and the connection is closed on the rest.
  */
 export function sendBuffered(
   dispatcher: Dispatcher,
@@ -61,7 +61,8 @@ export function sendBuffered(
         headers = hdrs as IncomingHttpHeaders;
         const success = status >= 200 && status < 300;
         limit = success ? maxBytes : Math.min(maxBytes, ERROR_BODY_KEPT);
-        if (!success) return;
+        // a HEAD declares the length of what a GET would send, and sends nothing
+        if (!success || request.method === 'HEAD') return;
         const declared = Number(hdrs['content-length']);
         if (declared > maxBytes) controller.abort(tooLarge(declared, true));
       },
@@ -81,8 +82,9 @@ export function sendBuffered(
       onResponseEnd() {
         if (settled) return;
         // undici's retry handler (7.30) passes on the end of a HEAD's answer that it is about to
-        // retry before it has decided, with no start before it: that is no answer. HEADs are
-        // therefore sent with request(), not here; anything else that did this fails, not hangs.
+        // retry by status before it has decided, with no start before it: that is no answer. The
+        // registry client retries HEADs on connection errors only; anything that did this anyway
+        // fails here, rather than reading as an answer or waiting for ever.
         if (!started) {
           settled = true;
           reject(new Error('the answer ended before it began (undici retry handler)'));

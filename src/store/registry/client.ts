@@ -324,16 +324,17 @@ export class RegistryClient {
   /**
    * Sends a request and reads its answer whole, at most `maxBytes` of body (SIZE_EXCEEDED past
    * it, declared or sent; an error answer keeps its first 64 KiB): for what is read into memory
-   * anyway (manifests, referrer lists, signatures); not for HEADs. See {@link sendBuffered}.
+   * anyway (manifests, referrer lists, signatures, HEADs). See {@link sendBuffered}.
    */
   async sendBuffered(
     method: string,
     pathOrUrl: string,
     options: SendOptions & { maxBytes: number }
   ): Promise<BufferedResponse> {
+    const dispatcher = method === 'HEAD' ? this.headDispatcher : this.dispatcher;
     return this.limiter.run(() =>
       this.exchange(method, pathOrUrl, options, (req) =>
-        sendBuffered(this.dispatcher, req, options.maxBytes, `${this.registry}: ${method} ${req.path}`)
+        sendBuffered(dispatcher, req, options.maxBytes, `${this.registry}: ${method} ${req.path}`)
       )
     );
   }

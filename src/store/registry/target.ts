@@ -129,12 +129,11 @@ export class RegistryTarget implements Target {
    * against it. Null when HEAD does not say enough (no digest header): then GET decides.
    */
   private async headManifest(reference: string): Promise<Descriptor | null> {
-    // A HEAD goes through request(), never sendBuffered (see there).
-    const res = await this.client.send('HEAD', this.path('manifests', reference), {
+    const res = await this.client.sendBuffered('HEAD', this.path('manifests', reference), {
       scopes: this.scope(),
       headers: { accept: MANIFEST_ACCEPT },
+      maxBytes: 0,
     });
-    await res.body.dump();
     if (res.statusCode === 404) throw new OciError('MANIFEST_UNKNOWN', `${this.name}: manifest ${reference} not found`);
     if (res.statusCode !== 200) return null;
     const digest = headerValue(res.headers['docker-content-digest']);
@@ -172,11 +171,11 @@ export class RegistryTarget implements Target {
 
   async exists(desc: Descriptor): Promise<boolean> {
     const kind = isManifestMediaType(desc.mediaType) ? 'manifests' : 'blobs';
-    const res = await this.client.send('HEAD', this.path(kind, desc.digest), {
+    const res = await this.client.sendBuffered('HEAD', this.path(kind, desc.digest), {
       scopes: this.scope(),
       headers: kind === 'manifests' ? { accept: MANIFEST_ACCEPT } : {},
+      maxBytes: 0,
     });
-    await res.body.dump();
     if (res.statusCode === 200) return true;
     if (res.statusCode === 404) return false;
     throw await this.client.errorFrom(res, `HEAD ${desc.digest}`);

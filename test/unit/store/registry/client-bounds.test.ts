@@ -207,6 +207,22 @@ describe('registry client: retries and redirects (undici interceptors)', () => {
     }
   });
 
+  it('a HEAD whose connection is reset is asked again', async () => {
+    let calls = 0;
+    const srv = await listen((req, res) => {
+      if (++calls === 1) return void req.socket.destroy();
+      res.writeHead(404).end();
+    });
+    const t = new RegistryTarget({ registry: srv.host, repository: 'x' });
+    try {
+      await expect(t.exists(descriptorFor('application/octet-stream', Buffer.from('x')))).resolves.toBe(false);
+      expect(srv.stats.requests).toBe(2);
+    } finally {
+      await t.close();
+      await srv.close();
+    }
+  });
+
   it('a HEAD answered 503 every time is not asked again without end: exists() reports it, resolve() asks with GET', async () => {
     // undici's retry handler retried such a HEAD by status without bound (about 80 times a second)
     const srv = await listen((_req, res) => void res.writeHead(503, { 'retry-after': '0' }).end());
