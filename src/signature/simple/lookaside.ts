@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -138,7 +137,7 @@ async function readOne(url: string, maxBytes: number): Promise<Uint8Array | unde
   const what = `lookaside signature ${url}`;
   if (url.startsWith('file://')) {
     try {
-      return await readBodyBounded(createReadStream(fileURLToPath(url)), maxBytes, { what });
+      return await readFileBounded(fileURLToPath(url), maxBytes, what);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
