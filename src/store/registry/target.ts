@@ -19,7 +19,7 @@ import {
   type ImageIndex,
 } from '../../oci/index.ts';
 import type { Logger } from '../../util/index.ts';
-import { readAll, toStream } from '../content.ts';
+import { fetchAll, readAll, toStream } from '../content.ts';
 import type { CredentialProvider } from '../credentials/index.ts';
 import type { FetchOptions, ReadableTarget, TagOptions, Target } from '../target.ts';
 import { RegistryClient, headerValue, readLimited } from './client.ts';
@@ -388,7 +388,7 @@ export class RegistryTarget implements Target {
       verifyBytes(options.manifest, desc);
       bytes = options.manifest;
     } else {
-      bytes = await readAll(await this.fetch(desc), MAX_MANIFEST_SIZE);
+      bytes = await fetchAll(this, desc);
     }
     await this.putManifest(tag, desc.mediaType, bytes);
   }
@@ -398,7 +398,7 @@ export class RegistryTarget implements Target {
     let subject: Descriptor | undefined;
     if (manifest) {
       try {
-        const bytes = await readAll(await this.fetch(desc), MAX_MANIFEST_SIZE);
+        const bytes = await fetchAll(this, desc);
         subject = parseManifest(bytes, desc.mediaType).subject;
       } catch {
         subject = undefined;
