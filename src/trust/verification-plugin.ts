@@ -34,12 +34,17 @@ function atLeast(v: number[], min: number[]): boolean {
  * installed, at least the minimum version, and able to verify something. Any problem is
  * inconclusive (it fails whatever the level). Returns undefined for envelopes without a plugin.
  */
+/** The verification plugin an envelope names (any value), undefined when it names none. */
+export function namedVerificationPlugin(content: EnvelopeContent): unknown {
+  return content.signerInfo.extendedAttributes.find((a) => a.key === VERIFICATION_PLUGIN)?.value;
+}
+
 export async function loadVerificationPlugin(
   content: EnvelopeContent,
   home?: string
 ): Promise<LoadedVerificationPlugin | undefined> {
   const attrs = content.signerInfo.extendedAttributes;
-  const name = attrs.find((a) => a.key === VERIFICATION_PLUGIN)?.value;
+  const name = namedVerificationPlugin(content);
   if (name === undefined) return undefined;
   const { PluginClient, PluginError } = await pluginModule();
   if (typeof name !== 'string')

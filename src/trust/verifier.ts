@@ -10,7 +10,7 @@ import {
 import { verifyEnvelopeIntegrity, type EnvelopeContent } from '../signature/index.ts';
 import { isValidDate, SignetError } from '../util/index.ts';
 import { identityMatches, subjectAttributes } from './identity.ts';
-import { loadVerificationPlugin, runVerificationPlugin, VERIFICATION_PLUGIN } from './verification-plugin.ts';
+import { loadVerificationPlugin, namedVerificationPlugin, runVerificationPlugin } from './verification-plugin.ts';
 import type { Action, CheckType, TrustPolicyStatement } from './policy.ts';
 import type { TrustStore } from './truststore.ts';
 
@@ -300,10 +300,10 @@ export async function verifySignature(args: {
   }
   // A signature that names a verification plugin needs it (inconclusive when it cannot be used);
   // without one, any critical attribute nobody here understands fails integrity. (An envelope that
-  // names no plugin, the usual case, is told apart here as loadVerificationPlugin tells it: no await.)
+  // names no plugin, the usual case, needs no await.)
   const attrs = content.signerInfo.extendedAttributes;
   const plugin =
-    attrs.find((a) => a.key === VERIFICATION_PLUGIN)?.value === undefined
+    namedVerificationPlugin(content) === undefined
       ? undefined
       : await loadVerificationPlugin(content, options.pluginHome);
   let unknown: string[] = [];
