@@ -4,15 +4,6 @@ import { loadTrustPolicy, selectPolicy, type TrustPolicyDocument } from './polic
 import { TrustStore } from './truststore.ts';
 import { verifySignature, type VerifyOptions } from './verifier.ts';
 
-/**
- * isValidDigest, with a sha256 digest in its one valid form (64 lower-case hex digits) recognised
- * by one anchored test first: whatever matches it is valid for isValidDigest too.
- */
-const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
-function validDigest(d: unknown): boolean {
-  return (typeof d === 'string' && SHA256_DIGEST.test(d)) || isValidDigest(d);
-}
-
 // Validated documents by content (bounded), so a caller passing the same policy each time pays once.
 const policies = new Map<string, TrustPolicyDocument>();
 
@@ -97,7 +88,7 @@ export async function verifyEnvelope(
   // An invalid Date compares false with everything: it would switch the expiry and validity checks off.
   if (input.now !== undefined && !isValidDate(input.now)) bad('now must be a valid Date');
   const s = input.subject;
-  if (!s || !isValidMediaType(s.mediaType) || !validDigest(s.digest) || !Number.isSafeInteger(s.size) || s.size < 0) {
+  if (!s || !isValidMediaType(s.mediaType) || !isValidDigest(s.digest) || !Number.isSafeInteger(s.size) || s.size < 0) {
     throw new SignetError('INPUT_INVALID', 'subject must be a descriptor { mediaType, digest, size }');
   }
   if (typeof input.reference !== 'string' || !input.reference.includes('@'))
