@@ -70,13 +70,6 @@ export function parseTargetArtifact(payload: Uint8Array): Descriptor {
 const PLAIN_KEYS = new Set(['mediaType', 'digest', 'size', 'annotations']);
 
 /**
- * A sha256 digest in its one valid form: whatever matches is a valid digest for isValidDigest too
- * (a registered algorithm, 64 lower-case hex digits), found with one anchored test instead of its
- * parse. Anything else is left to isValidDigest.
- */
-const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
-
-/**
  * The descriptor notation signs (mediaType, digest, size, string annotations), checked by hand:
  * what the schema would return for it, field for field and in the schema's key order, without
  * its cost on every envelope. Anything else (another field, a sha384 digest, a value the schema
@@ -86,8 +79,7 @@ function plainDescriptor(t: Record<string, unknown>): Descriptor | null {
   if (Array.isArray(t)) return null;
   for (const k in t) if (!PLAIN_KEYS.has(k) || !Object.hasOwn(t, k)) return null;
   const { mediaType, digest, size, annotations } = t;
-  if (!isValidMediaType(mediaType)) return null;
-  if (!(typeof digest === 'string' && SHA256_DIGEST.test(digest)) && !isValidDigest(digest)) return null;
+  if (!isValidMediaType(mediaType) || !isValidDigest(digest)) return null;
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return null;
   const d: Descriptor = { mediaType, digest, size };
   if (annotations === undefined) return 'annotations' in t ? null : d;
